@@ -1,0 +1,1 @@
+"""Users, sessions, MFA, API clients, roles and grants."""

@@ -1,0 +1,330 @@
+"""Login, MFA, server-side sessions and bearer tokens: turning a request into a Context."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from praxis.identity import mfa, passwords, tokens
+from praxis.identity.context import build_api_client_context, build_user_context
+from praxis.identity.models import ApiClient, Membership, RecoveryCode, User, WebSession
+from praxis.platform import audit, crypto
+from praxis.platform.clock import now
+from praxis.platform.context import Context
+from praxis.platform.db import session_scope
+from praxis.platform.errors import TooManyRequests, Unauthenticated, ValidationProblem
+from praxis.platform.settings import get_settings
+from praxis.practice.models import Location, Organisation
+from praxis.practice.schemas import OrgSettings
+
+LAST_SEEN_GRANULARITY = timedelta(seconds=15)
+
+
+class _IpThrottle:
+    """Failed logins per client address in a sliding window (per process)."""
+
+    def __init__(self, limit: int = 30, window: float = 300.0) -> None:
+        self.limit, self.window = limit, window
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def blocked(self, ip: str | None) -> bool:
+        if not ip:
+            return False
+        with self._lock:
+            q = self._hits.get(ip)
+            if not q:
+                return False
+            cutoff = time.monotonic() - self.window
+            while q and q[0] < cutoff:
+                q.popleft()
+            return len(q) >= self.limit
+
+    def hit(self, ip: str | None) -> None:
+        if ip:
+            with self._lock:
+                self._hits.setdefault(ip, deque()).append(time.monotonic())
+
+    def reset(self) -> None:
+        with self._lock:
+            self._hits.clear()
+
+
+ip_throttle = _IpThrottle()
+
+
+@dataclass
+class LoginResult:
+    token: str
+    next_step: str  # "done" | "mfa" | "enrol"
+
+
+def _memberships(s: Session, user_id: uuid.UUID) -> list[Membership]:
+    return list(s.scalars(select(Membership).where(Membership.user_id == user_id,
+                                                   Membership.active.is_(True))))
+
+
+def _mfa_required(s: Session, org_ids: list[uuid.UUID]) -> bool:
+    for org in s.scalars(select(Organisation).where(Organisation.id.in_(org_ids))):
+        if OrgSettings.model_validate(org.settings or {}).mfa_required:
+            return True
+    return False
+
+
+def login(email: str, password: str, *, client_ip: str | None = None, user_agent: str | None = None
+          ) -> LoginResult:
+    """Check a password; lock the account after repeated failures; open a session.
+
+    The same error answers an unknown email, a wrong password and a locked account, so
+    the login form does not reveal which accounts exist.
+    """
+    settings = get_settings()
+    if ip_throttle.blocked(client_ip):
+        raise TooManyRequests("Too many failed sign-ins from this address; wait a few minutes")
+    bad = Unauthenticated("Email or password is wrong, or the account is locked", field="password")
+    with session_scope(None, system=True) as s:
+        user = s.scalars(select(User).where(User.email == email.strip().lower())).first()
+        ok = passwords.verify_password(user.password_hash if user else None, password)
+        if user is None or not user.active:
+            ip_throttle.hit(client_ip)
+            raise bad
+        if user.locked_until and user.locked_until > now():
+            ip_throttle.hit(client_ip)
+            raise bad
+        if not ok:
+            ip_throttle.hit(client_ip)
+            user.failed_logins += 1
+            if user.failed_logins >= settings.login_max_failures:
+                user.locked_until = now() + timedelta(minutes=settings.login_lockout_minutes)
+                user.failed_logins = 0
+            s.commit()
+            raise bad
+        user.locked_until, user.last_login_at = None, now()
+        if passwords.needs_rehash(user.password_hash):
+            user.password_hash = passwords.hash_password(password)
+        members = _memberships(s, user.id)
+        if not members:
+            raise bad
+        if user.mfa_enabled:
+            step = "mfa"  # failures so far keep counting until the second factor passes
+        elif _mfa_required(s, [m.org_id for m in members]):
+            step = "enrol"
+        else:
+            step = "done"
+        if step != "mfa":
+            user.failed_logins = 0
+        token = _open_session(s, user, members[0].org_id, mfa_passed=step == "done",
+                              client_ip=client_ip, user_agent=user_agent)
+        return LoginResult(token, step)
+
+
+def _open_session(s: Session, user: User, org_id: uuid.UUID, *, mfa_passed: bool,
+                  client_ip: str | None, user_agent: str | None) -> str:
+    settings = get_settings()
+    token = tokens.new_token()
+    s.add(WebSession(token_hash=tokens.digest(token), user_id=user.id, org_id=org_id,
+                     mfa_passed=mfa_passed, expires_at=now() + timedelta(hours=settings.session_absolute_hours),
+                     client_ip=client_ip, user_agent=(user_agent or "")[:300]))
+    return token
+
+
+def _live_session(s: Session, token: str) -> WebSession | None:
+    ws = s.get(WebSession, tokens.digest(token))
+    if ws is None or ws.ended_at is not None:
+        return None
+    t = now()
+    if ws.expires_at <= t:
+        ws.ended_at = t
+        return None
+    idle = timedelta(minutes=_idle_minutes(s, ws.org_id))
+    if ws.last_seen_at + idle <= t:
+        ws.ended_at = t
+        return None
+    return ws
+
+
+def _idle_minutes(s: Session, org_id: uuid.UUID | None) -> int:
+    default = get_settings().session_idle_minutes
+    if org_id is None:
+        return default
+    org = s.get(Organisation, org_id)
+    custom = OrgSettings.model_validate(org.settings or {}).idle_timeout_minutes if org else None
+    return custom or default
+
+
+def pending_session_user(token: str) -> User | None:
+    """The user of a session that passed the password but not yet MFA (for the MFA pages)."""
+    with session_scope(None, system=True) as s:
+        ws = _live_session(s, token)
+        return s.get(User, ws.user_id) if ws else None
+
+
+def verify_mfa(token: str, code: str) -> bool:
+    """Second factor: a TOTP code (not reusable) or a single-use recovery code."""
+    with session_scope(None, system=True) as s:
+        ws = _live_session(s, token)
+        if ws is None:
+            raise Unauthenticated("Your sign-in expired; start again")
+        user = s.get(User, ws.user_id)
+        assert user is not None
+        if not user.mfa_enabled or not user.mfa_secret:
+            return False
+        if user.locked_until and user.locked_until > now():
+            ws.ended_at = now()
+            return False
+        secret = crypto.keyring().decrypt(user.mfa_secret)
+        step = mfa.matching_step(secret, code, now().timestamp())
+        if step is not None and (user.mfa_last_step is None or step > user.mfa_last_step):
+            user.mfa_last_step, user.failed_logins = step, 0
+            ws.mfa_passed = True
+            return True
+        if _use_recovery_code(s, user, code):
+            user.failed_logins = 0
+            ws.mfa_passed = True
+            return True
+        # Wrong codes count with wrong passwords: guessing a 6-digit code must not be unlimited.
+        settings = get_settings()
+        user.failed_logins += 1
+        if user.failed_logins >= settings.login_max_failures:
+            user.locked_until = now() + timedelta(minutes=settings.login_lockout_minutes)
+            user.failed_logins = 0
+            ws.ended_at = now()
+        return False
+
+
+def _use_recovery_code(s: Session, user: User, code: str) -> bool:
+    code = code.strip().lower()
+    for rc in s.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id,
+                                                   RecoveryCode.used_at.is_(None))):
+        if passwords.verify_password(rc.code_hash, code):
+            rc.used_at = now()
+            return True
+    return False
+
+
+def start_mfa_enrolment(user_id: uuid.UUID) -> tuple[str, str]:
+    """A fresh TOTP secret (stored encrypted, not yet enabled) and its otpauth:// URI."""
+    secret = mfa.new_secret()
+    with session_scope(None, system=True) as s:
+        user = s.get(User, user_id)
+        assert user is not None
+        user.mfa_secret = crypto.keyring().encrypt(secret)
+        user.mfa_enabled = False
+        return secret, mfa.provisioning_uri(secret, user.email)
+
+
+def confirm_mfa_enrolment(user_id: uuid.UUID, code: str, token: str | None = None) -> list[str]:
+    """Enable MFA once the user proves the authenticator works; returns recovery codes (shown once)."""
+    with session_scope(None, system=True) as s:
+        user = s.get(User, user_id)
+        if user is None or not user.mfa_secret:
+            raise ValidationProblem("Start enrolment first", field="code")
+        step = mfa.matching_step(crypto.keyring().decrypt(user.mfa_secret), code, now().timestamp())
+        if step is None:
+            raise ValidationProblem("That code is not valid; check the time on your phone", field="code")
+        user.mfa_enabled, user.mfa_last_step = True, step
+        s.execute(update(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+                  .values(used_at=now()))
+        codes = mfa.new_recovery_codes()
+        for c in codes:
+            s.add(RecoveryCode(user_id=user.id, code_hash=passwords._hasher.hash(c)))
+        if token:
+            ws = _live_session(s, token)
+            if ws is not None and ws.user_id == user.id:
+                ws.mfa_passed = True
+        return codes
+
+
+def logout(token: str) -> None:
+    with session_scope(None, system=True) as s:
+        ws = s.get(WebSession, tokens.digest(token))
+        if ws is not None and ws.ended_at is None:
+            ws.ended_at = now()
+
+
+def switch(token: str, org_id: uuid.UUID, location_id: uuid.UUID | None) -> None:
+    """Move the session to another organisation the user belongs to, and a working location."""
+    with session_scope(None, system=True) as s:
+        ws = _live_session(s, token)
+        if ws is None:
+            raise Unauthenticated("Sign in again")
+        member = s.scalars(select(Membership).where(Membership.user_id == ws.user_id,
+                                                    Membership.org_id == org_id,
+                                                    Membership.active.is_(True))).first()
+        if member is None:
+            raise ValidationProblem("You do not belong to that organisation", field="org_id")
+        if ws.org_id != org_id:
+            location_id = None
+        if location_id is not None and s.scalars(select(Location.id).where(
+                Location.org_id == org_id, Location.id == location_id)).first() is None:
+            raise ValidationProblem("No such location", field="location_id")
+        ws.org_id, ws.location_id = org_id, location_id
+
+
+@dataclass
+class SessionInfo:
+    token_hash: str
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+    location_id: uuid.UUID | None
+    org_ids: list[uuid.UUID]
+
+
+def resolve_session(token: str, *, client_ip: str | None = None, request_id: str | None = None
+                    ) -> tuple[Context, SessionInfo] | None:
+    """The Context of a fully signed-in session, or None (expired, idle, MFA pending)."""
+    with session_scope(None, system=True) as s:
+        ws = _live_session(s, token)
+        if ws is None or not ws.mfa_passed or ws.org_id is None:
+            return None
+        user = s.get(User, ws.user_id)
+        if user is None or not user.active:
+            return None
+        members = _memberships(s, user.id)
+        member = next((m for m in members if m.org_id == ws.org_id), None)
+        if member is None:
+            return None
+        t = now()
+        if t - ws.last_seen_at >= LAST_SEEN_GRANULARITY:
+            ws.last_seen_at = t
+        s.info["org_id"] = member.org_id  # scope the grant queries to this organisation
+        ctx = build_user_context(s, user, member, location_id=ws.location_id, client_ip=client_ip,
+                                 request_id=request_id, session_id=ws.token_hash[:16])
+        return ctx, SessionInfo(ws.token_hash, user.id, member.org_id, ws.location_id,
+                                [m.org_id for m in members])
+
+
+def resolve_bearer(token: str, *, client_ip: str | None = None, request_id: str | None = None
+                   ) -> Context | None:
+    """The Context of an API client token, or None (unknown, revoked, expired)."""
+    prefix = tokens.parse_api_token(token)
+    if prefix is None:
+        return None
+    with session_scope(None, system=True) as s:
+        client = s.scalars(select(ApiClient).where(ApiClient.token_prefix == prefix)).first()
+        if client is None or not _same(client.token_hash, tokens.digest(token)):
+            return None
+        t = now()
+        if client.revoked_at is not None or (client.expires_at and client.expires_at <= t):
+            return None
+        if client.last_used_at is None or t - client.last_used_at > timedelta(minutes=1):
+            client.last_used_at, client.last_used_ip = t, client_ip
+        return build_api_client_context(client, client_ip=client_ip, request_id=request_id)
+
+
+def _same(a: str, b: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a, b)
+
+
+def record_login_event(ctx: Context, action: str) -> None:
+    with session_scope(ctx.org_id) as s:
+        audit.record(s, ctx, action, "session", ctx.session_id)

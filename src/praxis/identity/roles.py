@@ -1,0 +1,57 @@
+"""Built-in roles. Their permission lists are patterns (`patients:*`) expanded against the
+catalogue when a context is built, so a new domain's permissions reach the built-ins without a
+data migration. An organisation copies a built-in to edit it; copies hold explicit names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from praxis.platform.permissions import CATALOGUE
+
+
+@dataclass(frozen=True)
+class BuiltinRole:
+    key: str
+    name: str
+    description: str
+    patterns: tuple[str, ...]
+
+
+BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
+    BuiltinRole("org_admin", "Organisation admin", "Everything in the organisation", ("*",)),
+    BuiltinRole("location_manager", "Location manager", "Runs one or more locations: staff, schedule, intake",
+                ("locations:read", "locations:manage", "users:*", "patients:*", "documents:*", "intake:*",
+                 "scheduling:*", "waitlist:*", "billing:read", "care:read", "analytics:read",
+                 "breakglass:use")),
+    BuiltinRole("front_desk", "Front desk", "Registration, booking, check-in and payments at the desk",
+                ("locations:read", "patients:read", "patients:write", "documents:*", "intake:read",
+                 "intake:fill", "intake:review", "scheduling:read", "scheduling:book", "scheduling:checkin",
+                 "waitlist:*", "billing:collect")),
+    BuiltinRole("biller", "Biller", "Revenue cycle: charges, claims, remittances, statements",
+                ("locations:read", "patients:read", "documents:read", "scheduling:read", "billing:*",
+                 "payers:manage")),
+    BuiltinRole("care_coordinator", "Care coordinator", "CCM/PCM/RPM enrolment and time tracking",
+                ("locations:read", "patients:read", "intake:read", "scheduling:read", "care:*")),
+    BuiltinRole("provider", "Provider", "Clinicians: schedule, intake answers, superbills, care minutes",
+                ("locations:read", "patients:read", "documents:read", "intake:read", "scheduling:read",
+                 "care:read", "care:log", "billing:charge", "breakglass:use")),
+    BuiltinRole("analyst", "Analyst", "Reports and KPIs, no patient detail", ("locations:read", "analytics:*")),
+    BuiltinRole("integration", "Integration", "Template for API clients: EHR middleware, portals, bots",
+                ("locations:read", "patients:read", "patients:write", "intake:read", "scheduling:read",
+                 "scheduling:book")),
+)
+
+BUILTIN_BY_KEY = {r.key: r for r in BUILTIN_ROLES}
+
+
+def expand(patterns: list[str] | tuple[str, ...]) -> set[str]:
+    """Permission names matched by a role's patterns (unknown names are dropped)."""
+    names: set[str] = set()
+    for pattern in patterns:
+        if "*" in pattern:
+            names.update(p for p in CATALOGUE if fnmatchcase(p, pattern))
+        elif pattern in CATALOGUE:
+            names.add(pattern)
+    return names

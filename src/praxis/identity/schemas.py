@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class GrantIn(BaseModel):
+    model_config = Strict
+
+    role_id: uuid.UUID
+    location_id: uuid.UUID | None = None
+
+
+class GrantOut(BaseModel):
+    id: uuid.UUID
+    role_id: uuid.UUID
+    role_key: str
+    role_name: str
+    location_id: uuid.UUID | None
+
+
+class MemberIn(BaseModel):
+    model_config = Strict
+
+    email: Annotated[str, Field(max_length=254)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    password: Annotated[str, Field(min_length=12, max_length=256)]
+    grants: Annotated[list[GrantIn], Field(min_length=1, max_length=50)]
+
+
+class MemberOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    name: str
+    active: bool
+    mfa_enabled: bool
+    locked: bool
+    grants: list[GrantOut]
+
+
+class MemberActive(BaseModel):
+    model_config = Strict
+
+    active: bool
+
+
+class RoleOut(BaseModel):
+    id: uuid.UUID
+    key: str
+    name: str
+    description: str
+    builtin: bool
+    permissions: list[str]
+
+
+class RoleCopy(BaseModel):
+    model_config = Strict
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class RoleUpdate(BaseModel):
+    model_config = Strict
+
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    permissions: list[Annotated[str, Field(max_length=80)]] | None = Field(default=None, max_length=200)
+
+
+class ApiClientIn(BaseModel):
+    model_config = Strict
+
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    scopes: Annotated[list[Annotated[str, Field(max_length=80)]], Field(min_length=1, max_length=100)]
+    location_ids: list[uuid.UUID] | None = Field(default=None, max_length=200)
+    expires_at: datetime | None = None
+
+
+class ApiClientOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    token_prefix: str
+    scopes: list[str]
+    location_ids: list[uuid.UUID] | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    created_at: datetime
+
+
+class ApiClientCreated(ApiClientOut):
+    token: str = Field(description="The bearer token. Shown once; store it in the client's secret store.")
+
+
+class BreakGlassIn(BaseModel):
+    model_config = Strict
+
+    reason: Annotated[str, Field(min_length=10, max_length=2000)]
+    location_id: uuid.UUID | None = None
+    minutes: Annotated[int, Field(ge=1, le=240)] | None = None
+
+
+class BreakGlassOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    membership_id: uuid.UUID
+    reason: str
+    location_id: uuid.UUID | None
+    starts_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    reviewed_by: uuid.UUID | None
+    reviewed_at: datetime | None
+
+
+class AuditOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    seq: int | None
+    created_at: datetime
+    actor_id: uuid.UUID | None
+    actor_type: str
+    actor_name: str
+    role: str
+    action: str
+    resource_type: str
+    resource_id: str | None
+    patient_id: uuid.UUID | None
+    location_id: uuid.UUID | None
+    client_ip: str | None
+    request_id: str | None
+    reason: str | None
+    break_glass: bool
+    detail: dict[str, Any] | None
+
+
+class MeOut(BaseModel):
+    actor_id: uuid.UUID | None
+    actor_type: str
+    name: str
+    org_id: uuid.UUID
+    roles: list[str]
+    permissions: dict[str, list[uuid.UUID] | Literal["org"]]
+    break_glass_until: datetime | None

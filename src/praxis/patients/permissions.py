@@ -1,0 +1,11 @@
+"""Permissions of the patients domain."""
+
+from praxis.platform.permissions import register
+
+PATIENTS_READ = register("patients:read", "Search and view patients")
+PATIENTS_WRITE = register("patients:write", "Register and edit patients and their coverages")
+PATIENTS_MERGE = register("patients:merge", "Merge and unmerge duplicate patients")
+PATIENTS_IMPORT = register("patients:import", "Import patients, coverages and appointments from files")
+DOCUMENTS_READ = register("documents:read", "View patient documents (card images, signed forms)")
+DOCUMENTS_WRITE = register("documents:write", "Upload patient documents")
+PAYERS_MANAGE = register("payers:manage", "Manage the organisation's payer directory", location_bound=False)

@@ -1,0 +1,1 @@
+"""The kernel: knows no domain. Settings, database, tenancy, context, permissions, audit, crypto."""

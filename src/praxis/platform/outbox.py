@@ -1,0 +1,108 @@
+"""Transactional outbox: events and jobs written in the same transaction as the change.
+
+`emit()` adds a row to the caller's session. The worker (`praxis worker`) claims due rows —
+`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers never take the same row — and calls
+the handlers that wiring.py registered for the topic. A failing handler is retried with
+exponential backoff; after `max_attempts` the row is marked dead for an operator to see.
+Handlers must be idempotent: a crash after the handler ran but before the row was marked done
+runs it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Index, Integer, String, Text, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from praxis.platform.clock import now
+from praxis.platform.db import Base, session_scope
+from praxis.platform.ids import new_id
+
+log = logging.getLogger("praxis.outbox")
+
+Handler = Callable[[uuid.UUID | None, dict[str, Any]], None]
+HANDLERS: dict[str, list[Handler]] = {}
+
+
+class OutboxMessage(Base):
+    """Not tenant-scoped in the ORM sense: the worker reads across organisations."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID | None]
+    topic: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | done | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(default=now)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    done_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_outbox_due", "status", "available_at"),)
+
+
+def emit(session: Session, topic: str, payload: dict[str, Any], *, org_id: uuid.UUID | None = None,
+         delay: timedelta | None = None, at: datetime | None = None) -> OutboxMessage:
+    """Queue an event/job in the caller's transaction."""
+    msg = OutboxMessage(
+        id=new_id(),
+        org_id=org_id if org_id is not None else session.info.get("org_id"),
+        topic=topic,
+        payload=payload,
+        available_at=at or (now() + delay if delay else now()),
+    )
+    session.add(msg)
+    return msg
+
+
+def subscribe(topic: str, handler: Handler) -> None:
+    HANDLERS.setdefault(topic, [])
+    if handler not in HANDLERS[topic]:
+        HANDLERS[topic].append(handler)
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(2 ** attempts * 5, 3600))
+
+
+def run_once(*, batch: int = 50, max_attempts: int = 8) -> int:
+    """Claim and handle up to `batch` due messages; returns how many were handled."""
+    handled = 0
+    with session_scope(None, system=True) as s:
+        q = (select(OutboxMessage)
+             .where(OutboxMessage.status == "pending", OutboxMessage.available_at <= now())
+             .order_by(OutboxMessage.available_at).limit(batch))
+        conn = s.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        for msg in s.scalars(q).all():
+            handled += 1
+            try:
+                # Each handler runs in its own savepoint so a failure rolls back only its writes.
+                with s.begin_nested():
+                    for handler in HANDLERS.get(msg.topic, []):
+                        handler(msg.org_id, msg.payload)
+                msg.status, msg.done_at, msg.last_error = "done", now(), None
+            except Exception as exc:  # a failing handler must not stop the others
+                msg.attempts += 1
+                msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                if msg.attempts >= max_attempts:
+                    msg.status = "dead"
+                    log.error("outbox message dead", extra={"topic": msg.topic, "id": str(msg.id)})
+                else:
+                    msg.available_at = now() + backoff(msg.attempts)
+    return handled
+
+
+def purge_done(older_than: timedelta = timedelta(days=7)) -> int:
+    with session_scope(None, system=True) as s:
+        result = s.execute(text("DELETE FROM outbox WHERE status = 'done' AND done_at < :t"),
+                           {"t": now() - older_than})
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,40 @@
+"""The permission catalogue. Each domain registers its permissions at import time.
+
+A permission is `domain:action`. Routes declare one (web.deps.permission); a test fails for
+any route that declares none, or one that is not in this catalogue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Permission:
+    name: str
+    description: str
+    # Location-bound permissions are granted per location; org-level ones only org-wide.
+    location_bound: bool = True
+
+
+CATALOGUE: dict[str, Permission] = {}
+
+
+def register(name: str, description: str, *, location_bound: bool = True) -> str:
+    """Add a permission to the catalogue and return its name (for use as a constant)."""
+    domain, _, action = name.partition(":")
+    if not domain or not action:
+        raise ValueError(f"permission {name!r} must be 'domain:action'")
+    existing = CATALOGUE.get(name)
+    if existing and existing.description != description:
+        raise ValueError(f"permission {name!r} registered twice with different meanings")
+    CATALOGUE[name] = Permission(name, description, location_bound)
+    return name
+
+
+def is_known(name: str) -> bool:
+    return name in CATALOGUE
+
+
+# Platform-level permissions (the kernel's own features).
+AUDIT_READ = register("audit:read", "Query the audit log", location_bound=False)

@@ -1,0 +1,1 @@
+"""Organisations and locations: the reference data every other domain points at."""

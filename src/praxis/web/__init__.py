@@ -1,0 +1,1 @@
+"""Shared web plumbing: dependencies, middleware, problem responses, templating."""

@@ -1,0 +1,94 @@
+"""Route dependencies. Every route declares exactly one access rule:
+
+- `permission("domain:action")` — an authenticated actor holding that permission somewhere;
+  the service then checks the object's location against `ctx.scope(...)`;
+- `authenticated` — any signed-in actor (own account pages, logout);
+- `public` — no login (login, health, patient intake links, online booking): reviewed
+  allow-list in tests/architecture/test_routes.py.
+
+The context itself comes from a resolver that wiring.py plugs in (identity's), so the web layer
+does not import identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+
+from praxis.platform.context import Context
+from praxis.platform.errors import Forbidden, Unauthenticated
+from praxis.platform.permissions import is_known
+
+ContextResolver = Callable[[Request], Context | None]
+_resolver: ContextResolver | None = None
+
+AUTHENTICATED = "*authenticated*"
+PUBLIC = "*public*"
+
+
+def set_context_resolver(resolver: ContextResolver) -> None:
+    global _resolver
+    _resolver = resolver
+
+
+def current_context(request: Request) -> Context | None:
+    """The caller's context (cached per request), or None when not signed in."""
+    if hasattr(request.state, "ctx"):
+        ctx: Context | None = request.state.ctx
+        return ctx
+    ctx = _resolver(request) if _resolver else None
+    request.state.ctx = ctx
+    return ctx
+
+
+def permission(name: str) -> Callable[[Request], Context]:
+    """Dependency: require `name` (held org-wide or at some location)."""
+    if not is_known(name):
+        raise ValueError(f"route declares unknown permission {name!r}")
+
+    def require_permission(request: Request) -> Context:
+        ctx = current_context(request)
+        if ctx is None:
+            raise Unauthenticated("Sign in or send a bearer token")
+        if not ctx.has(name):
+            raise Forbidden(f"Permission {name} required")
+        return ctx
+
+    require_permission.permission = name  # type: ignore[attr-defined]
+    return require_permission
+
+
+def authenticated(request: Request) -> Context:
+    """Dependency: any signed-in actor."""
+    ctx = current_context(request)
+    if ctx is None:
+        raise Unauthenticated("Sign in or send a bearer token")
+    return ctx
+
+
+authenticated.permission = AUTHENTICATED  # type: ignore[attr-defined]
+
+
+def public(request: Request) -> Context | None:
+    """Dependency: no login needed; returns the context when there happens to be one."""
+    return current_context(request)
+
+
+public.permission = PUBLIC  # type: ignore[attr-defined]
+
+
+def declared_permissions(dependant: Any) -> list[str]:
+    """Access rules declared by a route's dependency tree (used by the route registry test)."""
+    found: list[str] = []
+    for dep in dependant.dependencies:
+        rule = getattr(dep.call, "permission", None)
+        if rule is not None:
+            found.append(rule)
+        found.extend(declared_permissions(dep))
+    return found
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None

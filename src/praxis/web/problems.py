@@ -1,0 +1,98 @@
+"""RFC 9457 problem responses for every error; no stack trace ever reaches a client."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from praxis.platform.errors import ProblemError, TenantScopeError
+
+log = logging.getLogger("praxis.web")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "/problems/"
+
+
+def problem_body(status: int, type_: str, title: str, detail: str, request: Request,
+                 **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + type_,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    rid = getattr(request.state, "request_id", None)
+    if rid:
+        body["request_id"] = rid
+    body.update({k: v for k, v in extra.items() if v not in (None, [])})
+    return body
+
+
+def problem_response(status: int, type_: str, title: str, detail: str, request: Request,
+                     headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    return JSONResponse(problem_body(status, type_, title, detail, request, **extra), status_code=status,
+                        media_type=PROBLEM_JSON, headers=headers)
+
+
+def wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> Response:
+        if exc.status == 401 and wants_html(request):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if wants_html(request) and exc.status in (403, 404):
+            from praxis.web.templating import render_error
+
+            return render_error(request, exc.status, exc.title, exc.detail)
+        return problem_response(exc.status, exc.type, exc.title, exc.detail, request,
+                                field=exc.field, errors=exc.errors)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = []
+        for err in exc.errors():
+            errors.append({"field": _location(tuple(err.get("loc", ()))),
+                           "message": err.get("msg", "invalid"), "code": err.get("type", "invalid")})
+        first = errors[0]["field"] if errors else None
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]) or "Invalid input"
+        return problem_response(422, "validation-error", "Invalid input", detail, request,
+                                field=first, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        titles = {404: "Not found", 405: "Method not allowed", 401: "Authentication required"}
+        types = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated"}
+        if wants_html(request) and exc.status_code == 404:
+            from praxis.web.templating import render_error
+
+            return render_error(request, 404, "Not found", "There is nothing at this address.")
+        return problem_response(exc.status_code, types.get(exc.status_code, "http-error"),
+                                titles.get(exc.status_code, "Error"), str(exc.detail), request,
+                                headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(TenantScopeError)
+    async def _tenant(request: Request, exc: TenantScopeError) -> Response:
+        log.error("tenant scope violation: %s", exc)
+        return problem_response(500, "internal-error", "Internal error",
+                                "The request could not be completed.", request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem_response(500, "internal-error", "Internal error",
+                                "The request could not be completed; quote the request id to support.",
+                                request)

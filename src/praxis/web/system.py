@@ -1,0 +1,40 @@
+"""Health, readiness and the API docs page (assets served locally: no CDN, CSP-clean)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import text
+
+from praxis.platform.db import get_engine
+from praxis.web.deps import public
+from praxis.web.templating import templates
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz", dependencies=[Depends(public)])
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", dependencies=[Depends(public)], responses={503: {"description": "Not ready"}})
+def readyz() -> JSONResponse:
+    """Readiness: the database answers and its schema is at the code's migration heads."""
+    from praxis.migrations.runner import pending_heads
+
+    try:
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+        pending = pending_heads()
+    except Exception as exc:  # report, don't crash: this is what the probe is for
+        return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
+    if pending:
+        return JSONResponse({"status": "migrations pending", "pending": pending}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+@router.get("/docs", dependencies=[Depends(public)], include_in_schema=False, response_class=HTMLResponse)
+def docs(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "web/docs.html", {"request": request})

@@ -1,0 +1,50 @@
+"""The one-screen map: routers, the context resolver, events -> handlers, ports -> adapters."""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import APIRouter
+
+DOMAINS = ("practice", "identity", "patients", "intake", "scheduling", "desk")
+
+_wired = False
+
+
+def import_all() -> None:
+    """Import every domain's permissions and models so catalogue and metadata are complete."""
+    for domain in DOMAINS:
+        for module in ("permissions", "models"):
+            try:
+                importlib.import_module(f"praxis.{domain}.{module}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"praxis.{domain}.{module}" and exc.name != f"praxis.{domain}":
+                    raise
+    importlib.import_module("praxis.platform.audit")
+    importlib.import_module("praxis.platform.outbox")
+    importlib.import_module("praxis.platform.idempotency")
+
+
+def wire() -> None:
+    """Connect ports to adapters and events to handlers (idempotent)."""
+    global _wired
+    if _wired:
+        return
+    import_all()
+    from praxis.identity import resolver
+    from praxis.identity.service import seed_builtin_roles
+    from praxis.platform import outbox
+    from praxis.web.deps import set_context_resolver
+
+    set_context_resolver(resolver.resolve)
+    outbox.subscribe("org.created", lambda org_id, _payload: seed_builtin_roles(org_id) if org_id else None)
+    _wired = True
+
+
+def routers() -> list[APIRouter]:
+    from praxis.identity import api as identity_api
+    from praxis.identity import ui as identity_ui
+    from praxis.practice import api as practice_api
+    from praxis.web import system
+
+    return [system.router, identity_api.router, practice_api.router, identity_ui.router]

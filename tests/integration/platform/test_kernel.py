@@ -131,3 +131,34 @@ def test_key_rotation_reencrypts_and_old_values_still_read(org, tmp_path, monkey
         assert sorted(new.decrypt(v) for v in values) == [f"123-45-67{i:02d}" for i in range(7)]
     finally:
         md.drop_all(get_engine())
+
+
+def test_concurrent_workers_never_take_the_same_message(org):
+    """Two workers at once (SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite): each message once."""
+    import threading
+    from collections import Counter
+
+    seen: Counter[int] = Counter()
+    lock = threading.Lock()
+    topic = f"test.{uuid.uuid4().hex}"
+
+    def handler(_org_id, payload):
+        with lock:
+            seen[payload["n"]] += 1
+
+    outbox.subscribe(topic, handler)
+    with session_scope(org.id) as s:
+        for n in range(60):
+            outbox.emit(s, topic, {"n": n})
+
+    def work():
+        for _ in range(10):
+            outbox.run_once(batch=7)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(seen) == list(range(60))
+    assert set(seen.values()) == {1}

@@ -125,6 +125,19 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception:
+            # Answer here rather than in Starlette's outermost error middleware, so the 500 still
+            # carries the request id and security headers. The trace goes to the log only.
+            log.exception("unhandled error")
+            if "status" in status_holder:
+                raise
+            body = json.dumps({"type": "/problems/internal-error", "title": "Internal error", "status": 500,
+                               "detail": "The request could not be completed; quote the request id to support.",
+                               "instance": scope["path"], "request_id": rid}).encode()
+            await send_wrapper({"type": "http.response.start", "status": 500,
+                                "headers": [(b"content-type", b"application/problem+json"),
+                                            (b"content-length", str(len(body)).encode())]})
+            await send_wrapper({"type": "http.response.body", "body": body})
         finally:
             route = scope.get("route")
             log.info("request", extra={

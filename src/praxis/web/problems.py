@@ -89,10 +89,3 @@ def install(app: FastAPI) -> None:
         log.error("tenant scope violation: %s", exc)
         return problem_response(500, "internal-error", "Internal error",
                                 "The request could not be completed.", request)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error")
-        return problem_response(500, "internal-error", "Internal error",
-                                "The request could not be completed; quote the request id to support.",
-                                request)

@@ -1,0 +1,73 @@
+"""Platform behaviour at the HTTP edge: problems, request ids, health, static assets."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Depends
+
+from praxis.web.deps import public
+
+
+def test_unhandled_error_is_a_problem_without_stack_trace(app, client, caplog):
+    router = APIRouter()
+
+    @router.get("/__boom", dependencies=[Depends(public)], include_in_schema=False)
+    def boom() -> None:
+        raise RuntimeError("secret internal detail SSN 123-45-6789")
+
+    app.include_router(router)
+    from fastapi.testclient import TestClient
+
+    with caplog.at_level(logging.ERROR), TestClient(app, base_url="https://testserver",
+                                                    raise_server_exceptions=False) as c:
+        r = c.get("/__boom")
+    assert r.status_code == 500
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["type"] == "/problems/internal-error"
+    assert "secret" not in r.text and "Traceback" not in r.text and "RuntimeError" not in r.text
+    assert body["request_id"] == r.headers["x-request-id"]
+
+
+def test_request_id_is_echoed_when_sane_and_replaced_when_not(client):
+    r = client.get("/healthz", headers={"X-Request-ID": "abcDEF12345-trace"})
+    assert r.headers["x-request-id"] == "abcDEF12345-trace"
+    r = client.get("/healthz", headers={"X-Request-ID": "<script>"})
+    assert r.headers["x-request-id"] != "<script>" and len(r.headers["x-request-id"]) == 32
+
+
+def test_readyz_reports_database_and_migrations(client):
+    r = client.get("/readyz")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"status": "ready"}
+
+
+def test_unknown_api_path_is_a_problem(client):
+    r = client.get("/api/v1/no-such-thing")
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_unauthenticated_api_call_is_401_problem(client):
+    r = client.get("/api/v1/users")
+    assert r.status_code == 401
+    assert r.json()["type"] == "/problems/unauthenticated"
+
+
+def test_malformed_bearer_token_is_401(client):
+    r = client.get("/api/v1/me", headers={"Authorization": "Bearer prx_nope"})
+    assert r.status_code == 401
+    r = client.get("/api/v1/me", headers={"Authorization": "Basic abc"})
+    assert r.status_code == 401
+
+
+def test_docs_page_and_its_assets_are_served_locally(client):
+    r = client.get("/docs")
+    assert r.status_code == 200
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert "<script>" not in r.text  # no inline script: CSP stays strict
+    assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/static/vendor/htmx/htmx.min.js").status_code == 200
+    spec = client.get("/api/openapi.json").json()
+    assert spec["info"]["title"] == "Praxis API"

@@ -222,9 +222,9 @@ def new_client(app: Any) -> Iterator[Callable[[], TestClient]]:
 def login(new_client: Callable[[], TestClient]) -> Callable[[UserFixture], TestClient]:
     """A client signed in as the user (session cookie + CSRF header), MFA already passed."""
     from praxis.identity import auth
-    from praxis.platform.db import session_scope
     from praxis.identity.models import WebSession
     from praxis.identity.tokens import digest
+    from praxis.platform.db import session_scope
     from praxis.web.middleware import SESSION_COOKIE
 
     def do(u: UserFixture) -> TestClient:

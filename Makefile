@@ -65,7 +65,8 @@ test-slow: install assets chromium
 	$(BIN)/pytest -m slow -q $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/python -m bench.run
+	@echo "PRAXIS_BENCH_DATABASE_URL=postgresql+psycopg://... for PostgreSQL; SCALE=small or medium"
+	PRAXIS_BENCH_DATABASE_URL=$${PRAXIS_BENCH_DATABASE_URL-$(PG_TEST_URL)} $(BIN)/python bench/run.py --scale $${SCALE:-medium}
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -24,9 +24,12 @@ import pytest
 _TMP = Path(tempfile.mkdtemp(prefix="praxis-test-"))
 os.environ.setdefault("PRAXIS_VAR_DIR", str(_TMP / "var"))
 os.environ["PRAXIS_COOKIE_SECURE"] = "true"
+# Cheap argon2 for speed: the tests check behaviour, not the cost parameters.
+os.environ.setdefault("PRAXIS_ARGON2_TIME_COST", "1")
+os.environ.setdefault("PRAXIS_ARGON2_MEMORY_KIB", "1024")
 
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from praxis import wiring  # noqa: E402
@@ -183,7 +186,7 @@ def ctx_for(db: Any) -> Callable[[UserFixture], Context]:
     def build(u: UserFixture) -> Context:
         with pdb.session_scope(u.org.id) as s:
             user = s.get(User, u.user_id)
-            member = s.get(Membership, (u.org.id, u.membership_id))
+            member = s.scalars(select(Membership).where(Membership.id == u.membership_id)).one()
             assert user is not None and member is not None
             return build_user_context(s, user, member, location_id=u.location_id)
 
@@ -235,7 +238,7 @@ def login(new_client: Callable[[], TestClient]) -> Callable[[UserFixture], TestC
             assert ws is not None
             ws.mfa_passed = True
             ws.org_id = u.org.id
-        c.cookies.set(SESSION_COOKIE, result.token, domain="testserver")
+        c.cookies.set(SESSION_COOKIE, result.token)
         c.headers.update(csrf_header(c))
         return c
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -179,6 +180,27 @@ def keys_rotate(batch: int = 500) -> None:
 
 
 @app.command()
+def seed(
+    scale: Annotated[str, typer.Option(help="small | medium")] = "small",
+    seed: Annotated[int, typer.Option(help="random seed: the same seed gives the same data")] = 1,
+    slug: Annotated[str | None, typer.Option(help="organisation slug (default demo-SCALE-SEED)")] = None,
+) -> None:
+    """Generate a clinic group's deterministic data set (bulk inserts, with progress)."""
+    from praxis.identity.service import seed_builtin_roles
+    from praxis.platform.db import get_engine
+    from praxis.seed import SCALES, generate
+
+    _boot()
+    if scale not in SCALES:
+        console.print(f"[red]--scale must be one of {', '.join(SCALES)}[/red]")
+        raise typer.Exit(2)
+    info = generate(get_engine(), scale, seed, lambda m: console.print(f"  {m}"), slug=slug)
+    seed_builtin_roles(info["org_id"])
+    typer.echo(f"organisation {info['slug']} ({info['org_id']}): {info['providers']} providers, "
+               f"{info['patients']} patients, {info['appointments']} appointments")
+
+
+@app.command()
 def demo(password: Annotated[str | None, typer.Option(help="demo admin password")] = None) -> None:
     """Load the demo organisation (idempotent) and print the demo admin's login."""
     from praxis.demo import load_demo
@@ -187,6 +209,68 @@ def demo(password: Annotated[str | None, typer.Option(help="demo admin password"
     email, pw, created = load_demo(password)
     state = "created" if created else "already present"
     typer.echo(f"Demo organisation {state}. Sign in at http://127.0.0.1:8000/login as {email} / {pw}")
+
+
+import_app = typer.Typer(help="Import spreadsheets (CSV or .xlsx)")
+app.add_typer(import_app, name="import")
+
+
+def _run_import(kind: str, file: Path, org: str, location: str, source: str, apply: bool,
+                mapping: Path | None, encoding: str) -> None:
+    import json
+
+    from rich.progress import Progress
+
+    from praxis.patients.importer import run_import
+    from praxis.platform.context import system_context
+    from praxis.platform.errors import ProblemError
+
+    _boot()
+    ctx = system_context(_org_id(org), "cli import")
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("reading", total=None)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total or None)
+
+        try:
+            report = run_import(ctx, kind, file.read_bytes(), filename=file.name, location_code=location,
+                                source=source, dry_run=not apply, encoding=encoding, progress=progress,
+                                mapping=json.loads(mapping.read_text()) if mapping else None)
+        except ProblemError as exc:
+            typer.echo(f"error: {exc.detail}", err=True)
+            raise typer.Exit(2) from None
+    for line in report.lines():
+        typer.echo(line)
+    raise typer.Exit(1 if report.errors else 0)
+
+
+@import_app.command("patients")
+def import_patients(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    location: Annotated[str, typer.Option(help="location code the patients are registered at")],
+    org: Annotated[str, typer.Option(help="organisation slug")],
+    source: Annotated[str, typer.Option(help="name of the system the file comes from")] = "import",
+    apply: Annotated[bool, typer.Option(help="write (default: dry run)")] = False,
+    mapping: Annotated[Path | None, typer.Option(help="JSON file: column header -> field")] = None,
+    encoding: str = "utf-8",
+) -> None:
+    """Import patients: dry run by default; --apply writes all rows or none."""
+    _run_import("patients", file, org, location, source, apply, mapping, encoding)
+
+
+@import_app.command("coverages")
+def import_coverages(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    location: Annotated[str, typer.Option(help="location code (for the permission check)")],
+    org: Annotated[str, typer.Option(help="organisation slug")],
+    source: Annotated[str, typer.Option(help="the source used when the patients were imported")] = "import",
+    apply: bool = False,
+    mapping: Annotated[Path | None, typer.Option(help="JSON file: column header -> field")] = None,
+    encoding: str = "utf-8",
+) -> None:
+    """Import insurance coverages (patients matched by external id of that source, or MRN)."""
+    _run_import("coverages", file, org, location, source, apply, mapping, encoding)
 
 
 def main() -> None:

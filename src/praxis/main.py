@@ -14,8 +14,13 @@ from fastapi.staticfiles import StaticFiles
 from praxis import __version__, wiring
 from praxis.platform import audit, crypto
 from praxis.platform.settings import Settings, get_settings
-from praxis.web import problems
-from praxis.web.middleware import CSRFMiddleware, IdempotencyMiddleware, RequestContextMiddleware
+from praxis.web import openapi, problems
+from praxis.web.middleware import (
+    CSRFMiddleware,
+    IdempotencyMiddleware,
+    NulGuardMiddleware,
+    RequestContextMiddleware,
+)
 
 log = logging.getLogger("praxis")
 
@@ -63,6 +68,7 @@ def create_app(settings: Settings | None = None, *, seal_audit: bool = True) -> 
         lifespan=lifespan,
     )
     problems.install(app)
+    openapi.install(app)
     for router in wiring.routers():
         app.include_router(router)
     static = Path(__file__).parent / "web" / "static"
@@ -71,8 +77,9 @@ def create_app(settings: Settings | None = None, *, seal_audit: bool = True) -> 
     app.mount("/static/vendor/swagger-ui", StaticFiles(directory=settings.assets_dir / "swagger-ui-dist",
                                                        check_dir=False), name="vendor-swagger")
     app.mount("/static", StaticFiles(directory=static), name="static")
-    # Outermost first: request id wraps everything, then CSRF, then idempotency.
+    # Added innermost first: request id wraps everything, then CSRF, NUL guard, idempotency.
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(NulGuardMiddleware)
     app.add_middleware(CSRFMiddleware, secret=lambda: crypto.keyring().secret_key,
                        secure_cookie=settings.cookie_secure)
     app.add_middleware(RequestContextMiddleware)

@@ -71,3 +71,14 @@ def test_docs_page_and_its_assets_are_served_locally(client):
     assert client.get("/static/vendor/htmx/htmx.min.js").status_code == 200
     spec = client.get("/api/openapi.json").json()
     assert spec["info"]["title"] == "Praxis API"
+
+
+def test_nul_characters_are_refused_before_any_handler(login, org, make_user):
+    admin = login(make_user(org, "org_admin"))
+    r = admin.patch("/api/v1/organisation", json={"name": "bad\u0000name"})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert "NUL" in r.json()["detail"]
+    r = admin.patch("/api/v1/organisation", content=b'{"name": "fine \\\\u0000 text"}',
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json()["name"] == "fine \\u0000 text"
+    assert admin.get("/api/v1/users?location_id=%00").status_code == 422

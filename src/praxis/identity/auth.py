@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -14,17 +15,18 @@ from sqlalchemy.orm import Session
 
 from praxis.identity import mfa, passwords, tokens
 from praxis.identity.context import build_api_client_context, build_user_context
-from praxis.identity.models import ApiClient, Membership, RecoveryCode, User, WebSession
+from praxis.identity.models import ApiClient, Grant, Membership, RecoveryCode, User, WebSession
 from praxis.platform import audit, crypto
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import session_scope
-from praxis.platform.errors import TooManyRequests, Unauthenticated, ValidationProblem
+from praxis.platform.errors import NotFound, TooManyRequests, Unauthenticated, ValidationProblem
 from praxis.platform.settings import get_settings
 from praxis.practice.models import Location, Organisation
 from praxis.practice.schemas import OrgSettings
 
 LAST_SEEN_GRANULARITY = timedelta(seconds=15)
+_RECOVERY_CODE = re.compile(r"[0-9a-f]{6}-[0-9a-f]{6}")  # mfa.new_recovery_codes' format
 
 
 class _IpThrottle:
@@ -67,8 +69,10 @@ class LoginResult:
 
 
 def _memberships(s: Session, user_id: uuid.UUID) -> list[Membership]:
+    """Active, accepted memberships: a pending invitation grants nothing."""
     return list(s.scalars(select(Membership).where(Membership.user_id == user_id,
-                                                   Membership.active.is_(True))))
+                                                   Membership.active.is_(True),
+                                                   Membership.accepted_at.is_not(None))))
 
 
 def _mfa_required(s: Session, org_ids: list[uuid.UUID]) -> bool:
@@ -106,6 +110,10 @@ def login(email: str, password: str, *, client_ip: str | None = None, user_agent
                 user.failed_logins = 0
             s.commit()
             raise bad
+        if user.last_login_at is None:
+            # A login created by an invitation accepts it by signing in for the first time.
+            s.execute(update(Membership).where(Membership.user_id == user.id, Membership.accepted_at.is_(None))
+                      .values(accepted_at=now()))
         user.locked_until, user.last_login_at = None, now()
         if passwords.needs_rehash(user.password_hash):
             user.password_hash = passwords.hash_password(password)
@@ -199,13 +207,21 @@ def verify_mfa(token: str, code: str) -> bool:
         return False
 
 
+def recovery_code_hash(code: str) -> str:
+    return crypto.keyring().sign("recovery:" + code.strip().lower())
+
+
 def _use_recovery_code(s: Session, user: User, code: str) -> bool:
     code = code.strip().lower()
-    for rc in s.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id,
-                                                   RecoveryCode.used_at.is_(None))):
-        if passwords.verify_password(rc.code_hash, code):
-            rc.used_at = now()
-            return True
+    if not _RECOVERY_CODE.fullmatch(code):
+        return False  # not in the recovery-code format (e.g. a mistyped TOTP code)
+    # Recovery codes carry 48 random bits, so a keyed fast hash is enough (no argon2 needed) and
+    # the lookup is one indexed comparison.
+    rc = s.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None),
+                                              RecoveryCode.code_hash == recovery_code_hash(code))).first()
+    if rc is not None:
+        rc.used_at = now()
+        return True
     return False
 
 
@@ -234,7 +250,7 @@ def confirm_mfa_enrolment(user_id: uuid.UUID, code: str, token: str | None = Non
                   .values(used_at=now()))
         codes = mfa.new_recovery_codes()
         for c in codes:
-            s.add(RecoveryCode(user_id=user.id, code_hash=passwords._hasher.hash(c)))
+            s.add(RecoveryCode(user_id=user.id, code_hash=recovery_code_hash(c)))
         if token:
             ws = _live_session(s, token)
             if ws is not None and ws.user_id == user.id:
@@ -262,10 +278,19 @@ def switch(token: str, org_id: uuid.UUID, location_id: uuid.UUID | None) -> None
             raise ValidationProblem("You do not belong to that organisation", field="org_id")
         if ws.org_id != org_id:
             location_id = None
-        if location_id is not None and s.scalars(select(Location.id).where(
-                Location.org_id == org_id, Location.id == location_id)).first() is None:
-            raise ValidationProblem("No such location", field="location_id")
+        if location_id is not None and not _works_at(s, member, location_id):
+            raise NotFound("No such location", field="location_id")
         ws.org_id, ws.location_id = org_id, location_id
+
+
+def _works_at(s: Session, member: Membership, location_id: uuid.UUID) -> bool:
+    """The location exists in the member's organisation and one of their grants covers it."""
+    if s.scalars(select(Location.id).where(Location.org_id == member.org_id, Location.id == location_id)
+                 ).first() is None:
+        return False
+    return s.scalars(select(Grant.id).where(
+        Grant.org_id == member.org_id, Grant.membership_id == member.id,
+        (Grant.location_id.is_(None)) | (Grant.location_id == location_id))).first() is not None
 
 
 @dataclass

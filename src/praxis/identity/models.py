@@ -47,6 +47,13 @@ class Membership(TenantScoped, Base):
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The name this organisation knows the person by (what its admin typed), so one organisation
+    # never sees what another recorded.
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    # Invitations are pending until the person accepts (or, for a login created by the invitation,
+    # signs in for the first time): until then the membership grants nothing and the inviting
+    # organisation sees only what it typed itself.
+    accepted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     __table_args__ = (

@@ -7,7 +7,11 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from praxis.platform.errors import ValidationProblem
 
-_hasher = PasswordHasher()  # argon2id, the library's current recommended parameters
+from praxis.platform.settings import get_settings
+
+_settings = get_settings()
+# argon2id with the library's recommended parameters unless settings lower them (tests only).
+_hasher = PasswordHasher(time_cost=_settings.argon2_time_cost, memory_cost=_settings.argon2_memory_kib)
 # Verifying against this keeps a failed login for an unknown email as slow as a real one.
 _DUMMY = _hasher.hash("not-a-real-password-but-same-cost")
 

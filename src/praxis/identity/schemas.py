@@ -44,6 +44,7 @@ class MemberOut(BaseModel):
     mfa_enabled: bool
     locked: bool
     grants: list[GrantOut]
+    status: Literal["active", "invited"] = Field(description="invited until the person accepts")
 
 
 class MemberActive(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -73,7 +73,8 @@ def add_membership(org_id: uuid.UUID, user_id: uuid.UUID, grants: list[tuple[str
     with session_scope(org_id) as s:
         m = s.scalars(select(Membership).where(Membership.user_id == user_id)).first()
         if m is None:
-            m = Membership(user_id=user_id)
+            user = s.get(User, user_id)
+            m = Membership(user_id=user_id, display_name=user.name if user else "", accepted_at=now())
             s.add(m)
             s.flush()
         roles = {r.key: r for r in s.scalars(select(Role))}
@@ -97,6 +98,7 @@ class MemberView:
     mfa_enabled: bool
     locked: bool
     grants: list[dict[str, object]]
+    status: str = "active"  # "invited" until the person accepts
 
 
 def _member_locations(s: Session, membership_id: uuid.UUID) -> set[uuid.UUID | None]:
@@ -122,8 +124,12 @@ def _view(s: Session, m: Membership) -> MemberView:
         for g, r in s.execute(select(Grant, Role).join(Role, (Role.id == Grant.role_id) & (Role.org_id == Grant.org_id))
                               .where(Grant.membership_id == m.id).order_by(Role.name))
     ]
-    return MemberView(m.id, user.id, user.email, user.name, m.active and user.active, user.mfa_enabled,
-                      bool(user.locked_until and user.locked_until > now()), grants)
+    accepted = m.accepted_at is not None
+    # Before the person accepts, show only what this organisation typed (nothing another recorded).
+    return MemberView(m.id, user.id, user.email, m.display_name or (user.name if accepted else ""),
+                      m.active and (user.active or not accepted), accepted and user.mfa_enabled,
+                      accepted and bool(user.locked_until and user.locked_until > now()), grants,
+                      "active" if accepted else "invited")
 
 
 def list_members(ctx: Context, *, location_id: uuid.UUID | None = None) -> list[MemberView]:
@@ -185,7 +191,11 @@ def invite_member(ctx: Context, email: str, name: str, password: str,
             s.flush()
         elif s.scalars(select(Membership).where(Membership.user_id == user.id)).first():
             raise Conflict("This person is already a member", field="email")
-        m = Membership(user_id=user.id)
+        else:
+            passwords.check_policy(password)  # same refusals either way: existence does not show
+        # Pending either way: a new login accepts at its first sign-in, an existing person on their
+        # account page. The answer is the same, so an invitation does not reveal who has a login.
+        m = Membership(user_id=user.id, display_name=name.strip())
         s.add(m)
         s.flush()
         for role_id, loc in grants:
@@ -253,6 +263,37 @@ def unlock_member(ctx: Context, membership_id: uuid.UUID) -> MemberView:
         user.locked_until, user.failed_logins = None, 0
         audit.record(s, ctx, "unlock", "user", m.id)
         return _view(s, m)
+
+
+@dataclass
+class Invitation:
+    membership_id: uuid.UUID
+    org_id: uuid.UUID
+    org_name: str
+    created_at: datetime
+
+
+def list_invitations(user_id: uuid.UUID) -> list[Invitation]:
+    """Organisations that invited this person and await their acceptance."""
+    from praxis.practice.models import Organisation
+
+    with session_scope(None, system=True) as s:
+        rows = s.execute(select(Membership, Organisation.name)
+                         .join(Organisation, Organisation.id == Membership.org_id)
+                         .where(Membership.user_id == user_id, Membership.accepted_at.is_(None),
+                                Membership.active.is_(True))
+                         .order_by(Membership.created_at)).all()
+        return [Invitation(m.id, m.org_id, name, m.created_at) for m, name in rows]
+
+
+def accept_invitation(user_id: uuid.UUID, membership_id: uuid.UUID) -> None:
+    """The person accepts an organisation's invitation (only their own)."""
+    with session_scope(None, system=True) as s:
+        m = s.scalars(select(Membership).where(Membership.id == membership_id, Membership.user_id == user_id,
+                                               Membership.accepted_at.is_(None))).first()
+        if m is None:
+            raise NotFound("No such invitation")
+        m.accepted_at = now()
 
 
 def change_password(user_id: uuid.UUID, current: str, new: str) -> None:
@@ -405,7 +446,9 @@ def open_break_glass(ctx: Context, reason: str, *, location_id: uuid.UUID | None
                         expires_at=now() + timedelta(minutes=minutes))
         s.add(bg)
         s.flush()
-        audit.record(s, ctx.with_reason(reason), "break_glass_open", "break_glass", bg.id,
+        # The opening itself is a break-glass event: flagged as such, with its reason.
+        opened = replace(ctx, break_glass_reason=reason, break_glass_until=bg.expires_at)
+        audit.record(s, opened, "break_glass_open", "break_glass", bg.id,
                      location_id=location_id, detail={"minutes": minutes})
         return bg
 

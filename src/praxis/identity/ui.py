@@ -295,13 +295,25 @@ def home(request: Request, ctx: Context = Depends(authenticated)) -> Response:
 def _account_context(ctx: Context) -> dict[str, Any]:
     user = service.get_user(ctx.actor_id) if ctx.actor_type == "user" and ctx.actor_id else None
     locations: dict[uuid.UUID, str] = service.location_names(ctx) if ctx.has(BREAKGLASS_USE) else {}
+    invitations = service.list_invitations(user.id) if user else []
     return {"user": user, "bg_locations": sorted(locations.items(), key=lambda kv: kv[1]),
-            "max_minutes": get_settings().break_glass_minutes}
+            "max_minutes": get_settings().break_glass_minutes, "invitations": invitations}
 
 
 @router.get("/account")
 def account(request: Request, ctx: Context = Depends(authenticated)) -> Response:
     return render(request, "identity/account.html", _account_context(ctx))
+
+
+@router.post("/account/invitations/{membership_id}/accept")
+def accept_invitation(request: Request, membership_id: str, ctx: Context = Depends(authenticated)) -> Response:
+    """Join an organisation that invited you; it then appears in the switcher."""
+    try:
+        service.accept_invitation(_user_id(ctx), parse_id(membership_id, "invitation"))
+    except ProblemError as exc:
+        return render(request, "web/error.html", {"title": "Cannot accept", "detail": exc.detail,
+                                                  "status": _status(exc)}, status_code=_status(exc))
+    return render(request, "identity/account.html", {**_account_context(ctx), "flash": "Invitation accepted."})
 
 
 @router.post("/account/password")

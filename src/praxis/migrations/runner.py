@@ -31,8 +31,29 @@ def downgrade(target: str) -> None:
 
 
 def pending_heads() -> list[str]:
-    """Heads of the code that the database has not reached."""
+    """Revisions of the code that the database has not applied (branches and dependencies included).
+
+    The version table stores only the heads reached; a branch that another depends on (`core`)
+    is applied as that one's ancestor, so compare ancestry, not head sets.
+    """
     script = ScriptDirectory.from_config(config())
     with get_engine().connect() as conn:
-        current = set(MigrationContext.configure(conn).get_current_heads())
-    return sorted(set(script.get_heads()) - current)
+        current = MigrationContext.configure(conn).get_current_heads()
+    applied: set[str] = set()
+    stack = list(current)
+    while stack:
+        rev = script.get_revision(stack.pop())
+        if rev is None or rev.revision in applied:
+            continue
+        applied.add(rev.revision)
+        for parent in (*_as_tuple(rev.down_revision), *_as_tuple(rev.dependencies)):
+            resolved = script.get_revision(parent)
+            if resolved is not None:
+                stack.append(resolved.revision)
+    return sorted({r.revision for r in script.walk_revisions()} - applied)
+
+
+def _as_tuple(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)

@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=15, ge=1)
     session_absolute_hours: int = Field(default=12, ge=1)
     cookie_secure: bool = True
+    # argon2id cost; the defaults are argon2-cffi's recommendation. The test suite lowers them.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
     break_glass_minutes: int = Field(default=60, ge=1)

@@ -8,6 +8,8 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from praxis.platform.schemas import PatchModel
+
 Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 _TZ = available_timezones()
@@ -59,8 +61,7 @@ class OrganisationOut(BaseModel):
     created_at: datetime
 
 
-class OrganisationUpdate(BaseModel):
-    model_config = Strict
+class OrganisationUpdate(PatchModel):
 
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     settings: OrgSettings | None = None
@@ -86,8 +87,8 @@ class LocationIn(BaseModel):
     _npi = field_validator("npi")(classmethod(lambda cls, v: check_npi(v)))
 
 
-class LocationUpdate(BaseModel):
-    model_config = Strict
+class LocationUpdate(PatchModel):
+    nullable = frozenset({"npi", "tax_id"})
 
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     timezone: str | None = None

@@ -227,6 +227,41 @@ async def _form_token(scope: Scope, body: bytes) -> str | None:
     return None
 
 
+# A JSON NUL escape preceded by an even number of backslashes (i.e. a real NUL, not the text "\\u0000").
+_JSON_NUL = re.compile(rb'(?<!\\)(?:\\\\)*\\u0000')
+
+
+class NulGuardMiddleware:
+    """Refuse NUL characters in query strings, JSON and form bodies: PostgreSQL cannot store them in
+    text, and no field of ours means one. Binary uploads (multipart files) are not inspected."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
+            await _send_problem(send, 422, "validation-error", "Invalid input",
+                                "NUL characters are not allowed in the address")
+            return
+        ctype = Headers(scope=scope).get("content-type", "")
+        if scope["method"] in SAFE_METHODS or not (
+                ctype.startswith("application/json") or ctype.startswith("application/x-www-form-urlencoded")):
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive, MAX_BUFFERED_BODY)
+        if body is None:
+            await _send_problem(send, 413, "payload-too-large", "Payload too large", "The request body is too large.")
+            return
+        if b"\x00" in body or _JSON_NUL.search(body) or (b"%00" in body and ctype.startswith("application/x-www")):
+            await _send_problem(send, 422, "validation-error", "Invalid input",
+                                "NUL characters are not allowed in text fields")
+            return
+        await self.app(scope, _replay(body), send)
+
+
 class IdempotencyMiddleware:
     """`Idempotency-Key` on POST: the first answer is stored and replayed to retries."""
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import text
 
 from praxis.platform.db import get_engine
 from praxis.web.deps import public
+from praxis.web.problems import problem_response
 from praxis.web.templating import templates
 
 router = APIRouter(tags=["system"])
@@ -19,8 +20,9 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", dependencies=[Depends(public)], responses={503: {"description": "Not ready"}})
-def readyz() -> JSONResponse:
+@router.get("/readyz", dependencies=[Depends(public)],
+            responses={503: {"description": "Not ready", "content": {"application/problem+json": {}}}})
+def readyz(request: Request) -> Response:
     """Readiness: the database answers and its schema is at the code's migration heads."""
     from praxis.migrations.runner import pending_heads
 
@@ -29,9 +31,11 @@ def readyz() -> JSONResponse:
             conn.execute(text("SELECT 1"))
         pending = pending_heads()
     except Exception as exc:  # report, don't crash: this is what the probe is for
-        return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
+        return problem_response(503, "not-ready", "Not ready", "The database does not answer", request,
+                                database=type(exc).__name__)
     if pending:
-        return JSONResponse({"status": "migrations pending", "pending": pending}, status_code=503)
+        return problem_response(503, "not-ready", "Not ready", "Migrations are pending: run `praxis db upgrade`",
+                                request, pending=pending)
     return JSONResponse({"status": "ready"})
 
 

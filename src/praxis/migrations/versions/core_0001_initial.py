@@ -170,6 +170,8 @@ def upgrade() -> None:
         "memberships",
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("display_name", sa.String(length=200), nullable=False),
+        sa.Column("accepted_at", UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),

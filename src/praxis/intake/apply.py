@@ -1,0 +1,120 @@
+"""Applying intake answers to the registry (after staff review, or at once when no review)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from praxis.intake.definition import all_fields
+from praxis.intake.models import IntakeSubmission
+from praxis.patients import normalise as n
+from praxis.patients.coverage import add_coverage_in, payer_by_code
+from praxis.patients.models import Coverage, Document
+from praxis.patients.schemas import CoverageIn, PatientUpdate
+from praxis.patients.service import update_patient_in
+from praxis.platform import audit
+from praxis.platform.context import Context
+
+
+def apply_submission(session: Session, ctx: Context, sub: IntakeSubmission, defn: dict[str, Any]) -> list[str]:
+    """Write mapped answers to the patient, coverage and documents; returns notes for staff."""
+    notes: list[str] = []
+    patient_values: dict[str, Any] = {}
+    coverage_values: dict[str, Any] = {}
+    documents: dict[str, str] = {}
+    for f in all_fields(defn):
+        target = f.get("maps_to")
+        if not target or f["key"] not in sub.answers:
+            continue
+        value = sub.answers[f["key"]]
+        if value in (None, "", []):
+            continue
+        area, _, attr = target.partition(".")
+        if area == "patient":
+            patient_values[attr] = value
+        elif area == "coverage":
+            coverage_values[attr] = value
+        elif area == "document":
+            documents[attr] = value
+    if patient_values:
+        try:
+            update = PatientUpdate.model_validate(patient_values)
+        except ValidationError as exc:
+            bad = ", ".join(str(e["loc"][0]) for e in exc.errors())
+            notes.append(f"demographics not applied: invalid {bad}")
+        else:
+            update_patient_in(
+                session,
+                ctx,
+                sub.patient_id,
+                update,
+                action="patient.update_from_intake",
+                detail={"submission_id": str(sub.id)},
+            )
+    coverage_id = _apply_coverage(session, ctx, sub.patient_id, coverage_values, notes) if coverage_values else None
+    for kind, doc_id in documents.items():
+        doc = session.scalars(
+            select(Document).where(Document.id == uuid.UUID(doc_id), Document.patient_id == sub.patient_id)
+        ).first()
+        if doc is not None and coverage_id is not None and kind.startswith("card"):
+            doc.coverage_id = coverage_id
+    audit.record(
+        session,
+        ctx,
+        "intake.apply",
+        "intake_submission",
+        sub.id,
+        patient_id=sub.patient_id,
+        detail={"notes": notes},
+    )
+    return notes
+
+
+def _apply_coverage(
+    session: Session, ctx: Context, patient_id: uuid.UUID, values: dict[str, Any], notes: list[str]
+) -> uuid.UUID | None:
+    code, member = values.get("payer_code"), values.get("member_id")
+    if not code or not member:
+        notes.append("insurance not applied: payer and member id are both needed")
+        return None
+    payer = payer_by_code(session, str(code))
+    if payer is None or not payer.active:
+        notes.append(f"insurance not applied: payer '{code}' is not in the payer directory")
+        return None
+    norm = n.normalise_member_id(str(member))
+    active = list(session.scalars(select(Coverage).where(Coverage.patient_id == patient_id, Coverage.active.is_(True))))
+    for cov in active:
+        if cov.payer_id == payer.id:
+            # Same payer: the card may show a new member id or group; update in place.
+            cov.member_id, cov.member_id_norm = str(member), norm
+            if values.get("group_number"):
+                cov.group_number = str(values["group_number"])
+            if values.get("plan_name"):
+                cov.plan_name = str(values["plan_name"])
+            audit.record(
+                session,
+                ctx,
+                "coverage.update",
+                "coverage",
+                cov.id,
+                patient_id=patient_id,
+                detail={"via": "intake"},
+            )
+            return cov.id
+    free = [p for p in (1, 2, 3) if p not in {c.priority for c in active}]
+    if not free:
+        notes.append("insurance not applied: the patient already has three active coverages")
+        return None
+    data = CoverageIn(
+        payer_id=payer.id,
+        member_id=str(member),
+        group_number=str(values.get("group_number") or ""),
+        plan_name=str(values.get("plan_name") or ""),
+        relationship=values.get("relationship") if values.get("relationship") in ("18", "01", "19", "G8") else "18",
+        priority=free[0],
+    )
+    return add_coverage_in(session, ctx, patient_id, data, source="intake").id

@@ -1,0 +1,96 @@
+"""Who may see which patient: the one place the location-scope rule for patients lives.
+
+A patient belongs to the organisation, not to one location. By default anyone holding
+`patients:read` finds any patient of the organisation (patients move between sister clinics).
+When the organisation sets `restrict_patient_search_to_locations`, a location-scoped actor sees
+only patients linked to one of their locations; everything else answers 404, never 403.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy.orm import Session
+
+from praxis.patients.models import Patient, PatientLocation
+from praxis.patients.permissions import PATIENTS_READ
+from praxis.platform.context import Context
+from praxis.platform.db import get_or_404
+from praxis.platform.errors import Forbidden, NotFound
+from praxis.practice.models import Organisation
+
+
+def org_setting(session: Session, org_id: uuid.UUID, key: str, default: object = None) -> object:
+    org = session.get(Organisation, org_id)
+    if org is None:
+        return default
+    return (org.settings or {}).get(key, default)
+
+
+def visible_locations(session: Session, ctx: Context, permission: str = PATIENTS_READ) -> frozenset[uuid.UUID] | None:
+    """None when the actor sees every patient; otherwise the locations that bound what they see."""
+    scope = ctx.scope(permission)
+    if scope is None:
+        return None
+    if not org_setting(session, ctx.org_id, "restrict_patient_search_to_locations", False):
+        return None
+    return scope
+
+
+def visibility_clause(locations: frozenset[uuid.UUID]) -> ColumnElement[bool]:
+    """SQL condition: the patient is linked to one of `locations`."""
+    return exists(
+        select(PatientLocation.id).where(
+            PatientLocation.org_id == Patient.org_id,
+            PatientLocation.patient_id == Patient.id,
+            PatientLocation.location_id.in_(locations),
+        )
+    )
+
+
+def load_patient(
+    session: Session, ctx: Context, patient_id: uuid.UUID | None, permission: str = PATIENTS_READ
+) -> Patient:
+    """Load a patient the actor may see under `permission` (404 when missing or out of scope)."""
+    if not ctx.has(permission):
+        raise Forbidden(f"Permission {permission} required")
+    patient = get_or_404(session, Patient, patient_id, "patient")
+    locations = visible_locations(session, ctx, permission)
+    if locations is not None:
+        linked = session.scalars(
+            select(PatientLocation.location_id).where(PatientLocation.patient_id == patient.id)
+        ).all()
+        if not any(loc in locations for loc in linked):
+            raise NotFound("No such patient")
+    return patient
+
+
+def patient_location_ids(session: Session, patient_id: uuid.UUID) -> list[uuid.UUID]:
+    return list(
+        session.scalars(
+            select(PatientLocation.location_id)
+            .where(PatientLocation.patient_id == patient_id)
+            .order_by(PatientLocation.created_at)
+        )
+    )
+
+
+def link_location(session: Session, patient_id: uuid.UUID, location_id: uuid.UUID | None) -> bool:
+    """Link the patient to a location in the caller's transaction; True when a link was added.
+
+    Other domains call this when they create something location-bound for the patient (an
+    appointment, an intake) so location-scoped search finds the patient there afterwards.
+    """
+    if location_id is None:
+        return False
+    found = session.scalars(
+        select(PatientLocation.id).where(
+            PatientLocation.patient_id == patient_id, PatientLocation.location_id == location_id
+        )
+    ).first()
+    if found is not None:
+        return False
+    session.add(PatientLocation(org_id=session.info["org_id"], patient_id=patient_id, location_id=location_id))
+    session.flush()
+    return True

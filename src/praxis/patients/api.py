@@ -1,0 +1,266 @@
+"""JSON API of the patients domain: registry, search, coverage, payers, documents, merge, import."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi.responses import Response
+
+from praxis.patients import coverage, documents, importer, merge, service
+from praxis.patients.permissions import (
+    DOCUMENTS_READ,
+    DOCUMENTS_WRITE,
+    PATIENTS_IMPORT,
+    PATIENTS_MERGE,
+    PATIENTS_READ,
+    PATIENTS_WRITE,
+    PAYERS_MANAGE,
+)
+from praxis.patients.schemas import (
+    CoverageIn,
+    CoverageOut,
+    DocumentOut,
+    DuplicateCheck,
+    MergeIn,
+    MergeOut,
+    PatientCreate,
+    PatientFields,
+    PatientOut,
+    PatientSort,
+    PatientSummary,
+    PatientUpdate,
+    PayerIn,
+    PayerOut,
+)
+from praxis.platform.context import Context
+from praxis.platform.errors import ValidationProblem
+from praxis.platform.ids import parse_id
+from praxis.web.deps import permission
+
+router = APIRouter(prefix="/api/v1", tags=["patients"])
+
+
+@router.get("/patients", response_model=list[PatientSummary])
+def search_patients(
+    q: Annotated[str | None, Query(max_length=100, description="name, 'last, first', DOB, phone, MRN")] = None,
+    last: Annotated[str | None, Query(max_length=100)] = None,
+    first: Annotated[str | None, Query(max_length=100)] = None,
+    dob: date | None = None,
+    phone: Annotated[str | None, Query(max_length=30)] = None,
+    mrn: Annotated[str | None, Query(max_length=80)] = None,
+    member_id: Annotated[str | None, Query(max_length=80)] = None,
+    sort: PatientSort = "name",
+    limit: Annotated[int, Query(ge=1, le=200)] = 25,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    ctx: Context = Depends(permission(PATIENTS_READ)),
+) -> list[PatientSummary]:
+    """Search patients; every criterion given must match. No criteria: an empty list."""
+    return service.find_patients(
+        ctx,
+        q=q,
+        last=last,
+        first=first,
+        dob=dob,
+        phone=phone,
+        mrn=mrn,
+        member_id=member_id,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.post("/patients", response_model=PatientOut, status_code=201)
+def register_patient(
+    data: PatientCreate, location_id: uuid.UUID | None = None, ctx: Context = Depends(permission(PATIENTS_WRITE))
+) -> PatientOut:
+    """Register a patient at `location_id` (default: the caller's location or the preferred one).
+
+    409 `possible-duplicate` lists the candidates; resend with `confirm_duplicate: true`.
+    """
+    return service.register_patient(ctx, data, location_id=location_id)
+
+
+@router.post("/patients/duplicate-check", response_model=DuplicateCheck)
+def duplicate_check(data: PatientFields, ctx: Context = Depends(permission(PATIENTS_READ))) -> DuplicateCheck:
+    """Who might this person already be (similar name + DOB, phone, SSN)?"""
+    return service.check_duplicates(ctx, data)
+
+
+@router.get("/patients/by-mrn/{mrn}", response_model=PatientOut)
+def get_by_mrn(mrn: str, ctx: Context = Depends(permission(PATIENTS_READ))) -> PatientOut:
+    """A patient by MRN or alias; a merged record's MRN answers with the survivor."""
+    return service.get_patient_by_mrn(ctx, mrn)
+
+
+@router.get("/patients/{patient_id}", response_model=PatientOut)
+def get_patient(patient_id: str, ctx: Context = Depends(permission(PATIENTS_READ))) -> PatientOut:
+    return service.get_patient(ctx, parse_id(patient_id, "patient"))
+
+
+@router.patch("/patients/{patient_id}", response_model=PatientOut)
+def update_patient(
+    patient_id: str, data: PatientUpdate, ctx: Context = Depends(permission(PATIENTS_WRITE))
+) -> PatientOut:
+    return service.update_patient(ctx, parse_id(patient_id, "patient"), data)
+
+
+# --- coverage -------------------------------------------------------------------------------------
+
+
+@router.get("/patients/{patient_id}/coverages", response_model=list[CoverageOut])
+def list_coverages(patient_id: str, ctx: Context = Depends(permission(PATIENTS_READ))) -> list[CoverageOut]:
+    return coverage.list_coverages(ctx, parse_id(patient_id, "patient"))
+
+
+@router.post("/patients/{patient_id}/coverages", response_model=CoverageOut, status_code=201)
+def add_coverage(patient_id: str, data: CoverageIn, ctx: Context = Depends(permission(PATIENTS_WRITE))) -> CoverageOut:
+    return coverage.add_coverage(ctx, parse_id(patient_id, "patient"), data)
+
+
+@router.get("/coverages/{coverage_id}", response_model=CoverageOut)
+def get_coverage(coverage_id: str, ctx: Context = Depends(permission(PATIENTS_READ))) -> CoverageOut:
+    return coverage.get_coverage(ctx, parse_id(coverage_id, "coverage"))
+
+
+@router.put("/coverages/{coverage_id}", response_model=CoverageOut)
+def update_coverage(
+    coverage_id: str, data: CoverageIn, ctx: Context = Depends(permission(PATIENTS_WRITE))
+) -> CoverageOut:
+    return coverage.update_coverage(ctx, parse_id(coverage_id, "coverage"), data)
+
+
+@router.post("/coverages/{coverage_id}/end", response_model=CoverageOut)
+def end_coverage(coverage_id: str, ctx: Context = Depends(permission(PATIENTS_WRITE))) -> CoverageOut:
+    return coverage.end_coverage(ctx, parse_id(coverage_id, "coverage"))
+
+
+@router.get("/payers", response_model=list[PayerOut])
+def list_payers(include_inactive: bool = False, ctx: Context = Depends(permission(PATIENTS_READ))) -> list[PayerOut]:
+    return coverage.list_payers(ctx, include_inactive=include_inactive)
+
+
+@router.post("/payers", response_model=PayerOut, status_code=201)
+def create_payer(data: PayerIn, ctx: Context = Depends(permission(PAYERS_MANAGE))) -> PayerOut:
+    return coverage.create_payer(ctx, data)
+
+
+@router.post("/payers/{payer_id}/deactivate", response_model=PayerOut)
+def deactivate_payer(payer_id: str, ctx: Context = Depends(permission(PAYERS_MANAGE))) -> PayerOut:
+    return coverage.set_payer_active(ctx, parse_id(payer_id, "payer"), False)
+
+
+# --- merge ----------------------------------------------------------------------------------------
+
+
+@router.post("/patients/{patient_id}/merge", response_model=MergeOut, status_code=201)
+def merge_into(patient_id: str, data: MergeIn, ctx: Context = Depends(permission(PATIENTS_MERGE))) -> MergeOut:
+    """Merge `merged_id` into this patient (the survivor)."""
+    return merge.merge_patients(ctx, parse_id(patient_id, "patient"), data.merged_id, data.reason)
+
+
+@router.get("/patients/{patient_id}/merges", response_model=list[MergeOut])
+def list_merges(patient_id: str, ctx: Context = Depends(permission(PATIENTS_MERGE))) -> list[MergeOut]:
+    return merge.list_merges(ctx, parse_id(patient_id, "patient"))
+
+
+@router.post("/merges/{merge_id}/undo", response_model=MergeOut)
+def undo_merge(
+    merge_id: str,
+    reason: Annotated[str, Form(min_length=1, max_length=500)] = "undo",
+    ctx: Context = Depends(permission(PATIENTS_MERGE)),
+) -> MergeOut:
+    return merge.unmerge(ctx, parse_id(merge_id, "merge"), reason)
+
+
+# --- documents ------------------------------------------------------------------------------------
+
+
+def read_upload(file: UploadFile) -> bytes:
+    """Read at most one byte past the limit, so a huge upload is refused without buffering it."""
+    return file.file.read(documents.max_bytes() + 1)
+
+
+@router.get("/patients/{patient_id}/documents", response_model=list[DocumentOut])
+def list_documents(patient_id: str, ctx: Context = Depends(permission(DOCUMENTS_READ))) -> list[DocumentOut]:
+    return documents.list_documents(ctx, parse_id(patient_id, "patient"))
+
+
+@router.post("/patients/{patient_id}/documents", response_model=DocumentOut, status_code=201)
+def upload_document(
+    patient_id: str,
+    file: Annotated[UploadFile, File()],
+    kind: Annotated[Literal["card_front", "card_back", "consent", "id", "other"], Form()],
+    coverage_id: Annotated[str | None, Form()] = None,
+    ctx: Context = Depends(permission(DOCUMENTS_WRITE)),
+) -> DocumentOut:
+    """Upload a PNG, JPEG or PDF (type checked from the bytes, size limited)."""
+    return documents.upload_document(
+        ctx,
+        parse_id(patient_id, "patient"),
+        read_upload(file),
+        kind=kind,
+        filename=file.filename,
+        coverage_id=parse_id(coverage_id, "coverage") if coverage_id else None,
+    )
+
+
+@router.get("/patients/{patient_id}/documents/{document_id}/content")
+def document_content(patient_id: str, document_id: str, ctx: Context = Depends(permission(DOCUMENTS_READ))) -> Response:
+    """The file itself, audited; served as a download so it never renders in the app's origin."""
+    doc = documents.read_document(ctx, parse_id(patient_id, "patient"), parse_id(document_id, "document"))
+    disposition = "inline" if doc.meta.content_type.startswith("image/") else "attachment"
+    name = doc.meta.filename or f"{doc.meta.kind}"
+    return Response(
+        doc.data,
+        media_type=doc.meta.content_type,
+        headers={
+            "Content-Disposition": f'{disposition}; filename="{name}"',
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+# --- import ---------------------------------------------------------------------------------------
+
+
+@router.post("/patient-imports")
+def import_file(
+    file: Annotated[UploadFile, File()],
+    location_code: Annotated[str, Form(min_length=1, max_length=30)],
+    kind: Annotated[Literal["patients", "coverages"], Form()] = "patients",
+    source: Annotated[str, Form(max_length=60)] = "import",
+    dry_run: Annotated[bool, Form()] = True,
+    encoding: Annotated[str, Form(max_length=20)] = "utf-8",
+    mapping: Annotated[str | None, Form(max_length=20000, description="JSON object: header -> field")] = None,
+    ctx: Context = Depends(permission(PATIENTS_IMPORT)),
+) -> dict[str, object]:
+    """Dry-run (default) or apply a CSV/XLSX file; the report lists every bad row."""
+    parsed: dict[str, str] | None = None
+    if mapping:
+        try:
+            parsed = json.loads(mapping)
+        except ValueError:
+            raise ValidationProblem("mapping must be a JSON object", field="mapping") from None
+        if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
+            raise ValidationProblem("mapping must map column names to field names", field="mapping")
+    data = file.file.read(200 * 1024 * 1024 + 1)
+    if len(data) > 200 * 1024 * 1024:
+        raise ValidationProblem("Import files are limited to 200 MB; split the file", field="file")
+    report = importer.run_import(
+        ctx,
+        kind,
+        data,
+        filename=file.filename or "",
+        location_code=location_code,
+        source=source,
+        mapping=parsed,
+        dry_run=dry_run,
+        encoding=encoding,
+    )
+    return report.to_dict()

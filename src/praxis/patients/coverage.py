@@ -1,0 +1,173 @@
+"""Payer directory and patients' insurance coverages."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from praxis.patients import normalise as n
+from praxis.patients.access import load_patient
+from praxis.patients.models import Coverage, Payer
+from praxis.patients.permissions import PATIENTS_READ, PATIENTS_WRITE, PAYERS_MANAGE
+from praxis.patients.schemas import CoverageIn, CoverageOut, PayerIn, PayerOut
+from praxis.platform import audit
+from praxis.platform.context import Context
+from praxis.platform.db import get_or_404
+from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from praxis.platform.uow import unit_of_work
+
+PRIORITY_NAMES = {1: "primary", 2: "secondary", 3: "tertiary"}
+
+# --- payers -------------------------------------------------------------------------------------
+
+
+def create_payer(ctx: Context, data: PayerIn) -> PayerOut:
+    """Add a payer to the organisation's directory (payer codes are unique per organisation)."""
+    ctx.require(PAYERS_MANAGE)
+    with unit_of_work(ctx) as session:
+        code = data.payer_code.upper()
+        if session.scalars(select(Payer.id).where(Payer.payer_code == code)).first():
+            raise Conflict(f"A payer with id {code} already exists", field="payer_code")
+        payer = Payer(org_id=ctx.org_id, **{**data.model_dump(), "payer_code": code})
+        session.add(payer)
+        session.flush()
+        audit.record(session, ctx, "payer.create", "payer", payer.id)
+        return PayerOut.model_validate(payer)
+
+
+def set_payer_active(ctx: Context, payer_id: uuid.UUID, active: bool) -> PayerOut:
+    """Deactivate (or reactivate) a payer; existing coverages keep pointing at it."""
+    ctx.require(PAYERS_MANAGE)
+    with unit_of_work(ctx) as session:
+        payer = get_or_404(session, Payer, payer_id, "payer")
+        payer.active = active
+        audit.record(session, ctx, "payer.update", "payer", payer.id, detail={"active": active})
+        return PayerOut.model_validate(payer)
+
+
+def list_payers(ctx: Context, *, include_inactive: bool = False) -> list[PayerOut]:
+    """The payer directory, by name. Anyone who reads patients may pick a payer."""
+    if not (ctx.has(PATIENTS_READ) or ctx.has(PAYERS_MANAGE)):
+        raise Forbidden(f"Permission {PATIENTS_READ} required")
+    with unit_of_work(ctx) as session:
+        stmt = select(Payer).order_by(Payer.name)
+        if not include_inactive:
+            stmt = stmt.where(Payer.active.is_(True))
+        return [PayerOut.model_validate(p) for p in session.scalars(stmt)]
+
+
+def payer_by_code(session: Session, code: str) -> Payer | None:
+    return session.scalars(select(Payer).where(Payer.payer_code == code.strip().upper())).first()
+
+
+# --- coverages ----------------------------------------------------------------------------------
+
+
+def _check_coverage(
+    session: Session, patient_id: uuid.UUID, data: CoverageIn, exclude_id: uuid.UUID | None = None
+) -> Payer:
+    payer = session.scalars(select(Payer).where(Payer.id == data.payer_id)).first()
+    if payer is None:
+        raise ValidationProblem("Unknown payer", field="payer_id")
+    if not payer.active:
+        raise ValidationProblem(f"Payer {payer.name} is inactive", field="payer_id")
+    if data.effective_from and data.effective_to and data.effective_to < data.effective_from:
+        raise ValidationProblem("effective_to is before effective_from", field="effective_to")
+    clash = session.scalars(
+        select(Coverage.id).where(
+            Coverage.patient_id == patient_id,
+            Coverage.active.is_(True),
+            Coverage.priority == data.priority,
+            Coverage.id != exclude_id if exclude_id else Coverage.id.is_not(None),
+        )
+    ).first()
+    if clash is not None:
+        raise Conflict(
+            f"The patient already has an active {PRIORITY_NAMES[data.priority]} coverage; "
+            "end it or choose another order",
+            field="priority",
+        )
+    return payer
+
+
+def add_coverage(ctx: Context, patient_id: uuid.UUID, data: CoverageIn, *, source: str | None = None) -> CoverageOut:
+    """Add an insurance coverage (primary/secondary/tertiary unique among active coverages)."""
+    with unit_of_work(ctx) as session:
+        patient = load_patient(session, ctx, patient_id, PATIENTS_WRITE)
+        cov = add_coverage_in(session, ctx, patient.id, data, source=source)
+        return CoverageOut.model_validate(cov)
+
+
+def add_coverage_in(
+    session: Session, ctx: Context, patient_id: uuid.UUID, data: CoverageIn, *, source: str | None = None
+) -> Coverage:
+    """Add a coverage in the caller's unit of work (intake review uses this)."""
+    _check_coverage(session, patient_id, data)
+    cov = Coverage(
+        org_id=ctx.org_id,
+        patient_id=patient_id,
+        member_id_norm=n.normalise_member_id(data.member_id),
+        external_source=source,
+        **data.model_dump(),
+    )
+    session.add(cov)
+    session.flush()
+    audit.record(
+        session,
+        ctx,
+        "coverage.create",
+        "coverage",
+        cov.id,
+        patient_id=patient_id,
+        detail={"priority": cov.priority},
+    )
+    return cov
+
+
+def update_coverage(ctx: Context, coverage_id: uuid.UUID, data: CoverageIn) -> CoverageOut:
+    """Replace a coverage's details."""
+    with unit_of_work(ctx) as session:
+        cov = get_or_404(session, Coverage, coverage_id, "coverage")
+        load_patient(session, ctx, cov.patient_id, PATIENTS_WRITE)
+        if cov.active:
+            _check_coverage(session, cov.patient_id, data, exclude_id=cov.id)
+        for key, value in data.model_dump().items():
+            setattr(cov, key, value)
+        cov.member_id_norm = n.normalise_member_id(data.member_id)
+        audit.record(session, ctx, "coverage.update", "coverage", cov.id, patient_id=cov.patient_id)
+        return CoverageOut.model_validate(cov)
+
+
+def end_coverage(ctx: Context, coverage_id: uuid.UUID) -> CoverageOut:
+    """Deactivate a coverage (history stays; its order becomes free)."""
+    with unit_of_work(ctx) as session:
+        cov = get_or_404(session, Coverage, coverage_id, "coverage")
+        load_patient(session, ctx, cov.patient_id, PATIENTS_WRITE)
+        cov.active = False
+        audit.record(session, ctx, "coverage.end", "coverage", cov.id, patient_id=cov.patient_id)
+        return CoverageOut.model_validate(cov)
+
+
+def list_coverages(ctx: Context, patient_id: uuid.UUID, *, include_inactive: bool = True) -> list[CoverageOut]:
+    """A patient's coverages, active first, by order."""
+    with unit_of_work(ctx) as session:
+        patient = load_patient(session, ctx, patient_id)
+        stmt = select(Coverage).where(Coverage.patient_id == patient.id)
+        if not include_inactive:
+            stmt = stmt.where(Coverage.active.is_(True))
+        rows = list(session.scalars(stmt.order_by(Coverage.active.desc(), Coverage.priority, Coverage.created_at)))
+        audit.record(session, ctx, "coverage.list", "patient", patient.id, patient_id=patient.id)
+        return [CoverageOut.model_validate(c) for c in rows]
+
+
+def get_coverage(ctx: Context, coverage_id: uuid.UUID) -> CoverageOut:
+    """One coverage (through its patient's visibility)."""
+    with unit_of_work(ctx) as session:
+        cov = session.scalars(select(Coverage).where(Coverage.id == coverage_id)).first()
+        if cov is None:
+            raise NotFound("No such coverage")
+        load_patient(session, ctx, cov.patient_id)
+        audit.record(session, ctx, "coverage.read", "coverage", cov.id, patient_id=cov.patient_id)
+        return CoverageOut.model_validate(cov)

@@ -1,0 +1,471 @@
+"""Pure part of the spreadsheet import: read CSV/XLSX, map columns, validate rows (no I/O).
+
+Row numbers are the spreadsheet's own (the header is row 1), and every problem names the
+file's column header, so a practice manager can fix the file in Excel and run it again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from praxis.patients import normalise as n
+from praxis.platform.errors import ValidationProblem
+
+
+class ImportFileError(ValidationProblem):
+    """The file as a whole cannot be read (encoding, format, header, mapping)."""
+
+    type = "import-file-invalid"
+    title = "The file cannot be imported"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, field="file")
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str
+    reason: str
+
+
+@dataclass
+class RowWarning:
+    row: int
+    reason: str
+    patient_id: str | None = None
+    mrn: str | None = None
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[Any]]  # data rows, the first is spreadsheet row 2
+
+
+# --- canonical fields -----------------------------------------------------------------------------
+
+PATIENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "external_id": ("externalid", "id", "patientid", "accountnumber", "account", "chartnumber", "chart"),
+    "mrn": ("mrn", "medicalrecordnumber", "legacymrn"),
+    "first_name": ("firstname", "first", "givenname", "fname"),
+    "middle_name": ("middlename", "middle", "mi"),
+    "last_name": ("lastname", "last", "surname", "familyname", "lname"),
+    "suffix": ("suffix",),
+    "preferred_name": ("preferredname", "nickname"),
+    "dob": ("dob", "dateofbirth", "birthdate", "birthday"),
+    "sex": ("sex", "gender", "sexatbirth"),
+    "gender_identity": ("genderidentity",),
+    "phone_mobile": ("phonemobile", "mobile", "cell", "cellphone", "mobilephone", "phone"),
+    "phone_home": ("phonehome", "homephone", "home"),
+    "phone_work": ("phonework", "workphone", "work"),
+    "email": ("email", "emailaddress"),
+    "address_line1": ("addressline1", "address", "address1", "street"),
+    "address_line2": ("addressline2", "address2"),
+    "city": ("city",),
+    "state": ("state", "st"),
+    "postal_code": ("postalcode", "zip", "zipcode", "postcode"),
+    "language": ("language", "preferredlanguage"),
+    "ssn": ("ssn", "socialsecuritynumber"),
+    "emergency_name": ("emergencyname", "emergencycontact"),
+    "emergency_phone": ("emergencyphone",),
+    "emergency_relationship": ("emergencyrelationship",),
+    "consent_sms": ("consentsms", "smsconsent"),
+    "consent_email": ("consentemail", "emailconsent"),
+    "consent_voice": ("consentvoice", "voiceconsent"),
+}
+PATIENT_REQUIRED = ("first_name", "last_name", "dob")
+
+COVERAGE_FIELDS: dict[str, tuple[str, ...]] = {
+    "patient_external_id": ("patientexternalid", "externalid", "patientid", "accountnumber", "account"),
+    "patient_mrn": ("patientmrn", "mrn"),
+    "payer_code": ("payercode", "payerid", "payer"),
+    "plan_name": ("planname", "plan"),
+    "member_id": ("memberid", "member", "subscriberid", "policynumber", "policy"),
+    "group_number": ("groupnumber", "group", "groupid"),
+    "relationship": ("relationship", "relationshipcode", "subscriberrelationship"),
+    "subscriber_first_name": ("subscriberfirstname",),
+    "subscriber_last_name": ("subscriberlastname",),
+    "subscriber_dob": ("subscriberdob",),
+    "priority": ("priority", "order", "coverageorder"),
+    "effective_from": ("effectivefrom", "effectivedate", "startdate"),
+    "effective_to": ("effectiveto", "termdate", "enddate"),
+}
+COVERAGE_REQUIRED = ("payer_code", "member_id")
+
+FIELDS = {"patients": PATIENT_FIELDS, "coverages": COVERAGE_FIELDS}
+REQUIRED = {"patients": PATIENT_REQUIRED, "coverages": COVERAGE_REQUIRED}
+
+
+def _key(header: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", header.lower())
+
+
+def guess_mapping(headers: list[str], kind: str) -> dict[str, str]:
+    """header -> field for headers we recognise; exact field names win over aliases."""
+    fields = FIELDS[kind]
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    for exact in (True, False):
+        for h in headers:
+            if h in mapping:
+                continue
+            k = _key(h)
+            for name, aliases in fields.items():
+                if name in taken:
+                    continue
+                if (exact and k == _key(name)) or (not exact and k in aliases):
+                    mapping[h] = name
+                    taken.add(name)
+                    break
+    return mapping
+
+
+def check_mapping(headers: list[str], mapping: dict[str, str], kind: str) -> dict[str, str]:
+    """Validate a header -> field mapping against the file and the field list."""
+    fields = FIELDS[kind]
+    clean = {h: f for h, f in mapping.items() if f}
+    for header, target in clean.items():
+        if header not in headers:
+            raise ImportFileError(f"The mapping names column '{header}', which the file does not have")
+        if target not in fields:
+            raise ImportFileError(f"Column '{header}' is mapped to unknown field '{target}'")
+    targets = list(clean.values())
+    for t in set(targets):
+        if targets.count(t) > 1:
+            raise ImportFileError(f"Field '{t}' is mapped from more than one column")
+    missing = [f for f in REQUIRED[kind] if f not in targets]
+    if kind == "coverages" and not ({"patient_external_id", "patient_mrn"} & set(targets)):
+        missing.append("patient_external_id or patient_mrn")
+    if missing:
+        raise ImportFileError(f"No column is mapped to the required field(s): {', '.join(missing)}")
+    return clean
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+
+def read_table(data: bytes, filename: str = "", encoding: str = "utf-8") -> Table:
+    """Read a CSV or XLSX file into headers and rows. Raises ImportFileError with a clear reason."""
+    if data.startswith(b"PK\x03\x04"):
+        return _read_xlsx(data)
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ImportFileError("Old Excel .xls files are not supported: save the sheet as .xlsx or CSV")
+    if filename.lower().endswith(".xlsx"):
+        raise ImportFileError("The file is named .xlsx but is not an Excel workbook")
+    return _read_csv(data, encoding)
+
+
+def _read_csv(data: bytes, encoding: str) -> Table:
+    try:
+        text = data.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding)
+    except LookupError:
+        raise ImportFileError(f"Unknown text encoding '{encoding}'") from None
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ImportFileError(
+            f"The file is not valid {encoding} text: byte 0x{data[exc.start]:02x} on line {line} cannot be "
+            f"decoded. Save the file as 'CSV UTF-8' or name its encoding (for example cp1252)"
+        ) from None
+    if "\x00" in text:
+        raise ImportFileError("The file contains NUL bytes: it is not a text CSV file")
+    sample = text[:8192]
+    try:
+        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    try:
+        headers = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ImportFileError("The file is empty") from None
+    except csv.Error as exc:
+        raise ImportFileError(f"The CSV header cannot be read: {exc}") from None
+    _check_headers(headers)
+    try:
+        rows = [r for r in reader if any(c.strip() for c in r)]
+    except csv.Error as exc:
+        raise ImportFileError(f"The CSV file is malformed near line {reader.line_num}: {exc}") from None
+    return Table(headers, rows)
+
+
+def _read_xlsx(data: bytes) -> Table:
+    import openpyxl  # imported lazily: only spreadsheet imports need it
+
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception as exc:  # openpyxl raises many types for a broken archive
+        raise ImportFileError(f"The Excel file cannot be opened: {exc}") from None
+    try:
+        ws = wb.worksheets[0]
+        it: Iterator[tuple[Any, ...]] = ws.iter_rows(values_only=True)
+        try:
+            headers = ["" if h is None else str(h).strip() for h in next(it)]
+        except StopIteration:
+            raise ImportFileError("The first sheet is empty") from None
+        _check_headers(headers)
+        rows = [list(r) for r in it if any(c not in (None, "") for c in r)]
+    finally:
+        wb.close()
+    return Table(headers, rows)
+
+
+def _check_headers(headers: list[str]) -> None:
+    if not any(headers):
+        raise ImportFileError("The first row must hold column names")
+    seen = set()
+    for h in headers:
+        if h and h in seen:
+            raise ImportFileError(f"Column name '{h}' appears twice in the header")
+        seen.add(h)
+
+
+# --- cell checks --------------------------------------------------------------------------------
+
+# A cell a spreadsheet would execute: =, @, tab/CR lead-ins, and + or - followed by anything
+# other than a plain number or phone ("+1 (555) 010-2000" and "-5" are data, "+cmd|..." is not).
+_SAFE_SIGNED = re.compile(r"^[+-][\d\s().-]*$")
+
+
+def is_formula(value: str) -> bool:
+    if not value:
+        return False
+    first = value[0]
+    if first in "=@\t\r":
+        return True
+    return first in "+-" and not _SAFE_SIGNED.match(value)
+
+
+_TRUE = {"y", "yes", "true", "1", "x", "t"}
+_FALSE = {"n", "no", "false", "0", "", "f"}
+
+
+def parse_bool(value: str) -> bool:
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise n.ParseError(f"'{value}' is not yes/no")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # Excel stores 12345 as 12345.0
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip()
+    return value  # dates and datetimes from XLSX
+
+
+@dataclass
+class ParsedRows:
+    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (row number, values)
+    errors: list[RowError] = field(default_factory=list)
+
+
+def _extract(
+    table: Table, mapping: dict[str, str]
+) -> Iterator[tuple[int, dict[str, Any], dict[str, str], list[RowError]]]:
+    index = {h: i for i, h in enumerate(table.headers)}
+    cols = [(index[h], h, f) for h, f in mapping.items()]
+    for offset, raw in enumerate(table.rows):
+        rownum = offset + 2
+        values: dict[str, Any] = {}
+        where: dict[str, str] = {}
+        errors: list[RowError] = []
+        for i, header, fname in cols:
+            value = _cell(raw[i]) if i < len(raw) else ""
+            if isinstance(value, str) and is_formula(value):
+                errors.append(
+                    RowError(rownum, header, "cell starts with a formula character (= + - @); formulas are refused")
+                )
+                value = ""
+            values[fname] = value
+            where[fname] = header
+        yield rownum, values, where, errors
+
+
+def validate_patient_rows(table: Table, mapping: dict[str, str]) -> ParsedRows:
+    """Check every row; returns clean values per row and every problem found (not just the first)."""
+    out = ParsedRows()
+    seen_external: dict[str, int] = {}
+    for rownum, v, where, errors in _extract(table, mapping):
+        clean: dict[str, Any] = {}
+
+        def bad(
+            fname: str,
+            reason: str,
+            _row: int = rownum,
+            _where: dict[str, str] = where,
+            _errors: list[RowError] = errors,
+        ) -> None:
+            column = _where.get(fname, fname)
+            if not any(e.column == column for e in _errors):  # one reason per cell is enough
+                _errors.append(RowError(_row, column, reason))
+
+        for fname in PATIENT_REQUIRED:
+            if v.get(fname) in ("", None):
+                bad(fname, f"{fname.replace('_', ' ')} is required")
+        for fname in ("first_name", "last_name", "middle_name", "preferred_name"):
+            s = str(v.get(fname) or "")
+            if len(s) > 100:
+                bad(fname, "longer than 100 characters")
+            clean[fname] = s
+        try:
+            clean["dob"] = n.parse_dob(v.get("dob")) if v.get("dob") not in ("", None) else None
+        except n.ParseError as exc:
+            bad("dob", str(exc))
+        try:
+            clean["sex"] = n.parse_sex(str(v.get("sex") or ""))
+        except n.ParseError as exc:
+            bad("sex", str(exc))
+        for fname in ("phone_mobile", "phone_home", "phone_work", "emergency_phone"):
+            try:
+                clean[fname] = n.parse_phone(str(v.get(fname) or ""))
+            except n.ParseError as exc:
+                bad(fname, str(exc))
+        try:
+            clean["email"] = n.parse_email(str(v.get("email") or ""))
+        except n.ParseError as exc:
+            bad("email", str(exc))
+        try:
+            clean["ssn"] = n.parse_ssn(str(v.get("ssn") or ""))
+        except n.ParseError as exc:
+            bad("ssn", str(exc))
+        state = str(v.get("state") or "").upper()
+        if state and not re.fullmatch(r"[A-Z]{2}", state):
+            bad("state", f"'{state}' is not a two-letter state code")
+        clean["state"] = state
+        postal = str(v.get("postal_code") or "")
+        if postal and not re.fullmatch(r"\d{5}(-?\d{4})?", postal):
+            bad("postal_code", f"'{postal}' is not a ZIP code")
+        clean["postal_code"] = postal
+        for fname, limit in (
+            ("suffix", 20),
+            ("gender_identity", 60),
+            ("address_line1", 200),
+            ("address_line2", 200),
+            ("city", 100),
+            ("language", 35),
+            ("emergency_name", 200),
+            ("emergency_relationship", 60),
+        ):
+            s = str(v.get(fname) or "")
+            if len(s) > limit:
+                bad(fname, f"longer than {limit} characters")
+            clean[fname] = s
+        clean["language"] = clean["language"] or "en"
+        for fname in ("consent_sms", "consent_email", "consent_voice"):
+            try:
+                clean[fname] = parse_bool(str(v.get(fname) or ""))
+            except n.ParseError as exc:
+                bad(fname, str(exc))
+        ext = str(v.get("external_id") or "")
+        if len(ext) > 80:
+            bad("external_id", "longer than 80 characters")
+        if ext:
+            if ext in seen_external:
+                bad("external_id", f"the same id appears on row {seen_external[ext]}")
+            else:
+                seen_external[ext] = rownum
+        clean["external_id"] = ext or None
+        mrn = str(v.get("mrn") or "")
+        if len(mrn) > 80:
+            bad("mrn", "longer than 80 characters")
+        clean["mrn"] = mrn or None
+        if errors:
+            out.errors.extend(errors)
+        else:
+            out.rows.append((rownum, clean))
+    return out
+
+
+RELATIONSHIPS = {
+    "18": "18",
+    "SELF": "18",
+    "01": "01",
+    "1": "01",
+    "SPOUSE": "01",
+    "19": "19",
+    "CHILD": "19",
+    "G8": "G8",
+    "OTHER": "G8",
+}
+PRIORITIES = {"1": 1, "PRIMARY": 1, "P": 1, "2": 2, "SECONDARY": 2, "S": 2, "3": 3, "TERTIARY": 3, "T": 3}
+
+
+def validate_coverage_rows(table: Table, mapping: dict[str, str]) -> ParsedRows:
+    """Check coverage rows (payer existence and patient matching happen against the database)."""
+    out = ParsedRows()
+    for rownum, v, where, errors in _extract(table, mapping):
+        clean: dict[str, Any] = {}
+
+        def bad(
+            fname: str,
+            reason: str,
+            _row: int = rownum,
+            _where: dict[str, str] = where,
+            _errors: list[RowError] = errors,
+        ) -> None:
+            column = _where.get(fname, fname)
+            if not any(e.column == column for e in _errors):  # one reason per cell is enough
+                _errors.append(RowError(_row, column, reason))
+
+        clean["patient_external_id"] = str(v.get("patient_external_id") or "") or None
+        clean["patient_mrn"] = str(v.get("patient_mrn") or "") or None
+        if not clean["patient_external_id"] and not clean["patient_mrn"]:
+            bad(
+                "patient_external_id" if "patient_external_id" in where else "patient_mrn",
+                "the row names no patient",
+            )
+        for fname in ("payer_code", "member_id"):
+            if not v.get(fname):
+                bad(fname, f"{fname.replace('_', ' ')} is required")
+        clean["payer_code"] = str(v.get("payer_code") or "").upper()
+        member = str(v.get("member_id") or "")
+        if len(member) > 80:
+            bad("member_id", "longer than 80 characters")
+        clean["member_id"] = member
+        for fname, limit in (
+            ("plan_name", 200),
+            ("group_number", 80),
+            ("subscriber_first_name", 100),
+            ("subscriber_last_name", 100),
+        ):
+            s = str(v.get(fname) or "")
+            if len(s) > limit:
+                bad(fname, f"longer than {limit} characters")
+            clean[fname] = s
+        rel = str(v.get("relationship") or "18").upper()
+        if rel not in RELATIONSHIPS:
+            bad("relationship", f"'{rel}' is not a relationship code (18 self, 01 spouse, 19 child, G8 other)")
+        clean["relationship"] = RELATIONSHIPS.get(rel, "18")
+        prio = str(v.get("priority") or "1").upper()
+        if prio not in PRIORITIES:
+            bad("priority", f"'{prio}' is not primary/secondary/tertiary (1, 2 or 3)")
+        clean["priority"] = PRIORITIES.get(prio, 1)
+        for fname in ("subscriber_dob", "effective_from", "effective_to"):
+            try:
+                clean[fname] = n.parse_date(v.get(fname)) if v.get(fname) not in ("", None) else None
+            except n.ParseError as exc:
+                bad(fname, str(exc))
+        if (
+            clean.get("effective_from")
+            and clean.get("effective_to")
+            and clean["effective_to"] < clean["effective_from"]
+        ):
+            bad("effective_to", "the end date is before the start date")
+        if errors:
+            out.errors.extend(errors)
+        else:
+            out.rows.append((rownum, clean))
+    return out

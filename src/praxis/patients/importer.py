@@ -1,0 +1,533 @@
+"""Spreadsheet import of patients and coverages: dry run, then all-or-nothing apply.
+
+Called by the CLI (`praxis import patients FILE --location CODE`), the import screen and the
+worker. The hot path is SQLAlchemy Core bulk inserts in batches with ids computed up front, so
+100,000 rows import in seconds. Re-running a file creates nothing new: a row whose external id
+(for this source) or MRN already exists is reported as already imported.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from praxis.patients import normalise as n
+from praxis.patients.import_rows import (
+    FIELDS,
+    ImportFileError,
+    ParsedRows,
+    RowError,
+    RowWarning,
+    Table,
+    check_mapping,
+    guess_mapping,
+    read_table,
+    validate_coverage_rows,
+    validate_patient_rows,
+)
+from praxis.patients.models import (
+    Coverage,
+    ImportMapping,
+    Patient,
+    PatientAlias,
+    PatientLocation,
+    Payer,
+)
+from praxis.patients.permissions import PATIENTS_IMPORT
+from praxis.patients.service import allocate_mrn_block, mrn_format
+from praxis.platform.audit import AuditRecord
+from praxis.platform.clock import now
+from praxis.platform.context import Context
+from praxis.platform.crypto import keyring
+from praxis.platform.errors import Forbidden, NotFound, ValidationProblem
+from praxis.platform.ids import new_id
+from praxis.platform.uow import unit_of_work
+from praxis.practice.models import Location
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+Kind = Literal["patients", "coverages"]
+BATCH = 5000
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    source: str
+    dry_run: bool
+    total_rows: int = 0
+    valid_rows: int = 0
+    created: int = 0
+    already_imported: int = 0
+    applied: bool = False
+    mapping: dict[str, str] = field(default_factory=dict)
+    unmapped_columns: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    duplicates: list[RowWarning] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        """A plain-text report for the CLI and logs: summary, then every error and duplicate."""
+        state = "applied" if self.applied else ("dry run" if self.dry_run else "NOT applied (errors)")
+        out = [
+            f"{self.kind} import from '{self.source}': {state}",
+            f"rows {self.total_rows}, valid {self.valid_rows}, errors {len(self.errors)}, "
+            f"duplicates {len(self.duplicates)}, already imported {self.already_imported}, "
+            f"{'created' if self.applied else 'would create'} {self.created}",
+        ]
+        out += [f"row {e.row}, column '{e.column}': {e.reason}" for e in self.errors]
+        out += [f"row {d.row}: {d.reason}" + (f" (MRN {d.mrn})" if d.mrn else "") for d in self.duplicates]
+        return out
+
+
+def _noop(_stage: str, _done: int, _total: int) -> None:
+    return None
+
+
+def run_import(
+    ctx: Context,
+    kind: Kind,
+    data: bytes,
+    *,
+    filename: str = "",
+    location_code: str,
+    source: str | None = None,
+    mapping: dict[str, str] | None = None,
+    dry_run: bool = True,
+    encoding: str = "utf-8",
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Validate a file and, unless `dry_run`, apply it all or nothing.
+
+    Every bad row is reported with its row number, column and reason; with any error nothing
+    is written. Duplicates of existing patients are reported and skipped. `source` names the
+    system the file came from (external ids are unique per source); the column mapping used is
+    remembered for that source. Raises ImportFileError when the file itself cannot be read.
+    """
+    if kind not in FIELDS:
+        raise ValidationProblem("kind must be patients or coverages", field="kind")
+    progress = progress or _noop
+    source = (source or "import").strip()[:60] or "import"
+    with unit_of_work(ctx) as session:
+        location = session.scalars(select(Location).where(Location.code == location_code)).first()
+        if location is None:
+            raise NotFound(f"No location with code {location_code!r}", field="location")
+        ctx.require(PATIENTS_IMPORT, location.id, what="location")
+        progress("read", 0, 0)
+        table = read_table(data, filename, encoding)
+        if mapping is None:
+            saved = session.scalars(
+                select(ImportMapping).where(ImportMapping.source_name == source, ImportMapping.kind == kind)
+            ).first()
+            mapping = dict(saved.mapping) if saved else guess_mapping(table.headers, kind)
+        mapping = check_mapping(table.headers, mapping, kind)
+        report = ImportReport(
+            kind=kind,
+            source=source,
+            dry_run=dry_run,
+            total_rows=len(table.rows),
+            mapping=mapping,
+            unmapped_columns=[h for h in table.headers if h and h not in mapping],
+        )
+        progress("validate", 0, report.total_rows)
+        if kind == "patients":
+            _import_patients(session, ctx, table, mapping, report, location.id, dry_run, progress)
+        else:
+            _import_coverages(session, ctx, table, mapping, report, dry_run, progress)
+        report.errors.sort(key=lambda e: e.row)
+        if report.applied:
+            _save_mapping(session, ctx, source, kind, mapping)
+        else:
+            # A dry run or a rejected file must leave no trace but the report.
+            session.rollback()
+        progress("done", report.created, report.total_rows)
+        return report
+
+
+def _save_mapping(session: Session, ctx: Context, source: str, kind: str, mapping: dict[str, str]) -> None:
+    saved = session.scalars(
+        select(ImportMapping).where(ImportMapping.source_name == source, ImportMapping.kind == kind)
+    ).first()
+    if saved is None:
+        session.add(ImportMapping(org_id=ctx.org_id, source_name=source, kind=kind, mapping=mapping))
+    elif saved.mapping != mapping:
+        saved.mapping = mapping
+
+
+def get_saved_mapping(ctx: Context, source: str, kind: Kind) -> dict[str, str] | None:
+    """The column mapping last used for `source`, if any."""
+    if not ctx.has(PATIENTS_IMPORT):
+        raise Forbidden(f"Permission {PATIENTS_IMPORT} required")
+    with unit_of_work(ctx) as session:
+        saved = session.scalars(
+            select(ImportMapping).where(ImportMapping.source_name == source, ImportMapping.kind == kind)
+        ).first()
+        return dict(saved.mapping) if saved else None
+
+
+def _audit_rows(
+    ctx: Context,
+    action: str,
+    ids: list[tuple[uuid.UUID, uuid.UUID]],
+    location_id: uuid.UUID | None,
+    detail: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Audit rows for a bulk write, shaped exactly like platform.audit.record() writes them."""
+    stamp = now()
+    role = ",".join(ctx.roles)
+    return [
+        {
+            "org_id": ctx.org_id,
+            "id": new_id(),
+            "created_at": stamp,
+            "actor_id": ctx.actor_id,
+            "actor_type": ctx.actor_type,
+            "actor_name": ctx.actor_name,
+            "role": role,
+            "action": action,
+            "resource_type": "patient" if action.startswith("patient") else "coverage",
+            "resource_id": str(rid),
+            "patient_id": pid,
+            "location_id": location_id if location_id is not None else ctx.location_id,
+            "client_ip": ctx.client_ip,
+            "request_id": ctx.request_id,
+            "reason": ctx.break_glass_reason or ctx.reason,
+            "break_glass": ctx.is_break_glass,
+            "detail": detail,
+            "seq": None,
+            "prev_hash": None,
+            "hash": None,
+        }
+        for rid, pid in ids
+    ]
+
+
+def _bulk(session: Session, table: Any, rows: list[dict[str, Any]], progress: Progress, stage: str) -> None:
+    for start in range(0, len(rows), BATCH):
+        session.execute(insert(table), rows[start : start + BATCH])
+        progress(stage, min(start + BATCH, len(rows)), len(rows))
+
+
+# --- patients -------------------------------------------------------------------------------------
+
+
+def _import_patients(
+    session: Session,
+    ctx: Context,
+    table: Table,
+    mapping: dict[str, str],
+    report: ImportReport,
+    location_id: uuid.UUID,
+    dry_run: bool,
+    progress: Progress,
+) -> None:
+    parsed: ParsedRows = validate_patient_rows(table, mapping)
+    report.errors.extend(parsed.errors)
+    progress("validate", report.total_rows, report.total_rows)
+
+    # What exists already, loaded once (a handful of narrow columns even for a big registry).
+    by_external: dict[str, uuid.UUID] = {}
+    mrns: dict[str, uuid.UUID] = {}
+    people: dict[tuple[Any, str, str], tuple[uuid.UUID, str]] = {}
+    ssn_seen: dict[str, tuple[uuid.UUID, str]] = {}
+    q = select(
+        Patient.id,
+        Patient.mrn,
+        Patient.external_source,
+        Patient.external_id,
+        Patient.dob,
+        Patient.first_name_norm,
+        Patient.last_name_norm,
+        Patient.ssn_index,
+        Patient.status,
+    )
+    for pid, mrn, src, ext, dob, fn, ln, ssn_ix, status in session.execute(q):
+        mrns[mrn] = pid
+        if src == report.source and ext:
+            by_external[ext] = pid
+        if status == "active":
+            people[(dob, fn, ln)] = (pid, mrn)
+            if ssn_ix:
+                ssn_seen[ssn_ix] = (pid, mrn)
+    for value, pid in session.execute(select(PatientAlias.value, PatientAlias.patient_id)):
+        mrns.setdefault(value, pid)
+
+    ring = keyring()
+    to_create: list[tuple[int, dict[str, Any]]] = []
+    in_file: dict[tuple[Any, str, str], int] = {}
+    for rownum, row in parsed.rows:
+        if row["external_id"] and row["external_id"] in by_external:
+            report.already_imported += 1
+            continue
+        if row["mrn"] and row["mrn"] in mrns:
+            report.already_imported += 1
+            continue
+        fn, ln = n.normalise_name(row["first_name"]), n.normalise_name(row["last_name"])
+        row["_norm"] = (fn, ln)
+        # An import is stricter than the desk: twins and family members sharing a phone must not
+        # be dropped, so a duplicate is the same DOB with the same (or swapped) first and last name.
+        match = people.get((row["dob"], fn, ln)) or people.get((row["dob"], ln, fn))
+        if row["ssn"]:
+            row["_ssn_index"] = ring.blind_index(row["ssn"], "ssn")
+            match = match or ssn_seen.get(row["_ssn_index"])
+        if match:
+            report.duplicates.append(
+                RowWarning(rownum, "matches an existing patient; not created", str(match[0]), match[1])
+            )
+            continue
+        key = (row["dob"], fn, ln)
+        if key in in_file:
+            report.duplicates.append(
+                RowWarning(rownum, f"same name and date of birth as row {in_file[key]}; not created")
+            )
+            continue
+        in_file[key] = rownum
+        to_create.append((rownum, row))
+    report.valid_rows = len(parsed.rows)
+    if dry_run or report.errors:
+        report.created = len(to_create) if dry_run and not report.errors else 0
+        return
+
+    fmt = mrn_format(session, ctx.org_id)
+    first = allocate_mrn_block(session, ctx.org_id, len(to_create)) if to_create else 0
+    seq = first
+    stamp = now()
+    patients: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+    aliases: list[dict[str, Any]] = []
+    for _rownum, row in to_create:
+        mrn = n.format_mrn(fmt, seq)
+        while mrn in mrns:  # a legacy MRN may already occupy a value of our sequence
+            seq += 1
+            mrn = n.format_mrn(fmt, seq)
+        seq += 1
+        pid = new_id()
+        mrns[mrn] = pid
+        fn, ln = row["_norm"]
+        ssn = row["ssn"]
+        patients.append(
+            {
+                "org_id": ctx.org_id,
+                "id": pid,
+                "mrn": mrn,
+                "status": "active",
+                "merged_into_id": None,
+                "first_name": row["first_name"],
+                "middle_name": row["middle_name"],
+                "last_name": row["last_name"],
+                "suffix": row["suffix"],
+                "preferred_name": row["preferred_name"],
+                "first_name_norm": fn,
+                "last_name_norm": ln,
+                "preferred_name_norm": n.normalise_name(row["preferred_name"]),
+                "dob": row["dob"],
+                "sex": row["sex"],
+                "gender_identity": row["gender_identity"],
+                "phone_mobile": row["phone_mobile"],
+                "phone_home": row["phone_home"],
+                "phone_work": row["phone_work"],
+                "email": row["email"],
+                "address_line1": row["address_line1"],
+                "address_line2": row["address_line2"],
+                "city": row["city"],
+                "state": row["state"],
+                "postal_code": row["postal_code"],
+                "country": "US",
+                "language": row["language"],
+                "preferred_location_id": location_id,
+                "guarantor": None,
+                "emergency_name": row["emergency_name"],
+                "emergency_relationship": row["emergency_relationship"],
+                "emergency_phone": row["emergency_phone"],
+                "preferred_channel": "sms",
+                "consent_sms": row["consent_sms"],
+                "consent_email": row["consent_email"],
+                "consent_voice": row["consent_voice"],
+                "sms_opted_out": False,
+                "email_opted_out": False,
+                "voice_opted_out": False,
+                "ssn_encrypted": ssn,
+                "ssn_index": row.get("_ssn_index"),
+                "ssn_last4": ssn[-4:] if ssn else None,
+                "external_source": report.source,
+                "external_id": row["external_id"],
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+        links.append(
+            {
+                "org_id": ctx.org_id,
+                "id": new_id(),
+                "patient_id": pid,
+                "location_id": location_id,
+                "created_at": stamp,
+            }
+        )
+        if row["mrn"]:
+            aliases.append(
+                {
+                    "org_id": ctx.org_id,
+                    "id": new_id(),
+                    "patient_id": pid,
+                    "kind": "legacy_mrn",
+                    "value": row["mrn"],
+                    "source": report.source,
+                    "created_at": stamp,
+                }
+            )
+    _bulk(session, Patient.__table__, patients, progress, "patients")
+    _bulk(session, PatientLocation.__table__, links, progress, "locations")
+    if aliases:
+        _bulk(session, PatientAlias.__table__, aliases, progress, "aliases")
+    audit_rows = _audit_rows(
+        ctx, "patient.import", [(p["id"], p["id"]) for p in patients], location_id, {"source": report.source}
+    )
+    _bulk(session, AuditRecord.__table__, audit_rows, progress, "audit")
+    report.created = len(patients)
+    report.applied = True
+
+
+# --- coverages ------------------------------------------------------------------------------------
+
+
+def _import_coverages(
+    session: Session,
+    ctx: Context,
+    table: Table,
+    mapping: dict[str, str],
+    report: ImportReport,
+    dry_run: bool,
+    progress: Progress,
+) -> None:
+    parsed = validate_coverage_rows(table, mapping)
+    report.errors.extend(parsed.errors)
+    payers = {
+        code: (pid, active) for pid, code, active in session.execute(select(Payer.id, Payer.payer_code, Payer.active))
+    }
+    by_external: dict[str, uuid.UUID] = {}
+    mrns: dict[str, uuid.UUID] = {}
+    for pid, mrn, src, ext in session.execute(
+        select(Patient.id, Patient.mrn, Patient.external_source, Patient.external_id).where(Patient.status == "active")
+    ):
+        mrns[mrn] = pid
+        if src == report.source and ext:
+            by_external[ext] = pid
+    for value, pid in session.execute(select(PatientAlias.value, PatientAlias.patient_id)):
+        mrns.setdefault(value, pid)
+    existing: set[tuple[uuid.UUID, uuid.UUID, str]] = set()
+    taken: set[tuple[uuid.UUID, int]] = set()
+    for pid, payer_id, member, prio, active in session.execute(
+        select(
+            Coverage.patient_id,
+            Coverage.payer_id,
+            Coverage.member_id_norm,
+            Coverage.priority,
+            Coverage.active,
+        )
+    ):
+        existing.add((pid, payer_id, member))
+        if active:
+            taken.add((pid, prio))
+
+    where = {f: h for h, f in mapping.items()}
+    creates: list[dict[str, Any]] = []
+    stamp = now()
+    for rownum, row in parsed.rows:
+        errs: list[RowError] = []
+        payer = payers.get(row["payer_code"])
+        if payer is None:
+            errs.append(
+                RowError(
+                    rownum,
+                    where.get("payer_code", "payer_code"),
+                    f"unknown payer '{row['payer_code']}' (add it to the payer directory first)",
+                )
+            )
+        elif not payer[1]:
+            errs.append(
+                RowError(rownum, where.get("payer_code", "payer_code"), f"payer '{row['payer_code']}' is inactive")
+            )
+        pid = None
+        if row["patient_external_id"]:
+            pid = by_external.get(row["patient_external_id"])
+        if pid is None and row["patient_mrn"]:
+            pid = mrns.get(row["patient_mrn"])
+        if pid is None:
+            col = "patient_external_id" if row["patient_external_id"] else "patient_mrn"
+            errs.append(RowError(rownum, where.get(col, col), "no such patient (import the patients first)"))
+        if errs:
+            report.errors.extend(errs)
+            continue
+        assert payer is not None and pid is not None
+        member_norm = n.normalise_member_id(row["member_id"])
+        if (pid, payer[0], member_norm) in existing:
+            report.already_imported += 1
+            continue
+        if (pid, row["priority"]) in taken:
+            report.errors.append(
+                RowError(
+                    rownum,
+                    where.get("priority", "priority"),
+                    "the patient already has an active coverage of this order",
+                )
+            )
+            continue
+        taken.add((pid, row["priority"]))
+        existing.add((pid, payer[0], member_norm))
+        creates.append(
+            {
+                "org_id": ctx.org_id,
+                "id": new_id(),
+                "patient_id": pid,
+                "payer_id": payer[0],
+                "plan_name": row["plan_name"],
+                "member_id": row["member_id"],
+                "member_id_norm": member_norm,
+                "group_number": row["group_number"],
+                "relationship": row["relationship"],
+                "subscriber_first_name": row["subscriber_first_name"],
+                "subscriber_last_name": row["subscriber_last_name"],
+                "subscriber_dob": row["subscriber_dob"],
+                "priority": row["priority"],
+                "effective_from": row["effective_from"],
+                "effective_to": row["effective_to"],
+                "active": True,
+                "external_source": report.source,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+    report.valid_rows = len(parsed.rows)
+    if dry_run or report.errors:
+        report.created = len(creates) if dry_run and not report.errors else 0
+        return
+    _bulk(session, Coverage.__table__, creates, progress, "coverages")
+    _bulk(
+        session,
+        AuditRecord.__table__,
+        _audit_rows(
+            ctx,
+            "coverage.import",
+            [(c["id"], c["patient_id"]) for c in creates],
+            None,
+            {"source": report.source},
+        ),
+        progress,
+        "audit",
+    )
+    report.created = len(creates)
+    report.applied = True
+
+
+__all__ = ["ImportFileError", "ImportReport", "RowError", "RowWarning", "get_saved_mapping", "run_import"]

@@ -1,0 +1,199 @@
+"""Patient search: name prefix (accent/case-insensitive), DOB, phone, MRN/alias, member id.
+
+Search runs on normalised columns with plain `LIKE 'prefix%'` so indexes serve it on both
+databases; the location-scope rule comes from `access.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, or_, select
+
+from praxis.patients import normalise as n
+from praxis.patients.access import visibility_clause, visible_locations
+from praxis.patients.models import Coverage, Patient, PatientAlias
+from praxis.patients.permissions import PATIENTS_READ
+from praxis.patients.schemas import PatientSort, PatientSummary
+from praxis.platform import audit
+from praxis.platform.context import Context
+from praxis.platform.errors import Forbidden, ValidationProblem
+from praxis.platform.uow import unit_of_work
+
+_SORTS: dict[str, list[Any]] = {
+    "name": [Patient.last_name_norm, Patient.first_name_norm, Patient.dob],
+    "-name": [Patient.last_name_norm.desc(), Patient.first_name_norm.desc()],
+    "dob": [Patient.dob, Patient.last_name_norm],
+    "-dob": [Patient.dob.desc(), Patient.last_name_norm],
+    "mrn": [Patient.mrn],
+    "-mrn": [Patient.mrn.desc()],
+    "created_at": [Patient.created_at],
+    "-created_at": [Patient.created_at.desc()],
+}
+
+
+def _prefix(col: Any, text: str) -> ColumnElement[bool]:
+    # Normalised text holds only [a-z0-9 ]: no LIKE wildcard can reach the pattern.
+    return col.like(text + "%")
+
+
+def _name_clause(term: str) -> ColumnElement[bool] | None:
+    if "," in term:
+        last_raw, _, first_raw = term.partition(",")
+        last, first = n.normalise_name(last_raw), n.normalise_name(first_raw)
+        parts = []
+        if last:
+            parts.append(_prefix(Patient.last_name_norm, last))
+        if first:
+            parts.append(or_(_prefix(Patient.first_name_norm, first), _prefix(Patient.preferred_name_norm, first)))
+        return and_(*parts) if parts else None
+    norm = n.normalise_name(term)
+    if not norm:
+        return None
+    tokens = norm.split(" ")
+    if len(tokens) == 1:
+        t = tokens[0]
+        return or_(
+            _prefix(Patient.last_name_norm, t),
+            _prefix(Patient.first_name_norm, t),
+            _prefix(Patient.preferred_name_norm, t),
+        )
+    a, b = tokens[0], " ".join(tokens[1:])
+    return or_(
+        and_(
+            or_(_prefix(Patient.first_name_norm, a), _prefix(Patient.preferred_name_norm, a)),
+            _prefix(Patient.last_name_norm, b),
+        ),
+        and_(_prefix(Patient.last_name_norm, a), _prefix(Patient.first_name_norm, b)),
+        _prefix(Patient.last_name_norm, norm),
+    )
+
+
+def _phone_clause(e164: str) -> ColumnElement[bool]:
+    return or_(Patient.phone_mobile == e164, Patient.phone_home == e164, Patient.phone_work == e164)
+
+
+def _member_clause(member_id: str) -> ColumnElement[bool]:
+    return Patient.id.in_(
+        select(Coverage.patient_id).where(Coverage.member_id_norm == n.normalise_member_id(member_id))
+    )
+
+
+def _mrn_clause(mrn: str) -> ColumnElement[bool]:
+    return or_(Patient.mrn == mrn, Patient.id.in_(select(PatientAlias.patient_id).where(PatientAlias.value == mrn)))
+
+
+def _free_text_clause(q: str) -> ColumnElement[bool] | None:
+    """Interpret one search box: a date, an MRN, a phone, a member id or a name."""
+    q = q.strip()
+    if not q:
+        return None
+    if n.DATE_LIKE.match(q):
+        try:
+            return Patient.dob == n.parse_date(q)
+        except n.ParseError:
+            return None
+    options: list[ColumnElement[bool]] = []
+    if any(c.isdigit() for c in q):
+        options.append(_mrn_clause(q))
+        options.append(_member_clause(q))
+        try:
+            phone = n.parse_phone(q)
+        except n.ParseError:
+            phone = None
+        if phone:
+            options.append(_phone_clause(phone))
+    if any(c.isalpha() for c in q):
+        name = _name_clause(q)
+        if name is not None:
+            options.append(name)
+    return or_(*options) if options else None
+
+
+def _search_statement(
+    *,
+    q: str | None,
+    last: str | None,
+    first: str | None,
+    dob: date | None,
+    phone: str | None,
+    mrn: str | None,
+    member_id: str | None,
+    include_inactive: bool,
+) -> Select[tuple[Patient]] | None:
+    clauses: list[ColumnElement[bool]] = []
+    if q:
+        c = _free_text_clause(q)
+        if c is None:
+            return None
+        clauses.append(c)
+    if last:
+        clauses.append(_prefix(Patient.last_name_norm, n.normalise_name(last)))
+    if first:
+        f = n.normalise_name(first)
+        clauses.append(or_(_prefix(Patient.first_name_norm, f), _prefix(Patient.preferred_name_norm, f)))
+    if dob:
+        clauses.append(Patient.dob == dob)
+    if phone:
+        try:
+            e164 = n.parse_phone(phone)
+        except n.ParseError as exc:
+            raise ValidationProblem(str(exc), field="phone") from None
+        if e164:
+            clauses.append(_phone_clause(e164))
+    if mrn:
+        clauses.append(_mrn_clause(mrn.strip()))
+    if member_id:
+        clauses.append(_member_clause(member_id))
+    if not clauses:
+        return None  # no criteria: never dump the whole registry
+    stmt = select(Patient).where(*clauses)
+    if not include_inactive:
+        stmt = stmt.where(Patient.status == "active")
+    return stmt
+
+
+def find_patients(
+    ctx: Context,
+    *,
+    q: str | None = None,
+    last: str | None = None,
+    first: str | None = None,
+    dob: date | None = None,
+    phone: str | None = None,
+    mrn: str | None = None,
+    member_id: str | None = None,
+    include_inactive: bool = False,
+    sort: PatientSort = "name",
+    limit: int = 25,
+    offset: int = 0,
+) -> list[PatientSummary]:
+    """Search: name prefix (last, first, "last, first"), DOB, phone, MRN/alias, member id.
+
+    Every criterion given must match. Location-scoped actors in organisations that restrict
+    search see only patients linked to their locations. Each patient returned is audited.
+    """
+    if not ctx.has(PATIENTS_READ):
+        raise Forbidden(f"Permission {PATIENTS_READ} required")
+    limit = max(1, min(limit, 200))
+    with unit_of_work(ctx) as session:
+        stmt = _search_statement(
+            q=q,
+            last=last,
+            first=first,
+            dob=dob,
+            phone=phone,
+            mrn=mrn,
+            member_id=member_id,
+            include_inactive=include_inactive,
+        )
+        if stmt is None:
+            return []
+        locations = visible_locations(session, ctx)
+        if locations is not None:
+            stmt = stmt.where(visibility_clause(locations))
+        rows = list(session.scalars(stmt.order_by(*_SORTS[sort], Patient.id).limit(limit).offset(max(offset, 0))))
+        for p in rows:
+            audit.record(session, ctx, "patient.search_result", "patient", p.id, patient_id=p.id)
+        return [PatientSummary.model_validate(p) for p in rows]

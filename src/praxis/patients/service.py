@@ -1,0 +1,433 @@
+"""Patient registry: register, read, update, search and duplicate checks.
+
+Coverage and payers live in `coverage.py`, merge in `merge.py`, files in `documents.py` and
+spreadsheet import in `importer.py`; all follow the same rules (context first, one unit of work,
+audit every patient read or write in the same transaction).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from praxis.patients import normalise as n
+from praxis.patients.access import (
+    link_location,
+    load_patient,
+    org_setting,
+    patient_location_ids,
+    visibility_clause,
+    visible_locations,
+)
+from praxis.patients.models import Coverage, MrnCounter, Patient, PatientAlias
+from praxis.patients.permissions import PATIENTS_READ, PATIENTS_WRITE
+from praxis.patients.schemas import (
+    DuplicateCandidate,
+    DuplicateCheck,
+    PatientCreate,
+    PatientFields,
+    PatientOut,
+    PatientUpdate,
+)
+from praxis.patients.search import find_patients
+from praxis.platform import audit
+from praxis.platform.context import Context
+from praxis.platform.crypto import keyring
+from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from praxis.platform.uow import unit_of_work
+
+
+class PossibleDuplicates(Conflict):
+    """Registration refused until the caller confirms: similar patients already exist."""
+
+    type = "possible-duplicate"
+    title = "Possible duplicate patient"
+
+    def __init__(self, check: DuplicateCheck) -> None:
+        names = ", ".join(f"{c.last_name}, {c.first_name} ({c.mrn})" for c in check.candidates[:5])
+        detail = f"Similar patients exist: {names}" if names else "Similar patients exist"
+        if check.hidden:
+            detail += f" ({check.hidden} more at locations you cannot see)"
+        detail += ". Send confirm_duplicate=true to register anyway."
+        super().__init__(detail, errors=[c.model_dump(mode="json") for c in check.candidates])
+        self.check = check
+
+
+# --- MRN ------------------------------------------------------------------------------------------
+
+
+def allocate_mrn_block(session: Session, org_id: uuid.UUID, count: int = 1) -> int:
+    """Reserve `count` sequence values; returns the first. The row lock serialises allocators."""
+    stmt = (
+        update(MrnCounter)
+        .where(MrnCounter.org_id == org_id)
+        .values(last_value=MrnCounter.last_value + count)
+        .returning(MrnCounter.last_value)
+    )
+    last = session.execute(stmt).scalar_one_or_none()
+    if last is None:
+        try:
+            with session.begin_nested():
+                session.add(MrnCounter(org_id=org_id, last_value=count))
+            last = count
+        except IntegrityError:  # another transaction created the counter first
+            last = session.execute(stmt).scalar_one()
+    return last - count + 1
+
+
+def mrn_format(session: Session, org_id: uuid.UUID) -> str:
+    return str(org_setting(session, org_id, "mrn_format", "{seq:08d}") or "{seq:08d}")
+
+
+def next_mrn(session: Session, org_id: uuid.UUID) -> str:
+    fmt = mrn_format(session, org_id)
+    # Skip values already taken (e.g. after a format change or a legacy import).
+    for _ in range(100):
+        mrn = n.format_mrn(fmt, allocate_mrn_block(session, org_id))
+        if session.scalars(select(Patient.id).where(Patient.mrn == mrn)).first() is None:
+            return mrn
+    raise Conflict("Could not allocate a free MRN; check the organisation's MRN format")
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def apply_fields(patient: Patient, values: dict[str, Any]) -> dict[str, Any]:
+    """Set demographic values on a patient, keeping derived columns in step; returns changes."""
+    changed: dict[str, Any] = {}
+    for key, value in values.items():
+        if key == "ssn":
+            if value is None:
+                continue
+            if patient.ssn_encrypted != value:
+                patient.ssn_encrypted = value
+                patient.ssn_index = keyring().blind_index(value, "ssn")
+                patient.ssn_last4 = value[-4:]
+                changed["ssn"] = "***"
+            continue
+        if key == "guarantor" and value is not None and hasattr(value, "model_dump"):
+            value = value.model_dump()
+        if getattr(patient, key) != value:
+            setattr(patient, key, value)
+            changed[key] = "***" if key in ("dob",) else None
+    patient.first_name_norm = n.normalise_name(patient.first_name)
+    patient.last_name_norm = n.normalise_name(patient.last_name)
+    patient.preferred_name_norm = n.normalise_name(patient.preferred_name)
+    return changed
+
+
+def to_out(session: Session, patient: Patient) -> PatientOut:
+    out = PatientOut.model_validate(patient, from_attributes=True)
+    out.location_ids = patient_location_ids(session, patient.id)
+    return out
+
+
+def _check_location(session: Session, ctx: Context, location_id: uuid.UUID | None) -> None:
+    """A referenced location must exist and be within the caller's scope: linking a patient to a
+    location makes the patient visible there, so it is not for someone who cannot work there."""
+    if location_id is None:
+        return
+    from praxis.platform.db import get_or_404
+    from praxis.practice.models import Location
+
+    get_or_404(session, Location, location_id, "location")
+    if not ctx.can(PATIENTS_WRITE, location_id):
+        raise NotFound("No such location", field="preferred_location_id")
+
+
+# --- duplicates -----------------------------------------------------------------------------------
+
+
+@dataclass
+class DuplicateProbe:
+    first_name: str
+    last_name: str
+    dob: date | None
+    phones: list[str] = field(default_factory=list)
+    member_ids: list[str] = field(default_factory=list)
+    ssn: str | None = None
+
+
+def find_duplicate_candidates(
+    session: Session,
+    ctx: Context,
+    probe: DuplicateProbe,
+    exclude_id: uuid.UUID | None = None,
+    limit: int = 10,
+) -> DuplicateCheck:
+    """Patients that may be the same person: similar name + same DOB, same phone, member id, SSN."""
+    first, last = n.normalise_name(probe.first_name), n.normalise_name(probe.last_name)
+    reasons: dict[uuid.UUID, list[str]] = {}
+    found: dict[uuid.UUID, Patient] = {}
+
+    def add(rows: list[Patient], reason: str) -> None:
+        for p in rows:
+            if p.id == exclude_id:
+                continue
+            found[p.id] = p
+            reasons.setdefault(p.id, [])
+            if reason not in reasons[p.id]:
+                reasons[p.id].append(reason)
+
+    base = select(Patient).where(Patient.status == "active").limit(50)
+    if probe.dob is not None and (first or last):
+        similar = or_(
+            Patient.last_name_norm == last,
+            and_(Patient.first_name_norm == first, func.substr(Patient.last_name_norm, 1, 1) == last[:1]),
+            and_(Patient.last_name_norm == first, Patient.first_name_norm == last),  # swapped
+            Patient.preferred_name_norm == first,
+        )
+        add(
+            list(session.scalars(base.where(Patient.dob == probe.dob, similar))),
+            "similar name and same date of birth",
+        )
+    phones = [p for p in probe.phones if p]
+    if phones:
+        add(
+            list(
+                session.scalars(
+                    base.where(
+                        or_(
+                            Patient.phone_mobile.in_(phones),
+                            Patient.phone_home.in_(phones),
+                            Patient.phone_work.in_(phones),
+                        )
+                    )
+                )
+            ),
+            "same phone number",
+        )
+    members = [n.normalise_member_id(m) for m in probe.member_ids if m]
+    if members:
+        sub = select(Coverage.patient_id).where(Coverage.member_id_norm.in_(members))
+        add(list(session.scalars(base.where(Patient.id.in_(sub)))), "same insurance member id")
+    if probe.ssn:
+        add(
+            list(session.scalars(base.where(Patient.ssn_index == keyring().blind_index(probe.ssn, "ssn")))),
+            "same SSN",
+        )
+    locations = visible_locations(session, ctx)
+    visible_ids = set(found)
+    if locations is not None and found:
+        visible_ids = set(
+            session.scalars(select(Patient.id).where(Patient.id.in_(list(found)), visibility_clause(locations)))
+        )
+    candidates = [
+        DuplicateCandidate(
+            id=p.id,
+            mrn=p.mrn,
+            first_name=p.first_name,
+            last_name=p.last_name,
+            dob=p.dob,
+            reasons=reasons[p.id],
+        )
+        for p in sorted(found.values(), key=lambda p: (-len(reasons[p.id]), p.last_name_norm))
+        if p.id in visible_ids
+    ][:limit]
+    return DuplicateCheck(candidates=candidates, hidden=len(found) - len(visible_ids))
+
+
+def check_duplicates(ctx: Context, data: PatientFields) -> DuplicateCheck:
+    """Query: who might this new patient already be? (Used by the registration form as you type.)"""
+    if not ctx.has(PATIENTS_READ):
+        raise Forbidden(f"Permission {PATIENTS_READ} required")
+    with unit_of_work(ctx) as session:
+        check = find_duplicate_candidates(session, ctx, _probe(data))
+        for c in check.candidates:
+            audit.record(session, ctx, "patient.duplicate_candidate", "patient", c.id, patient_id=c.id)
+        return check
+
+
+def _probe(data: PatientFields) -> DuplicateProbe:
+    return DuplicateProbe(
+        first_name=data.first_name,
+        last_name=data.last_name,
+        dob=data.dob,
+        phones=[p for p in (data.phone_mobile, data.phone_home, data.phone_work) if p],
+        ssn=data.ssn,
+    )
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+def register_patient(ctx: Context, data: PatientCreate, *, location_id: uuid.UUID | None = None) -> PatientOut:
+    """Register a new patient at `location_id` (default: the actor's current location).
+
+    Raises PossibleDuplicates (409) when similar patients exist and `confirm_duplicate` is not set.
+    The patient gets the organisation's next MRN and is linked to the registering location and
+    the preferred location.
+    """
+    location_id = location_id or ctx.location_id or data.preferred_location_id
+    scope = ctx.scope(PATIENTS_WRITE)
+    if location_id is None and scope:
+        # A location-bound actor registers at their location; with several, they must say which.
+        if len(scope) > 1:
+            raise ValidationProblem(
+                "Choose the location where the patient is registered", field="preferred_location_id"
+            )
+        location_id = next(iter(scope))
+    ctx.require(PATIENTS_WRITE, location_id, what="location")
+    with unit_of_work(ctx) as session:
+        _check_location(session, ctx, location_id)
+        _check_location(session, ctx, data.preferred_location_id)
+        check = find_duplicate_candidates(session, ctx, _probe(data))
+        if (check.candidates or check.hidden) and not data.confirm_duplicate:
+            raise PossibleDuplicates(check)
+        patient = Patient(org_id=ctx.org_id, mrn=next_mrn(session, ctx.org_id))
+        apply_fields(patient, data.model_dump(exclude={"confirm_duplicate"}))
+        session.add(patient)
+        session.flush()
+        link_location(session, patient.id, location_id)
+        if data.preferred_location_id != location_id:
+            link_location(session, patient.id, data.preferred_location_id)
+        detail: dict[str, Any] = {"mrn": patient.mrn}
+        if check.candidates or check.hidden:
+            detail["duplicate_confirmed"] = [str(c.id) for c in check.candidates]
+        audit.record(
+            session,
+            ctx,
+            "patient.create",
+            "patient",
+            patient.id,
+            patient_id=patient.id,
+            location_id=location_id,
+            detail=detail,
+        )
+        return to_out(session, patient)
+
+
+def update_patient(ctx: Context, patient_id: uuid.UUID, data: PatientUpdate) -> PatientOut:
+    """Change demographics; only fields present in `data` change."""
+    with unit_of_work(ctx) as session:
+        patient = load_patient(session, ctx, patient_id, PATIENTS_WRITE)
+        if patient.status == "merged":
+            raise Conflict("This patient was merged into another record; edit the surviving record", field="patient_id")
+        values = data.model_dump(exclude_unset=True)
+        for required in ("first_name", "last_name", "dob", "sex", "country", "preferred_channel"):
+            if required in values and values[required] is None:
+                raise ValidationProblem(f"{required} cannot be empty", field=required)
+        _check_location(session, ctx, values.get("preferred_location_id"))
+        changes = apply_fields(patient, values)
+        if "preferred_location_id" in values:
+            link_location(session, patient.id, values["preferred_location_id"])
+        session.flush()
+        audit.record(
+            session,
+            ctx,
+            "patient.update",
+            "patient",
+            patient.id,
+            patient_id=patient.id,
+            detail={"fields": sorted(changes)},
+        )
+        return to_out(session, patient)
+
+
+def update_patient_in(
+    session: Session,
+    ctx: Context,
+    patient_id: uuid.UUID,
+    data: PatientUpdate,
+    *,
+    action: str = "patient.update",
+    detail: dict[str, Any] | None = None,
+) -> Patient:
+    """Apply demographic changes in the caller's unit of work (intake review, other domains).
+
+    The caller has already checked its own permission (e.g. intake:review); the change is
+    audited here like any other patient write.
+    """
+    from praxis.platform.db import get_or_404
+
+    patient = get_or_404(session, Patient, patient_id, "patient")
+    if patient.status == "merged" and patient.merged_into_id:
+        patient = get_or_404(session, Patient, patient.merged_into_id, "patient")
+    values = data.model_dump(exclude_unset=True)
+    changes = apply_fields(patient, {k: v for k, v in values.items() if v is not None})
+    session.flush()
+    audit.record(
+        session,
+        ctx,
+        action,
+        "patient",
+        patient.id,
+        patient_id=patient.id,
+        detail={**(detail or {}), "fields": sorted(changes)},
+    )
+    return patient
+
+
+def set_communication_opt_out(ctx: Context, patient_id: uuid.UUID, channel: str, opted_out: bool) -> PatientOut:
+    """Record an opt-out (e.g. an SMS STOP) or its withdrawal for one channel."""
+    if channel not in ("sms", "email", "voice"):
+        raise ValidationProblem("channel must be sms, email or voice", field="channel")
+    return update_patient(ctx, patient_id, PatientUpdate.model_validate({f"{channel}_opted_out": opted_out}))
+
+
+# --- queries --------------------------------------------------------------------------------------
+
+
+def get_patient(ctx: Context, patient_id: uuid.UUID) -> PatientOut:
+    """One patient (404 when missing, in another org or outside the caller's visible locations)."""
+    with unit_of_work(ctx) as session:
+        patient = load_patient(session, ctx, patient_id)
+        audit.record(session, ctx, "patient.read", "patient", patient.id, patient_id=patient.id)
+        return to_out(session, patient)
+
+
+def get_patient_by_mrn(ctx: Context, mrn: str) -> PatientOut:
+    """Find by MRN or alias (a merged record's MRN leads to the survivor)."""
+    with unit_of_work(ctx) as session:
+        pid = _resolve_mrn(session, mrn)
+        patient = load_patient(session, ctx, pid)
+        while patient.status == "merged" and patient.merged_into_id:
+            patient = load_patient(session, ctx, patient.merged_into_id)
+        audit.record(session, ctx, "patient.read", "patient", patient.id, patient_id=patient.id, detail={"via": "mrn"})
+        return to_out(session, patient)
+
+
+def _resolve_mrn(session: Session, mrn: str) -> uuid.UUID | None:
+    pid = session.scalars(select(Patient.id).where(Patient.mrn == mrn.strip())).first()
+    if pid is None:
+        pid = session.scalars(select(PatientAlias.patient_id).where(PatientAlias.value == mrn.strip())).first()
+    return pid
+
+
+def touch(ctx: Context, patient_id: uuid.UUID, location_id: uuid.UUID) -> None:
+    """Link a patient to a location (own unit of work); for callers outside a transaction."""
+    ctx.require(PATIENTS_WRITE, location_id, what="location")
+    with unit_of_work(ctx) as session:
+        load_patient(session, ctx, patient_id, PATIENTS_WRITE)
+        _check_location(session, ctx, location_id)
+        if link_location(session, patient_id, location_id):
+            audit.record(
+                session,
+                ctx,
+                "patient.link_location",
+                "patient",
+                patient_id,
+                patient_id=patient_id,
+                location_id=location_id,
+            )
+
+
+__all__ = [
+    "PossibleDuplicates",
+    "check_duplicates",
+    "find_duplicate_candidates",
+    "find_patients",
+    "get_patient",
+    "get_patient_by_mrn",
+    "link_location",
+    "register_patient",
+    "set_communication_opt_out",
+    "touch",
+    "update_patient",
+]

@@ -1,0 +1,228 @@
+"""Load availability inputs with SQLAlchemy Core (the hot path of slot search and booking).
+
+Core statements are not scoped by the tenant hook, so every query here names `org_id`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Connection, and_, or_, select
+
+from praxis.practice.models import Location
+from praxis.scheduling.availability import (
+    BusyIndex,
+    Calendar,
+    Interval,
+    Template,
+    VisitSpec,
+    WeeklyBlock,
+    local_day_bounds,
+)
+from praxis.scheduling.models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AppointmentResource,
+    BusinessHours,
+    Closure,
+    Provider,
+    ProviderLocation,
+    Resource,
+    ScheduleException,
+    ScheduleTemplate,
+    ScheduleTemplateBlock,
+    VisitType,
+)
+
+A = Appointment.__table__
+AR = AppointmentResource.__table__
+BH = BusinessHours.__table__
+CL = Closure.__table__
+EX = ScheduleException.__table__
+LOC = Location.__table__
+PL = ProviderLocation.__table__
+PR = Provider.__table__
+RS = Resource.__table__
+ST = ScheduleTemplate.__table__
+STB = ScheduleTemplateBlock.__table__
+VT = VisitType.__table__
+
+
+@dataclass(frozen=True)
+class VisitTypeRow:
+    id: uuid.UUID
+    code: str
+    name: str
+    duration_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    required_resource_kinds: tuple[str, ...]
+    modality: str
+    self_bookable: bool
+    active: bool
+    colour: str
+    patient_kind: str
+
+    @property
+    def spec(self) -> VisitSpec:
+        return VisitSpec(self.id, self.duration_minutes, self.buffer_before_minutes,
+                         self.buffer_after_minutes, self.required_resource_kinds)
+
+
+def load_visit_type(conn: Connection, org_id: uuid.UUID, visit_type_id: uuid.UUID) -> VisitTypeRow | None:
+    row = conn.execute(select(VT).where(VT.c.org_id == org_id, VT.c.id == visit_type_id)).mappings().first()
+    if row is None:
+        return None
+    return VisitTypeRow(row["id"], row["code"], row["name"], row["duration_minutes"],
+                        row["buffer_before_minutes"], row["buffer_after_minutes"],
+                        tuple(row["required_resource_kinds"] or ()), row["modality"], row["self_bookable"],
+                        row["active"], row["colour"], row["patient_kind"])
+
+
+def location_zones(conn: Connection, org_id: uuid.UUID, location_ids: Iterable[uuid.UUID] | None
+                   ) -> dict[uuid.UUID, str]:
+    q = select(LOC.c.id, LOC.c.timezone).where(LOC.c.org_id == org_id, LOC.c.active.is_(True))
+    if location_ids is not None:
+        q = q.where(LOC.c.id.in_(list(location_ids)))
+    return {r.id: r.timezone for r in conn.execute(q)}
+
+
+def provider_pairs(conn: Connection, org_id: uuid.UUID, *, provider_ids: Iterable[uuid.UUID] | None,
+                   location_ids: Iterable[uuid.UUID] | None) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    q = (select(PL.c.provider_id, PL.c.location_id)
+         .join(PR, and_(PR.c.org_id == PL.c.org_id, PR.c.id == PL.c.provider_id))
+         .where(PL.c.org_id == org_id, PR.c.active.is_(True)))
+    if provider_ids is not None:
+        q = q.where(PL.c.provider_id.in_(list(provider_ids)))
+    if location_ids is not None:
+        q = q.where(PL.c.location_id.in_(list(location_ids)))
+    return [(r.provider_id, r.location_id) for r in conn.execute(q)]
+
+
+def utc_range(first_day: date, days: int, zones: Iterable[str]) -> Interval:
+    """A UTC interval covering `days` local days from `first_day` in every given zone."""
+    zs = list(zones) or ["UTC"]
+    start = min(local_day_bounds(first_day, z).start for z in zs)
+    end = max(local_day_bounds(first_day + timedelta(days=days - 1), z).end for z in zs)
+    return Interval(start, end)
+
+
+def load_calendars(conn: Connection, org_id: uuid.UUID, pairs: list[tuple[uuid.UUID, uuid.UUID]],
+                   visit: VisitSpec, first_day: date, days: int, *,
+                   exclude_appointment: uuid.UUID | None = None) -> list[Calendar]:
+    """One Calendar per (provider, location) pair with templates, hours, closures, busy time and
+    the free/busy state of the visit type's required resources."""
+    if not pairs:
+        return []
+    provider_ids = sorted({p for p, _ in pairs}, key=str)
+    location_ids = sorted({loc for _, loc in pairs}, key=str)
+    zones = location_zones(conn, org_id, location_ids)
+    pairs = [(p, loc) for p, loc in pairs if loc in zones]
+    if not pairs:
+        return []
+    window = utc_range(first_day, days, zones.values())
+    last_day = first_day + timedelta(days=days)
+
+    # Templates and their blocks.
+    tpl_rows = conn.execute(
+        select(ST.c.id, ST.c.provider_id, ST.c.location_id, ST.c.effective_from, ST.c.effective_to)
+        .where(ST.c.org_id == org_id, ST.c.provider_id.in_(provider_ids), ST.c.location_id.in_(location_ids),
+               ST.c.effective_from <= last_day,
+               or_(ST.c.effective_to.is_(None), ST.c.effective_to >= first_day - timedelta(days=1)))
+    ).all()
+    blocks: dict[uuid.UUID, list[WeeklyBlock]] = defaultdict(list)
+    if tpl_rows:
+        for b in conn.execute(select(STB.c.template_id, STB.c.weekday, STB.c.start_minute, STB.c.end_minute,
+                                     STB.c.visit_type_ids)
+                              .where(STB.c.org_id == org_id,
+                                     STB.c.template_id.in_([t.id for t in tpl_rows]))):
+            ids = frozenset(uuid.UUID(str(v)) for v in (b.visit_type_ids or ()))
+            blocks[b.template_id].append(WeeklyBlock(b.weekday, b.start_minute, b.end_minute, ids))
+    templates: dict[tuple[uuid.UUID, uuid.UUID], list[Template]] = defaultdict(list)
+    for t in tpl_rows:
+        templates[(t.provider_id, t.location_id)].append(
+            Template(t.effective_from, t.effective_to, tuple(blocks.get(t.id, ()))))
+
+    # Business hours and closures per location.
+    hours: dict[uuid.UUID, dict[int, list[tuple[int, int]]]] = {}
+    for h in conn.execute(select(BH.c.location_id, BH.c.weekday, BH.c.open_minute, BH.c.close_minute)
+                          .where(BH.c.org_id == org_id, BH.c.location_id.in_(location_ids))):
+        hours.setdefault(h.location_id, defaultdict(list))[h.weekday].append((h.open_minute, h.close_minute))
+    closures: dict[uuid.UUID, set[date]] = defaultdict(set)
+    for c in conn.execute(select(CL.c.location_id, CL.c.day)
+                          .where(CL.c.org_id == org_id, CL.c.location_id.in_(location_ids),
+                                 CL.c.day >= first_day - timedelta(days=1), CL.c.day <= last_day)):
+        closures[c.location_id].add(c.day)
+
+    # Provider busy time: active appointments anywhere (a provider is in one place at a time).
+    busy: dict[uuid.UUID, list[Interval]] = defaultdict(list)
+    q = (select(A.c.provider_id, A.c.block_start, A.c.block_end)
+         .where(A.c.org_id == org_id, A.c.provider_id.in_(provider_ids), A.c.status.in_(ACTIVE_STATUSES),
+                A.c.block_start < window.end, A.c.block_end > window.start))
+    if exclude_appointment is not None:
+        q = q.where(A.c.id != exclude_appointment)
+    for r in conn.execute(q):
+        busy[r.provider_id].append(Interval(r.block_start, r.block_end))
+    exceptions: dict[uuid.UUID, list[tuple[uuid.UUID | None, Interval]]] = defaultdict(list)
+    for r in conn.execute(select(EX.c.provider_id, EX.c.location_id, EX.c.starts_at, EX.c.ends_at)
+                          .where(EX.c.org_id == org_id, EX.c.provider_id.in_(provider_ids),
+                                 EX.c.starts_at < window.end, EX.c.ends_at > window.start)):
+        exceptions[r.provider_id].append((r.location_id, Interval(r.starts_at, r.ends_at)))
+
+    # Required resources at each location and their busy time.
+    resources: dict[uuid.UUID, dict[str, dict[uuid.UUID, list[Interval]]]] = defaultdict(
+        lambda: defaultdict(dict))
+    kinds = list(visit.required_resource_kinds)
+    if kinds:
+        res_rows = conn.execute(select(RS.c.id, RS.c.location_id, RS.c.kind)
+                                .where(RS.c.org_id == org_id, RS.c.location_id.in_(location_ids),
+                                       RS.c.kind.in_(kinds), RS.c.active.is_(True))).all()
+        by_id = {r.id: r for r in res_rows}
+        for r in res_rows:
+            resources[r.location_id][r.kind][r.id] = []
+        if by_id:
+            rq = (select(AR.c.resource_id, AR.c.start_at, AR.c.end_at)
+                  .where(AR.c.org_id == org_id, AR.c.resource_id.in_(list(by_id)), AR.c.active.is_(True),
+                         AR.c.start_at < window.end, AR.c.end_at > window.start))
+            if exclude_appointment is not None:
+                rq = rq.where(AR.c.appointment_id != exclude_appointment)
+            for r in conn.execute(rq):
+                row = by_id[r.resource_id]
+                resources[row.location_id][row.kind][r.resource_id].append(Interval(r.start_at, r.end_at))
+
+    out = []
+    for provider_id, location_id in pairs:
+        tpls = templates.get((provider_id, location_id))
+        if not tpls:
+            continue
+        own = busy.get(provider_id, []) + [iv for loc, iv in exceptions.get(provider_id, [])
+                                            if loc is None or loc == location_id]
+        loc_hours = hours.get(location_id)
+        out.append(Calendar(
+            provider_id=provider_id,
+            location_id=location_id,
+            timezone=zones[location_id],
+            templates=tpls,
+            hours=dict(loc_hours) if loc_hours is not None else None,
+            closures=frozenset(closures.get(location_id, ())),
+            busy=BusyIndex(own),
+            resources={k: {rid: BusyIndex(ivs) for rid, ivs in pool.items()}
+                       for k, pool in resources.get(location_id, {}).items()},
+        ))
+    return out
+
+
+def overlapping_appointments(conn: Connection, org_id: uuid.UUID, provider_id: uuid.UUID,
+                             start: datetime, end: datetime, *, exclude: uuid.UUID | None = None
+                             ) -> list[uuid.UUID]:
+    """Active, non-overbooked appointments of the provider whose block overlaps [start, end)."""
+    q = select(A.c.id).where(A.c.org_id == org_id, A.c.provider_id == provider_id,
+                             A.c.status.in_(ACTIVE_STATUSES), A.c.overbooked.is_(False),
+                             A.c.block_start < end, A.c.block_end > start)
+    if exclude is not None:
+        q = q.where(A.c.id != exclude)
+    return list(conn.scalars(q))

@@ -1,0 +1,188 @@
+"""Online self-booking: a public page/API per location, self-bookable visit types only,
+confirmed by a one-time code sent to the patient's phone or email, rate limited.
+
+Flow: `start()` checks the slot is still open, stores the request (encrypted) with a hash of a
+6-digit code and sends the code; `verify()` checks the code (5 tries, 15 minutes), finds the
+patient (same name, date of birth and contact) or registers a new one, and books through the
+normal booking path (same double-booking protection). The intake link is sent by intake's
+handler of `scheduling.appointment_booked` (source "online"); scheduling cannot import intake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from praxis.patients.models import Patient
+from praxis.patients.normalise import normalise_name, parse_email, parse_phone
+from praxis.platform import audit
+from praxis.platform.clock import now
+from praxis.platform.context import Context, system_context
+from praxis.platform.crypto import keyring
+from praxis.platform.db import session_scope
+from praxis.platform.errors import NotFound, TooManyRequests, ValidationProblem
+from praxis.platform.uow import unit_of_work
+from praxis.practice.models import Location, Organisation
+from praxis.scheduling import service
+from praxis.scheduling.availability import to_local
+from praxis.scheduling.models import BookingVerification, Provider, VisitType
+from praxis.scheduling.reminders import get_sender
+from praxis.scheduling.schemas import OnlineBookingIn
+
+CODE_TTL = timedelta(minutes=15)
+MAX_ATTEMPTS = 5
+PER_IP_PER_HOUR = 10
+PER_CONTACT_PER_HOUR = 5
+
+
+@dataclass(frozen=True)
+class PublicLocation:
+    org_id: uuid.UUID
+    location_id: uuid.UUID
+    name: str
+    timezone: str
+    org_name: str
+
+
+def find_location(org_slug: str, location_code: str) -> PublicLocation:
+    with session_scope(None, system=True) as s:
+        row = s.execute(select(Organisation.id, Organisation.name, Location.id, Location.name, Location.timezone)
+                        .join(Location, Location.org_id == Organisation.id)
+                        .where(Organisation.slug == org_slug, Location.code == location_code,
+                               Location.active.is_(True))).first()
+    if row is None:
+        raise NotFound("No such location")
+    return PublicLocation(row[0], row[2], row[3], row[4], row[1])
+
+
+def _ctx(loc: PublicLocation) -> Context:
+    return system_context(loc.org_id, "online booking")
+
+
+def visit_types(loc: PublicLocation) -> list[VisitType]:
+    return service.visit_types(_ctx(loc), self_bookable=True)
+
+
+def providers(loc: PublicLocation) -> dict[uuid.UUID, str]:
+    with unit_of_work(_ctx(loc)) as session:
+        return {p.id: p.display_name for p in session.scalars(select(Provider).where(Provider.active.is_(True)))}
+
+
+def slots(loc: PublicLocation, visit_type_id: uuid.UUID, from_date: date | None, days: int = 14,
+          limit: int = 20) -> list[service.SlotView]:
+    return service.search_slots(_ctx(loc), visit_type_id, from_date=from_date, days=days,
+                                location_ids=[loc.location_id], limit=limit, self_bookable_only=True)
+
+
+def _code_hash(verification_id: uuid.UUID, code: str) -> str:
+    return hmac.new(keyring().index_key, f"otp:{verification_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def start(loc: PublicLocation, data: OnlineBookingIn, *, client_ip: str | None
+          ) -> tuple[uuid.UUID, datetime, str]:
+    """Check the request, store it and send a one-time code. Returns (id, expires_at, masked)."""
+    ctx = _ctx(loc)
+    if data.channel == "sms":
+        address = parse_phone(data.phone) if data.phone else None
+        if not address:
+            raise ValidationProblem("A valid mobile number is needed to text the code", field="phone")
+    else:
+        address = parse_email(data.email) if data.email else None
+        if not address:
+            raise ValidationProblem("A valid email address is needed to send the code", field="email")
+    contact_index = keyring().blind_index(address, "online-booking")
+    ip = (client_ip or "")[:64]
+    since = now() - timedelta(hours=1)
+    with unit_of_work(ctx) as session:
+        conn = session.connection()
+        bv = BookingVerification.__table__
+        by_ip = conn.scalar(select(func.count()).select_from(bv).where(bv.c.client_ip == ip, bv.c.created_at > since))
+        by_contact = conn.scalar(select(func.count()).select_from(bv).where(
+            bv.c.contact_index == contact_index, bv.c.created_at > since))
+        if (by_ip or 0) >= PER_IP_PER_HOUR or (by_contact or 0) >= PER_CONTACT_PER_HOUR:
+            raise TooManyRequests("Too many booking requests; try again in an hour or call the clinic")
+    offered = {s.start_at for s in slots(loc, data.visit_type_id, to_local(data.start_at, loc.timezone).date(),
+                                         days=1, limit=100) if s.provider_id == data.provider_id}
+    if data.start_at not in offered:
+        raise ValidationProblem("That time is no longer available; pick another", field="start_at")
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    payload = data.model_dump(mode="json")
+    payload["address"] = address
+    with unit_of_work(ctx) as session:
+        v = BookingVerification(org_id=loc.org_id, location_id=loc.location_id, contact_index=contact_index,
+                                client_ip=ip, code_hash="", payload=json.dumps(payload),
+                                expires_at=now() + CODE_TTL)
+        session.add(v)
+        session.flush()
+        v.code_hash = _code_hash(v.id, code)
+        vid, expires = v.id, v.expires_at
+    get_sender().send(channel=data.channel, to=address, subject=f"{loc.org_name} booking code",
+                      body=f"Your booking code is {code}. It expires in 15 minutes.")
+    masked = address[:3] + "***" + address[-2:] if data.channel == "sms" else address[:1] + "***" + \
+        address[address.find("@"):]
+    return vid, expires, masked
+
+
+def verify(loc: PublicLocation, verification_id: uuid.UUID, code: str) -> dict[str, Any]:
+    """Check the code and book. Returns what the confirmation page shows."""
+    ctx = _ctx(loc)
+    with unit_of_work(ctx) as session:
+        v = session.scalars(select(BookingVerification).where(
+            BookingVerification.id == verification_id,
+            BookingVerification.location_id == loc.location_id)).first()
+        if v is None or v.used_at is not None:
+            raise NotFound("No such booking request")
+        if v.expires_at <= now() or v.attempts >= MAX_ATTEMPTS:
+            raise ValidationProblem("The code has expired; start again", field="code")
+        if not hmac.compare_digest(v.code_hash, _code_hash(v.id, code)):
+            v.attempts += 1
+            left = MAX_ATTEMPTS - v.attempts
+            session.commit()
+            raise ValidationProblem(f"That code is not right ({left} tries left)", field="code")
+        v.used_at = now()
+        payload = json.loads(v.payload)
+    data = OnlineBookingIn.model_validate({k: val for k, val in payload.items() if k != "address"})
+    patient_id = _find_or_register(ctx, loc, data, payload["address"])
+    appt = service.book(ctx, patient_id=patient_id, visit_type_id=data.visit_type_id,
+                        provider_id=data.provider_id, location_id=loc.location_id, start_at=data.start_at,
+                        reason_for_visit=data.reason_for_visit, source="online")
+    with unit_of_work(ctx) as session:
+        v2 = session.scalars(select(BookingVerification).where(BookingVerification.id == verification_id)).one()
+        v2.appointment_id = appt.id
+        audit.record(session, ctx, "appointment.online_booked", "appointment", appt.id, patient_id=patient_id,
+                     location_id=loc.location_id)
+    names = providers(loc)
+    return {"appointment_id": appt.id, "start_at": appt.start_at, "local_start": to_local(appt.start_at,
+                                                                                           loc.timezone),
+            "location_name": loc.name, "provider_name": names.get(appt.provider_id, ""),
+            "intake_link_sent": False}
+
+
+def _find_or_register(ctx: Context, loc: PublicLocation, data: OnlineBookingIn, address: str) -> uuid.UUID:
+    with unit_of_work(ctx) as session:
+        q = select(Patient.id, Patient.phone_mobile, Patient.email).where(
+            Patient.last_name_norm == normalise_name(data.last_name),
+            Patient.first_name_norm == normalise_name(data.first_name), Patient.dob == data.dob,
+            Patient.status == "active")
+        for pid, phone, email in session.execute(q):
+            if address in (phone, email):
+                return pid
+    from praxis.patients.schemas import PatientCreate
+    from praxis.patients.service import register_patient
+
+    fields: dict[str, Any] = {"first_name": data.first_name, "last_name": data.last_name, "dob": data.dob,
+                              "preferred_location_id": loc.location_id, "confirm_duplicate": True}
+    if data.channel == "sms":
+        fields["phone_mobile"] = address
+    else:
+        fields["email"] = address
+    out = register_patient(ctx, PatientCreate(**fields), location_id=loc.location_id)
+    return out.id

@@ -1,0 +1,86 @@
+"""Everything scheduling needs to know about patients, in one place (patients is below us)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
+
+from praxis.patients import access
+from praxis.patients.models import Patient
+from praxis.patients.permissions import PATIENTS_READ
+from praxis.platform.context import Context
+from praxis.platform.errors import NotFound
+
+P = Patient.__table__
+
+
+@dataclass(frozen=True)
+class Contact:
+    patient_id: uuid.UUID
+    first_name: str
+    last_name: str
+    preferred_channel: str
+    phone: str | None
+    email: str | None
+    sms_ok: bool
+    email_ok: bool
+
+    def channel(self, wanted: str = "preferred") -> tuple[str, str] | None:
+        """(channel, address) the patient consents to and has not opted out of, or None."""
+        order = [self.preferred_channel, "sms", "email"] if wanted == "preferred" else [wanted]
+        for ch in order:
+            if ch == "sms" and self.sms_ok and self.phone:
+                return "sms", self.phone
+            if ch == "email" and self.email_ok and self.email:
+                return "email", self.email
+        return None
+
+
+def require_patient(session: Session, ctx: Context, patient_id: uuid.UUID) -> None:
+    """404 unless the patient exists in the org, is active and (when the actor reads patients)
+    is visible to the actor."""
+    if ctx.has(PATIENTS_READ):
+        patient = access.load_patient(session, ctx, patient_id)
+        status = patient.status
+    else:
+        conn = session.connection()
+        status = conn.scalar(select(P.c.status).where(P.c.org_id == ctx.org_id, P.c.id == patient_id))
+        if status is None:
+            raise NotFound("No such patient", field="patient_id")
+    if status == "merged":
+        raise NotFound("That patient record was merged into another; book on the surviving record",
+                       field="patient_id")
+
+
+def link_location(session: Session, patient_id: uuid.UUID, location_id: uuid.UUID) -> None:
+    access.link_location(session, patient_id, location_id)
+
+
+def contact(conn: Connection, org_id: uuid.UUID, patient_id: uuid.UUID) -> Contact | None:
+    r = conn.execute(select(P.c.id, P.c.first_name, P.c.last_name, P.c.preferred_name, P.c.preferred_channel,
+                            P.c.phone_mobile, P.c.email, P.c.consent_sms, P.c.consent_email,
+                            P.c.sms_opted_out, P.c.email_opted_out)
+                     .where(P.c.org_id == org_id, P.c.id == patient_id)).first()
+    if r is None:
+        return None
+    return Contact(r.id, r.preferred_name or r.first_name, r.last_name, r.preferred_channel or "sms",
+                   r.phone_mobile, r.email, bool(r.consent_sms and not r.sms_opted_out),
+                   bool(r.consent_email and not r.email_opted_out))
+
+
+def names(conn: Connection, org_id: uuid.UUID, patient_ids: list[uuid.UUID]
+          ) -> dict[uuid.UUID, tuple[str, str, str, date]]:
+    """patient id -> (first or preferred name, last name, MRN, date of birth)."""
+    if not patient_ids:
+        return {}
+    rows = conn.execute(select(P.c.id, P.c.first_name, P.c.preferred_name, P.c.last_name, P.c.mrn, P.c.dob)
+                        .where(P.c.org_id == org_id, P.c.id.in_(patient_ids)))
+    return {r.id: (r.preferred_name or r.first_name, r.last_name, r.mrn, r.dob) for r in rows}
+
+
+def initials(first: str, last: str) -> str:
+    return f"{first[:1]}{last[:1]}".upper()

@@ -1,0 +1,637 @@
+"""Scheduling's public functions: slot search, booking, status changes, day lists.
+
+Each command takes a Context first, owns its unit of work, checks permission and location scope,
+writes the audit record and emits events in the same transaction.
+
+Double-booking: on PostgreSQL an exclusion constraint refuses overlapping active appointments
+of a provider (see models.py); a losing racer gets 409. On SQLite the booking transaction
+starts with BEGIN IMMEDIATE (the database write lock) before checking for overlaps, so two
+bookings can never interleave between the check and the insert.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import and_, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from praxis.platform import audit, outbox
+from praxis.platform.clock import now
+from praxis.platform.context import Context
+from praxis.platform.db import get_or_404
+from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from praxis.platform.ids import new_id
+from praxis.platform.uow import unit_of_work
+from praxis.practice.models import Organisation
+from praxis.scheduling import calendars as cal
+from praxis.scheduling import patients_port
+from praxis.scheduling.availability import (
+    Slot,
+    SlotFilter,
+    first_slots,
+    free_resources,
+    local_day_bounds,
+    to_local,
+    weekly_occurrences,
+    why_not_bookable,
+)
+from praxis.scheduling.models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AppointmentResource,
+    AppointmentSeries,
+    Provider,
+    VisitType,
+)
+from praxis.scheduling.permissions import SCHEDULING_BOOK, SCHEDULING_CHECKIN, SCHEDULING_READ
+from praxis.scheduling.reminders import schedule_reminders
+from praxis.scheduling.status import TransitionRefused, transition
+
+T = TypeVar("T")
+
+MAX_SEARCH_DAYS = 92
+MAX_SERIES = 52
+
+
+class SlotTaken(Conflict):
+    type = "slot-taken"
+    title = "That time is no longer free"
+
+
+def _lock_for_booking(session: Session) -> None:
+    """Take the write lock up front on SQLite (no-op on PostgreSQL, which has the constraint)."""
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+def _is_overlap_violation(exc: IntegrityError) -> bool:
+    return _sqlstate(exc) == "23P01" or "ex_appointment" in str(exc.orig)
+
+
+def _scope_locations(ctx: Context, permission: str, wanted: Sequence[uuid.UUID] | None
+                     ) -> list[uuid.UUID] | None:
+    """Locations the actor may use: the wanted ones within scope (None = every location)."""
+    scope = ctx.scope(permission)
+    if scope is None:
+        return list(wanted) if wanted else None
+    if wanted:
+        return [loc for loc in wanted if loc in scope]
+    return list(scope)
+
+
+# --- slot search ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlotView:
+    start_at: datetime
+    end_at: datetime
+    local_start: datetime
+    provider_id: uuid.UUID
+    location_id: uuid.UUID
+    visit_type_id: uuid.UUID
+
+
+def search_slots(ctx: Context, visit_type_id: uuid.UUID, *, from_date: date | None = None, days: int = 30,
+                 provider_ids: Sequence[uuid.UUID] | None = None,
+                 location_ids: Sequence[uuid.UUID] | None = None,
+                 slot_filter: SlotFilter | None = None, limit: int = 10, step_minutes: int = 15,
+                 self_bookable_only: bool = False, permission: str = SCHEDULING_READ) -> list[SlotView]:
+    """The first `limit` open slots for a visit type across providers and locations."""
+    if not ctx.has(permission):
+        raise Forbidden(f"Permission {permission} required")
+    if not 1 <= days <= MAX_SEARCH_DAYS:
+        raise ValidationProblem(f"days must be between 1 and {MAX_SEARCH_DAYS}", field="days")
+    locations = _scope_locations(ctx, permission, location_ids)
+    with unit_of_work(ctx) as session:
+        conn = session.connection()
+        vt = cal.load_visit_type(conn, ctx.org_id, visit_type_id)
+        if vt is None or not vt.active or (self_bookable_only and not vt.self_bookable):
+            raise NotFound("No such visit type", field="visit_type_id")
+        if locations is not None and not locations:
+            return []
+        pairs = cal.provider_pairs(conn, ctx.org_id, provider_ids=provider_ids, location_ids=locations)
+        start_day = from_date or now().date()
+        calendars = cal.load_calendars(conn, ctx.org_id, pairs, vt.spec, start_day - timedelta(days=1),
+                                       days + 2)
+        # A day early and a day late so every zone's local `from_date` is covered; trimmed below.
+        slots = first_slots(calendars, vt.spec, start_day - timedelta(days=1), days + 2, not_before=now(),
+                            limit=limit * 4 + 50, step_minutes=step_minutes, slot_filter=slot_filter)
+    zones = {c.location_id: c.timezone for c in calendars}
+    last_day = start_day + timedelta(days=days)
+    out = []
+    for s in slots:
+        local = to_local(s.start, zones[s.location_id])
+        if start_day <= local.date() < last_day:
+            out.append(SlotView(s.start, s.end, local, s.provider_id, s.location_id, visit_type_id))
+        if len(out) >= limit:
+            break
+    return out
+
+
+# --- booking -------------------------------------------------------------------------------------
+
+
+def _overbooking_allowed(session: Session, org_id: uuid.UUID, provider_id: uuid.UUID) -> bool:
+    conn = session.connection()
+    settings = conn.scalar(select(Organisation.__table__.c.settings)
+                           .where(Organisation.__table__.c.id == org_id)) or {}
+    flag = conn.scalar(select(Provider.__table__.c.allow_overbooking)
+                       .where(Provider.__table__.c.org_id == org_id, Provider.__table__.c.id == provider_id))
+    return bool(settings.get("allow_overbooking")) and bool(flag)
+
+
+def _check_patient_kind(session: Session, org_id: uuid.UUID, patient_id: uuid.UUID, kind: str) -> None:
+    if kind not in ("new", "established"):
+        return
+    a = cal.A
+    seen = session.connection().scalar(
+        select(a.c.id).where(a.c.org_id == org_id, a.c.patient_id == patient_id,
+                             a.c.status == "checked_out", a.c.start_at > now() - timedelta(days=3 * 365))
+        .limit(1))
+    if kind == "new" and seen is not None:
+        raise ValidationProblem("This visit type is for new patients; the patient was seen in the last "
+                                "three years", field="visit_type_id")
+    if kind == "established" and seen is None:
+        raise ValidationProblem("This visit type is for established patients; the patient has no visit "
+                                "in the last three years", field="visit_type_id")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    start_at: datetime
+    end_at: datetime
+    block_start: datetime
+    block_end: datetime
+    overbooked: bool
+    resource_ids: tuple[uuid.UUID, ...]
+
+
+def _plan(session: Session, ctx: Context, *, visit: cal.VisitTypeRow, provider_id: uuid.UUID,
+          location_id: uuid.UUID, start_at: datetime, overbook: bool,
+          exclude: uuid.UUID | None = None) -> _Plan:
+    """Check that the time can be booked (hours, closures, past, busy, rooms) and plan it."""
+    conn = session.connection()
+    if start_at.tzinfo is None:
+        raise ValidationProblem("start_at must include a time zone offset", field="start_at")
+    start_at = start_at.astimezone(UTC)
+    zones = cal.location_zones(conn, ctx.org_id, [location_id])
+    if location_id not in zones:
+        raise NotFound("No such location", field="location_id")
+    if (provider_id, location_id) not in set(cal.provider_pairs(conn, ctx.org_id, provider_ids=[provider_id],
+                                                                 location_ids=[location_id])):
+        raise NotFound("No such provider at this location", field="provider_id")
+    local_day = to_local(start_at, zones[location_id]).date()
+    calendars = cal.load_calendars(conn, ctx.org_id, [(provider_id, location_id)], visit.spec, local_day, 1,
+                                   exclude_appointment=exclude)
+    if not calendars:
+        raise ValidationProblem("The provider has no schedule at this location that day", field="start_at")
+    calendar = calendars[0]
+    problem = why_not_bookable(calendar, visit.spec, start_at, now=now(), check_busy=False)
+    if problem:
+        raise ValidationProblem(problem[1], field=problem[0])
+    block = visit.spec.block_for(start_at)
+    overbooked = False
+    if calendar.busy.overlaps(block.start, block.end):
+        if not overbook:
+            raise SlotTaken("The provider is already booked at that time; choose another slot",
+                            field="start_at")
+        if not _overbooking_allowed(session, ctx.org_id, provider_id):
+            raise Conflict("Overbooking is not allowed for this provider (organisation setting "
+                           "allow_overbooking and the provider's flag must both be on)", field="overbook")
+        overbooked = True
+    end_at = start_at + timedelta(minutes=visit.duration_minutes)
+    resource_ids = free_resources(calendar, visit.spec, start_at, end_at)
+    if resource_ids is None:
+        raise SlotTaken("No room or equipment of the required kind is free at that time", field="start_at")
+    return _Plan(start_at, end_at, block.start, block.end, overbooked, resource_ids)
+
+
+def _book_one(session: Session, ctx: Context, *, patient_id: uuid.UUID, visit: cal.VisitTypeRow,
+              provider_id: uuid.UUID, location_id: uuid.UUID, start_at: datetime, overbook: bool,
+              reason_for_visit: str, source: str, series_id: uuid.UUID | None = None) -> Appointment:
+    """Validate and insert one appointment in the caller's (already locked) transaction."""
+    plan = _plan(session, ctx, visit=visit, provider_id=provider_id, location_id=location_id,
+                 start_at=start_at, overbook=overbook)
+    appt = Appointment(
+        org_id=ctx.org_id, id=new_id(), location_id=location_id, provider_id=provider_id,
+        patient_id=patient_id, visit_type_id=visit.id, series_id=series_id, start_at=plan.start_at,
+        end_at=plan.end_at, block_start=plan.block_start, block_end=plan.block_end, status="booked",
+        overbooked=plan.overbooked, telehealth=visit.modality == "telehealth", source=source,
+        reason_for_visit=reason_for_visit,
+    )
+    session.add(appt)
+    _hold_resources(session, appt, plan.resource_ids)
+    audit.record(session, ctx, "appointment.book", "appointment", appt.id, patient_id=patient_id,
+                 location_id=location_id,
+                 detail={"start_at": start_at.isoformat(), "overbooked": plan.overbooked})
+    outbox.emit(session, "scheduling.appointment_booked",
+                {"appointment_id": str(appt.id), "patient_id": str(patient_id),
+                 "location_id": str(location_id), "source": source})
+    schedule_reminders(session, ctx.org_id, appt.id, plan.start_at)
+    return appt
+
+
+def _hold_resources(session: Session, appt: Appointment, resource_ids: Sequence[uuid.UUID]) -> None:
+    for rid in resource_ids:
+        session.add(AppointmentResource(org_id=appt.org_id, appointment_id=appt.id, resource_id=rid,
+                                        start_at=appt.start_at, end_at=appt.end_at))
+
+
+class _Retry(Exception):
+    """PostgreSQL aborted the transaction (deadlock between two racing overlap checks)."""
+
+
+def _flush_or_conflict(session: Session) -> None:
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        if _is_overlap_violation(exc):
+            raise SlotTaken("Someone else just booked that time; choose another slot",
+                            field="start_at") from None
+        raise
+    except OperationalError as exc:
+        # Two transactions inserting mutually overlapping rows wait on each other inside the
+        # exclusion constraint; PostgreSQL aborts one (40P01). The whole command is retried.
+        if _sqlstate(exc) in ("40P01", "40001"):
+            raise _Retry() from exc
+        raise
+
+
+def _sqlstate(exc: Exception) -> str | None:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
+
+
+def _retrying(fn: Callable[[], T]) -> T:
+    for _attempt in range(3):
+        try:
+            return fn()
+        except _Retry:
+            continue
+    raise SlotTaken("That time is being booked by someone else right now; try again", field="start_at")
+
+
+def book(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
+         location_id: uuid.UUID, start_at: datetime, overbook: bool = False, reason_for_visit: str = "",
+         source: str = "staff") -> Appointment:
+    """Book one appointment; 409 when the time is taken, 422 when it is not bookable at all."""
+    ctx.require(SCHEDULING_BOOK, location_id, what="location")
+    return _retrying(lambda: _book(ctx, patient_id=patient_id, visit_type_id=visit_type_id,
+                                   provider_id=provider_id, location_id=location_id, start_at=start_at,
+                                   overbook=overbook, reason_for_visit=reason_for_visit, source=source))
+
+
+def _book(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
+          location_id: uuid.UUID, start_at: datetime, overbook: bool, reason_for_visit: str,
+          source: str) -> Appointment:
+    with unit_of_work(ctx) as session:
+        _lock_for_booking(session)
+        visit = _visit_or_404(session, ctx, visit_type_id)
+        patients_port.require_patient(session, ctx, patient_id)
+        _check_patient_kind(session, ctx.org_id, patient_id, visit.patient_kind)
+        appt = _book_one(session, ctx, patient_id=patient_id, visit=visit, provider_id=provider_id,
+                         location_id=location_id, start_at=start_at, overbook=overbook,
+                         reason_for_visit=reason_for_visit, source=source)
+        _flush_or_conflict(session)
+        patients_port.link_location(session, patient_id, location_id)
+        return appt
+
+
+def _visit_or_404(session: Session, ctx: Context, visit_type_id: uuid.UUID) -> cal.VisitTypeRow:
+    vt = cal.load_visit_type(session.connection(), ctx.org_id, visit_type_id)
+    if vt is None or not vt.active:
+        raise NotFound("No such visit type", field="visit_type_id")
+    return vt
+
+
+def book_series(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
+                location_id: uuid.UUID, first_start_at: datetime, count: int, interval_weeks: int = 1,
+                reason_for_visit: str = "") -> list[Appointment]:
+    """Book a weekly series: all of it, or nothing with every conflicting occurrence reported."""
+    ctx.require(SCHEDULING_BOOK, location_id, what="location")
+    if not 2 <= count <= MAX_SERIES:
+        raise ValidationProblem(f"count must be between 2 and {MAX_SERIES}", field="count")
+    if not 1 <= interval_weeks <= 8:
+        raise ValidationProblem("interval_weeks must be between 1 and 8", field="interval_weeks")
+    return _retrying(lambda: _book_series(ctx, patient_id=patient_id, visit_type_id=visit_type_id,
+                                          provider_id=provider_id, location_id=location_id,
+                                          first_start_at=first_start_at, count=count,
+                                          interval_weeks=interval_weeks, reason_for_visit=reason_for_visit))
+
+
+def _book_series(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
+                location_id: uuid.UUID, first_start_at: datetime, count: int, interval_weeks: int = 1,
+                reason_for_visit: str = "") -> list[Appointment]:
+    with unit_of_work(ctx) as session:
+        _lock_for_booking(session)
+        visit = _visit_or_404(session, ctx, visit_type_id)
+        patients_port.require_patient(session, ctx, patient_id)
+        zones = cal.location_zones(session.connection(), ctx.org_id, [location_id])
+        if location_id not in zones:
+            raise NotFound("No such location", field="location_id")
+        starts = weekly_occurrences(first_start_at, count, zones[location_id], interval_weeks=interval_weeks)
+        series = AppointmentSeries(org_id=ctx.org_id, patient_id=patient_id, rule="weekly",
+                                   interval=interval_weeks, count=count)
+        session.add(series)
+        session.flush()
+        booked: list[Appointment] = []
+        errors: list[dict[str, Any]] = []
+        for i, start in enumerate(starts):
+            try:
+                with session.begin_nested():
+                    appt = _book_one(session, ctx, patient_id=patient_id, visit=visit,
+                                     provider_id=provider_id, location_id=location_id, start_at=start,
+                                     overbook=False, reason_for_visit=reason_for_visit, source="staff",
+                                     series_id=series.id)
+                    _flush_or_conflict(session)
+                    booked.append(appt)
+            except (ValidationProblem, Conflict, NotFound) as exc:
+                errors.append({"field": f"occurrences.{i}", "start_at": start.isoformat(),
+                               "local": to_local(start, zones[location_id]).strftime("%a %d %b %Y %H:%M"),
+                               "message": exc.detail})
+        if errors:
+            raise Conflict(f"{len(errors)} of {count} occurrences cannot be booked; nothing was booked",
+                           field=errors[0]["field"], errors=errors, type="series-conflict")
+        patients_port.link_location(session, patient_id, location_id)
+        return booked
+
+
+def _load_appointment(session: Session, ctx: Context, appointment_id: uuid.UUID, permission: str
+                      ) -> Appointment:
+    appt = get_or_404(session, Appointment, appointment_id, "appointment")
+    ctx.require(permission, appt.location_id, what="appointment")
+    return appt
+
+
+def get_appointment(ctx: Context, appointment_id: uuid.UUID) -> Appointment:
+    with unit_of_work(ctx) as session:
+        appt = _load_appointment(session, ctx, appointment_id, SCHEDULING_READ)
+        audit.record(session, ctx, "appointment.view", "appointment", appt.id, patient_id=appt.patient_id,
+                     location_id=appt.location_id)
+        return appt
+
+
+def _slot_freed(session: Session, appt: Appointment) -> None:
+    outbox.emit(session, "scheduling.slot_freed", {
+        "appointment_id": str(appt.id), "provider_id": str(appt.provider_id),
+        "location_id": str(appt.location_id), "visit_type_id": str(appt.visit_type_id),
+        "start_at": appt.start_at.isoformat(), "end_at": appt.end_at.isoformat()})
+
+
+def _release_resources(session: Session, appt: Appointment) -> None:
+    ar = AppointmentResource.__table__
+    session.flush()
+    session.execute(ar.update().where(ar.c.org_id == appt.org_id, ar.c.appointment_id == appt.id)
+                    .values(active=False))
+
+
+def reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime,
+               provider_id: uuid.UUID | None = None, location_id: uuid.UUID | None = None,
+               overbook: bool = False) -> Appointment:
+    """Move a booked or confirmed appointment (same id) to a new time, provider or location."""
+    return _retrying(lambda: _reschedule(ctx, appointment_id, start_at=start_at, provider_id=provider_id,
+                                         location_id=location_id, overbook=overbook))
+
+
+def _reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime, provider_id: uuid.UUID | None,
+                location_id: uuid.UUID | None, overbook: bool) -> Appointment:
+    with unit_of_work(ctx) as session:
+        _lock_for_booking(session)
+        appt = _load_appointment(session, ctx, appointment_id, SCHEDULING_BOOK)
+        t = transition(appt.status, "reschedule")
+        new_location = location_id or appt.location_id
+        ctx.require(SCHEDULING_BOOK, new_location, what="location")
+        visit = _visit_or_404(session, ctx, appt.visit_type_id)
+        plan = _plan(session, ctx, visit=visit, provider_id=provider_id or appt.provider_id,
+                     location_id=new_location, start_at=start_at, overbook=overbook, exclude=appt.id)
+        was = {"start_at": appt.start_at.isoformat(), "end_at": appt.end_at.isoformat(),
+               "provider_id": str(appt.provider_id), "location_id": str(appt.location_id)}
+        _release_resources(session, appt)
+        appt.provider_id, appt.location_id = provider_id or appt.provider_id, new_location
+        appt.start_at, appt.end_at = plan.start_at, plan.end_at
+        appt.block_start, appt.block_end, appt.overbooked = plan.block_start, plan.block_end, plan.overbooked
+        appt.status, appt.confirmed_at = t.after, None
+        appt.version += 1
+        _hold_resources(session, appt, plan.resource_ids)
+        _flush_or_conflict(session)
+        audit.record(session, ctx, "appointment.reschedule", "appointment", appt.id,
+                     patient_id=appt.patient_id, location_id=appt.location_id,
+                     detail={"was": was["start_at"], "now": plan.start_at.isoformat()})
+        outbox.emit(session, "scheduling.appointment_rescheduled", {"appointment_id": str(appt.id), "was": was})
+        schedule_reminders(session, ctx.org_id, appt.id, plan.start_at)
+        if datetime.fromisoformat(was["start_at"]) > now():
+            outbox.emit(session, "scheduling.slot_freed", {
+                "appointment_id": str(appt.id), "provider_id": was["provider_id"],
+                "location_id": was["location_id"], "visit_type_id": str(visit.id),
+                "start_at": was["start_at"], "end_at": was["end_at"]})
+        patients_port.link_location(session, appt.patient_id, new_location)
+        return appt
+
+
+def cancel(ctx: Context, appointment_id: uuid.UUID, *, reason: str) -> Appointment:
+    if not reason or not reason.strip():
+        raise ValidationProblem("A cancellation reason is required", field="reason")
+    with unit_of_work(ctx) as session:
+        appt = _load_appointment(session, ctx, appointment_id, SCHEDULING_BOOK)
+        t = transition(appt.status, "cancel")
+        appt.status, appt.cancel_reason, appt.cancelled_at = t.after, reason.strip()[:200], now()
+        appt.version += 1
+        _release_resources(session, appt)
+        audit.record(session, ctx, "appointment.cancel", "appointment", appt.id, patient_id=appt.patient_id,
+                     location_id=appt.location_id, detail={"reason": appt.cancel_reason})
+        outbox.emit(session, "scheduling.appointment_cancelled", {"appointment_id": str(appt.id)})
+        if appt.start_at > now():
+            _slot_freed(session, appt)
+        return appt
+
+
+StatusAction = Literal["confirm", "check_in", "room", "check_out", "no_show", "undo_check_in", "undo_room"]
+_ACTION_PERMISSION = {"confirm": SCHEDULING_BOOK}
+_STAMP = {"confirm": "confirmed_at", "check_in": "checked_in_at", "room": "roomed_at",
+          "check_out": "checked_out_at", "no_show": "no_show_at"}
+
+
+def change_status(ctx: Context, appointment_id: uuid.UUID, action: StatusAction, *,
+                  room_id: uuid.UUID | None = None) -> Appointment:
+    """Move an appointment through the desk's statuses (check-in, rooming, check-out, no-show)."""
+    return _retrying(lambda: _change_status(ctx, appointment_id, action, room_id=room_id))
+
+
+def _change_status(ctx: Context, appointment_id: uuid.UUID, action: StatusAction, *,
+                   room_id: uuid.UUID | None) -> Appointment:
+    permission = _ACTION_PERMISSION.get(action, SCHEDULING_CHECKIN)
+    with unit_of_work(ctx) as session:
+        appt = _load_appointment(session, ctx, appointment_id, permission)
+        t = transition(appt.status, action, start_at=appt.start_at, now=now())
+        if action == "check_in":
+            tz = _zone(session, appt)
+            if to_local(appt.start_at, tz).date() != to_local(now(), tz).date():
+                raise TransitionRefused("Check-in is possible only on the day of the appointment",
+                                        field="status")
+        appt.status = t.after
+        if action in _STAMP:
+            setattr(appt, _STAMP[action], now())
+        if action == "undo_check_in":
+            appt.checked_in_at = None
+        if action == "undo_room":
+            appt.roomed_at = None
+        appt.version += 1
+        if action == "no_show":
+            _release_resources(session, appt)
+        if room_id is not None and action == "room":
+            _assign_room(session, appt, room_id)
+        audit.record(session, ctx, f"appointment.{action}", "appointment", appt.id,
+                     patient_id=appt.patient_id, location_id=appt.location_id)
+        outbox.emit(session, "scheduling.appointment_status", {"appointment_id": str(appt.id),
+                                                               "status": appt.status, "action": action})
+        return appt
+
+
+def _zone(session: Session, appt: Appointment) -> str:
+    return cal.location_zones(session.connection(), appt.org_id, [appt.location_id]).get(
+        appt.location_id, "UTC")
+
+
+def _assign_room(session: Session, appt: Appointment, room_id: uuid.UUID) -> None:
+    rs = cal.RS
+    ok = session.connection().scalar(select(rs.c.id).where(
+        rs.c.org_id == appt.org_id, rs.c.id == room_id, rs.c.location_id == appt.location_id))
+    if ok is None:
+        raise NotFound("No such room at this location", field="room_id")
+    _release_resources(session, appt)
+    session.add(AppointmentResource(org_id=appt.org_id, appointment_id=appt.id, resource_id=room_id,
+                                    start_at=now(), end_at=max(appt.end_at, now() + timedelta(minutes=5))))
+    _flush_or_conflict(session)
+
+
+# --- day lists -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayRow:
+    id: uuid.UUID
+    start_at: datetime
+    end_at: datetime
+    local_start: datetime
+    provider_id: uuid.UUID
+    location_id: uuid.UUID
+    patient_id: uuid.UUID
+    visit_type_id: uuid.UUID
+    status: str
+    overbooked: bool
+    telehealth: bool
+    checked_in_at: datetime | None
+    room_ids: tuple[uuid.UUID, ...]
+
+
+SortKey = Literal["start", "provider", "status"]
+
+
+def list_day(ctx: Context, location_id: uuid.UUID, day: date, *, days: int = 1,
+             provider_id: uuid.UUID | None = None, include_cancelled: bool = False,
+             sort: SortKey = "start", audit_action: str = "appointment.list") -> list[DayRow]:
+    """Appointments of one location for `days` local days (Core; one audit row per patient)."""
+    ctx.require(SCHEDULING_READ, location_id, what="location")
+    if not 1 <= days <= 14:
+        raise ValidationProblem("days must be between 1 and 14", field="days")
+    with unit_of_work(ctx) as session:
+        conn = session.connection()
+        zones = cal.location_zones(conn, ctx.org_id, [location_id])
+        if location_id not in zones:
+            raise NotFound("No such location")
+        tz = zones[location_id]
+        start = local_day_bounds(day, tz).start
+        end = local_day_bounds(day + timedelta(days=days - 1), tz).end
+        a = cal.A
+        q = (select(a.c.id, a.c.start_at, a.c.end_at, a.c.provider_id, a.c.location_id, a.c.patient_id,
+                    a.c.visit_type_id, a.c.status, a.c.overbooked, a.c.telehealth, a.c.checked_in_at)
+             .where(a.c.org_id == ctx.org_id, a.c.location_id == location_id,
+                    a.c.start_at >= start, a.c.start_at < end))
+        if provider_id is not None:
+            q = q.where(a.c.provider_id == provider_id)
+        if not include_cancelled:
+            q = q.where(a.c.status.in_((*ACTIVE_STATUSES, "no_show")))
+        order = {"start": (a.c.start_at, a.c.provider_id), "provider": (a.c.provider_id, a.c.start_at),
+                 "status": (a.c.status, a.c.start_at)}[sort]
+        rows = conn.execute(q.order_by(*order)).all()
+        rooms: dict[uuid.UUID, list[uuid.UUID]] = {}
+        if rows:
+            ar = cal.AR
+            for r in conn.execute(select(ar.c.appointment_id, ar.c.resource_id).join(
+                    a, and_(a.c.org_id == ar.c.org_id, a.c.id == ar.c.appointment_id)).where(
+                    ar.c.org_id == ctx.org_id, ar.c.active.is_(True), a.c.location_id == location_id,
+                    a.c.start_at >= start, a.c.start_at < end)):
+                rooms.setdefault(r.appointment_id, []).append(r.resource_id)
+        out = [DayRow(r.id, r.start_at, r.end_at, to_local(r.start_at, tz), r.provider_id, r.location_id,
+                      r.patient_id, r.visit_type_id, r.status, r.overbooked, r.telehealth, r.checked_in_at,
+                      tuple(rooms.get(r.id, ()))) for r in rows]
+        audit_many(session, ctx, audit_action, [(r.id, r.patient_id) for r in out], location_id)
+        return out
+
+
+def audit_many(session: Session, ctx: Context, action: str, rows: list[tuple[uuid.UUID, uuid.UUID]],
+               location_id: uuid.UUID | None) -> None:
+    """One audit row per patient shown, written with a single executemany."""
+    if not rows:
+        return
+    t = audit.AuditRecord.__table__
+    stamp = now()
+    base = {"org_id": ctx.org_id, "created_at": stamp, "actor_id": ctx.actor_id, "actor_type": ctx.actor_type,
+            "actor_name": ctx.actor_name, "role": ",".join(ctx.roles), "action": action,
+            "resource_type": "appointment", "location_id": location_id or ctx.location_id,
+            "client_ip": ctx.client_ip, "request_id": ctx.request_id,
+            "reason": ctx.break_glass_reason or ctx.reason, "break_glass": ctx.is_break_glass, "detail": None,
+            "seq": None, "prev_hash": None, "hash": None}
+    seen: set[uuid.UUID] = set()
+    values = []
+    for appt_id, patient_id in rows:
+        if patient_id in seen:
+            continue
+        seen.add(patient_id)
+        values.append({**base, "id": new_id(), "resource_id": str(appt_id), "patient_id": patient_id})
+    session.execute(t.insert(), values)
+
+
+def list_patient_appointments(ctx: Context, patient_id: uuid.UUID, *, upcoming_only: bool = True
+                              ) -> list[Appointment]:
+    with unit_of_work(ctx) as session:
+        patients_port.require_patient(session, ctx, patient_id)
+        q = select(Appointment).where(Appointment.patient_id == patient_id)
+        if upcoming_only:
+            q = q.where(Appointment.start_at >= now() - timedelta(hours=12))
+        scope = ctx.scope(SCHEDULING_READ)
+        if scope is not None:
+            q = q.where(Appointment.location_id.in_(list(scope)))
+        appts = list(session.scalars(q.order_by(Appointment.start_at).limit(200)))
+        audit.record(session, ctx, "appointment.list", "patient", patient_id, patient_id=patient_id)
+        return appts
+
+
+def visit_types(ctx: Context, *, self_bookable: bool | None = None) -> list[VisitType]:
+    with unit_of_work(ctx) as session:
+        q = select(VisitType).where(VisitType.active.is_(True))
+        if self_bookable is not None:
+            q = q.where(VisitType.self_bookable.is_(self_bookable))
+        return list(session.scalars(q.order_by(VisitType.name)))
+
+
+__all__ = [
+    "Slot",
+    "SlotFilter",
+    "SlotTaken",
+    "SlotView",
+    "book",
+    "book_series",
+    "cancel",
+    "change_status",
+    "get_appointment",
+    "list_day",
+    "reschedule",
+    "search_slots",
+]

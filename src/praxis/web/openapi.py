@@ -1,0 +1,62 @@
+"""The OpenAPI document says what the API really answers: RFC 9457 problems for every error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field
+
+PROBLEM_MEDIA = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = Field(description="Stable URI reference of the problem kind, e.g. /problems/not-found")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    field: str | None = Field(default=None, description="The input field at fault, when there is one")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="Validation: one {field, message, code} per error; conflicts: the "
+        "conflicting items (e.g. possible duplicate patients)")
+
+
+_ERRORS = {
+    "401": "Not signed in, or the bearer token is unknown, expired or revoked",
+    "403": "The caller lacks the permission this operation declares",
+    "404": "No such object — or one of another organisation or outside the caller's locations",
+    "409": "Conflicts with the current state (duplicate, race lost, idempotency key in use)",
+    "422": "Invalid input; `field` names what to fix",
+}
+_WRITE = {"post", "put", "patch", "delete"}
+
+
+def install(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(components["Problem"].pop("$defs", {}))
+        problem = {PROBLEM_MEDIA: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for path, item in schema.get("paths", {}).items():
+            for method, op in item.items():
+                responses = op.setdefault("responses", {})
+                codes = ["422"]
+                if path.startswith("/api/"):
+                    codes += ["401", "403", "404"] + (["409"] if method in _WRITE else [])
+                for code in codes:
+                    responses[code] = {"description": _ERRORS[code], "content": problem}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -32,11 +32,9 @@ from praxis.identity.schemas import (
     RoleOut,
     RoleUpdate,
 )
-from praxis.platform import audit
 from praxis.platform.context import Context
 from praxis.platform.ids import parse_id
 from praxis.platform.permissions import AUDIT_READ
-from praxis.platform.uow import unit_of_work
 from praxis.web.deps import authenticated, permission
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
@@ -167,11 +165,8 @@ def query_audit(
     offset: int = Query(0, ge=0, le=1_000_000),
     ctx: Context = Depends(permission(AUDIT_READ)),
 ) -> list[AuditOut]:
-    """The organisation's audit log by patient, user and period (newest first)."""
-    with unit_of_work(ctx) as s:
-        rows = audit.list_records(
-            s, patient_id=parse_id(patient_id, "patient") if patient_id else None,
-            actor_id=parse_id(actor_id, "user") if actor_id else None,
-            since=since, until=until, break_glass=break_glass, limit=limit, offset=offset)
-        audit.record(s, ctx, "query", "audit", None, patient_id=parse_id(patient_id) if patient_id else None)
-        return [AuditOut.model_validate(r) for r in rows]
+    """The organisation's audit log by patient, user and period (newest first); the query is audited."""
+    rows = service.list_audit(ctx, patient_id=parse_id(patient_id, "patient") if patient_id else None,
+                              actor_id=parse_id(actor_id, "user") if actor_id else None,
+                              since=since, until=until, break_glass=break_glass, limit=limit, offset=offset)
+    return [AuditOut.model_validate(r) for r in rows]

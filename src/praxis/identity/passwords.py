@@ -6,7 +6,6 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from praxis.platform.errors import ValidationProblem
-
 from praxis.platform.settings import get_settings
 
 _settings = get_settings()

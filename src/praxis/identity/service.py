@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -296,12 +296,20 @@ def accept_invitation(user_id: uuid.UUID, membership_id: uuid.UUID) -> None:
         m.accepted_at = now()
 
 
-def change_password(user_id: uuid.UUID, current: str, new: str) -> None:
+def change_password(user_id: uuid.UUID, current: str, new: str, *, keep_session: str | None = None) -> int:
+    """Set a new password and end every other session of the user (a stolen session dies with the
+    old password). Returns how many sessions were ended."""
+    from praxis.identity.models import WebSession
+
     with session_scope(None, system=True) as s:
         user = s.get(User, user_id)
         if user is None or not passwords.verify_password(user.password_hash, current):
             raise ValidationProblem("Current password is wrong", field="current_password")
         user.password_hash = passwords.hash_password(new)
+        q = update(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+        if keep_session is not None:
+            q = q.where(WebSession.token_hash != tokens.digest(keep_session))
+        return int(getattr(s.execute(q.values(ended_at=now())), "rowcount", 0) or 0)
 
 
 def get_user(user_id: uuid.UUID) -> User | None:

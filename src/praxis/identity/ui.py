@@ -323,7 +323,8 @@ def change_password(request: Request, current_password: str = Form(""), new_pass
         uid = _user_id(ctx)
         if new_password != confirm_password:
             raise ValidationProblem("The new passwords do not match", field="confirm_password")
-        service.change_password(uid, current_password, new_password)
+        service.change_password(uid, current_password, new_password,
+                                keep_session=request.cookies.get(SESSION_COOKIE))
     except ProblemError as exc:
         if exc.field == "password":
             exc.field = "new_password"

@@ -93,7 +93,8 @@ def payloads() -> list[str]:
         f"<<script>script>{JS}<</script>/script>",
         f"<script>/*</script><script>*/{JS}</script>",
         f"\u2028<script>{JS}</script>",
-        f"\u0000<script>{JS}</script>",
+        # NUL itself is refused at the edge (tests/http/test_platform_http.py); a zero-width prefix instead.
+        f"\u200b<script>{JS}</script>",
         f"<noscript><p title=\"</noscript><img src=x onerror={JS}>\">",
         f"<template><script>{JS}</script></template><script>{JS}</script>",
         f"</script><script>{JS}</script>",

@@ -39,11 +39,12 @@ migrate: install
 demo: migrate
 	$(BIN)/praxis demo
 
+# Plain http on 127.0.0.1: cookies without the Secure flag unless you say otherwise.
 run: install assets demo
-	$(BIN)/praxis serve
+	PRAXIS_COOKIE_SECURE=$${PRAXIS_COOKIE_SECURE:-false} $(BIN)/praxis serve
 
 serve: install assets
-	$(BIN)/praxis serve
+	PRAXIS_COOKIE_SECURE=$${PRAXIS_COOKIE_SECURE:-false} $(BIN)/praxis serve
 
 lint: install
 	$(BIN)/ruff check src tests bench

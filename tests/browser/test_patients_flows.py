@@ -79,27 +79,36 @@ def test_build_two_step_intake_and_fill_by_link(staff_page, org, browser, live_s
     form.locator("select[name=type]").select_option("select")
     form.locator("input[name=options]").fill("yes, no")
     form.locator("input[name=required]").check()
-    form.locator("button[type=submit]").click()
-    pg.wait_for_load_state()
-    # Add step 2 (needs a field before it is valid: add the step, then its field).
+    with pg.expect_navigation():
+        form.locator("button[type=submit]").click()
+    assert pg.locator("#editor-error").count() == 0
+    # Add step 2 together with its first (conditional) question, all in one form.
     pg.fill("#st-title", "Smoking")
-    pg.fill("#st-key", "smoking")
-    pg.click("#add-step button[type=submit]")
-    assert "at least one field" in pg.inner_text("#editor-error")
-    # Build the second step in one go through a definition that already has it.
-    from praxis.intake import service
-    from praxis.intake.schemas import WorkflowIn  # noqa: F401 - documents the API used below
-
-    ctx = system_context(org.id)
-    wf = next(w for w in service.list_workflows(ctx) if w.name == "Browser flow")
-    defn = wf.definition
-    defn["steps"].append({"key": "smoking", "title": "Smoking", "kind": "custom", "fields": [
-        {"key": "packs", "label": "Packs per day", "type": "number", "required": True,
-         "condition": {"field": "smoker", "op": "equals", "value": "yes"}},
-        {"key": "sign", "label": "I confirm my answers", "type": "signature", "required": True}]})
-    service.save_workflow_version(ctx, wf.id, defn)
-    pg.goto(f"/intake/workflows/{wf.id}")
+    pg.select_option("#st-kind", "custom")
+    pg.fill("#sf-label", "Packs per day")
+    pg.fill("#sf-key", "packs")
+    pg.select_option("#sf-type", "number")
+    pg.check("#sf-required")
+    pg.select_option("#sf-cf", "smoker")
+    pg.fill("#sf-cv", "yes")
+    with pg.expect_navigation():
+        pg.click("#add-step button[type=submit]")
+    assert pg.locator("#editor-error").count() == 0
     assert "smoker is yes" in pg.inner_text("#step-1")
+    # A second question on step 2: a signature (key made from the label).
+    pg.locator("#step-1 summary").click()
+    form2 = pg.locator("#step-1 form.add-field")
+    form2.locator("input[name=label]").fill("I confirm my answers")
+    form2.locator("input[name=key]").fill("sign")
+    form2.locator("select[name=type]").select_option("signature")
+    form2.locator("input[name=required]").check()
+    with pg.expect_navigation():
+        form2.locator("button[type=submit]").click()
+    assert pg.locator("#editor-error").count() == 0
+    step2 = pg.inner_text("#step-1")
+    assert "Packs per day" in step2 and "I confirm my answers" in step2 and "signature" in step2
+    assert "v4" in pg.inner_text("h1")  # created, +question, +step, +question
+    ctx = system_context(org.id)
 
     from praxis.intake import links
 

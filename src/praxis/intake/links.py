@@ -12,6 +12,7 @@ import hashlib
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from praxis.intake.schemas import LinkOut
 from praxis.intake.service import (
     answer_problem,
     load_submission,
+    resolve_workflow,
     save_step_in,
     start_in,
     submit_in,
@@ -110,6 +112,38 @@ def send_intake_link(
         patient = load_patient(session, ctx, patient_id, PATIENTS_READ if ctx.has(PATIENTS_READ) else INTAKE_FILL)
         sub = start_in(session, ctx, patient.id, location_id, visit_type, "link")
         return _issue(session, ctx, sub, hours)
+
+
+def open_for_appointment(
+    ctx: Context,
+    appointment_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    location_id: uuid.UUID | None,
+    visit_type: str,
+    deliver: Callable[[LinkOut], bool],
+    hours: int = DEFAULT_HOURS,
+) -> str:
+    """Open the intake of a booked appointment, once, and hand its link to `deliver`.
+
+    Returns "opened" (and delivered), "undelivered" (opened; `deliver` found no way to reach the
+    patient), "exists" (this appointment already has its intake: nothing is done) or
+    "no_workflow". `deliver` runs inside the transaction: when it raises, nothing is kept and the
+    caller (an outbox handler) is retried; the unique appointment id makes a second run a no-op.
+    """
+    with unit_of_work(ctx) as session:
+        existing = session.scalars(
+            select(IntakeSubmission.id).where(IntakeSubmission.appointment_id == appointment_id)
+        ).first()
+        if existing is not None:
+            return "exists"
+        if resolve_workflow(session, location_id, visit_type) is None:
+            return "no_workflow"
+        patient = load_patient(session, ctx, patient_id, INTAKE_FILL)
+        sub = start_in(session, ctx, patient.id, location_id, visit_type, "link")
+        sub.appointment_id = appointment_id
+        session.flush()  # the unique (org, appointment) index stops a concurrent second run here
+        link = _issue(session, ctx, sub, hours)
+        return "opened" if deliver(link) else "undelivered"
 
 
 # --- public side ----------------------------------------------------------------------------------

@@ -63,6 +63,9 @@ class IntakeSubmission(TenantScoped, Base):
     # open -> submitted -> applied | rejected  (no review: open -> applied)
     status: Mapped[str] = mapped_column(String(12), default="open")
     channel: Mapped[str] = mapped_column(String(10), default="desk")  # desk | link
+    # The appointment this intake was opened for (online booking); one intake per appointment.
+    # No foreign key: scheduling sits above intake, which only keeps the id.
+    appointment_id: Mapped[uuid.UUID | None]
     answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # What applying did or could not do (e.g. "payer XYZ not in the directory").
     apply_notes: Mapped[list[Any] | None]
@@ -79,6 +82,7 @@ class IntakeSubmission(TenantScoped, Base):
         org_fk(["location_id"], "locations"),
         Index("ix_intake_submissions_org_patient", "org_id", "patient_id", "created_at"),
         Index("ix_intake_submissions_org_status", "org_id", "status", "location_id"),
+        Index("uq_intake_submissions_appointment", "org_id", "appointment_id", unique=True),
     )
 
 

@@ -5,6 +5,7 @@ review, the patient's intake history fragment, and the public patient-link pages
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -119,6 +120,46 @@ def _split(text: str) -> list[str]:
     return [v.strip() for v in text.replace("\n", ",").split(",") if v.strip()]
 
 
+def _slug(text: str, taken: set[str], fallback: str) -> str:
+    """A key made from a label ("Packs per day?" -> "packs_per_day"), unique among `taken`."""
+    base = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:36] or fallback
+    if not base[0].isalpha():
+        base = f"{fallback}_{base}"[:36]
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}_{n}", n + 1
+    return key
+
+
+def _field_from(form: FormData, defn: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """One field from the editor's field inputs (named `prefix` + label, key, type, ...)."""
+
+    def get(name: str) -> str:
+        return str(form.get(prefix + name) or "").strip()
+
+    label = get("label")
+    taken = {f["key"] for f in d.all_fields(defn)}
+    field: dict[str, Any] = {
+        "key": get("key") or _slug(label, taken, "q"),
+        "label": label,
+        "type": get("type") or "text",
+        "required": prefix + "required" in form,
+    }
+    if field["type"] in ("select", "multiselect"):
+        field["options"] = _split(get("options"))
+    if get("maps_to"):
+        field["maps_to"] = get("maps_to")
+    if get("cond_field"):
+        values = _split(get("cond_values"))
+        parsed: list[Any] = [v == "true" if v in ("true", "false") else v for v in values]
+        field["condition"] = (
+            {"field": get("cond_field"), "op": "equals", "value": parsed[0] if parsed else ""}
+            if len(parsed) <= 1
+            else {"field": get("cond_field"), "op": "in", "values": parsed}
+        )
+    return field
+
+
 def _edit(defn: dict[str, Any], form: FormData) -> dict[str, Any]:
     """Apply one editor action to a copy of the definition (validation happens on save)."""
     new = copy.deepcopy(defn)
@@ -138,37 +179,21 @@ def _edit(defn: dict[str, Any], form: FormData) -> dict[str, Any]:
         new["title"] = str(form.get("title") or "").strip()
         new["review_required"] = "review_required" in form
     elif action == "add_step":
+        # A step is only valid with a field, so the step and its first field come in one form.
+        title = str(form.get("title") or "").strip()
         steps.append(
             {
-                "key": str(form.get("key") or "").strip(),
-                "title": str(form.get("title") or "").strip(),
+                "key": str(form.get("key") or "").strip() or _slug(title, {s["key"] for s in steps}, "step"),
+                "title": title,
                 "kind": str(form.get("kind") or "custom"),
-                "fields": [],
+                "fields": [_field_from(form, defn, "field_")],
             }
         )
     elif action == "remove_step":
         steps.pop(idx("step", len(steps)))
     elif action == "add_field":
         step = steps[idx("step", len(steps))]
-        field: dict[str, Any] = {
-            "key": str(form.get("key") or "").strip(),
-            "label": str(form.get("label") or "").strip(),
-            "type": str(form.get("type") or "text"),
-            "required": "required" in form,
-        }
-        if field["type"] in ("select", "multiselect"):
-            field["options"] = _split(str(form.get("options") or ""))
-        if form.get("maps_to"):
-            field["maps_to"] = str(form.get("maps_to"))
-        if form.get("cond_field"):
-            values = _split(str(form.get("cond_values") or ""))
-            parsed: list[Any] = [v == "true" if v in ("true", "false") else v for v in values]
-            field["condition"] = (
-                {"field": str(form.get("cond_field")), "op": "equals", "value": parsed[0] if parsed else ""}
-                if len(parsed) <= 1
-                else {"field": str(form.get("cond_field")), "op": "in", "values": parsed}
-            )
-        step["fields"].append(field)
+        step["fields"].append(_field_from(form, defn))
     elif action == "remove_field":
         step = steps[idx("step", len(steps))]
         step["fields"].pop(idx("field", len(step["fields"])))

@@ -26,6 +26,10 @@ class MrnCounter(Base):
     last_value: Mapped[int] = mapped_column(Integer, default=0)
 
 
+_PATTERN_OPS = {"last_name_norm": "varchar_pattern_ops", "first_name_norm": "varchar_pattern_ops",
+                "preferred_name_norm": "varchar_pattern_ops"}
+
+
 class Patient(TenantScoped, Base):
     __tablename__ = "patients"
 
@@ -84,9 +88,12 @@ class Patient(TenantScoped, Base):
         org_fk(["preferred_location_id"], "locations"),
         UniqueConstraint("org_id", "mrn", name="uq_patients_org_mrn"),
         UniqueConstraint("org_id", "external_source", "external_id", name="uq_patients_org_external"),
-        Index("ix_patients_org_last_first", "org_id", "last_name_norm", "first_name_norm"),
-        Index("ix_patients_org_first", "org_id", "first_name_norm"),
-        Index("ix_patients_org_preferred", "org_id", "preferred_name_norm"),
+        # Name search is `LIKE 'prefix%'` on normalised names: on PostgreSQL only pattern-ops
+        # indexes serve a prefix LIKE under a non-C collation (see docs/performance.md).
+        Index("ix_patients_org_last_first", "org_id", "last_name_norm", "first_name_norm",
+              postgresql_ops=_PATTERN_OPS),
+        Index("ix_patients_org_first", "org_id", "first_name_norm", postgresql_ops=_PATTERN_OPS),
+        Index("ix_patients_org_preferred", "org_id", "preferred_name_norm", postgresql_ops=_PATTERN_OPS),
         Index("ix_patients_org_dob", "org_id", "dob"),
         Index("ix_patients_org_phone_mobile", "org_id", "phone_mobile"),
         Index("ix_patients_org_phone_home", "org_id", "phone_home"),

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
+import secrets
+import time
+import uuid
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -11,20 +17,23 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from praxis.patients import coverage, documents, importer, service
-from praxis.patients.import_rows import FIELDS
+from praxis.patients import coverage, documents, importer, merge, service
+from praxis.patients.import_rows import FIELDS, guess_mapping, read_table
 from praxis.patients.normalise import format_phone
 from praxis.patients.permissions import (
     DOCUMENTS_READ,
     DOCUMENTS_WRITE,
     PATIENTS_IMPORT,
+    PATIENTS_MERGE,
     PATIENTS_READ,
     PATIENTS_WRITE,
 )
 from praxis.patients.schemas import CoverageIn, PatientCreate
+from praxis.platform import crypto
 from praxis.platform.context import Context
-from praxis.platform.errors import ProblemError
+from praxis.platform.errors import NotFound, ProblemError, ValidationProblem
 from praxis.platform.ids import parse_id
+from praxis.platform.settings import get_settings
 from praxis.web.deps import permission
 from praxis.web.templating import register_nav, render
 
@@ -91,24 +100,71 @@ async def register(request: Request, ctx: Context = Depends(permission(PATIENTS_
 # --- import -------------------------------------------------------------------------------------
 
 
+IGNORE = "ignore"
+UPLOAD_TTL_SECONDS = 6 * 3600
+
+
+def _uploads_dir(org_id: uuid.UUID) -> Path:
+    return get_settings().var_dir / "import-uploads" / str(org_id)
+
+
+def _stash_upload(ctx: Context, filename: str, data: bytes) -> str:
+    """Keep an uploaded import file (encrypted, outside the web root) for the mapping round trips."""
+    folder = _uploads_dir(ctx.org_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - UPLOAD_TTL_SECONDS
+    for old in folder.iterdir():
+        if old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
+    token = secrets.token_hex(16)
+    blob = json.dumps({"filename": filename, "data": base64.b64encode(data).decode()})
+    (folder / token).write_text(crypto.keyring().encrypt(blob, aad=f"{ctx.org_id}:{token}".encode()))
+    return token
+
+
+def _load_upload(ctx: Context, token: str) -> tuple[str, bytes] | None:
+    if not re.fullmatch(r"[0-9a-f]{32}", token):
+        return None
+    path = _uploads_dir(ctx.org_id) / token
+    if not path.is_file() or path.stat().st_mtime < time.time() - UPLOAD_TTL_SECONDS:
+        return None
+    try:
+        blob = json.loads(crypto.keyring().decrypt(path.read_text(), aad=f"{ctx.org_id}:{token}".encode()))
+    except Exception:  # a tampered, expired-key or foreign file is simply gone
+        return None
+    return str(blob["filename"]), base64.b64decode(blob["data"])
+
+
+def _import_context(**kw: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "report": None,
+        "error": None,
+        "form": {},
+        "fields": FIELDS,
+        "headers": [],
+        "samples": [],
+        "chosen": {},
+        "upload": "",
+        "filename": "",
+        "ignore": IGNORE,
+    }
+    return {**base, **kw}
+
+
 @router.get("/patients/import")
 def import_page(request: Request, ctx: Context = Depends(permission(PATIENTS_IMPORT))) -> Response:
-    return render(request, "patients/import.html", {"report": None, "error": None, "form": {}, "fields": FIELDS})
+    return render(request, "patients/import.html", _import_context())
 
 
-def _parse_mapping(text: str) -> dict[str, str] | None:
-    """`Header = field` lines (or JSON) -> mapping; blank -> None (use saved or guessed)."""
-    text = text.strip()
-    if not text:
+def _chosen_mapping(values: dict[str, str], headers: list[str]) -> dict[str, str] | None:
+    """One <select> per column (map_0, map_1, ...) -> header -> field; None when none was sent."""
+    if not any(f"map_{i}" in values for i in range(len(headers))):
         return None
-    if text.startswith("{"):
-        parsed = json.loads(text)
-        return {str(k): str(v) for k, v in parsed.items()}
     mapping: dict[str, str] = {}
-    for line in text.splitlines():
-        if "=" in line:
-            header, _, field = line.partition("=")
-            mapping[header.strip()] = field.strip()
+    for i, header in enumerate(headers):
+        target = values.get(f"map_{i}", IGNORE)
+        if header and target and target != IGNORE:
+            mapping[header] = target
     return mapping
 
 
@@ -116,36 +172,79 @@ def _parse_mapping(text: str) -> dict[str, str] | None:
 async def import_run(request: Request, ctx: Context = Depends(permission(PATIENTS_IMPORT))) -> Response:
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
+    kind: Any = "coverages" if values.get("kind") == "coverages" else "patients"
+    source = (values.get("source") or "import").strip()[:60] or "import"
+    encoding = values.get("encoding") or "utf-8"
     file = form.get("file")
+    upload = values.get("upload", "")
     error = None
     report = None
-    if not isinstance(file, UploadFile) or not file.filename:
+    headers: list[str] = []
+    samples: list[str] = []
+    chosen: dict[str, str] = {}
+    filename = ""
+    data: bytes | None = None
+    if isinstance(file, UploadFile) and file.filename:
+        filename = file.filename
+        data = await file.read(200 * 1024 * 1024 + 1)
+        upload = await run_in_threadpool(_stash_upload, ctx, filename, data)
+        new_file = True
+    else:
+        new_file = False
+        stashed = _load_upload(ctx, upload) if upload else None
+        if stashed:
+            filename, data = stashed
+        else:
+            upload = ""
+    if data is None:
         error = "Choose a CSV or Excel file"
     else:
-        data = await file.read(200 * 1024 * 1024 + 1)
         try:
-            mapping = _parse_mapping(values.get("mapping", ""))
+            table = await run_in_threadpool(read_table, data, filename, encoding)
+            headers = table.headers
+            samples = [
+                next((str(r[i]) for r in table.rows[:5] if i < len(r) and r[i] not in (None, "")), "")[:40]
+                for i in range(len(headers))
+            ]
+            mapping = None if new_file else _chosen_mapping(values, headers)
+            if mapping is None:
+                saved = await run_in_threadpool(importer.get_saved_mapping, ctx, source, kind)
+                mapping = (
+                    {h: f for h, f in saved.items() if h in headers} if saved else guess_mapping(headers, kind)
+                )
+            chosen = mapping
             report = await run_in_threadpool(
                 lambda: importer.run_import(
                     ctx,
-                    "coverages" if values.get("kind") == "coverages" else "patients",
+                    kind,
                     data,
-                    filename=file.filename or "",
+                    filename=filename,
                     location_code=values.get("location_code", ""),
-                    source=values.get("source") or "import",
+                    source=source,
                     mapping=mapping,
-                    dry_run="apply" not in values,
-                    encoding=values.get("encoding") or "utf-8",
+                    dry_run=new_file or "apply" not in values,
+                    encoding=encoding,
                 )
             )
         except ProblemError as exc:
             error = exc.detail
-        except ValueError:
-            error = "The mapping must be lines of 'Column header = field' or a JSON object"
+        if report is not None and report.applied:  # done: the stashed file is not needed any more
+            (_uploads_dir(ctx.org_id) / upload).unlink(missing_ok=True)
+            upload, headers = "", []
     return render(
         request,
         "patients/import.html",
-        {"report": report, "error": error, "form": values, "fields": FIELDS},
+        _import_context(
+            report=report,
+            error=error,
+            form=values,
+            headers=headers,
+            samples=samples,
+            chosen=chosen,
+            upload=upload,
+            filename=filename,
+            kind=kind,
+        ),
         status_code=422 if error else 200,
     )
 
@@ -159,6 +258,17 @@ def _page(request: Request, ctx: Context, patient_id: str, **extra: Any) -> Resp
     covs = coverage.list_coverages(ctx, pid)
     payers = {p.id: p for p in coverage.list_payers(ctx, include_inactive=True)}
     docs = documents.list_documents(ctx, pid) if ctx.has(DOCUMENTS_READ) else []
+    can_merge = ctx.has(PATIENTS_MERGE)
+    merges: list[dict[str, Any]] = []
+    if can_merge:
+        for m in merge.list_merges(ctx, pid):
+            other_id = m.merged_id if m.survivor_id == pid else m.survivor_id
+            try:
+                other = service.get_patient(ctx, other_id)
+                label = f"{other.last_name}, {other.first_name} (MRN {other.mrn})"
+            except ProblemError:
+                label = "a record you cannot see"
+            merges.append({"m": m, "survivor": m.survivor_id == pid, "other_id": other_id, "other": label})
     return render(
         request,
         "patients/detail.html",
@@ -170,6 +280,8 @@ def _page(request: Request, ctx: Context, patient_id: str, **extra: Any) -> Resp
             "format_phone": format_phone,
             "can_write": ctx.has(PATIENTS_WRITE),
             "can_upload": ctx.has(DOCUMENTS_WRITE),
+            "can_merge": can_merge,
+            "merges": merges,
             "errors": {},
             **extra,
         },
@@ -229,3 +341,89 @@ def document(patient_id: str, document_id: str, ctx: Context = Depends(permissio
             "Content-Security-Policy": "default-src 'none'; sandbox",
         },
     )
+
+
+# --- merge a duplicate into this patient, and undo ----------------------------------------------
+
+
+@router.get("/patients/{patient_id}/merge")
+def merge_confirm(
+    request: Request, patient_id: str, q: str = "", ctx: Context = Depends(permission(PATIENTS_MERGE))
+) -> Response:
+    """Find the duplicate by MRN (or name/DOB search) and show both records before merging."""
+    pid = parse_id(patient_id, "patient")
+    survivor = service.get_patient(ctx, pid)
+    q = q.strip()[:100]
+    duplicate = None
+    candidates: list[Any] = []
+    error = None
+    if not q:
+        error = "Enter the MRN of the duplicate record"
+    else:
+        try:
+            duplicate = service.get_patient_by_mrn(ctx, q)
+        except ProblemError:
+            try:
+                candidates = [c for c in service.find_patients(ctx, q=q) if c.id != pid]
+            except ProblemError as exc:
+                error = exc.detail
+            if not candidates and not error:
+                error = f"No patient found for “{q}”"
+        if duplicate is not None and duplicate.id == pid:
+            duplicate, error = None, f"{q} is this patient's own record"
+    survivor_covs = coverage.list_coverages(ctx, pid)
+    dup_covs = coverage.list_coverages(ctx, duplicate.id) if duplicate else []
+    payers = {p.id: p for p in coverage.list_payers(ctx, include_inactive=True)}
+    return render(
+        request,
+        "patients/merge.html",
+        {
+            "p": survivor,
+            "d": duplicate,
+            "q": q,
+            "candidates": candidates,
+            "covs": {"p": survivor_covs, "d": dup_covs},
+            "payers": payers,
+            "format_phone": format_phone,
+            "error": error,
+        },
+        status_code=422 if error else 200,
+    )
+
+
+@router.post("/patients/{patient_id}/merge")
+async def merge_do(request: Request, patient_id: str, ctx: Context = Depends(permission(PATIENTS_MERGE))) -> Response:
+    form = await request.form()
+    reason = str(form.get("reason") or "").strip()[:500]
+    try:
+        if not reason:
+            raise ValidationProblem("Give a reason for the merge", field="reason")
+        await run_in_threadpool(
+            merge.merge_patients,
+            ctx,
+            parse_id(patient_id, "patient"),
+            parse_id(str(form.get("merged_id") or ""), "patient"),
+            reason,
+        )
+    except ProblemError as exc:
+        return _page(request, ctx, patient_id, errors={"merge": exc.detail})
+    return RedirectResponse(f"/patients/{patient_id}#merge", status_code=303)
+
+
+@router.post("/patients/{patient_id}/merges/{merge_id}/undo")
+async def merge_undo(
+    request: Request, patient_id: str, merge_id: str, ctx: Context = Depends(permission(PATIENTS_MERGE))
+) -> Response:
+    form = await request.form()
+    reason = str(form.get("reason") or "").strip()[:500] or "undone from the patient page"
+    pid, mid = parse_id(patient_id, "patient"), parse_id(merge_id, "merge")
+    # Only a merge of this patient, found through it (404 for anything else, like a missing one).
+    if mid not in {m.id for m in await run_in_threadpool(merge.list_merges, ctx, pid)}:
+        raise NotFound("No such merge", field="merge_id")
+    try:
+        await run_in_threadpool(merge.unmerge, ctx, mid, reason)
+    except ProblemError as exc:
+        if exc.status in (403, 404):
+            raise
+        return _page(request, ctx, patient_id, errors={"merge": exc.detail})
+    return RedirectResponse(f"/patients/{patient_id}#merge", status_code=303)

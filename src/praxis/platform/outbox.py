@@ -72,16 +72,22 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** attempts * 5, 3600))
 
 
+# SQLite: how long a claimed message stays invisible to other workers while its handlers run.
+LEASE = timedelta(minutes=5)
+
+
 def run_once(*, batch: int = 50, max_attempts: int = 8) -> int:
     """Claim and handle up to `batch` due messages; returns how many were handled."""
+    from praxis.platform.db import get_engine
+
+    if get_engine().dialect.name == "sqlite":
+        return _run_once_leased(batch=batch, max_attempts=max_attempts)
     handled = 0
     with session_scope(None, system=True) as s:
         q = (select(OutboxMessage)
              .where(OutboxMessage.status == "pending", OutboxMessage.available_at <= now())
              .order_by(OutboxMessage.available_at).limit(batch))
-        conn = s.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-        if conn.dialect.name == "postgresql":
-            q = q.with_for_update(skip_locked=True)
+        q = q.with_for_update(skip_locked=True)
         for msg in s.scalars(q).all():
             handled += 1
             try:
@@ -91,14 +97,52 @@ def run_once(*, batch: int = 50, max_attempts: int = 8) -> int:
                         handler(msg.org_id, msg.payload)
                 msg.status, msg.done_at, msg.last_error = "done", now(), None
             except Exception as exc:  # a failing handler must not stop the others
-                msg.attempts += 1
-                msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                if msg.attempts >= max_attempts:
-                    msg.status = "dead"
-                    log.error("outbox message dead", extra={"topic": msg.topic, "id": str(msg.id)})
-                else:
-                    msg.available_at = now() + backoff(msg.attempts)
+                _failed(msg, exc, max_attempts)
     return handled
+
+
+def _failed(msg: OutboxMessage, exc: Exception, max_attempts: int) -> None:
+    msg.attempts += 1
+    msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    if msg.attempts >= max_attempts:
+        msg.status = "dead"
+        log.error("outbox message dead", extra={"topic": msg.topic, "id": str(msg.id)})
+    else:
+        msg.available_at = now() + backoff(msg.attempts)
+
+
+def _run_once_leased(*, batch: int, max_attempts: int) -> int:
+    """SQLite has one writer at a time: holding the claim transaction (BEGIN IMMEDIATE) while
+    handlers write in their own sessions would deadlock. So claim under BEGIN IMMEDIATE by
+    leasing the rows (moving `available_at` past the lease), commit, then run the handlers and
+    record each outcome in its own transaction. A worker that dies mid-run leaves the lease to
+    expire, and the message runs again (handlers are idempotent)."""
+    with session_scope(None, system=True) as s:
+        s.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        q = (select(OutboxMessage)
+             .where(OutboxMessage.status == "pending", OutboxMessage.available_at <= now())
+             .order_by(OutboxMessage.available_at).limit(batch))
+        claimed = []
+        for msg in s.scalars(q).all():
+            msg.available_at = now() + LEASE
+            claimed.append((msg.id, msg.topic, msg.org_id, dict(msg.payload)))
+    for msg_id, topic, org_id, payload in claimed:
+        error: Exception | None = None
+        try:
+            for handler in HANDLERS.get(topic, []):
+                handler(org_id, payload)
+        except Exception as exc:  # a failing handler must not stop the others
+            error = exc
+        with session_scope(None, system=True) as s:
+            s.connection(execution_options={"sqlite_begin": "IMMEDIATE"})  # read-then-write: lock first
+            row = s.get(OutboxMessage, msg_id)
+            if row is None or row.status != "pending":
+                continue
+            if error is None:
+                row.status, row.done_at, row.last_error = "done", now(), None
+            else:
+                _failed(row, error, max_attempts)
+    return len(claimed)
 
 
 def purge_done(older_than: timedelta = timedelta(days=7)) -> int:

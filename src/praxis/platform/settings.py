@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # Where the npm-installed front-end assets are (node_modules of the repo by default).
     assets_dir: Path = Path("node_modules")
     audit_seal_interval_seconds: float = 2.0
+    # Where patients reach the app: links sent by SMS/e-mail (intake links) start with this.
+    public_base_url: str = "http://localhost:8000"
     log_level: str = "INFO"
 
     def resolved_database_url(self) -> str:

@@ -10,8 +10,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, literal, null, or_, select, type_coerce, union_all
 
 from praxis.practice.models import Location
 from praxis.scheduling.availability import (
@@ -50,6 +51,10 @@ RS = Resource.__table__
 ST = ScheduleTemplate.__table__
 STB = ScheduleTemplateBlock.__table__
 VT = VisitType.__table__
+
+# Longest possible appointment block: visit types allow 480 minutes plus 120 + 120 of buffers
+# (schemas.VisitTypeIn); a day leaves room. Used to bound index scans on block_start.
+MAX_BLOCK = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,21 @@ def provider_pairs(conn: Connection, org_id: uuid.UUID, *, provider_ids: Iterabl
     return [(r.provider_id, r.location_id) for r in conn.execute(q)]
 
 
+def location_and_pair(conn: Connection, org_id: uuid.UUID, provider_id: uuid.UUID, location_id: uuid.UUID
+                      ) -> tuple[str | None, bool]:
+    """(time zone of the active location or None, whether the active provider works there): one query."""
+    pair = (select(PL.c.provider_id)
+            .join(PR, and_(PR.c.org_id == PL.c.org_id, PR.c.id == PL.c.provider_id))
+            .where(PL.c.org_id == LOC.c.org_id, PL.c.location_id == LOC.c.id, PL.c.provider_id == provider_id,
+                   PR.c.active.is_(True))
+            .exists())
+    row = conn.execute(select(LOC.c.timezone, pair.label("linked"))
+                       .where(LOC.c.org_id == org_id, LOC.c.id == location_id, LOC.c.active.is_(True))).first()
+    if row is None:
+        return None, False
+    return row.timezone, bool(row.linked)
+
+
 def utc_range(first_day: date, days: int, zones: Iterable[str]) -> Interval:
     """A UTC interval covering `days` local days from `first_day` in every given zone."""
     zs = list(zones) or ["UTC"]
@@ -113,37 +133,41 @@ def utc_range(first_day: date, days: int, zones: Iterable[str]) -> Interval:
 
 def load_calendars(conn: Connection, org_id: uuid.UUID, pairs: list[tuple[uuid.UUID, uuid.UUID]],
                    visit: VisitSpec, first_day: date, days: int, *,
-                   exclude_appointment: uuid.UUID | None = None) -> list[Calendar]:
+                   exclude_appointment: uuid.UUID | None = None,
+                   zones: dict[uuid.UUID, str] | None = None) -> list[Calendar]:
     """One Calendar per (provider, location) pair with templates, hours, closures, busy time and
-    the free/busy state of the visit type's required resources."""
+    the free/busy state of the visit type's required resources. `zones` (active locations' time
+    zones, from `location_zones`) saves the query when the caller already has them."""
     if not pairs:
         return []
     provider_ids = sorted({p for p, _ in pairs}, key=str)
     location_ids = sorted({loc for _, loc in pairs}, key=str)
-    zones = location_zones(conn, org_id, location_ids)
+    if zones is None:
+        zones = location_zones(conn, org_id, location_ids)
     pairs = [(p, loc) for p, loc in pairs if loc in zones]
     if not pairs:
         return []
     window = utc_range(first_day, days, zones.values())
     last_day = first_day + timedelta(days=days)
 
-    # Templates and their blocks.
-    tpl_rows = conn.execute(
-        select(ST.c.id, ST.c.provider_id, ST.c.location_id, ST.c.effective_from, ST.c.effective_to)
+    # Templates and their blocks, in one round trip (outer join: a template may have no blocks).
+    tpl_rows: dict[uuid.UUID, Any] = {}
+    blocks: dict[uuid.UUID, list[WeeklyBlock]] = defaultdict(list)
+    for r in conn.execute(
+        select(ST.c.id, ST.c.provider_id, ST.c.location_id, ST.c.effective_from, ST.c.effective_to,
+               STB.c.weekday, STB.c.start_minute, STB.c.end_minute, STB.c.visit_type_ids,
+               STB.c.id.label("block_id"))
+        .select_from(ST.outerjoin(STB, and_(STB.c.org_id == ST.c.org_id, STB.c.template_id == ST.c.id)))
         .where(ST.c.org_id == org_id, ST.c.provider_id.in_(provider_ids), ST.c.location_id.in_(location_ids),
                ST.c.effective_from <= last_day,
                or_(ST.c.effective_to.is_(None), ST.c.effective_to >= first_day - timedelta(days=1)))
-    ).all()
-    blocks: dict[uuid.UUID, list[WeeklyBlock]] = defaultdict(list)
-    if tpl_rows:
-        for b in conn.execute(select(STB.c.template_id, STB.c.weekday, STB.c.start_minute, STB.c.end_minute,
-                                     STB.c.visit_type_ids)
-                              .where(STB.c.org_id == org_id,
-                                     STB.c.template_id.in_([t.id for t in tpl_rows]))):
-            ids = frozenset(uuid.UUID(str(v)) for v in (b.visit_type_ids or ()))
-            blocks[b.template_id].append(WeeklyBlock(b.weekday, b.start_minute, b.end_minute, ids))
+    ):
+        tpl_rows.setdefault(r.id, r)
+        if r.block_id is not None:
+            ids = frozenset(uuid.UUID(str(v)) for v in (r.visit_type_ids or ()))
+            blocks[r.id].append(WeeklyBlock(r.weekday, r.start_minute, r.end_minute, ids))
     templates: dict[tuple[uuid.UUID, uuid.UUID], list[Template]] = defaultdict(list)
-    for t in tpl_rows:
+    for t in tpl_rows.values():
         templates[(t.provider_id, t.location_id)].append(
             Template(t.effective_from, t.effective_to, tuple(blocks.get(t.id, ()))))
 
@@ -159,19 +183,27 @@ def load_calendars(conn: Connection, org_id: uuid.UUID, pairs: list[tuple[uuid.U
         closures[c.location_id].add(c.day)
 
     # Provider busy time: active appointments anywhere (a provider is in one place at a time).
+    # The lower bound on block_start lets the (org, provider, block_start) index scan only the
+    # window instead of the provider's whole history; a block never exceeds MAX_BLOCK.
+    # Schedule exceptions (time off) come back in the same round trip (UNION ALL).
     busy: dict[uuid.UUID, list[Interval]] = defaultdict(list)
-    q = (select(A.c.provider_id, A.c.block_start, A.c.block_end)
-         .where(A.c.org_id == org_id, A.c.provider_id.in_(provider_ids), A.c.status.in_(ACTIVE_STATUSES),
-                A.c.block_start < window.end, A.c.block_end > window.start))
-    if exclude_appointment is not None:
-        q = q.where(A.c.id != exclude_appointment)
-    for r in conn.execute(q):
-        busy[r.provider_id].append(Interval(r.block_start, r.block_end))
     exceptions: dict[uuid.UUID, list[tuple[uuid.UUID | None, Interval]]] = defaultdict(list)
-    for r in conn.execute(select(EX.c.provider_id, EX.c.location_id, EX.c.starts_at, EX.c.ends_at)
-                          .where(EX.c.org_id == org_id, EX.c.provider_id.in_(provider_ids),
-                                 EX.c.starts_at < window.end, EX.c.ends_at > window.start)):
-        exceptions[r.provider_id].append((r.location_id, Interval(r.starts_at, r.ends_at)))
+    q_ex = (select(EX.c.provider_id, EX.c.location_id, EX.c.starts_at.label("starts"),
+                   EX.c.ends_at.label("ends"), literal(True).label("is_exception"))
+            .where(EX.c.org_id == org_id, EX.c.provider_id.in_(provider_ids),
+                   EX.c.starts_at < window.end, EX.c.ends_at > window.start))
+    q_appt = (select(A.c.provider_id, type_coerce(null(), EX.c.location_id.type), A.c.block_start, A.c.block_end,
+                     literal(False))
+              .where(A.c.org_id == org_id, A.c.provider_id.in_(provider_ids), A.c.status.in_(ACTIVE_STATUSES),
+                     A.c.block_start < window.end, A.c.block_start > window.start - MAX_BLOCK,
+                     A.c.block_end > window.start))
+    if exclude_appointment is not None:
+        q_appt = q_appt.where(A.c.id != exclude_appointment)
+    for r in conn.execute(union_all(q_ex, q_appt)):
+        if r.is_exception:
+            exceptions[r.provider_id].append((r.location_id, Interval(r.starts, r.ends)))
+        else:
+            busy[r.provider_id].append(Interval(r.starts, r.ends))
 
     # Required resources at each location and their busy time.
     resources: dict[uuid.UUID, dict[str, dict[uuid.UUID, list[Interval]]]] = defaultdict(

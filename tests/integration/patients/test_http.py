@@ -111,3 +111,124 @@ def test_location_scoped_user_gets_404_not_403(web, org, make_user, login):
     _restrict(org.id)
     c = staff(login, make_user(org, "front_desk", org.loc_a))
     assert c.get(f"/api/v1/patients/{p.id}").status_code == 404
+
+
+def _csrf_field(html: str) -> str:
+    import re
+
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no csrf_token field"
+    return match.group(1)
+
+
+def test_merge_and_undo_through_the_screens(web, org, make_user, login):
+    import re
+    from datetime import date
+
+    from praxis.patients import service
+    from praxis.platform.context import system_context
+    from tests.integration.patients.helpers import register
+
+    ctx = system_context(org.id)
+    keep = register(ctx, "Maria", "Lopez", date(1970, 1, 2), location_id=org.loc_a.id)
+    dupe = register(ctx, "María", "López", date(1970, 1, 2), location_id=org.loc_b.id)
+    # Front desk may not merge: no merge section, and the screens answer 403/404.
+    desk = staff(login, make_user(org, "front_desk", org.loc_a))
+    desk.headers["accept"] = "text/html"
+    assert 'id="merge"' not in desk.get(f"/patients/{keep.id}").text
+    assert desk.get(f"/patients/{keep.id}/merge", params={"q": dupe.mrn}).status_code in (403, 404)
+
+    c = staff(login, make_user(org, "org_admin"))
+    c.headers["accept"] = "text/html"
+    page = c.get(f"/patients/{keep.id}")
+    assert page.status_code == 200 and 'id="merge-find"' in page.text
+    # Every POST form on the page carries its csrf token; no inline scripts.
+    for form in re.findall(r"<form[^>]*method=\"post\".*?</form>", page.text, flags=re.S):
+        assert 'name="csrf_token"' in form
+    assert "<script>" not in page.text
+    # Find by MRN: both records side by side.
+    confirm = c.get(f"/patients/{keep.id}/merge", params={"q": dupe.mrn})
+    assert confirm.status_code == 200, confirm.text
+    assert keep.mrn in confirm.text and dupe.mrn in confirm.text and "López" in confirm.text
+    assert f'name="merged_id" value="{dupe.id}"' in confirm.text
+    # Search by name offers the duplicate (not this patient) to review.
+    by_name = c.get(f"/patients/{keep.id}/merge", params={"q": "lopez"})
+    assert f"q={dupe.mrn}" in by_name.text and f"q={keep.mrn}\"" not in by_name.text
+    assert c.get(f"/patients/{keep.id}/merge", params={"q": keep.mrn}).status_code == 422
+    # A merge needs a reason, and the csrf token.
+    token = _csrf_field(confirm.text)
+    r = c.post(f"/patients/{keep.id}/merge", data={"merged_id": str(dupe.id), "reason": "", "csrf_token": token})
+    assert r.status_code == 422 and "reason" in r.text
+    r = c.post(f"/patients/{keep.id}/merge", data={"merged_id": str(dupe.id), "reason": "same person",
+                                                   "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert service.get_patient(ctx, dupe.id).status == "merged"
+    page = c.get(f"/patients/{keep.id}")
+    assert "merged into this patient" in page.text and dupe.mrn in page.text
+    undo = re.search(r'action="(/patients/[^"]+/merges/[^"]+/undo)"', page.text)
+    assert undo, "no Undo button"
+    # Merging the same record again is refused with a message on the page.
+    r = c.post(f"/patients/{keep.id}/merge", data={"merged_id": str(dupe.id), "reason": "again",
+                                                   "csrf_token": token})
+    assert r.status_code == 422 and "already merged" in r.text
+    r = c.post(undo.group(1), data={"reason": "different people", "csrf_token": _csrf_field(page.text)},
+               follow_redirects=False)
+    assert r.status_code == 303
+    assert service.get_patient(ctx, dupe.id).status == "active"
+    page = c.get(f"/patients/{keep.id}")
+    assert "unmerged" in page.text and "/undo" not in page.text
+    r = c.post(undo.group(1), data={"csrf_token": _csrf_field(page.text)})
+    assert r.status_code == 409 or "already undone" in r.text
+
+
+def test_import_screen_maps_columns_with_selects(web, org, make_user, login):
+    import re
+
+    from praxis.patients import importer
+    from praxis.platform.context import system_context
+
+    csv = (b"Acct,Surname,Given,Birth,Gender,Notes\n"
+           b"X1,Ortiz,Ana,1980-02-03,F,vip\n"
+           b"X2,Quinn,Bo,1975-04-05,M,\n")
+    c = staff(login, make_user(org, "org_admin"))
+    c.headers["accept"] = "text/html"
+    page = c.get("/patients/import")
+    assert 'name="mapping"' not in page.text
+    base = {"kind": "patients", "location_code": "NYC", "source": "legacy", "csrf_token": _csrf_field(page.text)}
+    # Upload: one <select> per column, guessed, and a dry run of that guess.
+    r = c.post("/patients/import", data=base, files={"file": ("p.csv", csv, "text/csv")})
+    assert r.status_code in (200, 422), r.text
+    selects = re.findall(r'<select id="map-(\d+)" name="map_\d+">(.*?)</select>', r.text, flags=re.S)
+    assert len(selects) == 6
+    options = re.findall(r'<option value="([^"]+)"', selects[0][1])
+    assert options[0] == "ignore" and "external_id" in options and "last_name" in options
+    upload = re.search(r'name="upload" value="([0-9a-f]+)"', r.text).group(1)
+    # Map the columns by hand; the dry run writes nothing.
+    chosen = {"map_0": "external_id", "map_1": "last_name", "map_2": "first_name", "map_3": "dob",
+              "map_4": "sex", "map_5": "ignore"}
+    r = c.post("/patients/import", data={**base, "upload": upload, **chosen, "dry_run": "1"})
+    assert r.status_code == 200, r.text
+    assert "Dry run" in r.text and "2 valid" in r.text and "2 would be created" in r.text
+    assert 'value="external_id" selected' in r.text and "Ignored columns: Notes" in r.text
+    ctx = system_context(org.id)
+    assert importer.get_saved_mapping(ctx, "legacy", "patients") is None
+    # A mapping missing a required field is refused, the selects stay as chosen.
+    r = c.post("/patients/import", data={**base, "upload": upload, **chosen, "map_1": "ignore", "dry_run": "1"})
+    assert r.status_code == 422 and "last_name" in r.text and 'id="map-1"' in r.text
+    # Apply: all rows created and the mapping remembered for the source.
+    r = c.post("/patients/import", data={**base, "upload": upload, **chosen, "apply": "1"})
+    assert r.status_code == 200 and "Imported" in r.text and "2 created" in r.text
+    assert importer.get_saved_mapping(ctx, "legacy", "patients")["Acct"] == "external_id"
+    # The next file from that source comes pre-filled from the saved mapping.
+    csv2 = b"Acct,Surname,Given,Birth,Gender,Notes\nX3,Rossi,Cy,1999-09-09,F,\nX4,Bad,Row,31/31/1990,F,\n"
+    r = c.post("/patients/import", data=base, files={"file": ("p2.csv", csv2, "text/csv")})
+    assert 'value="external_id" selected' in r.text and 'value="dob" selected' in r.text
+    assert "1 errors" in r.text or "1 error" in r.text
+    upload2 = re.search(r'name="upload" value="([0-9a-f]+)"', r.text).group(1)
+    # All or nothing: one bad row and nothing is written.
+    r = c.post("/patients/import", data={**base, "upload": upload2, **chosen, "apply": "1"})
+    assert "Not applied" in r.text
+    from praxis.patients import service
+    assert not service.find_patients(ctx, q="Rossi")
+    # An unknown (or expired) upload token asks for the file again.
+    assert "Choose a CSV" in c.post("/patients/import", data={**base, "upload": "0" * 32, "dry_run": "1"}).text

@@ -148,17 +148,20 @@ def upgrade() -> None:
         sa.UniqueConstraint("org_id", "mrn", name="uq_patients_org_mrn"),
     )
     op.create_index("ix_patients_org_dob", "patients", ["org_id", "dob"], unique=False)
-    op.create_index("ix_patients_org_first", "patients", ["org_id", "first_name_norm"], unique=False)
+    op.create_index("ix_patients_org_first", "patients", ["org_id", "first_name_norm"], unique=False,
+                    postgresql_ops={"first_name_norm": "varchar_pattern_ops"})
     op.create_index(
         "ix_patients_org_last_first",
         "patients",
         ["org_id", "last_name_norm", "first_name_norm"],
         unique=False,
+        postgresql_ops={"last_name_norm": "varchar_pattern_ops", "first_name_norm": "varchar_pattern_ops"},
     )
     op.create_index("ix_patients_org_phone_home", "patients", ["org_id", "phone_home"], unique=False)
     op.create_index("ix_patients_org_phone_mobile", "patients", ["org_id", "phone_mobile"], unique=False)
     op.create_index("ix_patients_org_phone_work", "patients", ["org_id", "phone_work"], unique=False)
-    op.create_index("ix_patients_org_preferred", "patients", ["org_id", "preferred_name_norm"], unique=False)
+    op.create_index("ix_patients_org_preferred", "patients", ["org_id", "preferred_name_norm"], unique=False,
+                    postgresql_ops={"preferred_name_norm": "varchar_pattern_ops"})
     op.create_index("ix_patients_org_ssn_index", "patients", ["org_id", "ssn_index"], unique=False)
     op.create_table(
         "coverages",

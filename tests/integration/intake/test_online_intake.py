@@ -1,0 +1,114 @@
+"""Online booking -> the intake link goes out by itself (wiring.py composes scheduling and intake)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from praxis.intake import ratelimit
+from praxis.intake import service as intake
+from praxis.intake.definition import default_definition
+from praxis.intake.models import IntakeSubmission
+from praxis.intake.schemas import WorkflowIn
+from praxis.platform import outbox
+from praxis.platform.db import session_scope
+from praxis.scheduling import online, reminders
+from praxis.scheduling.models import ReminderLog
+from praxis.scheduling.reminders import FileSender
+from praxis.scheduling.schemas import OnlineBookingIn
+from tests.integration.scheduling.helpers import future_weekday, make_patient, make_world
+
+
+def _drain() -> None:
+    for _ in range(50):
+        if outbox.run_once() == 0:
+            return
+    raise AssertionError("the outbox never drained")
+
+
+def _book_online(org, world, sender: FileSender, *, first: str, last: str) -> object:
+    loc = online.find_location(org.slug, "NYC")
+    slot = online.slots(loc, world.new_visit_id, future_weekday(), days=7, limit=5)[0]
+    data = OnlineBookingIn(visit_type_id=world.new_visit_id, provider_id=slot.provider_id, start_at=slot.start_at,
+                           first_name=first, last_name=last, dob=date(1980, 5, 17), channel="sms",
+                           phone="(212) 555-0123")
+    vid, _expires, _masked = online.start(loc, data, client_ip="203.0.113.9")
+    code = sender.sent[-1]["body"].split("code is ")[1][:6]
+    return online.verify(loc, vid, code)["appointment_id"]
+
+
+def test_online_booking_sends_the_intake_link_once(org, tmp_path):
+    ratelimit.reset()
+    world = make_world(org)
+    intake.create_workflow(world.ctx, WorkflowIn(name="Default", definition=default_definition()))
+    # A returning patient (found by name, date of birth and phone) who agreed to texts.
+    pid = make_patient(org, first="Olive", last="Online", sms=True)
+    sender = FileSender(tmp_path / "messages.log")
+    reminders.set_sender(sender)
+    try:
+        _drain()  # whatever earlier tests left behind
+        appt_id = _book_online(org, world, sender, first="Olive", last="Online")
+        before = len(sender.sent)
+        _drain()
+        sent = sender.sent[before:]
+        assert len(sent) == 1, sent
+        msg = sent[0]
+        assert msg["channel"] == "sms" and msg["to"] == "+12125550123"
+        assert "/intake/l/" in msg["body"] and msg["body"].count(org.id.hex) == 1
+        assert "/intake/l/" in (tmp_path / "messages.log").read_text()
+        with session_scope(org.id) as s:
+            subs = list(s.scalars(select(IntakeSubmission).where(IntakeSubmission.appointment_id == appt_id)))
+            assert len(subs) == 1 and subs[0].patient_id == pid and subs[0].channel == "link"
+            assert subs[0].location_id == org.loc_a.id
+            marks = list(s.scalars(select(ReminderLog).where(ReminderLog.appointment_id == appt_id,
+                                                             ReminderLog.kind == "intake")))
+            assert [(m.status, m.channel) for m in marks] == [("sent", "sms")]
+        # The link opens the intake.
+        from praxis.intake import links
+
+        token = msg["body"].split("/intake/l/")[1].split()[0]
+        assert links.view_link(token, "203.0.113.9").title
+        # Running the worker again, or the handler a second time, sends nothing new.
+        _drain()
+        from praxis import wiring
+
+        wiring.send_intake_link_for_online_booking(org.id, {"appointment_id": str(appt_id),
+                                                            "patient_id": str(pid),
+                                                            "location_id": str(org.loc_a.id),
+                                                            "source": "online"})
+        assert len(sender.sent) == before + 1
+        with session_scope(org.id) as s:
+            assert len(list(s.scalars(select(IntakeSubmission.id).where(
+                IntakeSubmission.appointment_id == appt_id)))) == 1
+    finally:
+        reminders.set_sender(None)
+
+
+def test_staff_booking_and_no_workflow_send_nothing(org, tmp_path):
+    from praxis.scheduling import service as scheduling
+
+    ratelimit.reset()
+    world = make_world(org)
+    pid = make_patient(org, first="Sam", last="Staffbooked", sms=True)
+    sender = FileSender(tmp_path / "messages.log")
+    reminders.set_sender(sender)
+    try:
+        _drain()
+        # No intake workflow in this organisation: an online booking opens nothing, quietly.
+        appt_id = _book_online(org, world, sender, first="Sam", last="Staffbooked")
+        before = len(sender.sent)
+        _drain()
+        assert len(sender.sent) == before
+        intake.create_workflow(world.ctx, WorkflowIn(name="Default", definition=default_definition()))
+        # A staff booking sends no intake link (the desk decides).
+        slot = scheduling.search_slots(world.ctx, world.visit_id, from_date=future_weekday(10), days=7)[0]
+        scheduling.book(world.ctx, patient_id=pid, visit_type_id=world.visit_id, provider_id=slot.provider_id,
+                        location_id=slot.location_id, start_at=slot.start_at)
+        _drain()
+        assert len(sender.sent) == before
+        with session_scope(org.id) as s:
+            assert s.scalars(select(IntakeSubmission.id).where(IntakeSubmission.patient_id == pid)).first() is None
+        del appt_id
+    finally:
+        reminders.set_sender(None)

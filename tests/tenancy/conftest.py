@@ -61,7 +61,10 @@ class World:
         ids: set[uuid.UUID] = set()
         strings: set[str] = {self.markers[side]}
         for s in self.seeded.get(side, {}).values():
-            ids.add(s.id)
+            if isinstance(s.id, uuid.UUID):
+                ids.add(s.id)
+            elif len(s.id) >= 6:  # an MRN, slug or token (short codes and step numbers are not secrets)
+                strings.add(s.id)
             ids.update(s.extra_ids)
             strings.update(x for x in s.strings if len(x) >= 6)
         if side == "org":
@@ -77,7 +80,7 @@ class World:
 
 
 @pytest.fixture
-def world(make_org: Callable[..., Any], make_user: Callable[..., Any]) -> World:
+def world(app: Any, make_org: Callable[..., Any], make_user: Callable[..., Any]) -> World:
     from praxis.identity.roles import BUILTIN_ROLES
     from praxis.platform.context import system_context
     from praxis.practice.schemas import LocationUpdate
@@ -86,8 +89,10 @@ def world(make_org: Callable[..., Any], make_user: Callable[..., Any]) -> World:
     markers = {side: f"zz{side[0].upper()}{secrets.token_hex(4)}" for side in ("own", "org", "location")}
     # Patients are organisation-wide unless this setting is on (issue 3); on, so that the sweep
     # also proves location isolation of patients and everything hanging off them.
-    a = make_org(f"Alpha {markers['own']}", restrict_patient_search_to_locations=True)
-    b = make_org(f"Beta {markers['org']}", restrict_patient_search_to_locations=True)
+    # Distinct MRN formats: MRNs are numbered per organisation, so with the default format B's MRN
+    # would name one of A's own patients and the by-MRN probe would test nothing.
+    a = make_org(f"Alpha {markers['own']}", restrict_patient_search_to_locations=True, mrn_format="A{seq:07d}")
+    b = make_org(f"Beta {markers['org']}", restrict_patient_search_to_locations=True, mrn_format="B{seq:07d}")
     # loc_b of A gets its own marker: a location-scoped user of loc_a must never see it.
     update_location(system_context(a.id), a.loc_b.id, LocationUpdate(name=f"Phoenix {markers['location']}",
                                                                       address_line1=f"1 {markers['location']} Rd"))
@@ -97,9 +102,9 @@ def world(make_org: Callable[..., Any], make_user: Callable[..., Any]) -> World:
         users_a[role.key] = make_user(a, role.key, a.loc_a if local else None)
         users_b[role.key] = make_user(b, role.key, b.loc_a if local else None)
     envs = {
-        "org": objects.SeedEnv(b.id, b.loc_a.id, markers["org"]),
-        "location": objects.SeedEnv(a.id, a.loc_b.id, markers["location"]),
-        "own": objects.SeedEnv(a.id, a.loc_a.id, markers["own"]),
+        "org": objects.SeedEnv(b.id, b.loc_a.id, markers["org"], caller_org_id=a.id),
+        "location": objects.SeedEnv(a.id, a.loc_b.id, markers["location"], caller_org_id=a.id),
+        "own": objects.SeedEnv(a.id, a.loc_a.id, markers["own"], caller_org_id=a.id),
     }
     w = World(a, b, markers, users_a, users_b, envs)
     w.seed_all()

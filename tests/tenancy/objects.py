@@ -22,8 +22,9 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import inspect, select
 
@@ -40,7 +41,7 @@ class Unseeded(Exception):
 @dataclass
 class Seeded:
     kind: str
-    id: uuid.UUID
+    id: uuid.UUID | str  # a string for kinds that are not rows (MRN, slug, code, token, step)
     strings: list[str] = field(default_factory=list)  # unique strings that must never leak
     extra_ids: list[uuid.UUID] = field(default_factory=list)
 
@@ -52,7 +53,14 @@ class SeedEnv:
     org_id: uuid.UUID
     location_id: uuid.UUID
     marker: str
+    # The organisation of the callers of the sweep (A). For the other organisation's env it is
+    # another org: signed tokens are then minted *crossed* (A's org, B's object; see make_token).
+    caller_org_id: uuid.UUID | None = None
     cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def foreign_org(self) -> bool:
+        return self.caller_org_id is not None and self.caller_org_id != self.org_id
 
     @property
     def ctx(self) -> Context:
@@ -60,6 +68,11 @@ class SeedEnv:
 
     def unique(self, what: str) -> str:
         return f"{what} {self.marker} {secrets.token_hex(3)}"
+
+    def org_unique(self, what: str) -> str:
+        """A name for an organisation-level object: marked only in another organisation (in the
+        caller's own organisation such objects are visible org-wide by design, wherever made)."""
+        return self.unique(what) if self.foreign_org else f"{what} {secrets.token_hex(3)}"
 
 
 Factory = Callable[[SeedEnv], Seeded]
@@ -205,6 +218,280 @@ def make_coverage(env: SeedEnv) -> Seeded:
     return Seeded("coverage", cov.id, [member_id, *env.cache["patient_strings"]], [p.id])
 
 
+def _new_patient(env: SeedEnv, tag: str) -> Any:
+    service = _module("praxis.patients.service")
+    schemas = _module("praxis.patients.schemas")
+    _tables("patients")
+    first, last = f"{tag}{env.marker}", f"Roe{secrets.token_hex(3)}"
+    data = schemas.PatientCreate(first_name=first, last_name=last, dob=date(1975, 6, 7),
+                                 preferred_location_id=env.location_id, confirm_duplicate=True)
+    return service.register_patient(env.ctx, data, location_id=env.location_id)
+
+
+def make_mrn(env: SeedEnv) -> Seeded:
+    """The seeded patient's MRN (GET /patients/by-mrn/{mrn})."""
+    p = _patient(env)
+    return Seeded("mrn", p.mrn, list(env.cache["patient_strings"]), [p.id])
+
+
+def make_document(env: SeedEnv) -> Seeded:
+    documents = _module("praxis.patients.documents")
+    _tables("patient_documents")
+    p = _patient(env)
+    filename = f"scan-{env.marker}-{secrets.token_hex(3)}.pdf"
+    doc = documents.upload_document(env.ctx, p.id, b"%PDF-1.4 x", kind="other", filename=filename)
+    return Seeded("document", doc.id, [filename, *env.cache["patient_strings"]], [p.id])
+
+
+def make_merge(env: SeedEnv) -> Seeded:
+    """Two fresh patients of the env merged (the seeded patient stays a normal, active record)."""
+    merge = _module("praxis.patients.merge")
+    _tables("patient_merges")
+    survivor, merged = _new_patient(env, "Keep"), _new_patient(env, "Gone")
+    reason = env.unique("Duplicate")
+    out = merge.merge_patients(env.ctx, survivor.id, merged.id, reason)
+    strings = [survivor.first_name, merged.first_name, survivor.mrn, merged.mrn, reason]
+    return Seeded("merge", out.id, strings, [survivor.id, merged.id])
+
+
+# --- practice (strings of the public booking routes) -------------------------------------------
+
+
+def _location(env: SeedEnv) -> Any:
+    if "location_row" not in env.cache:
+        practice = _module("praxis.practice.service")
+        env.cache["location_row"] = practice.get_location(env.ctx, env.location_id)
+        env.cache["org_row"] = practice.get_organisation(env.ctx)
+    return env.cache["location_row"]
+
+
+def make_org_slug(env: SeedEnv) -> Seeded:
+    _location(env)
+    return Seeded("org_slug", env.cache["org_row"].slug)
+
+
+def make_location_code(env: SeedEnv) -> Seeded:
+    return Seeded("location_code", _location(env).code)
+
+
+# --- scheduling --------------------------------------------------------------------------------
+
+ALL_WEEK_9_TO_5 = [{"weekday": w, "start_minute": 9 * 60, "end_minute": 17 * 60} for w in range(7)]
+
+
+def _local(env: SeedEnv, days_ahead: int, hour: int) -> datetime:
+    """A time on a day ahead, in the location's zone (the template covers every day 9–17)."""
+    clock = _module("praxis.platform.clock")
+    zone = ZoneInfo(_location(env).timezone)
+    day = (clock.now().astimezone(zone) + timedelta(days=days_ahead)).date()
+    return datetime(day.year, day.month, day.day, hour, tzinfo=zone)
+
+
+def _visit_type(env: SeedEnv) -> Any:
+    if "visit_type" not in env.cache:
+        setup = _module("praxis.scheduling.setup")
+        _tables("visit_types")
+        name = env.org_unique("Visit")
+        env.cache["visit_type"] = setup.create_visit_type(
+            env.ctx, code=f"V{secrets.token_hex(4)}", name=name, duration_minutes=30, self_bookable=True)
+        env.cache["visit_type_strings"] = [name] if env.foreign_org else []
+    return env.cache["visit_type"]
+
+
+def _provider(env: SeedEnv) -> Any:
+    """A provider working at the env's location only, with a weekly template there."""
+    if "provider" not in env.cache:
+        setup = _module("praxis.scheduling.setup")
+        clock = _module("praxis.platform.clock")
+        _tables("providers", "schedule_templates")
+        first, last = f"Prov{env.marker}", f"Smith{secrets.token_hex(3)}"
+        provider = setup.create_provider(env.ctx, first_name=first, last_name=last,
+                                         location_ids=[env.location_id], credentials="MD")
+        name = env.unique("Template")
+        template = setup.create_template(env.ctx, provider_id=provider.id, location_id=env.location_id,
+                                         effective_from=clock.now().date() - timedelta(days=1),
+                                         effective_to=None, blocks=ALL_WEEK_9_TO_5, name=name)
+        env.cache["provider"], env.cache["template"] = provider, template
+        env.cache["provider_strings"] = [first, last]
+        env.cache["template_strings"] = [name]
+    return env.cache["provider"]
+
+
+def make_visit_type(env: SeedEnv) -> Seeded:
+    vt = _visit_type(env)
+    return Seeded("visit_type", vt.id, list(env.cache["visit_type_strings"]))
+
+
+def make_provider(env: SeedEnv) -> Seeded:
+    p = _provider(env)
+    return Seeded("provider", p.id, list(env.cache["provider_strings"]))
+
+
+def make_template(env: SeedEnv) -> Seeded:
+    _provider(env)
+    t = env.cache["template"]
+    return Seeded("template", t.id, list(env.cache["template_strings"]), [t.provider_id])
+
+
+def make_room(env: SeedEnv) -> Seeded:
+    setup = _module("praxis.scheduling.setup")
+    _tables("resources")
+    name = env.unique("Room")
+    room = setup.create_resource(env.ctx, location_id=env.location_id, kind="room", name=name)
+    return Seeded("room", room.id, [name])
+
+
+def _appointment(env: SeedEnv) -> Any:
+    if "appointment" not in env.cache:
+        service = _module("praxis.scheduling.service")
+        _tables("appointments")
+        p = _patient(env)
+        reason = env.unique("Reason")
+        env.cache["appointment"] = service.book(
+            env.ctx, patient_id=p.id, visit_type_id=_visit_type(env).id, provider_id=_provider(env).id,
+            location_id=env.location_id, start_at=_local(env, 7, 10), reason_for_visit=reason)
+        env.cache["appointment_strings"] = [reason, *env.cache["patient_strings"]]
+    return env.cache["appointment"]
+
+
+def make_appointment(env: SeedEnv) -> Seeded:
+    a = _appointment(env)
+    return Seeded("appointment", a.id, list(env.cache["appointment_strings"]), [a.patient_id, a.provider_id])
+
+
+def make_entry(env: SeedEnv) -> Seeded:
+    waitlist = _module("praxis.scheduling.waitlist")
+    _tables("waitlist_entries")
+    p = _patient(env)
+    notes = env.unique("Waitlist")
+    entry = waitlist.add_entry(env.ctx, patient_id=p.id, visit_type_id=_visit_type(env).id,
+                               provider_id=_provider(env).id, location_id=env.location_id, notes=notes)
+    return Seeded("entry", entry.id, [notes, *env.cache["patient_strings"]], [p.id])
+
+
+def make_offer(env: SeedEnv) -> Seeded:
+    """An open offer: an urgent waitlist entry, then a freed slot offered to it (as the outbox
+    handler of `scheduling.slot_freed` does after a cancellation)."""
+    waitlist = _module("praxis.scheduling.waitlist")
+    _tables("waitlist_offers")
+    p = _new_patient(env, "Wait")
+    notes = env.unique("Urgent")
+    entry = waitlist.add_entry(env.ctx, patient_id=p.id, visit_type_id=_visit_type(env).id,
+                               provider_id=_provider(env).id, location_id=env.location_id, priority=9,
+                               notes=notes)
+    start = _local(env, 8, 11)
+    offer = waitlist.offer_slot(env.org_id, {
+        "start_at": start.isoformat(), "end_at": (start + timedelta(minutes=30)).isoformat(),
+        "provider_id": str(_provider(env).id), "location_id": str(env.location_id),
+        "visit_type_id": str(_visit_type(env).id)})
+    if offer is None or offer.entry_id != entry.id:
+        raise Unseeded("waitlist.offer_slot made no offer to the seeded entry")
+    return Seeded("offer", offer.id, [notes, p.first_name, p.mrn], [entry.id, p.id])
+
+
+def make_rule(env: SeedEnv) -> Seeded:
+    reminders = _module("praxis.scheduling.reminders")
+    _tables("reminder_rules")
+    rule = reminders.create_rule(env.ctx, hours_before=24 + secrets.randbelow(600), channel="email")
+    return Seeded("rule", rule.id)
+
+
+def make_verification(env: SeedEnv) -> Seeded:
+    """An online booking request waiting for its code, at the env's location."""
+    online = _module("praxis.scheduling.online")
+    schemas = _module("praxis.scheduling.schemas")
+    _tables("booking_verifications")
+    loc = online.find_location(make_org_slug(env).id, _location(env).code)
+    vt, provider = _visit_type(env), _provider(env)
+    free = [s.start_at for s in online.slots(loc, vt.id, _local(env, 9, 9).date(), days=3, limit=100)
+            if s.provider_id == provider.id]
+    if not free:
+        raise Unseeded("no free online slot for the seeded provider")
+    first, last = f"Web{env.marker}", f"Lee{secrets.token_hex(3)}"
+    email = f"web-{env.marker.lower()}-{secrets.token_hex(3)}@example.org"
+    data = schemas.OnlineBookingIn(visit_type_id=vt.id, provider_id=provider.id, start_at=free[0],
+                                   first_name=first, last_name=last, dob=date(1990, 1, 2), channel="email",
+                                   email=email, reason_for_visit=env.unique("Online"))
+    vid, _, _ = online.start(loc, data, client_ip=f"seed-{env.marker}")
+    return Seeded("verification", vid, [first, last, email])
+
+
+def make_feed_token(env: SeedEnv) -> Seeded:
+    """An ICS feed token for the env's provider. Tokens are signed, so in the other organisation
+    it is minted crossed: signed for the caller's organisation, naming B's provider (a token of
+    B's own would be B's genuine capability URL, which works for anyone by design)."""
+    ics = _module("praxis.scheduling.ics")
+    p = _provider(env)
+    token = ics.feed_token(env.caller_org_id if env.foreign_org else env.org_id, p.id)  # type: ignore[arg-type]
+    return Seeded("feed_token", token, list(env.cache["provider_strings"]), [p.id])
+
+
+def make_reply_token(env: SeedEnv) -> Seeded:
+    """A reminder reply token for the env's appointment (crossed in the other organisation)."""
+    reminders = _module("praxis.scheduling.reminders")
+    a = _appointment(env)
+    token = reminders.reply_token(env.caller_org_id if env.foreign_org else env.org_id, a.id)  # type: ignore[arg-type]
+    return Seeded("reply_token", token, list(env.cache["appointment_strings"]), [a.id])
+
+
+# --- intake ------------------------------------------------------------------------------------
+
+
+def _workflow(env: SeedEnv) -> Any:
+    if "workflow" not in env.cache:
+        service = _module("praxis.intake.service")
+        schemas = _module("praxis.intake.schemas")
+        builtin = _module("praxis.intake.builtin")
+        _tables("intake_workflows")
+        name, title = env.unique("Workflow"), env.unique("Form")
+        definition = builtin.default_definition()
+        definition["title"] = title
+        env.cache["workflow"] = service.create_workflow(
+            env.ctx, schemas.WorkflowIn(name=name, location_id=env.location_id, definition=definition))
+        env.cache["workflow_strings"] = [name, title]
+    return env.cache["workflow"]
+
+
+def _submission(env: SeedEnv) -> Any:
+    if "submission" not in env.cache:
+        service = _module("praxis.intake.service")
+        _tables("intake_submissions")
+        _workflow(env)
+        env.cache["submission"] = service.start_intake(env.ctx, _patient(env).id, env.location_id)
+    return env.cache["submission"]
+
+
+def make_workflow(env: SeedEnv) -> Seeded:
+    wf = _workflow(env)
+    return Seeded("workflow", wf.id, list(env.cache["workflow_strings"]))
+
+
+def make_submission(env: SeedEnv) -> Seeded:
+    sub = _submission(env)
+    return Seeded("submission", sub.id, [*env.cache["workflow_strings"], *env.cache["patient_strings"]],
+                  [sub.patient_id, sub.workflow_id])
+
+
+def make_step(env: SeedEnv) -> Seeded:
+    """A step of the seeded workflow (the index the link routes take; not an object of its own)."""
+    _workflow(env)
+    return Seeded("step", "0")
+
+
+def make_token(env: SeedEnv) -> Seeded:
+    """An intake link token (`<org hex>.<secret>`) for the seeded submission. In the other
+    organisation it is crossed: the caller's organisation with B's secret, which must not open B's
+    link (B's genuine token is B's patient's capability and works for anyone by design)."""
+    links = _module("praxis.intake.links")
+    _tables("intake_links")
+    sub = _submission(env)
+    token = links.create_link(env.ctx, sub.id).token
+    if env.foreign_org:
+        token = f"{env.caller_org_id.hex}.{token.split('.', 1)[1]}"  # type: ignore[union-attr]
+    return Seeded("token", token, [*env.cache["workflow_strings"], *env.cache["patient_strings"]],
+                  [sub.id, sub.patient_id])
+
+
 # Parameter name (without _id/_ids) -> kind, where the name is not the kind itself.
 ALIASES: dict[str, str] = {
     "member": "membership",
@@ -216,6 +503,10 @@ ALIASES: dict[str, str] = {
     "preferred_location": "location",
     "organisation": "org",
     "home_location": "location",
+    "resource": "room",
+    "waitlist_entry": "entry",
+    "reminder_rule": "rule",
+    "intake": "submission",
 }
 
 # A generic name (`id`, `event_id`, …) takes its kind from the collection segment before it.
@@ -229,6 +520,23 @@ COLLECTIONS: dict[str, str] = {
     "patients": "patient",
     "payers": "payer",
     "coverages": "coverage",
+    "appointments": "appointment",
+    "providers": "provider",
+    "visit-types": "visit_type",
+    "templates": "template",
+    "reminder-rules": "rule",
+    "waitlist": "entry",
+    "waitlist-offers": "offer",
+    "workflows": "workflow",
+    "submissions": "submission",
+    "documents": "document",
+    "merges": "merge",
+}
+
+# The public token routes take differently made tokens under the one name `token`.
+TOKEN_KINDS: dict[str, str] = {
+    "/public/calendars/": "feed_token",
+    "/public/reminder-replies/": "reply_token",
 }
 
 FACTORIES: dict[str, Factory] = {
@@ -243,10 +551,50 @@ FACTORIES: dict[str, Factory] = {
     "patient": make_patient,
     "payer": make_payer,
     "coverage": make_coverage,
+    "mrn": make_mrn,
+    "document": make_document,
+    "merge": make_merge,
+    "org_slug": make_org_slug,
+    "location_code": make_location_code,
+    "visit_type": make_visit_type,
+    "provider": make_provider,
+    "template": make_template,
+    "room": make_room,
+    "appointment": make_appointment,
+    "entry": make_entry,
+    "offer": make_offer,
+    "rule": make_rule,
+    "verification": make_verification,
+    "feed_token": make_feed_token,
+    "reply_token": make_reply_token,
+    "workflow": make_workflow,
+    "submission": make_submission,
+    "step": make_step,
+    "token": make_token,
 }
 
 # Kinds that live at the organisation level: there is no "other location" variant of them.
-ORG_LEVEL_KINDS = {"org", "role", "api_client", "break_glass", "payer"}
+ORG_LEVEL_KINDS = {"org", "role", "api_client", "break_glass", "payer", "visit_type", "rule", "org_slug"}
+
+_PUBLIC_BOOKING = ("public booking serves any organisation's self-bookable visit types at any active "
+                   "location by slug and location code, to anyone, by design (no session scope applies); "
+                   "the other identifiers of these routes (visit type, provider, verification) are probed")
+_BEARER = ("a public route whose token is a bearer capability minted for this object: a genuine token "
+           "works for anyone who holds it, whatever their session or location grants, by design; the "
+           "'org' side is probed with a crossed token (caller's organisation, other org's object)")
+
+# Reviewed exemptions by kind: (kind, side) -> why no probe is sent. conftest.register_exemptions
+# expands them to the sweep's per-route EXEMPT table, so they are listed in the report.
+KIND_EXEMPT: dict[tuple[str, str], str] = {
+    ("org_slug", "org"): _PUBLIC_BOOKING,
+    ("location_code", "org"): _PUBLIC_BOOKING,
+    ("location_code", "location"): _PUBLIC_BOOKING,
+    ("token", "location"): _BEARER,
+    ("feed_token", "location"): _BEARER,
+    ("reply_token", "location"): _BEARER,
+    ("step", "org"): "not a reference: the index of a step within the workflow of the link's own token",
+    ("step", "location"): "not a reference: the index of a step within the workflow of the link's own token",
+}
 
 # Fields named like identifiers that are not references to objects ("Schema.field" or "field").
 NOT_IDENTIFIERS: dict[str, str] = {
@@ -258,6 +606,7 @@ NOT_IDENTIFIERS: dict[str, str] = {
 FIELD_HINTS: dict[str, object] = {
     "scopes": ["locations:read"],
     "permissions": ["locations:read"],
+    "body": "C",  # a reminder reply that confirms, so the token is looked up (not refused as text)
 }
 
 
@@ -275,4 +624,6 @@ def kind_for(name: str, path: str) -> str:
             if i > 0 and segments[i - 1] in COLLECTIONS:
                 return COLLECTIONS[segments[i - 1]]
         return f"?{base}@{path}"
+    if name == "token":
+        return next((k for p, k in TOKEN_KINDS.items() if p in path), "token")
     return ALIASES.get(base, base)

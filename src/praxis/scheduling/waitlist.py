@@ -48,8 +48,12 @@ def _require_refs(session: Session, ctx: Context, visit_type_id: uuid.UUID, prov
         raise NotFound("No such visit type", field="visit_type_id")
     if location_id is not None and location_id not in location_zones(conn, ctx.org_id, [location_id]):
         raise NotFound("No such location", field="location_id")
+    # An any-location entry may name a provider of the caller's locations only (else it would
+    # reserve slots at a location outside the caller's scope); same answer as a missing provider.
+    scope = ctx.scope(WAITLIST_MANAGE)
+    locations = [location_id] if location_id else (list(scope) if scope is not None else None)
     if provider_id is not None and not provider_pairs(conn, ctx.org_id, provider_ids=[provider_id],
-                                                      location_ids=[location_id] if location_id else None):
+                                                      location_ids=locations):
         raise NotFound("No such provider", field="provider_id")
 
 

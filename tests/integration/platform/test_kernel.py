@@ -168,3 +168,18 @@ def test_concurrent_workers_never_take_the_same_message(org):
         t.join()
     assert sorted(seen) == list(range(60))
     assert set(seen.values()) == {1}
+
+
+def test_record_many_writes_one_row_per_patient_and_seals(org):
+    ctx = system_context(org.id, "test")
+    patients = [uuid.uuid4() for _ in range(25)]
+    with session_scope(org.id) as s:
+        n = audit.record_many(s, ctx, "read", "appointment", [(uuid.uuid4(), p) for p in patients],
+                              location_id=org.loc_a.id)
+    assert n == 25
+    audit.seal_pending(org.id)
+    assert audit.verify(org.id).ok
+    with session_scope(org.id) as s:
+        rows = audit.list_records(s, patient_id=patients[7])
+    assert len(rows) == 1 and rows[0].action == "read" and rows[0].location_id == org.loc_a.id
+    assert rows[0].seq is not None

@@ -237,6 +237,10 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
         appts += len(chunk)
         if appts % 100_000 < 5000:
             say(f"{appts} appointments")
+    if engine.dialect.name == "postgresql":
+        # Fresh statistics, or the planner guesses (e.g. a bitmap scan of every patient for an id list).
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
     say(f"done: {appts} appointments")
     return {"org_id": org_id, "slug": slug, "locations": [loc["id"] for loc in locs],
             "flagship_id": locs[0]["id"], "providers": len(providers), "patients": len(patient_ids),

@@ -61,17 +61,11 @@ def _tables() -> dict[str, Table]:
 
 
 def npi_for(n: int) -> str:
-    """A valid NPI (Luhn check digit over 80840 + 9 digits) derived from n."""
+    """A valid NPI derived from n."""
+    from praxis.practice.schemas import npi_check_digit
+
     base = f"1{n:08d}"[-9:]
-    digits = [int(c) for c in "80840" + base]
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return base + str((10 - total % 10) % 10)
+    return base + str(npi_check_digit(base))
 
 
 def _chunks(rows: Iterable[dict[str, Any]], size: int = 5000) -> Iterable[list[dict[str, Any]]]:

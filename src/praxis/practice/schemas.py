@@ -15,19 +15,21 @@ Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 _TZ = available_timezones()
 
 
-def luhn_npi_ok(npi: str) -> bool:
-    """NPI check digit: Luhn over '80840' + the first nine digits."""
-    if not re.fullmatch(r"\d{10}", npi):
-        return False
-    digits = [int(c) for c in "80840" + npi[:9]]
+def npi_check_digit(first_nine: str) -> int:
+    """The NPI check digit: Luhn over the prefix 80840 + the first nine digits."""
     total = 0
-    for i, d in enumerate(reversed(digits)):
+    for i, d in enumerate(reversed([int(c) for c in "80840" + first_nine])):
         if i % 2 == 0:
             d *= 2
             if d > 9:
                 d -= 9
         total += d
-    return (10 - total % 10) % 10 == int(npi[9])
+    return (10 - total % 10) % 10
+
+
+def luhn_npi_ok(npi: str) -> bool:
+    """NPI check digit: Luhn over '80840' + the first nine digits."""
+    return bool(re.fullmatch(r"\d{10}", npi)) and npi_check_digit(npi[:9]) == int(npi[9])
 
 
 def check_timezone(v: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -294,6 +294,30 @@ def _extract(
         yield rownum, values, where, errors
 
 
+Reporter = Callable[[str, str], None]
+
+
+def _reporter(rownum: int, where: dict[str, str], errors: list[RowError]) -> Reporter:
+    """`bad(field, reason)` for one row: records the problem at the file's column, once per cell."""
+
+    def bad(fname: str, reason: str) -> None:
+        column = where.get(fname, fname)
+        if not any(e.column == column for e in errors):
+            errors.append(RowError(rownum, column, reason))
+
+    return bad
+
+
+def _bounded_text(v: dict[str, Any], clean: dict[str, Any], bad: Reporter,
+                  limits: tuple[tuple[str, int], ...]) -> None:
+    """Copy free-text cells into `clean`, reporting each one longer than its column allows."""
+    for fname, limit in limits:
+        text = str(v.get(fname) or "")
+        if len(text) > limit:
+            bad(fname, f"longer than {limit} characters")
+        clean[fname] = text
+
+
 def validate_patient_rows(table: Table, mapping: dict[str, str]) -> ParsedRows:
     """Check every row; returns clean values per row and every problem found (not just the first)."""
     out = ParsedRows()
@@ -301,16 +325,7 @@ def validate_patient_rows(table: Table, mapping: dict[str, str]) -> ParsedRows:
     for rownum, v, where, errors in _extract(table, mapping):
         clean: dict[str, Any] = {}
 
-        def bad(
-            fname: str,
-            reason: str,
-            _row: int = rownum,
-            _where: dict[str, str] = where,
-            _errors: list[RowError] = errors,
-        ) -> None:
-            column = _where.get(fname, fname)
-            if not any(e.column == column for e in _errors):  # one reason per cell is enough
-                _errors.append(RowError(_row, column, reason))
+        bad = _reporter(rownum, where, errors)
 
         for fname in PATIENT_REQUIRED:
             if v.get(fname) in ("", None):
@@ -349,20 +364,9 @@ def validate_patient_rows(table: Table, mapping: dict[str, str]) -> ParsedRows:
         if postal and not re.fullmatch(r"\d{5}(-?\d{4})?", postal):
             bad("postal_code", f"'{postal}' is not a ZIP code")
         clean["postal_code"] = postal
-        for fname, limit in (
-            ("suffix", 20),
-            ("gender_identity", 60),
-            ("address_line1", 200),
-            ("address_line2", 200),
-            ("city", 100),
-            ("language", 35),
-            ("emergency_name", 200),
-            ("emergency_relationship", 60),
-        ):
-            s = str(v.get(fname) or "")
-            if len(s) > limit:
-                bad(fname, f"longer than {limit} characters")
-            clean[fname] = s
+        _bounded_text(v, clean, bad, (("suffix", 20), ("gender_identity", 60), ("address_line1", 200),
+                                      ("address_line2", 200), ("city", 100), ("language", 35),
+                                      ("emergency_name", 200), ("emergency_relationship", 60)))
         clean["language"] = clean["language"] or "en"
         for fname in ("consent_sms", "consent_email", "consent_voice"):
             try:
@@ -409,16 +413,7 @@ def validate_coverage_rows(table: Table, mapping: dict[str, str]) -> ParsedRows:
     for rownum, v, where, errors in _extract(table, mapping):
         clean: dict[str, Any] = {}
 
-        def bad(
-            fname: str,
-            reason: str,
-            _row: int = rownum,
-            _where: dict[str, str] = where,
-            _errors: list[RowError] = errors,
-        ) -> None:
-            column = _where.get(fname, fname)
-            if not any(e.column == column for e in _errors):  # one reason per cell is enough
-                _errors.append(RowError(_row, column, reason))
+        bad = _reporter(rownum, where, errors)
 
         clean["patient_external_id"] = str(v.get("patient_external_id") or "") or None
         clean["patient_mrn"] = str(v.get("patient_mrn") or "") or None
@@ -431,20 +426,8 @@ def validate_coverage_rows(table: Table, mapping: dict[str, str]) -> ParsedRows:
             if not v.get(fname):
                 bad(fname, f"{fname.replace('_', ' ')} is required")
         clean["payer_code"] = str(v.get("payer_code") or "").upper()
-        member = str(v.get("member_id") or "")
-        if len(member) > 80:
-            bad("member_id", "longer than 80 characters")
-        clean["member_id"] = member
-        for fname, limit in (
-            ("plan_name", 200),
-            ("group_number", 80),
-            ("subscriber_first_name", 100),
-            ("subscriber_last_name", 100),
-        ):
-            s = str(v.get(fname) or "")
-            if len(s) > limit:
-                bad(fname, f"longer than {limit} characters")
-            clean[fname] = s
+        _bounded_text(v, clean, bad, (("member_id", 80), ("plan_name", 200), ("group_number", 80),
+                                      ("subscriber_first_name", 100), ("subscriber_last_name", 100)))
         rel = str(v.get("relationship") or "18").upper()
         if rel not in RELATIONSHIPS:
             bad("relationship", f"'{rel}' is not a relationship code (18 self, 01 spouse, 19 child, G8 other)")

@@ -24,6 +24,7 @@ from praxis.platform.errors import NotFound, TooManyRequests, Unauthenticated, V
 from praxis.platform.settings import get_settings
 from praxis.practice.models import Location, Organisation
 from praxis.practice.schemas import OrgSettings
+from praxis.practice.service import org_settings
 
 LAST_SEEN_GRANULARITY = timedelta(seconds=15)
 _RECOVERY_CODE = re.compile(r"[0-9a-f]{6}-[0-9a-f]{6}")  # mfa.new_recovery_codes' format
@@ -162,9 +163,7 @@ def _idle_minutes(s: Session, org_id: uuid.UUID | None) -> int:
     default = get_settings().session_idle_minutes
     if org_id is None:
         return default
-    org = s.get(Organisation, org_id)
-    custom = OrgSettings.model_validate(org.settings or {}).idle_timeout_minutes if org else None
-    return custom or default
+    return org_settings(s, org_id).idle_timeout_minutes or default
 
 
 def pending_session_user(token: str) -> User | None:

@@ -25,10 +25,9 @@ from praxis.intake.models import IntakeLink, IntakeSubmission
 from praxis.intake.permissions import INTAKE_FILL
 from praxis.intake.schemas import LinkOut
 from praxis.intake.service import (
-    answer_problem,
+    answer_step,
     load_submission,
     resolve_workflow,
-    save_step_in,
     start_in,
     submit_in,
     version_definition,
@@ -269,19 +268,7 @@ def save_link_step(
             # A file answered earlier stays unless a new one is uploaded.
             if f["type"] == "file" and key not in raw and key in sub.answers:
                 raw[key] = sub.answers[key]
-        errors = save_step_in(session, sub, defn, step, raw)
-        if errors:
-            raise answer_problem(errors)
-        audit.record(
-            session,
-            ctx,
-            "intake.answer",
-            "intake_submission",
-            sub.id,
-            patient_id=sub.patient_id,
-            location_id=sub.location_id,
-            detail={"step": step, "via": "link"},
-        )
+        answer_step(session, ctx, sub, defn, step, raw, via="link")
         return LinkView(
             title=defn["title"],
             steps=defn["steps"],

@@ -273,6 +273,17 @@ def answer_problem(errors: list[d.AnswerError]) -> ValidationProblem:
     )
 
 
+def answer_step(session: Session, ctx: Context, sub: IntakeSubmission, defn: dict[str, Any],
+                step: int | None, raw: dict[str, Any], *, via: str) -> None:
+    """Store one step's answers (or all) in the caller's transaction and audit it; every invalid
+    answer is reported and nothing is stored then."""
+    errors = save_step_in(session, sub, defn, step, raw)
+    if errors:
+        raise answer_problem(errors)
+    audit.record(session, ctx, "intake.answer", "intake_submission", sub.id, patient_id=sub.patient_id,
+                 location_id=sub.location_id, detail={"step": step, "via": via})
+
+
 def save_step_in(
     session: Session, sub: IntakeSubmission, defn: dict[str, Any], step: int | None, raw: dict[str, Any]
 ) -> list[d.AnswerError]:
@@ -300,18 +311,7 @@ def save_answers(
     with unit_of_work(ctx) as session:
         sub = load_submission(session, ctx, submission_id, INTAKE_FILL)
         defn, _ = version_definition(session, sub)
-        errors = save_step_in(session, sub, defn, step, answers)
-        if errors:
-            raise answer_problem(errors)
-        audit.record(
-            session,
-            ctx,
-            "intake.answer",
-            "intake_submission",
-            sub.id,
-            patient_id=sub.patient_id,
-            detail={"step": step},
-        )
+        answer_step(session, ctx, sub, defn, step, answers, via="desk")
         return SubmissionOut.model_validate(sub)
 
 
@@ -412,21 +412,3 @@ def list_submissions(ctx: Context, patient_id: uuid.UUID) -> list[SubmissionOut]
         ]
         audit.record(session, ctx, "intake.list", "patient", patient.id, patient_id=patient.id)
         return out
-
-
-def list_pending_review(ctx: Context, location_id: uuid.UUID | None = None) -> list[SubmissionOut]:
-    """Submitted intakes awaiting review at the actor's locations."""
-    if location_id is not None:
-        ctx.require(INTAKE_REVIEW, location_id, what="location")
-    with unit_of_work(ctx) as session:
-        stmt = select(IntakeSubmission).where(IntakeSubmission.status == "submitted")
-        if location_id:
-            stmt = stmt.where(IntakeSubmission.location_id == location_id)
-        rows = [
-            s
-            for s in session.scalars(stmt.order_by(IntakeSubmission.submitted_at))
-            if ctx.can(INTAKE_REVIEW, s.location_id)
-        ]
-        for s in rows:
-            audit.record(session, ctx, "intake.list", "intake_submission", s.id, patient_id=s.patient_id)
-        return [SubmissionOut.model_validate(s) for s in rows]

@@ -18,14 +18,7 @@ from praxis.patients.permissions import PATIENTS_READ
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import Forbidden, NotFound
-from praxis.practice.models import Organisation
-
-
-def org_setting(session: Session, org_id: uuid.UUID, key: str, default: object = None) -> object:
-    org = session.get(Organisation, org_id)
-    if org is None:
-        return default
-    return (org.settings or {}).get(key, default)
+from praxis.practice.service import org_settings
 
 
 def visible_locations(session: Session, ctx: Context, permission: str = PATIENTS_READ) -> frozenset[uuid.UUID] | None:
@@ -33,7 +26,7 @@ def visible_locations(session: Session, ctx: Context, permission: str = PATIENTS
     scope = ctx.scope(permission)
     if scope is None:
         return None
-    if not org_setting(session, ctx.org_id, "restrict_patient_search_to_locations", False):
+    if not org_settings(session, ctx.org_id).restrict_patient_search_to_locations:
         return None
     return scope
 

@@ -14,6 +14,8 @@ from functools import lru_cache
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from praxis.platform.clock import now
+
 DEFAULT_REGION = "US"
 
 # Letters NFKD does not decompose into a base letter plus a combining mark.
@@ -173,7 +175,8 @@ def parse_dob(value: object, today: date | None = None) -> date | None:
     parsed = parse_date(value)
     if parsed is None:
         return None
-    today = today or date.today()
+    # The app's clock (UTC), not the server's local date: a DOB of 'today' in UTC is accepted.
+    today = today or now().date()
     if parsed > today:
         raise ParseError(f"date of birth {parsed.isoformat()} is in the future")
     if parsed < EARLIEST_DOB:

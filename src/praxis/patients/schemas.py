@@ -212,11 +212,6 @@ class PatientOut(PatientSummary):
     updated_at: datetime
 
 
-class PatientPage(BaseModel):
-    items: list[PatientSummary]
-    limit: int
-    offset: int
-
 
 class DuplicateCandidate(BaseModel):
     id: uuid.UUID

@@ -20,7 +20,6 @@ from praxis.patients import normalise as n
 from praxis.patients.access import (
     link_location,
     load_patient,
-    org_setting,
     patient_location_ids,
     visibility_clause,
     visible_locations,
@@ -41,6 +40,7 @@ from praxis.platform.context import Context
 from praxis.platform.crypto import keyring
 from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from praxis.platform.uow import unit_of_work
+from praxis.practice.service import org_settings
 
 
 class PossibleDuplicates(Conflict):
@@ -82,7 +82,7 @@ def allocate_mrn_block(session: Session, org_id: uuid.UUID, count: int = 1) -> i
 
 
 def mrn_format(session: Session, org_id: uuid.UUID) -> str:
-    return str(org_setting(session, org_id, "mrn_format", "{seq:08d}") or "{seq:08d}")
+    return org_settings(session, org_id).mrn_format
 
 
 def next_mrn(session: Session, org_id: uuid.UUID) -> str:

@@ -237,7 +237,9 @@ def get_or_404(session: Session, model: type[T], id_: uuid.UUID | None, what: st
     return obj
 
 
-def utcnow() -> datetime:
-    from praxis.platform.clock import now
+def ping() -> None:
+    """Raise unless the database answers (the readiness probe)."""
+    from sqlalchemy import text
 
-    return now()
+    with get_engine().connect() as conn:
+        conn.execute(text("SELECT 1"))

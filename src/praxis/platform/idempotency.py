@@ -10,7 +10,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, LargeBinary, String, delete, select
+from sqlalchemy import Integer, LargeBinary, String, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -76,9 +76,3 @@ def release(scope: str, key: str) -> None:
 def purge(older_than: timedelta = RETENTION) -> None:
     with session_scope(None, system=True) as s:
         s.execute(delete(IdempotentRequest).where(IdempotentRequest.created_at < now() - older_than))
-
-
-def lookup(scope: str, key: str) -> IdempotentRequest | None:
-    with session_scope(None, system=True) as s:
-        return s.scalars(select(IdempotentRequest).where(IdempotentRequest.scope == scope,
-                                                         IdempotentRequest.key == key)).first()

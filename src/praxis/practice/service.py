@@ -54,7 +54,8 @@ def _org(s: Session, org_id: uuid.UUID) -> Organisation:
 
 
 def org_settings(session: Session, org_id: uuid.UUID) -> OrgSettings:
-    """The organisation's settings (for other domains' rules, e.g. overbooking, MRN format)."""
+    """The organisation's settings, validated: the one reader other domains use for their rules
+    (MRN format, patient visibility, overbooking, idle timeout)."""
     return OrgSettings.model_validate(_org(session, org_id).settings or {})
 
 
@@ -108,11 +109,6 @@ def list_locations(ctx: Context, *, permission: str = LOCATIONS_READ, include_in
         if scope is not None:
             q = q.where(Location.id.in_(list(scope)))
         return list(s.scalars(q))
-
-
-def list_all_locations(session: Session) -> list[Location]:
-    """Every location of the session's organisation (for other services' own checks)."""
-    return list(session.scalars(select(Location).order_by(Location.name)))
 
 
 def get_location(ctx: Context, location_id: uuid.UUID) -> Location:

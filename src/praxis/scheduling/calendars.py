@@ -9,7 +9,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, literal, null, or_, select, type_coerce, union_all
@@ -246,15 +246,3 @@ def load_calendars(conn: Connection, org_id: uuid.UUID, pairs: list[tuple[uuid.U
                        for k, pool in resources.get(location_id, {}).items()},
         ))
     return out
-
-
-def overlapping_appointments(conn: Connection, org_id: uuid.UUID, provider_id: uuid.UUID,
-                             start: datetime, end: datetime, *, exclude: uuid.UUID | None = None
-                             ) -> list[uuid.UUID]:
-    """Active, non-overbooked appointments of the provider whose block overlaps [start, end)."""
-    q = select(A.c.id).where(A.c.org_id == org_id, A.c.provider_id == provider_id,
-                             A.c.status.in_(ACTIVE_STATUSES), A.c.overbooked.is_(False),
-                             A.c.block_start < end, A.c.block_end > start)
-    if exclude is not None:
-        q = q.where(A.c.id != exclude)
-    return list(conn.scalars(q))

@@ -29,7 +29,7 @@ from praxis.platform.db import get_or_404
 from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from praxis.platform.ids import new_id
 from praxis.platform.uow import unit_of_work
-from praxis.practice.models import Organisation
+from praxis.practice.service import org_settings
 from praxis.scheduling import calendars as cal
 from praxis.scheduling import patients_port
 from praxis.scheduling.availability import (
@@ -168,12 +168,11 @@ def _first_open(conn: Any, org_id: uuid.UUID, pairs: list[tuple[uuid.UUID, uuid.
 
 
 def _overbooking_allowed(session: Session, org_id: uuid.UUID, provider_id: uuid.UUID) -> bool:
-    conn = session.connection()
-    settings = conn.scalar(select(Organisation.__table__.c.settings)
-                           .where(Organisation.__table__.c.id == org_id)) or {}
-    flag = conn.scalar(select(Provider.__table__.c.allow_overbooking)
-                       .where(Provider.__table__.c.org_id == org_id, Provider.__table__.c.id == provider_id))
-    return bool(settings.get("allow_overbooking")) and bool(flag)
+    if not org_settings(session, org_id).allow_overbooking:
+        return False
+    flag = session.connection().scalar(select(Provider.__table__.c.allow_overbooking).where(
+        Provider.__table__.c.org_id == org_id, Provider.__table__.c.id == provider_id))
+    return bool(flag)
 
 
 def _check_patient_kind(session: Session, org_id: uuid.UUID, patient_id: uuid.UUID, kind: str) -> None:
@@ -615,21 +614,6 @@ def audit_many(session: Session, ctx: Context, action: str, rows: list[tuple[uui
             seen.add(patient_id)
             items.append((appt_id, patient_id))
     audit.record_many(session, ctx, action, "appointment", items, location_id=location_id)
-
-
-def list_patient_appointments(ctx: Context, patient_id: uuid.UUID, *, upcoming_only: bool = True
-                              ) -> list[Appointment]:
-    with unit_of_work(ctx) as session:
-        patients_port.require_patient(session, ctx, patient_id)
-        q = select(Appointment).where(Appointment.patient_id == patient_id)
-        if upcoming_only:
-            q = q.where(Appointment.start_at >= now() - timedelta(hours=12))
-        scope = ctx.scope(SCHEDULING_READ)
-        if scope is not None:
-            q = q.where(Appointment.location_id.in_(list(scope)))
-        appts = list(session.scalars(q.order_by(Appointment.start_at).limit(200)))
-        audit.record(session, ctx, "appointment.list", "patient", patient_id, patient_id=patient_id)
-        return appts
 
 
 def visit_types(ctx: Context, *, self_bookable: bool | None = None) -> list[VisitType]:

@@ -10,7 +10,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
@@ -88,7 +88,7 @@ async def _send_problem(send: Send, status: int, type_: str, title: str, detail:
 class RequestContextMiddleware:
     """Request id (accepted from X-Request-ID when sane), security headers, access log."""
 
-    def __init__(self, app: ASGIApp, *, hsts: bool = False, docs_csp: str | None = None) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
         self.hsts = hsts
 
@@ -332,5 +332,3 @@ class IdempotencyMiddleware:
             await run_in_threadpool(idempotency.complete, cred_scope, key, captured["status"],
                                     captured["headers"], b"".join(captured["body"]))
 
-
-Middleware = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]

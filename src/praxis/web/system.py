@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy import text
 
-from praxis.platform.db import get_engine
+from praxis.platform.db import ping
 from praxis.web.deps import public
 from praxis.web.problems import problem_response
 from praxis.web.templating import templates
@@ -27,8 +26,7 @@ def readyz(request: Request) -> Response:
     from praxis.migrations.runner import pending_heads
 
     try:
-        with get_engine().connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping()
         pending = pending_heads()
     except Exception as exc:  # report, don't crash: this is what the probe is for
         return problem_response(503, "not-ready", "Not ready", "The database does not answer", request,

@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-seconds", type=float, default=60.0, help="time bound of each booking run")
     ap.add_argument("--existing", metavar="INFO_JSON",
                     help="development: use --db as is (already seeded; info dict from generate() as JSON)")
+    ap.add_argument("--only", choices=["all", "booking"], default="all",
+                    help="development: run only the booking measurements")
     ap.add_argument("--load-client", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.load_client:
@@ -171,7 +173,9 @@ def _measure(engine: Any, info: dict[str, Any], args: Any) -> list[dict[str, Any
     today = datetime.now(ZoneInfo("America/New_York")).date()
     while today.weekday() >= 5:
         today += timedelta(days=1)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    if args.only == "booking":
+        return [_booking_http(engine, info, args), _booking_raw(engine, info, args)]
 
     n = len(desk.day_sheet(ctx, flagship, today).rows)
     rows.append(_latency_row(f"day sheet, flagship ({n} visits)",
@@ -325,7 +329,8 @@ def _booking_http(engine: Any, info: dict[str, Any], args: Any) -> dict[str, Any
     return _throughput_row(
         name, res["sent"] / res["wall"], TARGETS["booking"],
         booked_per_s=round(won / res["wall"], 1), goal=BOOKING_GOAL, attempts=res["sent"],
-        wall_s=round(res["wall"], 2), p50_ms=res["p50_ms"], p95_ms=res["p95_ms"], status_codes=codes,
+        wall_s=round(res["wall"], 2), p50_ms=res["p50_ms"], p95_ms=res["p95_ms"], p99_ms=res["p99_ms"],
+        max_ms=res["max_ms"], status_codes=codes,
         slots=slots_tried, one_winner_per_slot=won == slots_tried, overlapping_pairs=_overlaps(engine, info),
         server_5xx=errors_5xx)
 
@@ -396,7 +401,9 @@ def _load_client() -> int:
     lat.sort()
     print(json.dumps({"sent": len(lat), "wall": wall, "codes": dict(sorted(codes.items())),
                       "p50_ms": round(lat[len(lat) // 2], 1) if lat else None,
-                      "p95_ms": round(lat[int(len(lat) * 0.95)], 1) if lat else None}))
+                      "p95_ms": round(lat[int(len(lat) * 0.95)], 1) if lat else None,
+                      "p99_ms": round(lat[int(len(lat) * 0.99)], 1) if lat else None,
+                      "max_ms": round(lat[-1], 1) if lat else None}))
     return 0
 
 

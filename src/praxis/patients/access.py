@@ -18,15 +18,22 @@ from praxis.patients.permissions import PATIENTS_READ
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import Forbidden, NotFound
+from praxis.practice.schemas import OrgSettings
 from praxis.practice.service import org_settings
 
 
 def visible_locations(session: Session, ctx: Context, permission: str = PATIENTS_READ) -> frozenset[uuid.UUID] | None:
     """None when the actor sees every patient; otherwise the locations that bound what they see."""
-    scope = ctx.scope(permission)
-    if scope is None:
+    if ctx.scope(permission) is None:
         return None
-    if not org_settings(session, ctx.org_id).restrict_patient_search_to_locations:
+    return visible_under(ctx, org_settings(session, ctx.org_id), permission)
+
+
+def visible_under(ctx: Context, settings: OrgSettings, permission: str = PATIENTS_READ
+                  ) -> frozenset[uuid.UUID] | None:
+    """`visible_locations` for a caller that already holds the organisation's settings."""
+    scope = ctx.scope(permission)
+    if scope is None or not settings.restrict_patient_search_to_locations:
         return None
     return scope
 

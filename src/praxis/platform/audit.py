@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, Index, Integer, String, Text, select, text, update
+from sqlalchemy import Boolean, Connection, Index, Integer, String, Text, bindparam, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from praxis.platform.clock import now
@@ -58,6 +58,9 @@ class AuditRecord(TenantScoped, Base):
     )
 
 
+_INSERT = AuditRecord.__table__.insert()
+
+
 class AuditChainHead(Base):
     """The last sealed link of one organisation's chain (locked only by the sealer)."""
 
@@ -66,6 +69,40 @@ class AuditChainHead(Base):
     org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
+
+
+def row(
+    ctx: Context,
+    action: str,
+    resource_type: str,
+    resource_id: object | None = None,
+    *,
+    patient_id: uuid.UUID | None = None,
+    location_id: uuid.UUID | None = None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The column values of one audit row (who, role, what, patient, where, why)."""
+    from praxis.platform.ids import new_id
+
+    return {
+        "org_id": ctx.org_id,
+        "id": new_id(),
+        "created_at": now(),
+        "actor_id": ctx.actor_id,
+        "actor_type": ctx.actor_type,
+        "actor_name": ctx.actor_name,
+        "role": ",".join(ctx.roles),
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": None if resource_id is None else str(resource_id),
+        "patient_id": patient_id,
+        "location_id": location_id if location_id is not None else ctx.location_id,
+        "client_ip": ctx.client_ip,
+        "request_id": ctx.request_id,
+        "reason": ctx.break_glass_reason or ctx.reason,
+        "break_glass": ctx.is_break_glass,
+        "detail": detail,
+    }
 
 
 def record(
@@ -80,25 +117,14 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Write one audit row in the caller's transaction (who, role, what, patient, where, why)."""
-    session.add(
-        AuditRecord(
-            org_id=ctx.org_id,
-            actor_id=ctx.actor_id,
-            actor_type=ctx.actor_type,
-            actor_name=ctx.actor_name,
-            role=",".join(ctx.roles),
-            action=action,
-            resource_type=resource_type,
-            resource_id=None if resource_id is None else str(resource_id),
-            patient_id=patient_id,
-            location_id=location_id if location_id is not None else ctx.location_id,
-            client_ip=ctx.client_ip,
-            request_id=ctx.request_id,
-            reason=ctx.break_glass_reason or ctx.reason,
-            break_glass=ctx.is_break_glass,
-            detail=detail,
-        )
-    )
+    session.add(AuditRecord(**row(ctx, action, resource_type, resource_id, patient_id=patient_id,
+                                  location_id=location_id, detail=detail)))
+
+
+def write(conn: Connection, values: dict[str, Any]) -> None:
+    """Insert one audit row built by `row()` right away on the caller's connection (same
+    transaction), skipping the ORM unit of work: for hot paths that write with Core."""
+    conn.execute(_INSERT, values)
 
 
 _COPY_COLUMNS = ("org_id", "id", "created_at", "actor_id", "actor_type", "actor_name", "role", "action",
@@ -141,7 +167,8 @@ def record_many(
     return len(rows)
 
 
-def _digest(row: AuditRecord, seq: int, prev_hash: str) -> str:
+def _digest(row: Any, seq: int, prev_hash: str) -> str:
+    """`row`: an AuditRecord or a Core row of audit_records (attribute access either way)."""
     body = {
         "org_id": str(row.org_id),
         "id": str(row.id),
@@ -181,36 +208,40 @@ def seal_pending(org_id: uuid.UUID | None = None, *, batch: int = 5000) -> int:
 
 
 def _seal_org(org_id: uuid.UUID, batch: int) -> int:
+    # Core throughout: an ORM UPDATE per row re-evaluated its criteria against every loaded
+    # record (quadratic in the batch), which made sealing the web process's largest CPU cost
+    # under booking load. One executemany writes the whole batch's links.
+    ar, heads = AuditRecord.__table__, AuditChainHead.__table__
     with session_scope(None, system=True) as s:
         conn = s.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        # Create the head row once; concurrent sealers then serialise on its row lock.
         if conn.dialect.name == "postgresql":
-            # Create the head row once; concurrent sealers then serialise on its row lock.
-            s.execute(text("INSERT INTO audit_chain_heads (org_id, last_seq, last_hash) "
-                           "VALUES (:o, 0, :g) ON CONFLICT (org_id) DO NOTHING"),
-                      {"o": org_id, "g": GENESIS})
-            head = s.scalars(select(AuditChainHead).where(AuditChainHead.org_id == org_id)
-                             .with_for_update()).one()
+            conn.execute(text("INSERT INTO audit_chain_heads (org_id, last_seq, last_hash) "
+                              "VALUES (:o, 0, :g) ON CONFLICT (org_id) DO NOTHING"), {"o": org_id, "g": GENESIS})
+            head = conn.execute(select(heads.c.last_seq, heads.c.last_hash).where(heads.c.org_id == org_id)
+                                .with_for_update()).one()
         else:
-            head = s.get(AuditChainHead, org_id)
+            head = conn.execute(select(heads.c.last_seq, heads.c.last_hash).where(heads.c.org_id == org_id)).first()
             if head is None:
-                head = AuditChainHead(org_id=org_id, last_seq=0, last_hash=GENESIS)
-                s.add(head)
-                s.flush()
-        rows = s.scalars(
-            select(AuditRecord)
-            .where(AuditRecord.org_id == org_id, AuditRecord.seq.is_(None))
-            .order_by(AuditRecord.created_at, AuditRecord.id)
-            .limit(batch)
-        ).all()
+                conn.execute(heads.insert().values(org_id=org_id, last_seq=0, last_hash=GENESIS))
+                head = conn.execute(select(heads.c.last_seq, heads.c.last_hash)
+                                    .where(heads.c.org_id == org_id)).one()
+        rows = conn.execute(
+            select(ar).where(ar.c.org_id == org_id, ar.c.seq.is_(None))
+            .order_by(ar.c.created_at, ar.c.id).limit(batch)).all()
+        if not rows:
+            return 0
         seq, prev = head.last_seq, head.last_hash
+        links = []
         for row in rows:
             seq += 1
             digest = _digest(row, seq, prev)
-            s.execute(update(AuditRecord)
-                      .where(AuditRecord.org_id == org_id, AuditRecord.id == row.id)
-                      .values(seq=seq, prev_hash=prev, hash=digest))
+            links.append({"b_id": row.id, "b_seq": seq, "b_prev": prev, "b_hash": digest})
             prev = digest
-        head.last_seq, head.last_hash = seq, prev
+        conn.execute(update(ar).where(ar.c.org_id == org_id, ar.c.id == bindparam("b_id"))
+                     .values(seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), hash=bindparam("b_hash")),
+                     links)
+        conn.execute(update(heads).where(heads.c.org_id == org_id).values(last_seq=seq, last_hash=prev))
         return len(rows)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, select, text
+from sqlalchemy import Connection, Index, Integer, String, Text, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from praxis.platform.clock import now
@@ -48,18 +48,28 @@ class OutboxMessage(Base):
     __table_args__ = (Index("ix_outbox_due", "status", "available_at"),)
 
 
+def row(topic: str, payload: dict[str, Any], org_id: uuid.UUID | None, *, delay: timedelta | None = None,
+        at: datetime | None = None) -> dict[str, Any]:
+    """The column values of one pending message."""
+    stamp = now()
+    return {"id": new_id(), "org_id": org_id, "topic": topic, "payload": payload, "status": "pending",
+            "attempts": 0, "available_at": at or (stamp + delay if delay else stamp), "created_at": stamp}
+
+
 def emit(session: Session, topic: str, payload: dict[str, Any], *, org_id: uuid.UUID | None = None,
          delay: timedelta | None = None, at: datetime | None = None) -> OutboxMessage:
     """Queue an event/job in the caller's transaction."""
-    msg = OutboxMessage(
-        id=new_id(),
-        org_id=org_id if org_id is not None else session.info.get("org_id"),
-        topic=topic,
-        payload=payload,
-        available_at=at or (now() + delay if delay else now()),
-    )
+    msg = OutboxMessage(**row(topic, payload, org_id if org_id is not None else session.info.get("org_id"),
+                              delay=delay, at=at))
     session.add(msg)
     return msg
+
+
+def write(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert messages built by `row()` right away on the caller's connection (same transaction),
+    in one executemany: for hot paths that write with Core."""
+    if rows:
+        conn.execute(OutboxMessage.__table__.insert(), rows)
 
 
 def subscribe(topic: str, handler: Handler) -> None:

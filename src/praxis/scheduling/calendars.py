@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, literal, null, or_, select, type_coerce, union_all
+from sqlalchemy import Connection, and_, exists, literal, null, or_, select, type_coerce, union_all
 
 from praxis.practice.models import Location
 from praxis.scheduling.availability import (
@@ -78,14 +78,19 @@ class VisitTypeRow:
                          self.buffer_after_minutes, self.required_resource_kinds)
 
 
+def _visit_type_row(row: Any) -> VisitTypeRow:
+    return VisitTypeRow(row.id, row.code, row.name, row.duration_minutes, row.buffer_before_minutes,
+                        row.buffer_after_minutes, tuple(row.required_resource_kinds or ()), row.modality,
+                        row.self_bookable, row.active, row.colour, row.patient_kind)
+
+
 def load_visit_type(conn: Connection, org_id: uuid.UUID, visit_type_id: uuid.UUID) -> VisitTypeRow | None:
-    row = conn.execute(select(VT).where(VT.c.org_id == org_id, VT.c.id == visit_type_id)).mappings().first()
-    if row is None:
-        return None
-    return VisitTypeRow(row["id"], row["code"], row["name"], row["duration_minutes"],
-                        row["buffer_before_minutes"], row["buffer_after_minutes"],
-                        tuple(row["required_resource_kinds"] or ()), row["modality"], row["self_bookable"],
-                        row["active"], row["colour"], row["patient_kind"])
+    row = conn.execute(select(VT).where(VT.c.org_id == org_id, VT.c.id == visit_type_id)).first()
+    return None if row is None else _visit_type_row(row)
+
+
+def load_visit_types(conn: Connection, org_id: uuid.UUID) -> list[VisitTypeRow]:
+    return [_visit_type_row(r) for r in conn.execute(select(VT).where(VT.c.org_id == org_id))]
 
 
 def location_zones(conn: Connection, org_id: uuid.UUID, location_ids: Iterable[uuid.UUID] | None
@@ -108,21 +113,6 @@ def provider_pairs(conn: Connection, org_id: uuid.UUID, *, provider_ids: Iterabl
     return [(r.provider_id, r.location_id) for r in conn.execute(q)]
 
 
-def location_and_pair(conn: Connection, org_id: uuid.UUID, provider_id: uuid.UUID, location_id: uuid.UUID
-                      ) -> tuple[str | None, bool]:
-    """(time zone of the active location or None, whether the active provider works there): one query."""
-    pair = (select(PL.c.provider_id)
-            .join(PR, and_(PR.c.org_id == PL.c.org_id, PR.c.id == PL.c.provider_id))
-            .where(PL.c.org_id == LOC.c.org_id, PL.c.location_id == LOC.c.id, PL.c.provider_id == provider_id,
-                   PR.c.active.is_(True))
-            .exists())
-    row = conn.execute(select(LOC.c.timezone, pair.label("linked"))
-                       .where(LOC.c.org_id == org_id, LOC.c.id == location_id, LOC.c.active.is_(True))).first()
-    if row is None:
-        return None, False
-    return row.timezone, bool(row.linked)
-
-
 def utc_range(first_day: date, days: int, zones: Iterable[str]) -> Interval:
     """A UTC interval covering `days` local days from `first_day` in every given zone."""
     zs = list(zones) or ["UTC"]
@@ -131,37 +121,27 @@ def utc_range(first_day: date, days: int, zones: Iterable[str]) -> Interval:
     return Interval(start, end)
 
 
-def load_calendars(conn: Connection, org_id: uuid.UUID, pairs: list[tuple[uuid.UUID, uuid.UUID]],
-                   visit: VisitSpec, first_day: date, days: int, *,
-                   exclude_appointment: uuid.UUID | None = None,
-                   zones: dict[uuid.UUID, str] | None = None) -> list[Calendar]:
-    """One Calendar per (provider, location) pair with templates, hours, closures, busy time and
-    the free/busy state of the visit type's required resources. `zones` (active locations' time
-    zones, from `location_zones`) saves the query when the caller already has them."""
-    if not pairs:
-        return []
-    provider_ids = sorted({p for p, _ in pairs}, key=str)
-    location_ids = sorted({loc for _, loc in pairs}, key=str)
-    if zones is None:
-        zones = location_zones(conn, org_id, location_ids)
-    pairs = [(p, loc) for p, loc in pairs if loc in zones]
-    if not pairs:
-        return []
-    window = utc_range(first_day, days, zones.values())
-    last_day = first_day + timedelta(days=days)
-
-    # Templates and their blocks, in one round trip (outer join: a template may have no blocks).
+def load_templates(conn: Connection, org_id: uuid.UUID, *, provider_ids: list[uuid.UUID] | None = None,
+                   location_ids: list[uuid.UUID] | None = None, first_day: date | None = None,
+                   last_day: date | None = None) -> dict[tuple[uuid.UUID, uuid.UUID], list[Template]]:
+    """(provider, location) -> schedule templates with their weekly blocks, in one round trip
+    (outer join: a template may have no blocks). No filter = the whole organisation."""
+    q = (select(ST.c.id, ST.c.provider_id, ST.c.location_id, ST.c.effective_from, ST.c.effective_to,
+                STB.c.weekday, STB.c.start_minute, STB.c.end_minute, STB.c.visit_type_ids,
+                STB.c.id.label("block_id"))
+         .select_from(ST.outerjoin(STB, and_(STB.c.org_id == ST.c.org_id, STB.c.template_id == ST.c.id)))
+         .where(ST.c.org_id == org_id))
+    if provider_ids is not None:
+        q = q.where(ST.c.provider_id.in_(provider_ids))
+    if location_ids is not None:
+        q = q.where(ST.c.location_id.in_(location_ids))
+    if last_day is not None:
+        q = q.where(ST.c.effective_from <= last_day)
+    if first_day is not None:
+        q = q.where(or_(ST.c.effective_to.is_(None), ST.c.effective_to >= first_day - timedelta(days=1)))
     tpl_rows: dict[uuid.UUID, Any] = {}
     blocks: dict[uuid.UUID, list[WeeklyBlock]] = defaultdict(list)
-    for r in conn.execute(
-        select(ST.c.id, ST.c.provider_id, ST.c.location_id, ST.c.effective_from, ST.c.effective_to,
-               STB.c.weekday, STB.c.start_minute, STB.c.end_minute, STB.c.visit_type_ids,
-               STB.c.id.label("block_id"))
-        .select_from(ST.outerjoin(STB, and_(STB.c.org_id == ST.c.org_id, STB.c.template_id == ST.c.id)))
-        .where(ST.c.org_id == org_id, ST.c.provider_id.in_(provider_ids), ST.c.location_id.in_(location_ids),
-               ST.c.effective_from <= last_day,
-               or_(ST.c.effective_to.is_(None), ST.c.effective_to >= first_day - timedelta(days=1)))
-    ):
+    for r in conn.execute(q):
         tpl_rows.setdefault(r.id, r)
         if r.block_id is not None:
             ids = frozenset(uuid.UUID(str(v)) for v in (r.visit_type_ids or ()))
@@ -170,22 +150,44 @@ def load_calendars(conn: Connection, org_id: uuid.UUID, pairs: list[tuple[uuid.U
     for t in tpl_rows.values():
         templates[(t.provider_id, t.location_id)].append(
             Template(t.effective_from, t.effective_to, tuple(blocks.get(t.id, ()))))
+    return templates
 
-    # Business hours and closures per location.
+
+def load_hours(conn: Connection, org_id: uuid.UUID, location_ids: list[uuid.UUID] | None = None
+               ) -> dict[uuid.UUID, dict[int, list[tuple[int, int]]]]:
+    """location -> weekday -> opening hours; a location without rows sets no limit."""
+    q = select(BH.c.location_id, BH.c.weekday, BH.c.open_minute, BH.c.close_minute).where(BH.c.org_id == org_id)
+    if location_ids is not None:
+        q = q.where(BH.c.location_id.in_(location_ids))
     hours: dict[uuid.UUID, dict[int, list[tuple[int, int]]]] = {}
-    for h in conn.execute(select(BH.c.location_id, BH.c.weekday, BH.c.open_minute, BH.c.close_minute)
-                          .where(BH.c.org_id == org_id, BH.c.location_id.in_(location_ids))):
+    for h in conn.execute(q):
         hours.setdefault(h.location_id, defaultdict(list))[h.weekday].append((h.open_minute, h.close_minute))
-    closures: dict[uuid.UUID, set[date]] = defaultdict(set)
-    for c in conn.execute(select(CL.c.location_id, CL.c.day)
-                          .where(CL.c.org_id == org_id, CL.c.location_id.in_(location_ids),
-                                 CL.c.day >= first_day - timedelta(days=1), CL.c.day <= last_day)):
-        closures[c.location_id].add(c.day)
+    return {loc: dict(days) for loc, days in hours.items()}
 
-    # Provider busy time: active appointments anywhere (a provider is in one place at a time).
-    # The lower bound on block_start lets the (org, provider, block_start) index scan only the
-    # window instead of the provider's whole history; a block never exceeds MAX_BLOCK.
-    # Schedule exceptions (time off) come back in the same round trip (UNION ALL).
+
+def load_closures(conn: Connection, org_id: uuid.UUID, location_ids: list[uuid.UUID] | None = None,
+                  first_day: date | None = None, last_day: date | None = None) -> dict[uuid.UUID, set[date]]:
+    q = select(CL.c.location_id, CL.c.day).where(CL.c.org_id == org_id)
+    if location_ids is not None:
+        q = q.where(CL.c.location_id.in_(location_ids))
+    if first_day is not None:
+        q = q.where(CL.c.day >= first_day - timedelta(days=1))
+    if last_day is not None:
+        q = q.where(CL.c.day <= last_day)
+    closures: dict[uuid.UUID, set[date]] = defaultdict(set)
+    for c in conn.execute(q):
+        closures[c.location_id].add(c.day)
+    return closures
+
+
+def load_busy(conn: Connection, org_id: uuid.UUID, provider_ids: list[uuid.UUID], window: Interval, *,
+              exclude_appointment: uuid.UUID | None = None
+              ) -> tuple[dict[uuid.UUID, list[Interval]], dict[uuid.UUID, list[tuple[uuid.UUID | None, Interval]]]]:
+    """Provider busy time in `window`: active appointments anywhere (a provider is in one place at a
+    time) and schedule exceptions (time off; location None = everywhere), in one round trip.
+
+    The lower bound on block_start lets the (org, provider, block_start) index scan only the window
+    instead of the provider's whole history; a block never exceeds MAX_BLOCK."""
     busy: dict[uuid.UUID, list[Interval]] = defaultdict(list)
     exceptions: dict[uuid.UUID, list[tuple[uuid.UUID | None, Interval]]] = defaultdict(list)
     q_ex = (select(EX.c.provider_id, EX.c.location_id, EX.c.starts_at.label("starts"),
@@ -204,45 +206,94 @@ def load_calendars(conn: Connection, org_id: uuid.UUID, pairs: list[tuple[uuid.U
             exceptions[r.provider_id].append((r.location_id, Interval(r.starts, r.ends)))
         else:
             busy[r.provider_id].append(Interval(r.starts, r.ends))
+    return busy, exceptions
 
-    # Required resources at each location and their busy time.
-    resources: dict[uuid.UUID, dict[str, dict[uuid.UUID, list[Interval]]]] = defaultdict(
-        lambda: defaultdict(dict))
-    kinds = list(visit.required_resource_kinds)
-    if kinds:
-        res_rows = conn.execute(select(RS.c.id, RS.c.location_id, RS.c.kind)
-                                .where(RS.c.org_id == org_id, RS.c.location_id.in_(location_ids),
-                                       RS.c.kind.in_(kinds), RS.c.active.is_(True))).all()
-        by_id = {r.id: r for r in res_rows}
-        for r in res_rows:
-            resources[r.location_id][r.kind][r.id] = []
-        if by_id:
-            rq = (select(AR.c.resource_id, AR.c.start_at, AR.c.end_at)
-                  .where(AR.c.org_id == org_id, AR.c.resource_id.in_(list(by_id)), AR.c.active.is_(True),
-                         AR.c.start_at < window.end, AR.c.end_at > window.start))
-            if exclude_appointment is not None:
-                rq = rq.where(AR.c.appointment_id != exclude_appointment)
-            for r in conn.execute(rq):
-                row = by_id[r.resource_id]
-                resources[row.location_id][row.kind][r.resource_id].append(Interval(r.start_at, r.end_at))
 
+def busy_column(org_id: uuid.UUID, provider_id: uuid.UUID, location_id: uuid.UUID, block: Interval, *,
+                exclude_appointment: uuid.UUID | None = None) -> Any:
+    """SQL boolean for a single booking's probe: an active appointment of the provider or a schedule
+    exception (here or everywhere) overlaps `block`. Same bounds as `load_busy`."""
+    appt = select(A.c.id).where(A.c.org_id == org_id, A.c.provider_id == provider_id,
+                                A.c.status.in_(ACTIVE_STATUSES), A.c.block_start < block.end,
+                                A.c.block_start > block.start - MAX_BLOCK, A.c.block_end > block.start)
+    if exclude_appointment is not None:
+        appt = appt.where(A.c.id != exclude_appointment)
+    exc = select(EX.c.id).where(EX.c.org_id == org_id, EX.c.provider_id == provider_id,
+                                or_(EX.c.location_id.is_(None), EX.c.location_id == location_id),
+                                EX.c.starts_at < block.end, EX.c.ends_at > block.start)
+    return or_(exists(appt), exists(exc)).label("busy")
+
+
+def own_busy(provider_id: uuid.UUID, location_id: uuid.UUID, busy: dict[uuid.UUID, list[Interval]],
+             exceptions: dict[uuid.UUID, list[tuple[uuid.UUID | None, Interval]]]) -> BusyIndex:
+    """The provider's busy index at one location: appointments plus exceptions there or everywhere."""
+    return BusyIndex(busy.get(provider_id, []) + [iv for loc, iv in exceptions.get(provider_id, [])
+                                                  if loc is None or loc == location_id])
+
+
+def load_resource_pools(conn: Connection, org_id: uuid.UUID, location_ids: list[uuid.UUID],
+                        kinds: Iterable[str], window: Interval, *, exclude_appointment: uuid.UUID | None = None
+                        ) -> dict[uuid.UUID, dict[str, dict[uuid.UUID, BusyIndex]]]:
+    """location -> kind -> active resource -> its busy time in `window` (only the given kinds)."""
+    kinds = list(kinds)
+    if not kinds:
+        return {}
+    pools: dict[uuid.UUID, dict[str, dict[uuid.UUID, list[Interval]]]] = defaultdict(lambda: defaultdict(dict))
+    res_rows = conn.execute(select(RS.c.id, RS.c.location_id, RS.c.kind)
+                            .where(RS.c.org_id == org_id, RS.c.location_id.in_(location_ids),
+                                   RS.c.kind.in_(kinds), RS.c.active.is_(True))).all()
+    by_id = {r.id: r for r in res_rows}
+    for r in res_rows:
+        pools[r.location_id][r.kind][r.id] = []
+    if by_id:
+        rq = (select(AR.c.resource_id, AR.c.start_at, AR.c.end_at)
+              .where(AR.c.org_id == org_id, AR.c.resource_id.in_(list(by_id)), AR.c.active.is_(True),
+                     AR.c.start_at < window.end, AR.c.end_at > window.start))
+        if exclude_appointment is not None:
+            rq = rq.where(AR.c.appointment_id != exclude_appointment)
+        for r in conn.execute(rq):
+            row = by_id[r.resource_id]
+            pools[row.location_id][row.kind][r.resource_id].append(Interval(r.start_at, r.end_at))
+    return {loc: {k: {rid: BusyIndex(ivs) for rid, ivs in pool.items()} for k, pool in by_kind.items()}
+            for loc, by_kind in pools.items()}
+
+
+def load_calendars(conn: Connection, org_id: uuid.UUID, pairs: list[tuple[uuid.UUID, uuid.UUID]],
+                   visit: VisitSpec, first_day: date, days: int, *,
+                   zones: dict[uuid.UUID, str] | None = None) -> list[Calendar]:
+    """One Calendar per (provider, location) pair with templates, hours, closures, busy time and
+    the free/busy state of the visit type's required resources (slot search). `zones` (active
+    locations' time zones, from `location_zones`) saves the query when the caller already has them."""
+    if not pairs:
+        return []
+    provider_ids = sorted({p for p, _ in pairs}, key=str)
+    location_ids = sorted({loc for _, loc in pairs}, key=str)
+    if zones is None:
+        zones = location_zones(conn, org_id, location_ids)
+    pairs = [(p, loc) for p, loc in pairs if loc in zones]
+    if not pairs:
+        return []
+    window = utc_range(first_day, days, zones.values())
+    last_day = first_day + timedelta(days=days)
+    templates = load_templates(conn, org_id, provider_ids=provider_ids, location_ids=location_ids,
+                               first_day=first_day, last_day=last_day)
+    hours = load_hours(conn, org_id, location_ids)
+    closures = load_closures(conn, org_id, location_ids, first_day, last_day)
+    busy, exceptions = load_busy(conn, org_id, provider_ids, window)
+    resources = load_resource_pools(conn, org_id, location_ids, visit.required_resource_kinds, window)
     out = []
     for provider_id, location_id in pairs:
         tpls = templates.get((provider_id, location_id))
         if not tpls:
             continue
-        own = busy.get(provider_id, []) + [iv for loc, iv in exceptions.get(provider_id, [])
-                                            if loc is None or loc == location_id]
-        loc_hours = hours.get(location_id)
         out.append(Calendar(
             provider_id=provider_id,
             location_id=location_id,
             timezone=zones[location_id],
             templates=tpls,
-            hours=dict(loc_hours) if loc_hours is not None else None,
+            hours=hours.get(location_id),
             closures=frozenset(closures.get(location_id, ())),
-            busy=BusyIndex(own),
-            resources={k: {rid: BusyIndex(ivs) for rid, ivs in pool.items()}
-                       for k, pool in resources.get(location_id, {}).items()},
+            busy=own_busy(provider_id, location_id, busy, exceptions),
+            resources=resources.get(location_id, {}),
         ))
     return out

@@ -16,7 +16,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import DDL, Boolean, Date, Index, Integer, String, UniqueConstraint, event
+from sqlalchemy import DDL, BigInteger, Boolean, Date, Index, Integer, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from praxis.platform.clock import now
@@ -356,6 +356,18 @@ class BookingVerification(TenantScoped, Base):
         Index("ix_booking_verifications_contact", "contact_index", "created_at"),
         Index("ix_booking_verifications_ip", "client_ip", "created_at"),
     )
+
+
+class ReferenceVersion(Base):
+    """Per-organisation version of the reference data booking caches (scheduling/reference.py).
+
+    Bumped by triggers on every table the cache reads (migration scheduling_0002), whatever the
+    write path. Not tenant-scoped: one row per organisation, keyed by it."""
+
+    __tablename__ = "scheduling_reference_versions"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
 # --- PostgreSQL exclusion constraints (not part of the compared metadata) --------------------

@@ -5,17 +5,22 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, exists, select
 from sqlalchemy.orm import Session
 
 from praxis.patients import access
-from praxis.patients.models import Patient
+from praxis.patients.models import Patient, PatientLocation
 from praxis.patients.permissions import PATIENTS_READ
+from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.errors import NotFound
+from praxis.platform.ids import new_id
+from praxis.practice.schemas import OrgSettings
 
 P = Patient.__table__
+PL = PatientLocation.__table__
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,41 @@ def require_patient(session: Session, ctx: Context, patient_id: uuid.UUID) -> No
 
 def link_location(session: Session, patient_id: uuid.UUID, location_id: uuid.UUID) -> None:
     access.link_location(session, patient_id, location_id)
+
+
+def booking_columns(ctx: Context, settings: OrgSettings, patient_id: uuid.UUID, location_id: uuid.UUID
+                    ) -> list[Any]:
+    """Columns for booking's one probe query: `patient_status` (None when missing or not visible to
+    an actor who reads patients) and `patient_linked` (already linked to the location)."""
+    status = select(P.c.status).where(P.c.org_id == ctx.org_id, P.c.id == patient_id)
+    visible_at = access.visible_under(ctx, settings) if ctx.has(PATIENTS_READ) else None
+    if visible_at is not None:
+        status = status.where(exists(select(PL.c.id).where(
+            PL.c.org_id == ctx.org_id, PL.c.patient_id == patient_id, PL.c.location_id.in_(visible_at))))
+    linked = exists(select(PL.c.id).where(PL.c.org_id == ctx.org_id, PL.c.patient_id == patient_id,
+                                          PL.c.location_id == location_id))
+    return [status.scalar_subquery().label("patient_status"), linked.label("patient_linked")]
+
+
+def check_status(status: str | None) -> None:
+    """404 for a patient `booking_columns` found missing, invisible or merged away."""
+    if status is None:
+        raise NotFound("No such patient", field="patient_id")
+    if status == "merged":
+        raise NotFound("That patient record was merged into another; book on the surviving record",
+                       field="patient_id")
+
+
+def add_location_link(conn: Connection, org_id: uuid.UUID, patient_id: uuid.UUID, location_id: uuid.UUID) -> None:
+    """Link the patient to the location with Core, for a booking whose probe found no link (the
+    booking holds the provider's lock, not the patient's: a concurrent link is tolerated)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    conn.execute(insert(PL).on_conflict_do_nothing(),
+                 {"org_id": org_id, "id": new_id(), "patient_id": patient_id, "location_id": location_id,
+                  "created_at": now()})
 
 
 def contact(conn: Connection, org_id: uuid.UUID, patient_id: uuid.UUID) -> Contact | None:

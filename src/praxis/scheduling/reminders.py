@@ -16,6 +16,7 @@ import logging
 import smtplib
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -169,22 +170,20 @@ def delete_rule(ctx: Context, rule_id: uuid.UUID) -> None:
         audit.record(session, ctx, "reminder_rule.delete", "reminder_rule", rule.id)
 
 
-def schedule_reminders(session: Session, org_id: uuid.UUID, appointment_id: uuid.UUID,
-                       start_at: datetime) -> int:
-    """Queue one job per active rule (in the booking's transaction). Returns jobs queued."""
-    rr = ReminderRule.__table__
-    rules = session.connection().execute(
-        select(rr.c.id, rr.c.hours_before).where(rr.c.org_id == org_id, rr.c.active.is_(True))).all()
-    queued = 0
-    for rule in rules:
-        at = start_at - timedelta(hours=rule.hours_before)
-        if at <= now():
+def reminder_rows(org_id: uuid.UUID, rules: Sequence[tuple[uuid.UUID, int]], appointment_id: uuid.UUID,
+                  start_at: datetime) -> list[dict[str, Any]]:
+    """Outbox rows (platform.outbox.row) queueing one job per active rule still in the future;
+    `rules` are (rule id, hours before), as the reference snapshot holds them."""
+    rows = []
+    stamp = now()
+    for rule_id, hours_before in rules:
+        at = start_at - timedelta(hours=hours_before)
+        if at <= stamp:
             continue
-        outbox.emit(session, REMINDER_TOPIC, {"appointment_id": str(appointment_id), "rule_id": str(rule.id),
-                                              "start_at": start_at.astimezone(UTC).isoformat()},
-                    org_id=org_id, at=at)
-        queued += 1
-    return queued
+        rows.append(outbox.row(REMINDER_TOPIC, {"appointment_id": str(appointment_id), "rule_id": str(rule_id),
+                                                "start_at": start_at.astimezone(UTC).isoformat()},
+                               org_id, at=at))
+    return rows
 
 
 # --- delivery ----------------------------------------------------------------------------------

@@ -11,14 +11,16 @@ bookings can never interleave between the check and the insert.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, exists, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -26,13 +28,13 @@ from praxis.platform import audit, outbox
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
-from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from praxis.platform.errors import Conflict, Forbidden, NotFound, ProblemError, ValidationProblem
 from praxis.platform.ids import new_id
 from praxis.platform.uow import unit_of_work
-from praxis.practice.service import org_settings
 from praxis.scheduling import calendars as cal
-from praxis.scheduling import patients_port
+from praxis.scheduling import patients_port, reference
 from praxis.scheduling.availability import (
+    Interval,
     Slot,
     SlotFilter,
     free_resources,
@@ -47,11 +49,10 @@ from praxis.scheduling.models import (
     Appointment,
     AppointmentResource,
     AppointmentSeries,
-    Provider,
     VisitType,
 )
 from praxis.scheduling.permissions import SCHEDULING_BOOK, SCHEDULING_CHECKIN, SCHEDULING_READ
-from praxis.scheduling.reminders import schedule_reminders
+from praxis.scheduling.reminders import reminder_rows
 from praxis.scheduling.status import TransitionRefused, transition
 
 T = TypeVar("T")
@@ -65,9 +66,24 @@ class SlotTaken(Conflict):
     title = "That time is no longer free"
 
 
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
 def _lock_for_booking(session: Session) -> None:
-    """Take the write lock up front on SQLite (no-op on PostgreSQL, which has the constraint)."""
+    """SQLite: take the database write lock up front (BEGIN IMMEDIATE; the first statement of the
+    transaction). A no-op on PostgreSQL, which locks per provider (`_lock_provider`)."""
     session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+def _lock_provider(session: Session, org_id: uuid.UUID, provider_id: uuid.UUID) -> None:
+    """PostgreSQL: serialise bookings of one provider with a transaction-scoped advisory lock, so a
+    racer waits for the winner to commit and then sees its appointment. Without it two racers both
+    insert, wait on each other inside the exclusion constraint and one is aborted by the deadlock
+    detector a second later; the constraint stays the last guard either way."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        digest = hashlib.blake2b(org_id.bytes + provider_id.bytes, digest_size=8).digest()
+        conn.execute(_ADVISORY_LOCK, {"key": int.from_bytes(digest, "big", signed=True)})
 
 
 def _is_overlap_violation(exc: IntegrityError) -> bool:
@@ -167,103 +183,166 @@ def _first_open(conn: Any, org_id: uuid.UUID, pairs: list[tuple[uuid.UUID, uuid.
 # --- booking -------------------------------------------------------------------------------------
 
 
-def _overbooking_allowed(session: Session, org_id: uuid.UUID, provider_id: uuid.UUID) -> bool:
-    if not org_settings(session, org_id).allow_overbooking:
-        return False
-    flag = session.connection().scalar(select(Provider.__table__.c.allow_overbooking).where(
-        Provider.__table__.c.org_id == org_id, Provider.__table__.c.id == provider_id))
-    return bool(flag)
-
-
-def _check_patient_kind(session: Session, org_id: uuid.UUID, patient_id: uuid.UUID, kind: str) -> None:
-    if kind not in ("new", "established"):
-        return
+def _seen_column(org_id: uuid.UUID, patient_id: uuid.UUID) -> Any:
+    """SQL boolean: the patient checked out of a visit in the last three years (new vs established)."""
     a = cal.A
-    seen = session.connection().scalar(
-        select(a.c.id).where(a.c.org_id == org_id, a.c.patient_id == patient_id,
-                             a.c.status == "checked_out", a.c.start_at > now() - timedelta(days=3 * 365))
-        .limit(1))
-    if kind == "new" and seen is not None:
+    return exists(select(a.c.id).where(
+        a.c.org_id == org_id, a.c.patient_id == patient_id, a.c.status == "checked_out",
+        a.c.start_at > now() - timedelta(days=3 * 365))).label("seen")
+
+
+def _check_patient_kind(kind: str, seen: bool) -> None:
+    if kind == "new" and seen:
         raise ValidationProblem("This visit type is for new patients; the patient was seen in the last "
                                 "three years", field="visit_type_id")
-    if kind == "established" and seen is None:
+    if kind == "established" and not seen:
         raise ValidationProblem("This visit type is for established patients; the patient has no visit "
                                 "in the last three years", field="visit_type_id")
 
 
 @dataclass(frozen=True)
 class _Plan:
+    ref: reference.Reference
+    visit: cal.VisitTypeRow
     start_at: datetime
     end_at: datetime
     block_start: datetime
     block_end: datetime
     overbooked: bool
     resource_ids: tuple[uuid.UUID, ...]
+    patient_linked: bool
 
 
-def _plan(session: Session, ctx: Context, *, visit: cal.VisitTypeRow, provider_id: uuid.UUID,
-          location_id: uuid.UUID, start_at: datetime, overbook: bool,
-          exclude: uuid.UUID | None = None) -> _Plan:
-    """Check that the time can be booked (hours, closures, past, busy, rooms) and plan it."""
-    conn = session.connection()
-    if start_at.tzinfo is None:
-        raise ValidationProblem("start_at must include a time zone offset", field="start_at")
-    start_at = start_at.astimezone(UTC)
-    zone_name, linked = cal.location_and_pair(conn, ctx.org_id, provider_id, location_id)
-    if zone_name is None:
+def _bookable(ref: reference.Reference, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
+              location_id: uuid.UUID, start_at: datetime) -> cal.VisitTypeRow:
+    """Everything decidable from reference data alone: visit type, location, provider link, hours,
+    closures, past. Raises the problem a person can act on."""
+    visit = ref.visit_types.get(visit_type_id)
+    if visit is None or not visit.active:
+        raise NotFound("No such visit type", field="visit_type_id")
+    if location_id not in ref.zones:
         raise NotFound("No such location", field="location_id")
-    if not linked:
+    if (provider_id, location_id) not in ref.pairs:
         raise NotFound("No such provider at this location", field="provider_id")
-    zones = {location_id: zone_name}
-    local_day = to_local(start_at, zones[location_id]).date()
-    calendars = cal.load_calendars(conn, ctx.org_id, [(provider_id, location_id)], visit.spec, local_day, 1,
-                                   exclude_appointment=exclude, zones=zones)
-    if not calendars:
-        raise ValidationProblem("The provider has no schedule at this location that day", field="start_at")
-    calendar = calendars[0]
+    calendar = ref.calendar(provider_id, location_id)
+    if calendar is None:
+        raise ValidationProblem("The provider has no schedule at this location", field="start_at")
     problem = why_not_bookable(calendar, visit.spec, start_at, now=now(), check_busy=False)
     if problem:
         raise ValidationProblem(problem[1], field=problem[0])
-    block = visit.spec.block_for(start_at)
+    return visit
+
+
+def _current_version(session: Session, org_id: uuid.UUID) -> int:
+    return int(session.connection().scalar(select(reference.version_column(org_id))) or 0)
+
+
+def _plan(session: Session, ctx: Context, *, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
+          location_id: uuid.UUID, start_at: datetime, overbook: bool, patient_id: uuid.UUID | None,
+          exclude: uuid.UUID | None = None) -> _Plan:
+    """Check that the time can be booked (hours, closures, past, busy, rooms, the patient) and plan
+    it, in the caller's transaction after `_lock_for_booking` and `_lock_provider`.
+
+    Reference data comes from the process cache; one probe query confirms its version and reads
+    what changes from minute to minute: busy time, the patient's status and location link, and
+    (for new/established visit types) whether the patient was seen. A stale cache is reloaded and
+    the checks rerun; a refusal is only reported against current reference data."""
+    if start_at.tzinfo is None:
+        raise ValidationProblem("start_at must include a time zone offset", field="start_at")
+    start_at = start_at.astimezone(UTC)
+    conn = session.connection()
+    org_id = ctx.org_id
+    ref = reference.cached(org_id) or reference.get(session, org_id, _current_version(session, org_id))
+    while True:
+        try:
+            visit = _bookable(ref, visit_type_id, provider_id, location_id, start_at)
+        except ProblemError:
+            latest = _current_version(session, org_id)
+            if latest == ref.version:
+                raise
+            ref = reference.get(session, org_id, latest)
+            continue
+        block = visit.spec.block_for(start_at)
+        columns = [reference.version_column(org_id).label("version"),
+                   cal.busy_column(org_id, provider_id, location_id, block, exclude_appointment=exclude)]
+        if patient_id is not None:
+            columns += patients_port.booking_columns(ctx, ref.settings, patient_id, location_id)
+            if visit.patient_kind in ("new", "established"):
+                columns.append(_seen_column(org_id, patient_id))
+        probe = conn.execute(select(*columns)).one()
+        if probe.version == ref.version:
+            break
+        ref = reference.get(session, org_id, probe.version)
+    if patient_id is not None:
+        patients_port.check_status(probe.patient_status)
+        if visit.patient_kind in ("new", "established"):
+            _check_patient_kind(visit.patient_kind, bool(probe.seen))
     overbooked = False
-    if calendar.busy.overlaps(block.start, block.end):
+    if probe.busy:
         if not overbook:
             raise SlotTaken("The provider is already booked at that time; choose another slot",
                             field="start_at")
-        if not _overbooking_allowed(session, ctx.org_id, provider_id):
+        if not ref.may_overbook(provider_id):
             raise Conflict("Overbooking is not allowed for this provider (organisation setting "
                            "allow_overbooking and the provider's flag must both be on)", field="overbook")
         overbooked = True
     end_at = start_at + timedelta(minutes=visit.duration_minutes)
-    resource_ids = free_resources(calendar, visit.spec, start_at, end_at)
-    if resource_ids is None:
-        raise SlotTaken("No room or equipment of the required kind is free at that time", field="start_at")
-    return _Plan(start_at, end_at, block.start, block.end, overbooked, resource_ids)
+    resource_ids: tuple[uuid.UUID, ...] = ()
+    if visit.required_resource_kinds:
+        pools = cal.load_resource_pools(conn, org_id, [location_id], visit.required_resource_kinds,
+                                        Interval(start_at, end_at), exclude_appointment=exclude)
+        calendar = ref.calendar(provider_id, location_id, resources=pools.get(location_id, {}))
+        picked = free_resources(calendar, visit.spec, start_at, end_at) if calendar else None
+        if picked is None:
+            raise SlotTaken("No room or equipment of the required kind is free at that time", field="start_at")
+        resource_ids = picked
+    return _Plan(ref, visit, start_at, end_at, block.start, block.end, overbooked, resource_ids,
+                 patient_id is None or bool(probe.patient_linked))
 
 
-def _book_one(session: Session, ctx: Context, *, patient_id: uuid.UUID, visit: cal.VisitTypeRow,
+def _book_one(session: Session, ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID,
               provider_id: uuid.UUID, location_id: uuid.UUID, start_at: datetime, overbook: bool,
               reason_for_visit: str, source: str, series_id: uuid.UUID | None = None) -> Appointment:
-    """Validate and insert one appointment in the caller's (already locked) transaction."""
-    plan = _plan(session, ctx, visit=visit, provider_id=provider_id, location_id=location_id,
-                 start_at=start_at, overbook=overbook)
-    appt = Appointment(
-        org_id=ctx.org_id, id=new_id(), location_id=location_id, provider_id=provider_id,
-        patient_id=patient_id, visit_type_id=visit.id, series_id=series_id, start_at=plan.start_at,
-        end_at=plan.end_at, block_start=plan.block_start, block_end=plan.block_end, status="booked",
-        overbooked=plan.overbooked, telehealth=visit.modality == "telehealth", source=source,
-        reason_for_visit=reason_for_visit,
-    )
-    session.add(appt)
-    _hold_resources(session, appt, plan.resource_ids)
-    audit.record(session, ctx, "appointment.book", "appointment", appt.id, patient_id=patient_id,
-                 location_id=location_id,
-                 detail={"start_at": start_at.isoformat(), "overbooked": plan.overbooked})
-    outbox.emit(session, "scheduling.appointment_booked",
-                {"appointment_id": str(appt.id), "patient_id": str(patient_id),
-                 "location_id": str(location_id), "source": source})
-    schedule_reminders(session, ctx.org_id, appt.id, plan.start_at)
-    return appt
+    """Validate and insert one appointment in the caller's (already locked) transaction.
+
+    Written with Core on the session's connection (appointment, rooms, audit row, outbox rows, the
+    patient's location link): the booking is the hottest write path, and the ORM unit of work was
+    most of its cost. Returns a transient Appointment holding the written values."""
+    plan = _plan(session, ctx, visit_type_id=visit_type_id, provider_id=provider_id, location_id=location_id,
+                 start_at=start_at, overbook=overbook, patient_id=patient_id)
+    conn = session.connection()
+    stamp = now()
+    values: dict[str, Any] = {
+        "org_id": ctx.org_id, "id": new_id(), "location_id": location_id, "provider_id": provider_id,
+        "patient_id": patient_id, "visit_type_id": plan.visit.id, "series_id": series_id,
+        "start_at": plan.start_at, "end_at": plan.end_at, "block_start": plan.block_start,
+        "block_end": plan.block_end, "status": "booked", "overbooked": plan.overbooked,
+        "telehealth": plan.visit.modality == "telehealth", "source": source,
+        "reason_for_visit": reason_for_visit, "cancel_reason": None, "confirmed_at": None,
+        "checked_in_at": None, "roomed_at": None, "checked_out_at": None, "cancelled_at": None,
+        "no_show_at": None, "created_at": stamp, "updated_at": stamp, "version": 1}
+    with _conflicts():
+        conn.execute(_INSERT_APPOINTMENT, values)
+        if plan.resource_ids:
+            conn.execute(_INSERT_HOLD, [
+                {"org_id": ctx.org_id, "id": new_id(), "appointment_id": values["id"], "resource_id": rid,
+                 "start_at": plan.start_at, "end_at": plan.end_at, "active": True}
+                for rid in plan.resource_ids])
+    audit.write(conn, audit.row(ctx, "appointment.book", "appointment", values["id"], patient_id=patient_id,
+                                location_id=location_id,
+                                detail={"start_at": plan.start_at.isoformat(), "overbooked": plan.overbooked}))
+    outbox.write(conn, [
+        outbox.row("scheduling.appointment_booked",
+                   {"appointment_id": str(values["id"]), "patient_id": str(patient_id),
+                    "location_id": str(location_id), "source": source}, ctx.org_id),
+        *reminder_rows(ctx.org_id, plan.ref.reminder_rules, values["id"], plan.start_at)])
+    if not plan.patient_linked:
+        patients_port.add_location_link(conn, ctx.org_id, patient_id, location_id)
+    return Appointment(**values)
+
+
+_INSERT_APPOINTMENT = Appointment.__table__.insert()
+_INSERT_HOLD = AppointmentResource.__table__.insert()
 
 
 def _hold_resources(session: Session, appt: Appointment, resource_ids: Sequence[uuid.UUID]) -> None:
@@ -276,9 +355,11 @@ class _Retry(Exception):
     """PostgreSQL aborted the transaction (deadlock between two racing overlap checks)."""
 
 
-def _flush_or_conflict(session: Session) -> None:
+@contextmanager
+def _conflicts() -> Iterator[None]:
+    """Turn the exclusion constraint's refusal into 409 and a deadlock abort into a retry."""
     try:
-        session.flush()
+        yield
     except IntegrityError as exc:
         if _is_overlap_violation(exc):
             raise SlotTaken("Someone else just booked that time; choose another slot",
@@ -290,6 +371,11 @@ def _flush_or_conflict(session: Session) -> None:
         if _sqlstate(exc) in ("40P01", "40001"):
             raise _Retry() from exc
         raise
+
+
+def _flush_or_conflict(session: Session) -> None:
+    with _conflicts():
+        session.flush()
 
 
 def _sqlstate(exc: Exception) -> str | None:
@@ -321,22 +407,10 @@ def _book(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, prov
           source: str) -> Appointment:
     with unit_of_work(ctx) as session:
         _lock_for_booking(session)
-        visit = _visit_or_404(session, ctx, visit_type_id)
-        patients_port.require_patient(session, ctx, patient_id)
-        _check_patient_kind(session, ctx.org_id, patient_id, visit.patient_kind)
-        appt = _book_one(session, ctx, patient_id=patient_id, visit=visit, provider_id=provider_id,
-                         location_id=location_id, start_at=start_at, overbook=overbook,
-                         reason_for_visit=reason_for_visit, source=source)
-        _flush_or_conflict(session)
-        patients_port.link_location(session, patient_id, location_id)
-        return appt
-
-
-def _visit_or_404(session: Session, ctx: Context, visit_type_id: uuid.UUID) -> cal.VisitTypeRow:
-    vt = cal.load_visit_type(session.connection(), ctx.org_id, visit_type_id)
-    if vt is None or not vt.active:
-        raise NotFound("No such visit type", field="visit_type_id")
-    return vt
+        _lock_provider(session, ctx.org_id, provider_id)
+        return _book_one(session, ctx, patient_id=patient_id, visit_type_id=visit_type_id,
+                         provider_id=provider_id, location_id=location_id, start_at=start_at,
+                         overbook=overbook, reason_for_visit=reason_for_visit, source=source)
 
 
 def book_series(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
@@ -359,6 +433,7 @@ def _book_series(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUI
                 reason_for_visit: str = "") -> list[Appointment]:
     with unit_of_work(ctx) as session:
         _lock_for_booking(session)
+        _lock_provider(session, ctx.org_id, provider_id)
         visit = _visit_or_404(session, ctx, visit_type_id)
         patients_port.require_patient(session, ctx, patient_id)
         zones = cal.location_zones(session.connection(), ctx.org_id, [location_id])
@@ -374,12 +449,10 @@ def _book_series(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUI
         for i, start in enumerate(starts):
             try:
                 with session.begin_nested():
-                    appt = _book_one(session, ctx, patient_id=patient_id, visit=visit,
-                                     provider_id=provider_id, location_id=location_id, start_at=start,
-                                     overbook=False, reason_for_visit=reason_for_visit, source="staff",
-                                     series_id=series.id)
-                    _flush_or_conflict(session)
-                    booked.append(appt)
+                    booked.append(_book_one(session, ctx, patient_id=patient_id, visit_type_id=visit.id,
+                                            provider_id=provider_id, location_id=location_id, start_at=start,
+                                            overbook=False, reason_for_visit=reason_for_visit, source="staff",
+                                            series_id=series.id))
             except (ValidationProblem, Conflict, NotFound) as exc:
                 errors.append({"field": f"occurrences.{i}", "start_at": start.isoformat(),
                                "local": to_local(start, zones[location_id]).strftime("%a %d %b %Y %H:%M"),
@@ -387,8 +460,14 @@ def _book_series(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUI
         if errors:
             raise Conflict(f"{len(errors)} of {count} occurrences cannot be booked; nothing was booked",
                            field=errors[0]["field"], errors=errors, type="series-conflict")
-        patients_port.link_location(session, patient_id, location_id)
         return booked
+
+
+def _visit_or_404(session: Session, ctx: Context, visit_type_id: uuid.UUID) -> cal.VisitTypeRow:
+    vt = cal.load_visit_type(session.connection(), ctx.org_id, visit_type_id)
+    if vt is None or not vt.active:
+        raise NotFound("No such visit type", field="visit_type_id")
+    return vt
 
 
 def _load_appointment(session: Session, ctx: Context, appointment_id: uuid.UUID, permission: str
@@ -433,12 +512,14 @@ def _reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime, 
     with unit_of_work(ctx) as session:
         _lock_for_booking(session)
         appt = _load_appointment(session, ctx, appointment_id, SCHEDULING_BOOK)
+        _lock_provider(session, ctx.org_id, provider_id or appt.provider_id)
         t = transition(appt.status, "reschedule")
         new_location = location_id or appt.location_id
         ctx.require(SCHEDULING_BOOK, new_location, what="location")
-        visit = _visit_or_404(session, ctx, appt.visit_type_id)
-        plan = _plan(session, ctx, visit=visit, provider_id=provider_id or appt.provider_id,
-                     location_id=new_location, start_at=start_at, overbook=overbook, exclude=appt.id)
+        plan = _plan(session, ctx, visit_type_id=appt.visit_type_id, provider_id=provider_id or appt.provider_id,
+                     location_id=new_location, start_at=start_at, overbook=overbook, patient_id=None,
+                     exclude=appt.id)
+        visit = plan.visit
         was = {"start_at": appt.start_at.isoformat(), "end_at": appt.end_at.isoformat(),
                "provider_id": str(appt.provider_id), "location_id": str(appt.location_id)}
         _release_resources(session, appt)
@@ -453,7 +534,7 @@ def _reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime, 
                      patient_id=appt.patient_id, location_id=appt.location_id,
                      detail={"was": was["start_at"], "now": plan.start_at.isoformat()})
         outbox.emit(session, "scheduling.appointment_rescheduled", {"appointment_id": str(appt.id), "was": was})
-        schedule_reminders(session, ctx.org_id, appt.id, plan.start_at)
+        outbox.write(session.connection(), reminder_rows(ctx.org_id, plan.ref.reminder_rules, appt.id, plan.start_at))
         if datetime.fromisoformat(was["start_at"]) > now():
             outbox.emit(session, "scheduling.slot_freed", {
                 "appointment_id": str(appt.id), "provider_id": was["provider_id"],

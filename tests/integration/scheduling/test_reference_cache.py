@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from praxis.platform.db import get_engine
 from praxis.platform.errors import NotFound, ValidationProblem
+from praxis.platform.outbox import OutboxMessage
 from praxis.scheduling import reference, reminders, service, setup
 from praxis.scheduling.service import SlotTaken
 
@@ -127,18 +128,14 @@ def test_cached_reminder_rules_queue_jobs_and_follow_changes(world):
                          start_at=world.local(day, 10))
 
     def due(appointment_id):
+        ob = OutboxMessage.__table__
         with get_engine().connect() as conn:
-            rows = conn.execute(text("SELECT payload, available_at FROM outbox WHERE topic = :t"),
-                                {"t": reminders.REMINDER_TOPIC}).all()
-        import json
-
-        return sorted(r[1] for r in rows
-                      if (json.loads(r[0]) if isinstance(r[0], str) else r[0])["appointment_id"] == str(appointment_id))
+            rows = conn.execute(select(ob.c.payload, ob.c.available_at)
+                                .where(ob.c.topic == reminders.REMINDER_TOPIC)).all()
+        return [at for payload, at in rows if payload["appointment_id"] == str(appointment_id)]
 
     assert len(due(appt.id)) == 1
-    hours = [(appt2.start_at - at.replace(tzinfo=appt2.start_at.tzinfo) if at.tzinfo is None
-              else appt2.start_at - at) for at in due(appt2.id)]
-    assert sorted(hours) == [timedelta(hours=24), timedelta(hours=48)]
+    assert sorted(appt2.start_at - at for at in due(appt2.id)) == [timedelta(hours=24), timedelta(hours=48)]
 
 
 def test_racing_bookings_queue_on_the_provider_lock_instead_of_deadlocking(world, is_postgres, monkeypatch):

@@ -19,7 +19,7 @@ from praxis.identity.models import ApiClient, Grant, Membership, RecoveryCode, U
 from praxis.platform import audit, crypto
 from praxis.platform.clock import now
 from praxis.platform.context import Context
-from praxis.platform.db import session_scope
+from praxis.platform.db import get_engine, session_scope
 from praxis.platform.errors import NotFound, TooManyRequests, Unauthenticated, ValidationProblem
 from praxis.platform.settings import get_settings
 from praxis.practice.models import Location, Organisation
@@ -325,22 +325,31 @@ def resolve_session(token: str, *, client_ip: str | None = None, request_id: str
                                 [m.org_id for m in members])
 
 
+_AC = ApiClient.__table__
+_BEARER = select(_AC.c.org_id, _AC.c.id, _AC.c.name, _AC.c.token_hash, _AC.c.scopes, _AC.c.location_ids,
+                 _AC.c.expires_at, _AC.c.revoked_at, _AC.c.last_used_at)
+
+
 def resolve_bearer(token: str, *, client_ip: str | None = None, request_id: str | None = None
                    ) -> Context | None:
-    """The Context of an API client token, or None (unknown, revoked, expired)."""
+    """The Context of an API client token, or None (unknown, revoked, expired).
+
+    Every call reads the client row (a revoked token stops at once; there is no token cache), with
+    Core in autocommit: one round trip, no transaction, on the path of every bot request."""
     prefix = tokens.parse_api_token(token)
     if prefix is None:
         return None
-    with session_scope(None, system=True) as s:
-        client = s.scalars(select(ApiClient).where(ApiClient.token_prefix == prefix)).first()
+    with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        client = conn.execute(_BEARER.where(_AC.c.token_prefix == prefix)).first()
         if client is None or not _same(client.token_hash, tokens.digest(token)):
             return None
         t = now()
         if client.revoked_at is not None or (client.expires_at and client.expires_at <= t):
             return None
         if client.last_used_at is None or t - client.last_used_at > timedelta(minutes=1):
-            client.last_used_at, client.last_used_ip = t, client_ip
-        return build_api_client_context(client, client_ip=client_ip, request_id=request_id)
+            conn.execute(update(_AC).where(_AC.c.org_id == client.org_id, _AC.c.id == client.id)
+                         .values(last_used_at=t, last_used_ip=client_ip))
+    return build_api_client_context(client, client_ip=client_ip, request_id=request_id)
 
 
 def _same(a: str, b: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -86,8 +87,9 @@ def build_user_context(session: Session, user: User, membership: Membership, *,
     )
 
 
-def build_api_client_context(client: ApiClient, *, client_ip: str | None = None,
+def build_api_client_context(client: ApiClient | Any, *, client_ip: str | None = None,
                              request_id: str | None = None) -> Context:
+    """`client`: an ApiClient or a row with its org_id, id, name, scopes and location_ids."""
     locs = frozenset(uuid.UUID(str(x)) for x in client.location_ids) if client.location_ids else None
     pairs = [(expand(list(client.scopes or [])), None)] if locs is None else [
         (expand(list(client.scopes or [])), loc) for loc in locs]

@@ -126,8 +126,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            mode = conn.get_execution_options().get("sqlite_begin", "")
-            conn.exec_driver_sql(f"BEGIN {mode}".strip())
+            options = conn.get_execution_options()
+            if options.get("isolation_level") == "AUTOCOMMIT":
+                return  # each statement commits on its own, as on PostgreSQL
+            conn.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', '')}".strip())
 
         return engine
     kwargs.setdefault("pool_size", 10)

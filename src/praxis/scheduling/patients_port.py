@@ -65,16 +65,21 @@ def link_location(session: Session, patient_id: uuid.UUID, location_id: uuid.UUI
     access.link_location(session, patient_id, location_id)
 
 
-def booking_columns(ctx: Context, settings: OrgSettings, patient_id: uuid.UUID, location_id: uuid.UUID
-                    ) -> list[Any]:
-    """Columns for booking's one probe query: `patient_status` (None when missing or not visible to
-    an actor who reads patients) and `patient_linked` (already linked to the location)."""
-    status = select(P.c.status).where(P.c.org_id == ctx.org_id, P.c.id == patient_id)
-    visible_at = access.visible_under(ctx, settings) if ctx.has(PATIENTS_READ) else None
+def visible_locations(ctx: Context, settings: OrgSettings) -> frozenset[uuid.UUID] | None:
+    """Locations bounding which patients the actor may book for (None = any patient of the org):
+    the patients domain's visibility rule, for actors who read patients."""
+    return access.visible_under(ctx, settings) if ctx.has(PATIENTS_READ) else None
+
+
+def booking_columns(org_id: Any, patient_id: Any, location_id: Any, visible_at: Any | None) -> list[Any]:
+    """Columns for booking's one probe query, from SQL expressions (bind parameters):
+    `patient_status` (None when missing, or not linked to one of `visible_at`, an expanding
+    parameter, when given) and `patient_linked` (already linked to the location)."""
+    status = select(P.c.status).where(P.c.org_id == org_id, P.c.id == patient_id)
     if visible_at is not None:
         status = status.where(exists(select(PL.c.id).where(
-            PL.c.org_id == ctx.org_id, PL.c.patient_id == patient_id, PL.c.location_id.in_(visible_at))))
-    linked = exists(select(PL.c.id).where(PL.c.org_id == ctx.org_id, PL.c.patient_id == patient_id,
+            PL.c.org_id == org_id, PL.c.patient_id == patient_id, PL.c.location_id.in_(visible_at))))
+    linked = exists(select(PL.c.id).where(PL.c.org_id == org_id, PL.c.patient_id == patient_id,
                                           PL.c.location_id == location_id))
     return [status.scalar_subquery().label("patient_status"), linked.label("patient_linked")]
 

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import ScalarSelect, and_, func, select
 from sqlalchemy.orm import Session
@@ -63,9 +64,9 @@ class Reference:
         return self.settings.allow_overbooking and provider_id in self.overbooking_providers
 
 
-def version_column(org_id: uuid.UUID) -> ScalarSelect[int]:
+def version_column(org_id: Any) -> ScalarSelect[int]:
     """The organisation's current reference version (0 before its first setup write), as a
-    scalar subquery to put in the caller's first statement."""
+    scalar subquery to put in the caller's first statement (`org_id`: a value or bind parameter)."""
     return select(func.coalesce(select(RV.c.version).where(RV.c.org_id == org_id).scalar_subquery(), 0)
                   ).scalar_subquery()
 

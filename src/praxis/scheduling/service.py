@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import and_, exists, select, text
+from sqlalchemy import Select, and_, bindparam, exists, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -183,12 +184,34 @@ def _first_open(conn: Any, org_id: uuid.UUID, pairs: list[tuple[uuid.UUID, uuid.
 # --- booking -------------------------------------------------------------------------------------
 
 
-def _seen_column(org_id: uuid.UUID, patient_id: uuid.UUID) -> Any:
-    """SQL boolean: the patient checked out of a visit in the last three years (new vs established)."""
+_P = {name: bindparam(name) for name in ("org", "provider", "location", "patient", "block_start", "block_end",
+                                         "block_floor", "exclude", "seen_since")}
+
+
+def _seen_column() -> Any:
+    """SQL boolean: the patient checked out of a visit since :seen_since (new vs established)."""
     a = cal.A
     return exists(select(a.c.id).where(
-        a.c.org_id == org_id, a.c.patient_id == patient_id, a.c.status == "checked_out",
-        a.c.start_at > now() - timedelta(days=3 * 365))).label("seen")
+        a.c.org_id == _P["org"], a.c.patient_id == _P["patient"], a.c.status == "checked_out",
+        a.c.start_at > _P["seen_since"])).label("seen")
+
+
+@cache
+def _probe_statement(patient: bool, seen: bool, restricted: bool, exclude: bool) -> Select[Any]:
+    """Booking's one read after the lock, built once per shape: reference version, busy time and,
+    when booking for a patient, the patient's status, location link and (new/established) history."""
+    columns = [reference.version_column(_P["org"]).label("version"),
+               cal.busy_column(_P["org"], _P["provider"], _P["location"], _P["block_start"], _P["block_end"],
+                               _P["block_floor"], _P["exclude"] if exclude else None)]
+    if patient:
+        columns += patients_port.booking_columns(
+            _P["org"], _P["patient"], _P["location"], bindparam("visible", expanding=True) if restricted else None)
+        if seen:
+            columns.append(_seen_column())
+    return select(*columns)
+
+
+_VERSION = select(reference.version_column(_P["org"]))
 
 
 def _check_patient_kind(kind: str, seen: bool) -> None:
@@ -234,7 +257,7 @@ def _bookable(ref: reference.Reference, visit_type_id: uuid.UUID, provider_id: u
 
 
 def _current_version(session: Session, org_id: uuid.UUID) -> int:
-    return int(session.connection().scalar(select(reference.version_column(org_id))) or 0)
+    return int(session.connection().scalar(_VERSION, {"org": org_id}) or 0)
 
 
 def _plan(session: Session, ctx: Context, *, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
@@ -263,19 +286,21 @@ def _plan(session: Session, ctx: Context, *, visit_type_id: uuid.UUID, provider_
             ref = reference.get(session, org_id, latest)
             continue
         block = visit.spec.block_for(start_at)
-        columns = [reference.version_column(org_id).label("version"),
-                   cal.busy_column(org_id, provider_id, location_id, block, exclude_appointment=exclude)]
-        if patient_id is not None:
-            columns += patients_port.booking_columns(ctx, ref.settings, patient_id, location_id)
-            if visit.patient_kind in ("new", "established"):
-                columns.append(_seen_column(org_id, patient_id))
-        probe = conn.execute(select(*columns)).one()
+        kind_matters = patient_id is not None and visit.patient_kind in ("new", "established")
+        visible = patients_port.visible_locations(ctx, ref.settings) if patient_id is not None else None
+        params: dict[str, Any] = {"org": org_id, "provider": provider_id, "location": location_id,
+                                  "block_start": block.start, "block_end": block.end,
+                                  "block_floor": block.start - cal.MAX_BLOCK, "exclude": exclude,
+                                  "patient": patient_id, "visible": sorted(visible or (), key=str),
+                                  "seen_since": now() - timedelta(days=3 * 365)}
+        statement = _probe_statement(patient_id is not None, kind_matters, visible is not None, exclude is not None)
+        probe = conn.execute(statement, params).one()
         if probe.version == ref.version:
             break
         ref = reference.get(session, org_id, probe.version)
     if patient_id is not None:
         patients_port.check_status(probe.patient_status)
-        if visit.patient_kind in ("new", "established"):
+        if kind_matters:
             _check_patient_kind(visit.patient_kind, bool(probe.seen))
     overbooked = False
     if probe.busy:

@@ -280,7 +280,7 @@ def _booking_http(engine: Any, info: dict[str, Any], args: Any) -> dict[str, Any
 
     from praxis.identity.service import create_api_client
     from praxis.patients.models import Patient
-    from praxis.platform import crypto
+    from praxis.platform import audit, crypto
     from praxis.platform.context import system_context
 
     n, clients = args.bookings, args.clients
@@ -289,6 +289,9 @@ def _booking_http(engine: Any, info: dict[str, Any], args: Any) -> dict[str, Any
     if engine.dialect.name == "sqlite":
         name += " (SQLite)"
     _free_future(engine, info)
+    # Start from a sealed audit chain (an earlier run's raw-SQL floor leaves its rows unsealed), so
+    # the server's sealer thread works only on what this run writes.
+    audit.seal_pending()
     _, token = create_api_client(system_context(info["org_id"], "bench"), f"bench bot {secrets.token_hex(3)}",
                                  ["scheduling:book", "scheduling:read", "patients:read"])
     with engine.connect() as conn:

@@ -54,11 +54,7 @@ def require_patient(session: Session, ctx: Context, patient_id: uuid.UUID) -> No
     else:
         conn = session.connection()
         status = conn.scalar(select(P.c.status).where(P.c.org_id == ctx.org_id, P.c.id == patient_id))
-        if status is None:
-            raise NotFound("No such patient", field="patient_id")
-    if status == "merged":
-        raise NotFound("That patient record was merged into another; book on the surviving record",
-                       field="patient_id")
+    check_status(status)
 
 
 def link_location(session: Session, patient_id: uuid.UUID, location_id: uuid.UUID) -> None:

@@ -3,10 +3,12 @@
 Each command takes a Context first, owns its unit of work, checks permission and location scope,
 writes the audit record and emits events in the same transaction.
 
-Double-booking: on PostgreSQL an exclusion constraint refuses overlapping active appointments
-of a provider (see models.py); a losing racer gets 409. On SQLite the booking transaction
-starts with BEGIN IMMEDIATE (the database write lock) before checking for overlaps, so two
-bookings can never interleave between the check and the insert.
+Double-booking: a booking first serialises on its provider (PostgreSQL: a transaction-scoped
+advisory lock; SQLite: BEGIN IMMEDIATE, the database write lock), then checks busy time and
+inserts, so two bookings never interleave between the check and the insert; a losing racer gets
+409. On PostgreSQL an exclusion constraint (models.py) still refuses any overlap as the last guard.
+Reference data (visit types, templates, hours, ...) comes from a per-process cache checked against
+a trigger-maintained version in the same transaction (reference.py).
 """
 
 from __future__ import annotations
@@ -276,7 +278,7 @@ def _plan(session: Session, ctx: Context, *, visit_type_id: uuid.UUID, provider_
     conn = session.connection()
     org_id = ctx.org_id
     ref = reference.cached(org_id) or reference.get(session, org_id, _current_version(session, org_id))
-    while True:
+    for _attempt in range(5):
         try:
             visit = _bookable(ref, visit_type_id, provider_id, location_id, start_at)
         except ProblemError:
@@ -298,6 +300,8 @@ def _plan(session: Session, ctx: Context, *, visit_type_id: uuid.UUID, provider_
         if probe.version == ref.version:
             break
         ref = reference.get(session, org_id, probe.version)
+    else:
+        raise Conflict("The schedule set-up is being changed right now; try again", field="start_at")
     if patient_id is not None:
         patients_port.check_status(probe.patient_status)
         if kind_matters:

@@ -40,6 +40,7 @@ from praxis.patients.models import (
 )
 from praxis.patients.permissions import PATIENTS_IMPORT
 from praxis.patients.service import allocate_mrn_block, mrn_format
+from praxis.platform import audit
 from praxis.platform.audit import AuditRecord
 from praxis.platform.clock import now
 from praxis.platform.context import Context
@@ -182,34 +183,10 @@ def _audit_rows(
     location_id: uuid.UUID | None,
     detail: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    """Audit rows for a bulk write, shaped exactly like platform.audit.record() writes them."""
-    stamp = now()
-    role = ",".join(ctx.roles)
-    return [
-        {
-            "org_id": ctx.org_id,
-            "id": new_id(),
-            "created_at": stamp,
-            "actor_id": ctx.actor_id,
-            "actor_type": ctx.actor_type,
-            "actor_name": ctx.actor_name,
-            "role": role,
-            "action": action,
-            "resource_type": "patient" if action.startswith("patient") else "coverage",
-            "resource_id": str(rid),
-            "patient_id": pid,
-            "location_id": location_id if location_id is not None else ctx.location_id,
-            "client_ip": ctx.client_ip,
-            "request_id": ctx.request_id,
-            "reason": ctx.break_glass_reason or ctx.reason,
-            "break_glass": ctx.is_break_glass,
-            "detail": detail,
-            "seq": None,
-            "prev_hash": None,
-            "hash": None,
-        }
-        for rid, pid in ids
-    ]
+    """Audit rows for a bulk write, built like every other audit row (platform.audit.row)."""
+    resource_type = "patient" if action.startswith("patient") else "coverage"
+    return [audit.row(ctx, action, resource_type, rid, patient_id=pid, location_id=location_id, detail=detail)
+            for rid, pid in ids]
 
 
 def _bulk(session: Session, table: Any, rows: list[dict[str, Any]], progress: Progress, stage: str) -> None:

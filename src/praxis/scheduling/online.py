@@ -163,7 +163,7 @@ def verify(loc: PublicLocation, verification_id: uuid.UUID, code: str) -> dict[s
     return {"appointment_id": appt.id, "start_at": appt.start_at, "local_start": to_local(appt.start_at,
                                                                                            loc.timezone),
             "location_name": loc.name, "provider_name": names.get(appt.provider_id, ""),
-            "intake_link_sent": False}
+            "intake_link_sent": False, "contact_consent": data.contact_consent}
 
 
 def _find_or_register(ctx: Context, loc: PublicLocation, data: OnlineBookingIn, address: str) -> uuid.UUID:
@@ -172,14 +172,18 @@ def _find_or_register(ctx: Context, loc: PublicLocation, data: OnlineBookingIn, 
             Patient.last_name_norm == normalise_name(data.last_name),
             Patient.first_name_norm == normalise_name(data.first_name), Patient.dob == data.dob,
             Patient.status == "active")
-        for pid, phone, email in session.execute(q):
-            if address in (phone, email):
-                return pid
-    from praxis.patients.schemas import PatientCreate
-    from praxis.patients.service import register_patient
+        found = next((pid for pid, phone, email in session.execute(q) if address in (phone, email)), None)
+    from praxis.patients.schemas import PatientCreate, PatientUpdate
+    from praxis.patients.service import register_patient, update_patient
 
+    consent = {"consent_sms" if data.channel == "sms" else "consent_email": True} if data.contact_consent else {}
+    if found is not None:
+        if consent:  # recorded on the returning patient's record too (audited like any update)
+            update_patient(ctx, found, PatientUpdate(**consent))
+        return found
     fields: dict[str, Any] = {"first_name": data.first_name, "last_name": data.last_name, "dob": data.dob,
-                              "preferred_location_id": loc.location_id, "confirm_duplicate": True}
+                              "preferred_location_id": loc.location_id, "confirm_duplicate": True,
+                              "preferred_channel": data.channel, **consent}
     if data.channel == "sms":
         fields["phone_mobile"] = address
     else:

@@ -419,6 +419,11 @@ class OnlineBookingIn(BaseModel):
     phone: str | None = Field(default=None, max_length=30)
     email: str | None = Field(default=None, max_length=254)
     reason_for_visit: str = Field(default="", max_length=200)
+    # The patient agrees to pre-visit forms and reminders at the address the code goes to (and so
+    # is verified): without it a new patient gets neither, and the desk hands the forms over.
+    contact_consent: bool = Field(default=False, description=(
+        "The patient agrees to receive pre-visit forms and appointment reminders at the verified "
+        "phone or email. An earlier opt-out (STOP) stays in force."))
 
 
 class OnlineBookingStarted(BaseModel):
@@ -440,3 +445,4 @@ class OnlineBooked(BaseModel):
     location_name: str
     provider_name: str
     intake_link_sent: bool
+    contact_consent: bool

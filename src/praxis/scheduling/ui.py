@@ -202,7 +202,7 @@ def online_request(request: Request, org_slug: str, location_code: str, visit_ty
                    slot: str = Form(...),
                    first_name: str = Form(...), last_name: str = Form(...), dob: date = Form(...),
                    channel: Literal["sms", "email"] = Form(...), contact: str = Form(...),
-                   _ctx: Context | None = Depends(public)) -> Response:
+                   contact_consent: bool = Form(False), _ctx: Context | None = Depends(public)) -> Response:
     loc = online.find_location(org_slug, location_code)
     provider_part, _, start_part = slot.partition("|")
     try:
@@ -213,7 +213,8 @@ def online_request(request: Request, org_slug: str, location_code: str, visit_ty
         raise ValidationProblem("Pick one of the times shown", field="slot") from None
     data = OnlineBookingIn(visit_type_id=visit_type_id, provider_id=provider_id, start_at=start_at,
                            first_name=first_name, last_name=last_name, dob=dob, channel=channel,
-                           phone=contact if channel == "sms" else None, email=contact if channel == "email" else None)
+                           phone=contact if channel == "sms" else None, email=contact if channel == "email" else None,
+                           contact_consent=contact_consent)
     vid, _expires, masked = online.start(loc, data, client_ip=client_ip(request))
     return render(request, "scheduling/online_code.html", {"loc": loc, "org_slug": org_slug,
                                                            "location_code": location_code, "vid": vid,

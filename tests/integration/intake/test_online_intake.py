@@ -27,12 +27,12 @@ def _drain() -> None:
     raise AssertionError("the outbox never drained")
 
 
-def _book_online(org, world, sender: FileSender, *, first: str, last: str) -> object:
+def _book_online(org, world, sender: FileSender, *, first: str, last: str, consent: bool = False) -> object:
     loc = online.find_location(org.slug, "NYC")
     slot = online.slots(loc, world.new_visit_id, future_weekday(), days=7, limit=5)[0]
     data = OnlineBookingIn(visit_type_id=world.new_visit_id, provider_id=slot.provider_id, start_at=slot.start_at,
                            first_name=first, last_name=last, dob=date(1980, 5, 17), channel="sms",
-                           phone="(212) 555-0123")
+                           phone="(212) 555-0123", contact_consent=consent)
     vid, _expires, _masked = online.start(loc, data, client_ip="203.0.113.9")
     code = sender.sent[-1]["body"].split("code is ")[1][:6]
     return online.verify(loc, vid, code)["appointment_id"]
@@ -110,5 +110,40 @@ def test_staff_booking_and_no_workflow_send_nothing(org, tmp_path):
         with session_scope(org.id) as s:
             assert s.scalars(select(IntakeSubmission.id).where(IntakeSubmission.patient_id == pid)).first() is None
         del appt_id
+    finally:
+        reminders.set_sender(None)
+
+
+def test_a_new_patient_who_consents_online_gets_the_intake_link(org, tmp_path):
+    """New patients register during online booking; the consent box on the verified address is
+    what lets the link (and reminders) go out. Without it nothing is sent."""
+    from praxis.patients.models import Patient
+
+    ratelimit.reset()
+    world = make_world(org)
+    intake.create_workflow(world.ctx, WorkflowIn(name="Default", definition=default_definition()))
+    sender = FileSender(tmp_path / "messages.log")
+    reminders.set_sender(sender)
+    try:
+        _drain()
+        silent = _book_online(org, world, sender, first="Nadia", last="Noconsent", consent=False)
+        before = len(sender.sent)
+        _drain()
+        assert sender.sent[before:] == []
+        agreed = _book_online(org, world, sender, first="Nico", last="Newcomer", consent=True)
+        before = len(sender.sent)
+        _drain()
+        sent = sender.sent[before:]
+        assert len(sent) == 1 and sent[0]["channel"] == "sms" and "/intake/l/" in sent[0]["body"]
+        with session_scope(org.id) as s:
+            rows = {p.last_name: (p.consent_sms, p.preferred_channel) for p in s.scalars(
+                select(Patient).where(Patient.last_name.in_(["Noconsent", "Newcomer"])))}
+            assert rows == {"Noconsent": (False, "sms"), "Newcomer": (True, "sms")}
+            # Both intakes are open (the desk can hand the first one over); only one link went out.
+            for appt_id, marks in ((silent, []), (agreed, [("sent", "sms")])):
+                assert len(list(s.scalars(select(IntakeSubmission.id).where(
+                    IntakeSubmission.appointment_id == appt_id)))) == 1
+                assert [(m.status, m.channel) for m in s.scalars(select(ReminderLog).where(
+                    ReminderLog.appointment_id == appt_id, ReminderLog.kind == "intake"))] == marks
     finally:
         reminders.set_sender(None)

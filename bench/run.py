@@ -96,6 +96,7 @@ def _setup_db(url: str | None) -> tuple[str, Callable[[], None]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global PER_SLOT
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", default="small", choices=["small", "medium"])
     ap.add_argument("--seed", type=int, default=1)
@@ -105,10 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-seconds", type=float, default=60.0, help="time bound of each booking run")
     ap.add_argument("--existing", metavar="INFO_JSON",
                     help="development: use --db as is (already seeded; info dict from generate() as JSON)")
+    ap.add_argument("--per-slot", type=int, default=PER_SLOT,
+                    help="booking attempts aimed at each slot (4 = contended; 1 = every attempt can win)")
     ap.add_argument("--only", choices=["all", "booking"], default="all",
                     help="development: run only the booking measurements")
     ap.add_argument("--load-client", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    PER_SLOT = max(1, args.per_slot)
     if args.load_client:
         return _load_client()
 
@@ -285,7 +289,7 @@ def _booking_http(engine: Any, info: dict[str, Any], args: Any) -> dict[str, Any
 
     n, clients = args.bookings, args.clients
     name = (f"book via HTTP API: 1 uvicorn worker, {clients} keep-alive clients, {n} attempts on "
-            f"{-(-n // PER_SLOT)} slots")
+            f"{-(-n // PER_SLOT)} slots ({PER_SLOT} per slot)")
     if engine.dialect.name == "sqlite":
         name += " (SQLite)"
     _free_future(engine, info)

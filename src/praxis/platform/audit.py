@@ -146,24 +146,17 @@ def record_many(
     other databases through one executemany. Returns the number of rows written."""
     if not items:
         return 0
-    from praxis.platform.ids import new_id
-
-    stamp = now()
-    common = (ctx.actor_id, ctx.actor_type, ctx.actor_name, ",".join(ctx.roles), action, resource_type)
-    tail = (location_id if location_id is not None else ctx.location_id, ctx.client_ip, ctx.request_id,
-            ctx.break_glass_reason or ctx.reason, ctx.is_break_glass)
-    rows = [(ctx.org_id, new_id(), stamp, *common, None if rid is None else str(rid), pid, *tail)
-            for rid, pid in items]
+    rows = [row(ctx, action, resource_type, rid, patient_id=pid, location_id=location_id) for rid, pid in items]
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         driver = conn.connection.driver_connection
         assert driver is not None
         with driver.cursor() as cur, cur.copy(
                 f"COPY audit_records ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+            for values in rows:
+                copy.write_row([values[c] for c in _COPY_COLUMNS])
     else:
-        session.execute(AuditRecord.__table__.insert(), [dict(zip(_COPY_COLUMNS, row, strict=True)) for row in rows])
+        conn.execute(_INSERT, rows)
     return len(rows)
 
 

@@ -72,6 +72,23 @@ def _throughput_row(operation: str, per_s: float | None, reference: float | None
     return row
 
 
+def _run_threads(worker: Callable[[], None], n: int) -> None:
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+
+
+def _latency_summary(lat: list[float]) -> dict[str, float | None]:
+    """p50/p95/p99/max of latencies in ms (rounded), None when nothing ran."""
+    lat = sorted(lat)
+    if not lat:
+        return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
+    return {"p50_ms": round(lat[len(lat) // 2], 1), "p95_ms": round(lat[int(len(lat) * 0.95)], 1),
+            "p99_ms": round(lat[int(len(lat) * 0.99)], 1), "max_ms": round(lat[-1], 1)}
+
+
 def _setup_db(url: str | None) -> tuple[str, Callable[[], None]]:
     if url and url.startswith("postgresql"):
         from sqlalchemy import create_engine, text
@@ -336,8 +353,8 @@ def _booking_http(engine: Any, info: dict[str, Any], args: Any) -> dict[str, Any
     return _throughput_row(
         name, res["sent"] / res["wall"], TARGETS["booking"],
         booked_per_s=round(won / res["wall"], 1), goal=BOOKING_GOAL, attempts=res["sent"],
-        wall_s=round(res["wall"], 2), p50_ms=res["p50_ms"], p95_ms=res["p95_ms"], p99_ms=res["p99_ms"],
-        max_ms=res["max_ms"], status_codes=codes,
+        wall_s=round(res["wall"], 2), **{k: res[k] for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")},
+        status_codes=codes,
         slots=slots_tried, one_winner_per_slot=won == slots_tried, overlapping_pairs=_overlaps(engine, info),
         server_5xx=errors_5xx)
 
@@ -399,24 +416,21 @@ def _load_client() -> int:
                 lat.append(dt)
                 codes[code] = codes.get(code, 0) + 1
 
-    threads = [threading.Thread(target=worker) for _ in range(int(spec["clients"]))]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    _run_threads(worker, int(spec["clients"]))
     wall = time.perf_counter() - t0
-    lat.sort()
     print(json.dumps({"sent": len(lat), "wall": wall, "codes": dict(sorted(codes.items())),
-                      "p50_ms": round(lat[len(lat) // 2], 1) if lat else None,
-                      "p95_ms": round(lat[int(len(lat) * 0.95)], 1) if lat else None,
-                      "p99_ms": round(lat[int(len(lat) * 0.99)], 1) if lat else None,
-                      "max_ms": round(lat[-1], 1) if lat else None}))
+                      **_latency_summary(lat)}))
     return 0
 
 
+class _Taken(Exception):
+    """The raw floor's busy check found the slot taken (rolls the transaction back)."""
+
+
 def _booking_raw(engine: Any, info: dict[str, Any], args: Any) -> dict[str, Any]:
-    """Floor: the booking transaction's writes as raw SQL (appointment, audit row, three outbox rows,
-    patient-location link), one transaction per attempt, same targets and clients."""
+    """Floor: the booking transaction as raw SQL (the provider's advisory lock, the busy check, then
+    appointment, audit row, three outbox rows, patient-location link), one transaction per
+    attempt, same targets and clients."""
     name = f"floor: same attempts as raw SQL transactions via psycopg, {args.clients} clients"
     if engine.dialect.name != "postgresql":
         return _throughput_row(name, None, None, note="PostgreSQL only (set PRAXIS_BENCH_DATABASE_URL)")
@@ -424,6 +438,7 @@ def _booking_raw(engine: Any, info: dict[str, Any], args: Any) -> dict[str, Any]
     from psycopg.types.json import Jsonb
 
     from praxis.platform.ids import new_id
+    from praxis.scheduling.service import provider_lock_key
 
     n = args.bookings
     targets = _booking_targets(info, n)
@@ -454,6 +469,14 @@ def _booking_raw(engine: Any, info: dict[str, Any], args: Any) -> dict[str, Any]
                 t = time.perf_counter()
                 try:
                     with conn.transaction():
+                        conn.execute("SELECT pg_advisory_xact_lock(%s)", (provider_lock_key(org, prov),))
+                        busy = conn.execute(
+                            "SELECT EXISTS (SELECT 1 FROM appointments WHERE org_id = %s AND provider_id = %s"
+                            " AND status IN ('booked','confirmed','checked_in','roomed','checked_out')"
+                            " AND block_start < %s AND block_start > %s AND block_end > %s)",
+                            (org, prov, end, start - timedelta(days=1), start)).fetchone()
+                        if busy and busy[0]:
+                            raise _Taken
                         conn.execute(
                             "INSERT INTO appointments (org_id, id, location_id, provider_id, patient_id,"
                             " visit_type_id, start_at, end_at, block_start, block_end, status, overbooked,"
@@ -476,7 +499,7 @@ def _booking_raw(engine: Any, info: dict[str, Any], args: Any) -> dict[str, Any]
                             "INSERT INTO patient_locations (org_id, id, patient_id, location_id, created_at)"
                             " VALUES (%s,%s,%s,%s,now()) ON CONFLICT DO NOTHING", (org, new_id(), patient, loc))
                     won = 1
-                except psycopg.errors.ExclusionViolation:
+                except (_Taken, psycopg.errors.ExclusionViolation):
                     won = 0
                 except psycopg.errors.DeadlockDetected:  # two racers inside the constraint check
                     won = 0
@@ -487,16 +510,10 @@ def _booking_raw(engine: Any, info: dict[str, Any], args: Any) -> dict[str, Any]
                     lat.append((time.perf_counter() - t) * 1000)
 
     t0 = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(args.clients)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    _run_threads(worker, args.clients)
     wall = time.perf_counter() - t0
-    lat.sort()
     return _throughput_row(name, len(lat) / wall, None, booked_per_s=round(ok[0] / wall, 1),
-                           attempts=len(lat), won=ok[0], deadlocks=deadlocks[0], p50_ms=round(lat[len(lat) // 2], 1),
-                           p95_ms=round(lat[int(len(lat) * 0.95)], 1))
+                           attempts=len(lat), won=ok[0], deadlocks=deadlocks[0], **_latency_summary(lat))
 
 
 def _print(rows: list[dict[str, Any]], dialect: str) -> None:

@@ -77,8 +77,9 @@ def providers(loc: PublicLocation) -> dict[uuid.UUID, str]:
 
 
 def slots(loc: PublicLocation, visit_type_id: uuid.UUID, from_date: date | None, days: int = 14,
-          limit: int = 20) -> list[service.SlotView]:
+          limit: int = 20, provider_id: uuid.UUID | None = None) -> list[service.SlotView]:
     return service.search_slots(_ctx(loc), visit_type_id, from_date=from_date, days=days,
+                                provider_ids=[provider_id] if provider_id else None,
                                 location_ids=[loc.location_id], limit=limit, self_bookable_only=True)
 
 
@@ -104,13 +105,15 @@ def start(loc: PublicLocation, data: OnlineBookingIn, *, client_ip: str | None
     with unit_of_work(ctx) as session:
         conn = session.connection()
         bv = BookingVerification.__table__
-        by_ip = conn.scalar(select(func.count()).select_from(bv).where(bv.c.client_ip == ip, bv.c.created_at > since))
+        by_ip = conn.scalar(select(func.count()).select_from(bv).where(
+            bv.c.org_id == loc.org_id, bv.c.client_ip == ip, bv.c.created_at > since))
         by_contact = conn.scalar(select(func.count()).select_from(bv).where(
-            bv.c.contact_index == contact_index, bv.c.created_at > since))
+            bv.c.org_id == loc.org_id, bv.c.contact_index == contact_index, bv.c.created_at > since))
         if (by_ip or 0) >= PER_IP_PER_HOUR or (by_contact or 0) >= PER_CONTACT_PER_HOUR:
             raise TooManyRequests("Too many booking requests; try again in an hour or call the clinic")
+    # That provider's open times that day (a day holds at most 96 quarter-hour starts).
     offered = {s.start_at for s in slots(loc, data.visit_type_id, to_local(data.start_at, loc.timezone).date(),
-                                         days=1, limit=100) if s.provider_id == data.provider_id}
+                                         days=1, limit=96, provider_id=data.provider_id)}
     if data.start_at not in offered:
         raise ValidationProblem("That time is no longer available; pick another", field="start_at")
     code = f"{secrets.randbelow(1_000_000):06d}"

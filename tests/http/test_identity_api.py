@@ -187,3 +187,27 @@ def test_login_form_needs_csrf_token_too(org, make_user, new_client):
 def test_bearer_post_needs_no_csrf_token(org, bearer):
     c = bearer(org, ["locations:create"])
     assert c.post("/api/v1/locations", json={"code": "BR", "name": "x"}).status_code == 201
+
+
+# --- timestamps need a UTC offset ------------------------------------------------------------------
+
+
+def test_api_client_expiry_without_offset_is_refused(org, make_user, login):
+    admin = login(make_user(org, "org_admin"))
+    body = {"name": "x", "scopes": ["locations:read"], "expires_at": "2030-01-01T00:00:00"}
+    bad = _is_problem(admin.post("/api/v1/api-clients", json=body), 422)
+    assert bad["field"] == "expires_at"
+    made = admin.post("/api/v1/api-clients", json={**body, "expires_at": "2030-01-01T00:00:00Z"})
+    assert made.status_code == 201, made.text
+    assert made.json()["expires_at"].startswith("2030-01-01T00:00:00")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/audit?since={}", "/api/v1/audit?until={}",
+                                  "/api/v1/break-glass?since={}"])
+def test_period_query_without_offset_is_refused(org, make_user, login, path):
+    admin = login(make_user(org, "org_admin"))
+    field = path.split("?")[1].split("=")[0]
+    bad = _is_problem(admin.get(path.format("2030-01-01T00:00:00")), 422)
+    assert bad["field"] == f"query.{field}"
+    ok = admin.get(path.format("2020-01-01T00:00:00%2B00:00"))
+    assert ok.status_code == 200, ok.text

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime
 
 from praxis.identity import service
 from praxis.identity.context import role_permissions
@@ -144,7 +143,7 @@ def open_break_glass(data: BreakGlassIn, ctx: Context = Depends(permission(BREAK
 
 
 @router.get("/break-glass", response_model=list[BreakGlassOut])
-def list_break_glass(since: datetime | None = None, ctx: Context = Depends(permission(BREAKGLASS_REVIEW))
+def list_break_glass(since: AwareDatetime | None = None, ctx: Context = Depends(permission(BREAKGLASS_REVIEW))
                      ) -> list[BreakGlassOut]:
     return [BreakGlassOut.model_validate(b) for b in service.list_break_glass(ctx, since=since)]
 
@@ -158,8 +157,8 @@ def review_break_glass(event_id: str, ctx: Context = Depends(permission(BREAKGLA
 def query_audit(
     patient_id: str | None = None,
     actor_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
     break_glass: bool | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000),

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -81,7 +81,7 @@ class ApiClientIn(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=120)]
     scopes: Annotated[list[Annotated[str, Field(max_length=80)]], Field(min_length=1, max_length=100)]
     location_ids: list[uuid.UUID] | None = Field(default=None, max_length=200)
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = Field(default=None, description="with a UTC offset, e.g. 2030-01-01T00:00:00Z")
 
 
 class ApiClientOut(BaseModel):

@@ -142,7 +142,7 @@ def search_slots(ctx: Context, visit_type_id: uuid.UUID, *, from_date: date | No
         if locations is not None and not locations:
             return []
         pairs = cal.provider_pairs(conn, ctx.org_id, provider_ids=provider_ids, location_ids=locations)
-        return _first_open(conn, ctx.org_id, pairs, vt, start_day=from_date or now().date(), days=days,
+        return _first_open(conn, ctx.org_id, pairs, vt, start_day=from_date, days=days,
                            slot_filter=slot_filter, limit=limit, step_minutes=step_minutes)
 
 
@@ -152,19 +152,22 @@ _SEARCH_CHUNKS = (2, 5, 14, 31, 31, 31)
 
 
 def _first_open(conn: Any, org_id: uuid.UUID, pairs: list[tuple[uuid.UUID, uuid.UUID]], vt: cal.VisitTypeRow,
-                *, start_day: date, days: int, slot_filter: SlotFilter | None, limit: int,
+                *, start_day: date | None, days: int, slot_filter: SlotFilter | None, limit: int,
                 step_minutes: int) -> list[SlotView]:
-    """The first `limit` open slots whose local day is in [start_day, start_day + days).
+    """The first `limit` open slots whose local day is in [start_day, start_day + days); no
+    `start_day` = today in the searched locations.
 
     Local days run from a day early to a day late so every zone's `start_day` is covered. They are
     read in growing chunks; after a chunk ending before local day D, every slot starting before the
     earliest UTC start of D in any zone is final (later chunks only hold later slots), so the search
     stops once `limit` such slots are in hand. Out-of-range slots are skipped inside the merge."""
+    stamp = now()
+    zones = cal.location_zones(conn, org_id, {loc for _, loc in pairs}) if pairs else {}
+    if start_day is None:  # today where it is earliest among the searched locations, not the UTC date
+        start_day = min((to_local(stamp, z).date() for z in zones.values()), default=stamp.date())
     first, total = start_day - timedelta(days=1), days + 2
     last_day = start_day + timedelta(days=days)
-    stamp = now()
     found: list[Slot] = []
-    zones = cal.location_zones(conn, org_id, {loc for _, loc in pairs}) if pairs else {}
     d, i = first, 0
     while d < first + timedelta(days=total):
         size = min(_SEARCH_CHUNKS[min(i, len(_SEARCH_CHUNKS) - 1)], (first + timedelta(days=total) - d).days)

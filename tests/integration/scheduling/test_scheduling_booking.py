@@ -390,3 +390,16 @@ def test_postgres_exclusion_constraint_refuses_overlap_even_without_the_service(
                           block_end=a.block_end + timedelta(minutes=10)))
         s.flush()
     assert "ex_appointments_provider_overlap" in str(exc.value)
+
+
+def test_slot_search_without_a_date_starts_on_todays_local_date(world):
+    """17:30 in Phoenix is already tomorrow in UTC; the rest of the Phoenix evening is still today."""
+    phx = ZoneInfo("America/Phoenix")
+    setup.create_template(world.ctx, provider_id=world.provider2_id, location_id=world.org.loc_b.id,
+                          effective_from=now().date() - timedelta(days=1), effective_to=None,
+                          blocks=[{"weekday": w, "start_minute": 17 * 60, "end_minute": 21 * 60} for w in range(7)])
+    day = future_weekday(3)
+    clock.advance(datetime(day.year, day.month, day.day, 17, 30, tzinfo=phx) - now())
+    assert now().date() > day  # the UTC date has moved on
+    first = service.search_slots(world.ctx, world.visit_id, location_ids=[world.org.loc_b.id], limit=1)[0]
+    assert first.local_start.date() == day and first.local_start.hour == 17

@@ -239,9 +239,14 @@ def check_duplicates(ctx: Context, data: PatientFields) -> DuplicateCheck:
         raise Forbidden(f"Permission {PATIENTS_READ} required")
     with unit_of_work(ctx) as session:
         check = find_duplicate_candidates(session, ctx, _probe(data))
-        for c in check.candidates:
-            audit.record(session, ctx, "patient.duplicate_candidate", "patient", c.id, patient_id=c.id)
+        _audit_candidates(session, ctx, check)
         return check
+
+
+def _audit_candidates(session: Session, ctx: Context, check: DuplicateCheck) -> None:
+    """Each candidate shown to the caller (id, MRN, name, DOB) is a disclosure of PHI."""
+    for c in check.candidates:
+        audit.record(session, ctx, "patient.duplicate_candidate", "patient", c.id, patient_id=c.id)
 
 
 def _probe(data: PatientFields) -> DuplicateProbe:
@@ -279,6 +284,10 @@ def register_patient(ctx: Context, data: PatientCreate, *, location_id: uuid.UUI
         _check_location(session, ctx, data.preferred_location_id)
         check = find_duplicate_candidates(session, ctx, _probe(data))
         if (check.candidates or check.hidden) and not data.confirm_duplicate:
+            # The 409 shows the candidates: their disclosure is audited and committed although
+            # the registration stops here (nothing else was written in this unit of work).
+            _audit_candidates(session, ctx, check)
+            session.commit()
             raise PossibleDuplicates(check)
         patient = Patient(org_id=ctx.org_id, mrn=next_mrn(session, ctx.org_id))
         apply_fields(patient, data.model_dump(exclude={"confirm_duplicate"}))

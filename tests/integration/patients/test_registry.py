@@ -65,6 +65,22 @@ def test_duplicate_warning_requires_confirmation(org):
     assert confirmed.id != first.id
 
 
+def test_duplicate_candidates_shown_in_a_409_are_audited(org):
+    ctx = system_context(org.id)
+    first = register(ctx, "Rosa", "Quintero", date(1968, 7, 8), location_id=org.loc_a.id)
+    second = register(ctx, "Rosa", "Quintero", date(1968, 7, 8), location_id=org.loc_b.id)
+    with pytest.raises(service.PossibleDuplicates) as exc:
+        service.register_patient(ctx, PatientCreate(first_name="Rosa", last_name="Quintero", dob=date(1968, 7, 8)),
+                                 location_id=org.loc_a.id)
+    assert {c.id for c in exc.value.check.candidates} == {first.id, second.id}
+    with session_scope(org.id) as s:
+        for p in (first, second):
+            rows = [r for r in audit.list_records(s, patient_id=p.id) if r.action == "patient.duplicate_candidate"]
+            assert [(r.resource_type, r.resource_id) for r in rows] == [("patient", str(p.id))]
+        created = s.scalars(select(func.count()).select_from(Patient).where(Patient.last_name == "Quintero")).one()
+    assert created == 2  # the refused registration wrote nothing else
+
+
 def test_duplicate_by_phone_and_member_id(org):
     ctx = system_context(org.id)
     p = register(ctx, "Kim", "Park", location_id=org.loc_a.id, phone_mobile="212-555-0199")

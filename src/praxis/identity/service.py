@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -350,13 +351,18 @@ def copy_role(ctx: Context, role_id: uuid.UUID, name: str) -> Role:
 
 
 def _role_key(s: Session, name: str) -> str:
-    import re
-
-    base = re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")[:50] or "role"
+    """The first free key of `base`, `base_2`, `base_3`, ... (exact matches: `_` is no wildcard here)."""
     if not name.strip():
         raise ValidationProblem("Name is required", field="name")
-    n = s.scalar(select(func.count()).select_from(Role).where(Role.key.like(f"{base}%"))) or 0
-    return base if n == 0 else f"{base}_{n + 1}"
+    base = re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")[:50] or "role"
+    start = 1
+    while True:
+        candidates = [base if n == 1 else f"{base}_{n}" for n in range(start, start + 20)]
+        taken = set(s.scalars(select(Role.key).where(Role.key.in_(candidates))))
+        free = next((k for k in candidates if k not in taken), None)
+        if free is not None:
+            return free
+        start += 20
 
 
 def update_role(ctx: Context, role_id: uuid.UUID, *, name: str | None, permissions: list[str] | None) -> Role:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from praxis.identity import service
 from praxis.platform.context import system_context
 from praxis.platform.db import session_scope
-from praxis.platform.errors import Forbidden, TenantScopeError
+from praxis.platform.errors import Forbidden, TenantScopeError, ValidationProblem
 from praxis.platform.permissions import register
 from praxis.practice.models import Location
 from tests.integration.identity.helpers import fix_session_cookie, member_ctx
@@ -156,6 +156,19 @@ def test_role_editor_cannot_add_permissions_they_do_not_hold(org, make_user):
                             permissions=["roles:manage", "users:read", "locations:read", "audit:read"])
     # Removing is fine.
     service.update_role(ctx, editor_role.id, name=None, permissions=["roles:manage", "users:read"])
+
+
+def test_role_copy_keys_never_collide(org):
+    """Copying as "Nurse 2" and then "Nurse" used to give nurse_2 twice (a 500); `_` is exact, not a
+    LIKE wildcard, and an empty name is refused."""
+    ctx = system_context(org.id, "test")
+    desk = _role_id(org, "front_desk")
+    keys = [service.copy_role(ctx, desk, name).key for name in ("Nurse 2", "Nurse", "Nurse", "Nurse 3", "Nurse")]
+    assert keys == ["nurse_2", "nurse", "nurse_3", "nurse_3_2", "nurse_4"]
+    assert service.copy_role(ctx, desk, "Front desk").key == "front_desk_2"  # the built-in keeps its key
+    assert service.copy_role(ctx, desk, "nurseX").key == "nursex"  # a longer key is no conflict
+    with pytest.raises(ValidationProblem):
+        service.copy_role(ctx, desk, "   ")
 
 
 def test_session_query_is_scoped_to_its_organisation(org, other_org):

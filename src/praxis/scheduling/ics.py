@@ -13,7 +13,7 @@ from praxis.platform.crypto import keyring
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import NotFound
 from praxis.platform.uow import unit_of_work
-from praxis.scheduling import patients_port
+from praxis.scheduling import patients_port, service
 from praxis.scheduling.calendars import LOC, VT, A
 from praxis.scheduling.models import ACTIVE_STATUSES, Provider
 from praxis.scheduling.permissions import SCHEDULING_READ
@@ -71,6 +71,8 @@ def provider_feed(token: str) -> str:
                    A.c.start_at >= start, A.c.start_at < start + timedelta(days=FEED_DAYS))
             .order_by(A.c.start_at)).all()
         names = patients_port.names(conn, org_id, [r.patient_id for r in rows])
+        # Initials and times are still about patients: each fetch leaves one record per patient shown.
+        service.audit_many(session, ctx, "appointment.ics_feed", [(r.id, r.patient_id) for r in rows], None)
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Praxis//Scheduling//EN", "CALSCALE:GREGORIAN",
              "X-WR-CALNAME:Praxis schedule"]
     stamp = _stamp(now())

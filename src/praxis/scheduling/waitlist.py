@@ -96,8 +96,7 @@ def list_entries(ctx: Context, *, location_id: uuid.UUID | None = None,
         order = ((WaitlistEntry.priority.desc(), WaitlistEntry.created_at) if sort == "priority"
                  else (WaitlistEntry.created_at,))
         entries = list(session.scalars(q.order_by(*order).limit(500)))
-        for e in entries:
-            audit.record(session, ctx, "waitlist.view", "waitlist_entry", e.id, patient_id=e.patient_id)
+        audit.record_many(session, ctx, "waitlist.view", "waitlist_entry", [(e.id, e.patient_id) for e in entries])
         return entries
 
 

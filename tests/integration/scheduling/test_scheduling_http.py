@@ -113,6 +113,16 @@ def test_ics_feed_signed_and_initials_only(routed, world, make_user, login):
     assert r.status_code == 200 and "BEGIN:VCALENDAR" in r.text
     assert "ZQ" in r.text and "Quinn" not in r.text and "Zed" not in r.text
     assert desk.get(url[:-8] + "AAAA.ics").status_code == 404
+    # Each fetch leaves one audit record per patient shown.
+    from sqlalchemy import func, select
+
+    from praxis.platform.audit import AuditRecord
+    from praxis.platform.db import session_scope
+
+    desk.get(url)
+    with session_scope(world.org.id) as s:
+        assert s.scalar(select(func.count()).select_from(AuditRecord).where(
+            AuditRecord.action == "appointment.ics_feed", AuditRecord.patient_id == p)) == 2
 
 
 def test_online_booking_with_code(routed, world, new_client):

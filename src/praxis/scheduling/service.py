@@ -72,7 +72,7 @@ class SlotTaken(Conflict):
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
-def _lock_for_booking(session: Session) -> None:
+def begin_booking(session: Session) -> None:
     """SQLite: take the database write lock up front (BEGIN IMMEDIATE; the first statement of the
     transaction). A no-op on PostgreSQL, which locks per provider (`_lock_provider`)."""
     session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
@@ -275,7 +275,7 @@ def _plan(session: Session, ctx: Context, *, visit_type_id: uuid.UUID, provider_
           location_id: uuid.UUID, start_at: datetime, overbook: bool, patient_id: uuid.UUID | None,
           exclude: uuid.UUID | None = None) -> _Plan:
     """Check that the time can be booked (hours, closures, past, busy, rooms, the patient) and plan
-    it, in the caller's transaction after `_lock_for_booking` and `_lock_provider`.
+    it, in the caller's transaction after `begin_booking` and `_lock_provider`.
 
     Reference data comes from the process cache; one probe query confirms its version and reads
     what changes from minute to minute: busy time, the patient's status and location link, and
@@ -421,7 +421,8 @@ def _sqlstate(exc: Exception) -> str | None:
     return getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
 
 
-def _retrying(fn: Callable[[], T]) -> T:
+def retrying(fn: Callable[[], T]) -> T:
+    """Run a booking command again (up to 3 times) when PostgreSQL aborted it as a deadlock."""
     for _attempt in range(3):
         try:
             return fn()
@@ -435,7 +436,7 @@ def book(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, provi
          source: str = "staff") -> Appointment:
     """Book one appointment; 409 when the time is taken, 422 when it is not bookable at all."""
     ctx.require(SCHEDULING_BOOK, location_id, what="location")
-    return _retrying(lambda: _book(ctx, patient_id=patient_id, visit_type_id=visit_type_id,
+    return retrying(lambda: _book(ctx, patient_id=patient_id, visit_type_id=visit_type_id,
                                    provider_id=provider_id, location_id=location_id, start_at=start_at,
                                    overbook=overbook, reason_for_visit=reason_for_visit, source=source))
 
@@ -444,11 +445,23 @@ def _book(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, prov
           location_id: uuid.UUID, start_at: datetime, overbook: bool, reason_for_visit: str,
           source: str) -> Appointment:
     with unit_of_work(ctx) as session:
-        _lock_for_booking(session)
-        _lock_provider(session, ctx.org_id, provider_id)
-        return _book_one(session, ctx, patient_id=patient_id, visit_type_id=visit_type_id,
-                         provider_id=provider_id, location_id=location_id, start_at=start_at,
-                         overbook=overbook, reason_for_visit=reason_for_visit, source=source)
+        begin_booking(session)
+        return book_in(session, ctx, patient_id=patient_id, visit_type_id=visit_type_id, provider_id=provider_id,
+                       location_id=location_id, start_at=start_at, overbook=overbook,
+                       reason_for_visit=reason_for_visit, source=source)
+
+
+def book_in(session: Session, ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID,
+            provider_id: uuid.UUID, location_id: uuid.UUID, start_at: datetime, overbook: bool = False,
+            reason_for_visit: str = "", source: str = "staff") -> Appointment:
+    """Book one appointment inside the caller's unit of work, which began with `begin_booking`
+    (so a command that books and changes something else commits both or neither); run it under
+    `retrying`."""
+    ctx.require(SCHEDULING_BOOK, location_id, what="location")
+    _lock_provider(session, ctx.org_id, provider_id)
+    return _book_one(session, ctx, patient_id=patient_id, visit_type_id=visit_type_id,
+                     provider_id=provider_id, location_id=location_id, start_at=start_at,
+                     overbook=overbook, reason_for_visit=reason_for_visit, source=source)
 
 
 def book_series(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
@@ -460,7 +473,7 @@ def book_series(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID
         raise ValidationProblem(f"count must be between 2 and {MAX_SERIES}", field="count")
     if not 1 <= interval_weeks <= 8:
         raise ValidationProblem("interval_weeks must be between 1 and 8", field="interval_weeks")
-    return _retrying(lambda: _book_series(ctx, patient_id=patient_id, visit_type_id=visit_type_id,
+    return retrying(lambda: _book_series(ctx, patient_id=patient_id, visit_type_id=visit_type_id,
                                           provider_id=provider_id, location_id=location_id,
                                           first_start_at=first_start_at, count=count,
                                           interval_weeks=interval_weeks, reason_for_visit=reason_for_visit))
@@ -470,7 +483,7 @@ def _book_series(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUI
                 location_id: uuid.UUID, first_start_at: datetime, count: int, interval_weeks: int = 1,
                 reason_for_visit: str = "") -> list[Appointment]:
     with unit_of_work(ctx) as session:
-        _lock_for_booking(session)
+        begin_booking(session)
         _lock_provider(session, ctx.org_id, provider_id)
         visit = _visit_or_404(session, ctx, visit_type_id)
         patients_port.require_patient(session, ctx, patient_id)
@@ -541,14 +554,14 @@ def reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime,
                provider_id: uuid.UUID | None = None, location_id: uuid.UUID | None = None,
                overbook: bool = False) -> Appointment:
     """Move a booked or confirmed appointment (same id) to a new time, provider or location."""
-    return _retrying(lambda: _reschedule(ctx, appointment_id, start_at=start_at, provider_id=provider_id,
+    return retrying(lambda: _reschedule(ctx, appointment_id, start_at=start_at, provider_id=provider_id,
                                          location_id=location_id, overbook=overbook))
 
 
 def _reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime, provider_id: uuid.UUID | None,
                 location_id: uuid.UUID | None, overbook: bool) -> Appointment:
     with unit_of_work(ctx) as session:
-        _lock_for_booking(session)
+        begin_booking(session)
         appt = _load_appointment(session, ctx, appointment_id, SCHEDULING_BOOK)
         _lock_provider(session, ctx.org_id, provider_id or appt.provider_id)
         t = transition(appt.status, "reschedule")
@@ -608,7 +621,7 @@ _STAMP = {"confirm": "confirmed_at", "check_in": "checked_in_at", "room": "roome
 def change_status(ctx: Context, appointment_id: uuid.UUID, action: StatusAction, *,
                   room_id: uuid.UUID | None = None) -> Appointment:
     """Move an appointment through the desk's statuses (check-in, rooming, check-out, no-show)."""
-    return _retrying(lambda: _change_status(ctx, appointment_id, action, room_id=room_id))
+    return retrying(lambda: _change_status(ctx, appointment_id, action, room_id=room_id))
 
 
 def _change_status(ctx: Context, appointment_id: uuid.UUID, action: StatusAction, *,

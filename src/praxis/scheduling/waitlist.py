@@ -213,26 +213,27 @@ def list_offers(ctx: Context, *, status: Literal["open", "accepted", "expired", 
 
 
 def accept_offer(ctx: Context, offer_id: uuid.UUID) -> uuid.UUID:
-    """Book the offered slot for the entry's patient; returns the appointment id."""
+    """Book the offered slot for the entry's patient and close the offer, in one transaction;
+    returns the appointment id."""
     from praxis.scheduling import service
 
-    with unit_of_work(ctx) as session:
-        offer = get_or_404(session, WaitlistOffer, offer_id, "offer")
-        ctx.require(SCHEDULING_BOOK, offer.location_id, what="offer")
-        if offer.status != "open" or offer.expires_at <= now():
-            raise Conflict("This offer is no longer open", field="offer_id", type="offer-closed")
-        entry = session.scalars(select(WaitlistEntry).where(WaitlistEntry.id == offer.entry_id)).one()
-        patient_id, visit_type_id = entry.patient_id, entry.visit_type_id
-        provider_id, location_id, start = offer.provider_id, offer.location_id, offer.start_at
-    appt = service.book(ctx, patient_id=patient_id, visit_type_id=visit_type_id, provider_id=provider_id,
-                        location_id=location_id, start_at=start)
-    with unit_of_work(ctx) as session:
-        offer = get_or_404(session, WaitlistOffer, offer_id, "offer")
-        entry = session.scalars(select(WaitlistEntry).where(WaitlistEntry.id == offer.entry_id)).one()
-        offer.status, offer.appointment_id, entry.status = "accepted", appt.id, "booked"
-        audit.record(session, ctx, "waitlist.accept", "waitlist_offer", offer.id, patient_id=entry.patient_id,
-                     location_id=offer.location_id)
-    return appt.id
+    def accept() -> uuid.UUID:
+        with unit_of_work(ctx) as session:
+            service.begin_booking(session)
+            offer = get_or_404(session, WaitlistOffer, offer_id, "offer")
+            ctx.require(SCHEDULING_BOOK, offer.location_id, what="offer")
+            if offer.status != "open" or offer.expires_at <= now():
+                raise Conflict("This offer is no longer open", field="offer_id", type="offer-closed")
+            entry = session.scalars(select(WaitlistEntry).where(WaitlistEntry.id == offer.entry_id)).one()
+            appt = service.book_in(session, ctx, patient_id=entry.patient_id, visit_type_id=entry.visit_type_id,
+                                   provider_id=offer.provider_id, location_id=offer.location_id,
+                                   start_at=offer.start_at)
+            offer.status, offer.appointment_id, entry.status = "accepted", appt.id, "booked"
+            audit.record(session, ctx, "waitlist.accept", "waitlist_offer", offer.id, patient_id=entry.patient_id,
+                         location_id=offer.location_id)
+            return appt.id
+
+    return service.retrying(accept)
 
 
 def decline_offer(ctx: Context, offer_id: uuid.UUID) -> None:

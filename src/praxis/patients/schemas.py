@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from praxis.patients import normalise as n
+from praxis.platform.schemas import PatchModel, StrictModel
 
 Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -69,34 +70,69 @@ class Guarantor(BaseModel):
     _p = field_validator("phone")(classmethod(lambda cls, v: _phone(v)))
 
 
-class PatientFields(BaseModel):
-    """Every demographic field a person may type; shared by create and update."""
+Suffix = Annotated[str, Field(max_length=20)]
+Str60 = Annotated[str, Field(max_length=60)]
+Str200 = Annotated[str, Field(max_length=200)]
+State = Annotated[str, Field(pattern=r"^([A-Z]{2})?$")]
+PostalCode = Annotated[str, Field(pattern=r"^(\d{5}(-?\d{4})?)?$")]
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+Language = Annotated[str, Field(max_length=35)]
 
-    model_config = Strict
+
+class _PatientChecks(StrictModel):
+    """How typed demographic values are read, shared by PatientFields and PatientUpdate: phones
+    to E.164, e-mail normalised, a real date of birth, SSN as nine digits."""
+
+    @field_validator("phone_mobile", "phone_home", "phone_work", "emergency_phone", check_fields=False)
+    @classmethod
+    def _phones(cls, v: str | None) -> str | None:
+        return n.parse_phone(v)
+
+    @field_validator("email", check_fields=False)
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        return n.parse_email(v)
+
+    @field_validator("dob", mode="before", check_fields=False)
+    @classmethod
+    def _dob(cls, v: Any) -> date:
+        parsed = n.parse_dob(v)
+        if parsed is None:
+            raise ValueError("date of birth is required")
+        return parsed
+
+    @field_validator("ssn", check_fields=False)
+    @classmethod
+    def _ssn(cls, v: str | None) -> str | None:
+        return n.parse_ssn(v)
+
+
+class PatientFields(_PatientChecks):
+    """Every demographic field a person may type; shared by create and update."""
 
     first_name: Name
     middle_name: OptStr100 = ""
     last_name: Name
-    suffix: Annotated[str, Field(max_length=20)] = ""
+    suffix: Suffix = ""
     preferred_name: OptStr100 = ""
     dob: date
     sex: Sex = "U"
-    gender_identity: Annotated[str, Field(max_length=60)] = ""
+    gender_identity: Str60 = ""
     phone_mobile: str | None = None
     phone_home: str | None = None
     phone_work: str | None = None
     email: str | None = None
-    address_line1: Annotated[str, Field(max_length=200)] = ""
-    address_line2: Annotated[str, Field(max_length=200)] = ""
+    address_line1: Str200 = ""
+    address_line2: Str200 = ""
     city: OptStr100 = ""
-    state: Annotated[str, Field(pattern=r"^([A-Z]{2})?$")] = ""
-    postal_code: Annotated[str, Field(pattern=r"^(\d{5}(-?\d{4})?)?$")] = ""
-    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "US"
-    language: Annotated[str, Field(max_length=35)] = "en"
+    state: State = ""
+    postal_code: PostalCode = ""
+    country: Country = "US"
+    language: Language = "en"
     preferred_location_id: uuid.UUID | None = None
     guarantor: Guarantor | None = None
-    emergency_name: Annotated[str, Field(max_length=200)] = ""
-    emergency_relationship: Annotated[str, Field(max_length=60)] = ""
+    emergency_name: Str200 = ""
+    emergency_relationship: Str60 = ""
     emergency_phone: str | None = None
     preferred_channel: Channel = "sms"
     consent_sms: bool = False
@@ -107,46 +143,43 @@ class PatientFields(BaseModel):
     voice_opted_out: bool = False
     ssn: str | None = None
 
-    _phones = field_validator("phone_mobile", "phone_home", "phone_work", "emergency_phone")(
-        classmethod(lambda cls, v: _phone(v))
-    )
-    _email_v = field_validator("email")(classmethod(lambda cls, v: _email(v)))
-    _dob_v = field_validator("dob", mode="before")(classmethod(lambda cls, v: _dob(v)))
-    _ssn_v = field_validator("ssn")(classmethod(lambda cls, v: n.parse_ssn(v)))
-
 
 class PatientCreate(PatientFields):
     confirm_duplicate: bool = False
 
 
-class PatientUpdate(BaseModel):
-    """Partial update: only the fields sent change."""
+class PatientUpdate(_PatientChecks, PatchModel):
+    """Partial update: only the fields sent change. An explicit null clears the fields whose
+    column may be empty (phones, e-mail, preferred location, guarantor); on any other field it is
+    refused (422 naming the field) instead of reaching the database."""
 
-    model_config = Strict
+    nullable: ClassVar[frozenset[str]] = frozenset(
+        {"phone_mobile", "phone_home", "phone_work", "email", "emergency_phone", "preferred_location_id", "guarantor"}
+    )
 
     first_name: Name | None = None
     middle_name: OptStr100 | None = None
     last_name: Name | None = None
-    suffix: Annotated[str, Field(max_length=20)] | None = None
+    suffix: Suffix | None = None
     preferred_name: OptStr100 | None = None
     dob: date | None = None
     sex: Sex | None = None
-    gender_identity: Annotated[str, Field(max_length=60)] | None = None
+    gender_identity: Str60 | None = None
     phone_mobile: str | None = None
     phone_home: str | None = None
     phone_work: str | None = None
     email: str | None = None
-    address_line1: Annotated[str, Field(max_length=200)] | None = None
-    address_line2: Annotated[str, Field(max_length=200)] | None = None
+    address_line1: Str200 | None = None
+    address_line2: Str200 | None = None
     city: OptStr100 | None = None
-    state: Annotated[str, Field(pattern=r"^([A-Z]{2})?$")] | None = None
-    postal_code: Annotated[str, Field(pattern=r"^(\d{5}(-?\d{4})?)?$")] | None = None
-    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
-    language: Annotated[str, Field(max_length=35)] | None = None
+    state: State | None = None
+    postal_code: PostalCode | None = None
+    country: Country | None = None
+    language: Language | None = None
     preferred_location_id: uuid.UUID | None = None
     guarantor: Guarantor | None = None
-    emergency_name: Annotated[str, Field(max_length=200)] | None = None
-    emergency_relationship: Annotated[str, Field(max_length=60)] | None = None
+    emergency_name: Str200 | None = None
+    emergency_relationship: Str60 | None = None
     emergency_phone: str | None = None
     preferred_channel: Channel | None = None
     consent_sms: bool | None = None
@@ -156,13 +189,6 @@ class PatientUpdate(BaseModel):
     email_opted_out: bool | None = None
     voice_opted_out: bool | None = None
     ssn: str | None = None
-
-    _phones = field_validator("phone_mobile", "phone_home", "phone_work", "emergency_phone")(
-        classmethod(lambda cls, v: _phone(v))
-    )
-    _email_v = field_validator("email")(classmethod(lambda cls, v: _email(v)))
-    _dob_v = field_validator("dob", mode="before")(classmethod(lambda cls, v: _dob(v)))
-    _ssn_v = field_validator("ssn")(classmethod(lambda cls, v: n.parse_ssn(v)))
 
 
 class PatientSummary(BaseModel):

@@ -318,10 +318,7 @@ def update_patient(ctx: Context, patient_id: uuid.UUID, data: PatientUpdate) -> 
         patient = load_patient(session, ctx, patient_id, PATIENTS_WRITE)
         if patient.status == "merged":
             raise Conflict("This patient was merged into another record; edit the surviving record", field="patient_id")
-        values = data.model_dump(exclude_unset=True)
-        for required in ("first_name", "last_name", "dob", "sex", "country", "preferred_channel"):
-            if required in values and values[required] is None:
-                raise ValidationProblem(f"{required} cannot be empty", field=required)
+        values = data.model_dump(exclude_unset=True)  # a null here clears a nullable field
         _check_location(session, ctx, values.get("preferred_location_id"))
         changes = apply_fields(patient, values)
         if "preferred_location_id" in values:

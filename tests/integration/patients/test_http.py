@@ -33,6 +33,24 @@ def test_register_and_search_through_api(web, org, make_user, login):
     assert r.status_code == 422
 
 
+def test_patch_null_clears_a_nullable_field_and_is_refused_elsewhere(web, org, make_user, login):
+    c = staff(login, make_user(org, "front_desk", org.loc_a))
+    r = c.post("/api/v1/patients", json=_payload(last_name="Nullable", middle_name="Q", email="n@example.org",
+                                                 phone_home="212 555 0177", consent_sms=True))
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    for field in ("middle_name", "consent_sms", "dob", "first_name", "country", "ssn"):
+        r = c.patch(f"/api/v1/patients/{pid}", json={field: None})
+        assert r.status_code == 422, (field, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["field"] == field
+    r = c.patch(f"/api/v1/patients/{pid}", json={"email": None, "phone_home": None})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["email"] is None and out["phone_home"] is None
+    assert out["middle_name"] == "Q" and out["consent_sms"] is True  # untouched
+
+
 @pytest.mark.parametrize("body,field", [
     (_payload(dob="1991-02-30"), "dob"),
     (_payload(phone_mobile="123"), "phone_mobile"),

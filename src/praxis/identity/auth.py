@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from praxis.identity import mfa, passwords, tokens
@@ -69,11 +69,29 @@ class LoginResult:
     next_step: str  # "done" | "mfa" | "enrol"
 
 
-def _memberships(s: Session, user_id: uuid.UUID) -> list[Membership]:
+def _accepted(user_id: uuid.UUID) -> Select[tuple[Membership]]:
     """Active, accepted memberships: a pending invitation grants nothing."""
-    return list(s.scalars(select(Membership).where(Membership.user_id == user_id,
-                                                   Membership.active.is_(True),
-                                                   Membership.accepted_at.is_not(None))))
+    return select(Membership).where(Membership.user_id == user_id, Membership.active.is_(True),
+                                    Membership.accepted_at.is_not(None))
+
+
+def _memberships(s: Session, user_id: uuid.UUID) -> list[Membership]:
+    return list(s.scalars(_accepted(user_id)))
+
+
+def _membership(s: Session, user_id: uuid.UUID, org_id: uuid.UUID) -> Membership | None:
+    return s.scalars(_accepted(user_id).where(Membership.org_id == org_id)).first()
+
+
+def _count_failure(user: User) -> bool:
+    """One more wrong password or code; at the limit the account locks for a while. True if it locked."""
+    settings = get_settings()
+    user.failed_logins += 1
+    if user.failed_logins < settings.login_max_failures:
+        return False
+    user.locked_until = now() + timedelta(minutes=settings.login_lockout_minutes)
+    user.failed_logins = 0
+    return True
 
 
 def _mfa_required(s: Session, org_ids: list[uuid.UUID]) -> bool:
@@ -90,7 +108,6 @@ def login(email: str, password: str, *, client_ip: str | None = None, user_agent
     The same error answers an unknown email, a wrong password and a locked account, so
     the login form does not reveal which accounts exist.
     """
-    settings = get_settings()
     if ip_throttle.blocked(client_ip):
         raise TooManyRequests("Too many failed sign-ins from this address; wait a few minutes")
     bad = Unauthenticated("Email or password is wrong, or the account is locked", field="password")
@@ -105,10 +122,7 @@ def login(email: str, password: str, *, client_ip: str | None = None, user_agent
             raise bad
         if not ok:
             ip_throttle.hit(client_ip)
-            user.failed_logins += 1
-            if user.failed_logins >= settings.login_max_failures:
-                user.locked_until = now() + timedelta(minutes=settings.login_lockout_minutes)
-                user.failed_logins = 0
+            _count_failure(user)
             s.commit()
             raise bad
         if user.last_login_at is None:
@@ -197,11 +211,7 @@ def verify_mfa(token: str, code: str) -> bool:
             ws.mfa_passed = True
             return True
         # Wrong codes count with wrong passwords: guessing a 6-digit code must not be unlimited.
-        settings = get_settings()
-        user.failed_logins += 1
-        if user.failed_logins >= settings.login_max_failures:
-            user.locked_until = now() + timedelta(minutes=settings.login_lockout_minutes)
-            user.failed_logins = 0
+        if _count_failure(user):
             ws.ended_at = now()
         return False
 
@@ -270,9 +280,7 @@ def switch(token: str, org_id: uuid.UUID, location_id: uuid.UUID | None) -> None
         ws = _live_session(s, token)
         if ws is None:
             raise Unauthenticated("Sign in again")
-        member = s.scalars(select(Membership).where(Membership.user_id == ws.user_id,
-                                                    Membership.org_id == org_id,
-                                                    Membership.active.is_(True))).first()
+        member = _membership(s, ws.user_id, org_id)
         if member is None:
             raise ValidationProblem("You do not belong to that organisation", field="org_id")
         if ws.org_id != org_id:

@@ -148,3 +148,22 @@ def test_deactivated_member_is_signed_out(org, make_user, login):
     assert c.get("/api/v1/me").status_code == 200
     service.set_member_active(member_ctx(make_user(org, "org_admin")), u.membership_id, False)
     assert c.get("/api/v1/me").status_code == 401
+
+
+def test_pending_invitation_does_not_let_a_session_switch_in(org, other_org, make_user):
+    """A session may only move to an organisation whose invitation the person accepted."""
+    from praxis.platform.context import system_context
+    from praxis.platform.errors import ValidationProblem
+
+    u = make_user(org, "front_desk", org.loc_a)
+    token = auth.login(u.email, u.password).token  # signed in before: the invitation stays pending
+    ctx_b = system_context(other_org.id, "test")
+    desk_b = next(r.id for r in service.list_roles(ctx_b) if r.key == "front_desk")
+    invited = service.invite_member(ctx_b, u.email, "Invited", "another long passphrase", [(desk_b, None)])
+    with pytest.raises(ValidationProblem) as exc:
+        auth.switch(token, other_org.id, None)
+    assert exc.value.field == "org_id"
+    service.accept_invitation(u.user_id, invited.id)
+    auth.switch(token, other_org.id, None)
+    ctx, info = auth.resolve_session(token)
+    assert ctx.org_id == other_org.id and set(info.org_ids) == {org.id, other_org.id}

@@ -8,22 +8,19 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
+from praxis.platform.schemas import StrictModel
+
 VisitType = Annotated[str, Field(max_length=60, pattern=r"^[a-z0-9_-]*$")]
 
 
-class WorkflowIn(BaseModel):
-    model_config = Strict
-
+class WorkflowIn(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     location_id: uuid.UUID | None = None
     visit_type: VisitType = ""
     definition: dict[str, Any]
 
 
-class WorkflowVersionIn(BaseModel):
-    model_config = Strict
-
+class WorkflowVersionIn(StrictModel):
     definition: dict[str, Any]
 
 
@@ -39,31 +36,23 @@ class WorkflowOut(BaseModel):
     updated_at: datetime
 
 
-class IntakeStartIn(BaseModel):
-    model_config = Strict
-
+class IntakeStartIn(StrictModel):
     patient_id: uuid.UUID
     location_id: uuid.UUID | None = None
     visit_type: VisitType = ""
 
 
-class AnswersIn(BaseModel):
-    model_config = Strict
-
+class AnswersIn(StrictModel):
     step: Annotated[int, Field(ge=0)] | None = None
     answers: dict[str, Any]
 
 
-class ReviewIn(BaseModel):
-    model_config = Strict
-
+class ReviewIn(StrictModel):
     approve: bool
     note: Annotated[str, Field(max_length=2000)] = ""
 
 
-class LinkIn(BaseModel):
-    model_config = Strict
-
+class LinkIn(StrictModel):
     hours: Annotated[int, Field(ge=1, le=336)] = 72
 
 

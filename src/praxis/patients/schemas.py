@@ -11,10 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from praxis.patients import normalise as n
 from praxis.platform.schemas import PatchModel, StrictModel
 
-Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 OptStr100 = Annotated[str, Field(max_length=100)]
+Suffix = Annotated[str, Field(max_length=20)]
+Str60 = Annotated[str, Field(max_length=60)]
+Str200 = Annotated[str, Field(max_length=200)]
+State = Annotated[str, Field(pattern=r"^([A-Z]{2})?$")]
+PostalCode = Annotated[str, Field(pattern=r"^(\d{5}(-?\d{4})?)?$")]
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+Language = Annotated[str, Field(max_length=35)]
 Sex = Literal["M", "F", "X", "U"]
 Channel = Literal["sms", "email", "voice", "none"]
 Relationship = Literal["18", "01", "19", "G8"]
@@ -47,36 +52,16 @@ FilingIndicator = Literal[
 PatientSort = Literal["name", "-name", "dob", "-dob", "mrn", "-mrn", "created_at", "-created_at"]
 
 
-def _phone(v: str | None) -> str | None:
-    return n.parse_phone(v)
-
-
-def _email(v: str | None) -> str | None:
-    return n.parse_email(v)
-
-
-def _dob(v: Any) -> date | None:
-    return n.parse_dob(v)
-
-
-class Guarantor(BaseModel):
-    model_config = Strict
-
+class Guarantor(StrictModel):
     relationship: Literal["self", "parent", "spouse", "guardian", "other"] = "self"
     name: str = Field(default="", max_length=200)
     phone: str | None = None
     address: str = Field(default="", max_length=400)
 
-    _p = field_validator("phone")(classmethod(lambda cls, v: _phone(v)))
-
-
-Suffix = Annotated[str, Field(max_length=20)]
-Str60 = Annotated[str, Field(max_length=60)]
-Str200 = Annotated[str, Field(max_length=200)]
-State = Annotated[str, Field(pattern=r"^([A-Z]{2})?$")]
-PostalCode = Annotated[str, Field(pattern=r"^(\d{5}(-?\d{4})?)?$")]
-Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
-Language = Annotated[str, Field(max_length=35)]
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        return n.parse_phone(v)
 
 
 class _PatientChecks(StrictModel):
@@ -256,16 +241,14 @@ class DuplicateCheck(BaseModel):
 # --- payers and coverage ------------------------------------------------------------------------
 
 
-class PayerIn(BaseModel):
-    model_config = Strict
-
+class PayerIn(StrictModel):
     payer_code: Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9]+$")]
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    address_line1: Annotated[str, Field(max_length=200)] = ""
-    address_line2: Annotated[str, Field(max_length=200)] = ""
+    address_line1: Str200 = ""
+    address_line2: Str200 = ""
     city: OptStr100 = ""
-    state: Annotated[str, Field(pattern=r"^([A-Z]{2})?$")] = ""
-    postal_code: Annotated[str, Field(pattern=r"^(\d{5}(-?\d{4})?)?$")] = ""
+    state: State = ""
+    postal_code: PostalCode = ""
     claim_filing_indicator: FilingIndicator = "CI"
 
 
@@ -283,11 +266,9 @@ class PayerOut(BaseModel):
     active: bool
 
 
-class CoverageIn(BaseModel):
-    model_config = Strict
-
+class CoverageIn(StrictModel):
     payer_id: uuid.UUID
-    plan_name: Annotated[str, Field(max_length=200)] = ""
+    plan_name: Str200 = ""
     member_id: Annotated[str, Field(min_length=1, max_length=80)]
     group_number: Annotated[str, Field(max_length=80)] = ""
     relationship: Relationship = "18"
@@ -332,9 +313,7 @@ class DocumentOut(BaseModel):
     created_at: datetime
 
 
-class MergeIn(BaseModel):
-    model_config = Strict
-
+class MergeIn(StrictModel):
     merged_id: uuid.UUID
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, Table, insert
 
 from praxis.platform.ids import new_id
+from praxis.practice.schemas import OrgSettings
 
 FIRST = ["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth",
          "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Carlos", "Maria",
@@ -96,7 +97,8 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
 
     with engine.begin() as conn:
         conn.execute(insert(t["org"]), [{"id": org_id, "slug": slug, "name": name or f"Demo Health ({scale})",
-                                         "settings": {"allow_overbooking": True}, "created_at": now}])
+                                         "settings": OrgSettings(allow_overbooking=True).model_dump(),
+                                         "created_at": now}])
         locs = []
         for i in range(sc.locations):
             tz = "America/New_York" if i == 0 else ZONES[i % len(ZONES)]

@@ -23,8 +23,7 @@ from praxis.platform.db import get_engine, session_scope
 from praxis.platform.errors import NotFound, TooManyRequests, Unauthenticated, ValidationProblem
 from praxis.platform.settings import get_settings
 from praxis.practice.models import Location, Organisation
-from praxis.practice.schemas import OrgSettings
-from praxis.practice.service import org_settings
+from praxis.practice.service import org_settings, settings_of
 
 LAST_SEEN_GRANULARITY = timedelta(seconds=15)
 _RECOVERY_CODE = re.compile(r"[0-9a-f]{6}-[0-9a-f]{6}")  # mfa.new_recovery_codes' format
@@ -69,7 +68,7 @@ class LoginResult:
     next_step: str  # "done" | "mfa" | "enrol"
 
 
-def _accepted(user_id: uuid.UUID) -> Select[tuple[Membership]]:
+def _accepted(user_id: uuid.UUID) -> Select[Membership]:
     """Active, accepted memberships: a pending invitation grants nothing."""
     return select(Membership).where(Membership.user_id == user_id, Membership.active.is_(True),
                                     Membership.accepted_at.is_not(None))
@@ -96,7 +95,7 @@ def _count_failure(user: User) -> bool:
 
 def _mfa_required(s: Session, org_ids: list[uuid.UUID]) -> bool:
     for org in s.scalars(select(Organisation).where(Organisation.id.in_(org_ids))):
-        if OrgSettings.model_validate(org.settings or {}).mfa_required:
+        if settings_of(org).mfa_required:
             return True
     return False
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from praxis.platform.context import Context
 from praxis.platform.ids import parse_id
 from praxis.practice import service
+from praxis.practice.models import Organisation
 from praxis.practice.permissions import LOCATIONS_CREATE, LOCATIONS_MANAGE, LOCATIONS_READ, ORG_MANAGE
 from praxis.practice.schemas import (
     LocationIn,
@@ -14,17 +15,15 @@ from praxis.practice.schemas import (
     LocationUpdate,
     OrganisationOut,
     OrganisationUpdate,
-    OrgSettings,
 )
 from praxis.web.deps import authenticated, permission
 
 router = APIRouter(prefix="/api/v1", tags=["organisation"])
 
 
-def _org_out(org: object) -> OrganisationOut:
-    return OrganisationOut(id=org.id, slug=org.slug, name=org.name,  # type: ignore[attr-defined]
-                           settings=OrgSettings.model_validate(org.settings or {}),  # type: ignore[attr-defined]
-                           created_at=org.created_at)  # type: ignore[attr-defined]
+def _org_out(org: Organisation) -> OrganisationOut:
+    return OrganisationOut(id=org.id, slug=org.slug, name=org.name, settings=service.settings_of(org),
+                           created_at=org.created_at)
 
 
 @router.get("/organisation", response_model=OrganisationOut)

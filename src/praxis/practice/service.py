@@ -56,7 +56,12 @@ def _org(s: Session, org_id: uuid.UUID) -> Organisation:
 def org_settings(session: Session, org_id: uuid.UUID) -> OrgSettings:
     """The organisation's settings, validated: the one reader other domains use for their rules
     (MRN format, patient visibility, overbooking, idle timeout)."""
-    return OrgSettings.model_validate(_org(session, org_id).settings or {})
+    return settings_of(_org(session, org_id))
+
+
+def settings_of(org: Organisation) -> OrgSettings:
+    """The settings of an organisation already loaded, validated (what org_settings reads)."""
+    return OrgSettings.model_validate(org.settings or {})
 
 
 def find_organisation_by_slug(slug: str) -> Organisation | None:

@@ -53,6 +53,25 @@ from praxis.practice.models import Location
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 Kind = Literal["patients", "coverages"]
 BATCH = 5000
+# One file at most (the whole table is held in memory while it is checked); larger ones are split.
+MAX_IMPORT_BYTES = 200 * 1024 * 1024
+
+
+def _size(n: int) -> str:
+    for unit, factor in (("MB", 1024 * 1024), ("KB", 1024)):
+        if n >= factor and n % factor == 0:
+            return f"{n // factor} {unit}"
+    return f"{n} bytes"
+
+
+def check_size(data: bytes, filename: str = "") -> None:
+    """Refuse a file over MAX_IMPORT_BYTES. An upload is read up to MAX_IMPORT_BYTES + 1 bytes, so
+    an oversize file arrives one byte too long and is refused here, never silently truncated."""
+    if len(data) > MAX_IMPORT_BYTES:
+        name = f"'{filename}'" if filename else "The file"
+        raise ImportFileError(
+            f"{name} is larger than the {_size(MAX_IMPORT_BYTES)} import limit; split it into smaller files"
+        )
 
 
 @dataclass
@@ -117,6 +136,7 @@ def run_import(
     """
     if kind not in FIELDS:
         raise ValidationProblem("kind must be patients or coverages", field="kind")
+    check_size(data, filename)
     progress = progress or _noop
     source = (source or "import").strip()[:60] or "import"
     with unit_of_work(ctx) as session:
@@ -507,4 +527,13 @@ def _import_coverages(
     report.applied = True
 
 
-__all__ = ["ImportFileError", "ImportReport", "RowError", "RowWarning", "get_saved_mapping", "run_import"]
+__all__ = [
+    "MAX_IMPORT_BYTES",
+    "ImportFileError",
+    "ImportReport",
+    "RowError",
+    "RowWarning",
+    "check_size",
+    "get_saved_mapping",
+    "run_import",
+]

@@ -186,8 +186,8 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
     data: bytes | None = None
     if isinstance(file, UploadFile) and file.filename:
         filename = file.filename
-        data = await file.read(200 * 1024 * 1024 + 1)
-        upload = await run_in_threadpool(_stash_upload, ctx, filename, data)
+        data = await file.read(importer.MAX_IMPORT_BYTES + 1)  # one byte over: refused below, never truncated
+        upload = ""
         new_file = True
     else:
         new_file = False
@@ -200,6 +200,9 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
         error = "Choose a CSV or Excel file"
     else:
         try:
+            if new_file:
+                importer.check_size(data, filename)  # before keeping or parsing it
+                upload = await run_in_threadpool(_stash_upload, ctx, filename, data)
             table = await run_in_threadpool(read_table, data, filename, encoding)
             headers = table.headers
             samples = [

@@ -250,3 +250,25 @@ def test_import_screen_maps_columns_with_selects(web, org, make_user, login):
     assert not service.find_patients(ctx, q="Rossi")
     # An unknown (or expired) upload token asks for the file again.
     assert "Choose a CSV" in c.post("/patients/import", data={**base, "upload": "0" * 32, "dry_run": "1"}).text
+
+
+def test_oversize_import_is_refused_not_truncated(web, org, make_user, login, monkeypatch):
+    from praxis.patients import importer, service
+    from praxis.platform.context import system_context
+
+    monkeypatch.setattr(importer, "MAX_IMPORT_BYTES", 100)
+    csv = b"external_id,last_name,first_name,dob\n" + b"".join(
+        b"T%d,Trunc,Ated%d,1980-01-0%d\n" % (i, i, i) for i in range(1, 6))
+    assert len(csv) > 100 and b"\n" in csv[:100]  # a truncated copy would still parse as a smaller file
+    c = staff(login, make_user(org, "org_admin"))
+    c.headers["accept"] = "text/html"
+    page = c.get("/patients/import")
+    base = {"kind": "patients", "location_code": "NYC", "source": "big", "csrf_token": _csrf_field(page.text)}
+    r = c.post("/patients/import", data={**base, "apply": "1"}, files={"file": ("big.csv", csv, "text/csv")})
+    assert r.status_code == 422
+    assert "big.csv" in r.text and "100 bytes import limit" in r.text
+    assert 'name="upload"' not in r.text and 'id="report"' not in r.text  # not kept, not parsed
+    api = c.post("/api/v1/patient-imports", data={"location_code": "NYC", "dry_run": "false"},
+                 files={"file": ("big.csv", csv, "text/csv")}, headers={"accept": "application/json"})
+    assert api.status_code == 422 and api.json()["field"] == "file" and "big.csv" in api.json()["detail"]
+    assert not service.find_patients(system_context(org.id), q="Trunc")

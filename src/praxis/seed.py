@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Table, insert
 
+from praxis.platform import clock
 from praxis.platform.ids import new_id
 from praxis.practice.schemas import OrgSettings
 
@@ -90,9 +91,9 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
     rnd = random.Random(seed)
     say = progress or (lambda _msg: None)
     t = _tables()
-    now = datetime.now(UTC)
+    now = clock.now()
     today = today or now.date()
-    org_id = uuid.UUID(int=rnd.getrandbits(128) & ~(0xF << 76) | (0x4 << 76))
+    org_id = new_id()  # a fresh id like every other row: the seed decides the data, not the keys
     slug = slug or f"demo-{scale}-{seed}"
 
     with engine.begin() as conn:
@@ -192,7 +193,6 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
     vt_cycle = [(v["id"], v["duration_minutes"], v.get("modality") == "telehealth") for v in vts]
     loc_of = {lk["provider_id"]: lk["location_id"] for lk in links}
     tz_of = {loc["id"]: ZoneInfo(loc["timezone"]) for loc in locs}
-    now_utc = now
 
     def appt_rows() -> Iterable[dict[str, Any]]:
         for offset in range(-sc.days_back, sc.days_ahead + 1):
@@ -212,7 +212,7 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
                             local = datetime(day.year, day.month, day.day, m // 60, m % 60, tzinfo=tz)
                             start = local.astimezone(UTC)
                             end = start + timedelta(minutes=dur)
-                            past = end < now_utc
+                            past = end < now
                             if past:
                                 status = rnd.choices(["checked_out", "no_show", "cancelled"], [88, 6, 6])[0]
                             else:
@@ -223,7 +223,7 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
                                    "status": status, "telehealth": tele, "source": "import",
                                    "checked_out_at": end if status == "checked_out" else None,
                                    "cancel_reason": "Patient called" if status == "cancelled" else None,
-                                   "created_at": now_utc, "updated_at": now_utc}
+                                   "created_at": now, "updated_at": now}
                         m += dur
 
     appts = 0

@@ -121,7 +121,7 @@ def _search_statement(
     mrn: str | None,
     member_id: str | None,
     include_inactive: bool,
-) -> Select[tuple[Patient]] | None:
+) -> Select[Patient] | None:
     clauses: list[ColumnElement[bool]] = []
     if q:
         c = _free_text_clause(q)
@@ -194,6 +194,5 @@ def find_patients(
         if locations is not None:
             stmt = stmt.where(visibility_clause(locations))
         rows = list(session.scalars(stmt.order_by(*_SORTS[sort], Patient.id).limit(limit).offset(max(offset, 0))))
-        for p in rows:
-            audit.record(session, ctx, "patient.search_result", "patient", p.id, patient_id=p.id)
+        audit.record_many(session, ctx, "patient.search_result", "patient", [(p.id, p.id) for p in rows])
         return [PatientSummary.model_validate(p) for p in rows]

@@ -245,8 +245,7 @@ def check_duplicates(ctx: Context, data: PatientFields) -> DuplicateCheck:
 
 def _audit_candidates(session: Session, ctx: Context, check: DuplicateCheck) -> None:
     """Each candidate shown to the caller (id, MRN, name, DOB) is a disclosure of PHI."""
-    for c in check.candidates:
-        audit.record(session, ctx, "patient.duplicate_candidate", "patient", c.id, patient_id=c.id)
+    audit.record_many(session, ctx, "patient.duplicate_candidate", "patient", [(c.id, c.id) for c in check.candidates])
 
 
 def _probe(data: PatientFields) -> DuplicateProbe:

@@ -128,6 +128,18 @@ def test_every_search_result_and_read_is_audited(org):
     assert "patient.search_result" in actions and "patient.read" in actions
 
 
+def test_each_search_result_gets_exactly_one_audit_row(org):
+    ctx = system_context(org.id)
+    a = register(ctx, "Ada", "Manyresults", location_id=org.loc_a.id)
+    b = register(ctx, "Bob", "Manyresults", location_id=org.loc_a.id)
+    assert {r.id for r in service.find_patients(ctx, q="manyresults")} == {a.id, b.id}
+    with session_scope(org.id) as s:
+        for p in (a, b):
+            rows = [r for r in audit.list_records(s, patient_id=p.id) if r.action == "patient.search_result"]
+            assert [(r.resource_type, r.resource_id, r.actor_type) for r in rows] == [
+                ("patient", str(p.id), ctx.actor_type)]
+
+
 def _restrict(org_id):
     with session_scope(None, system=True) as s:
         o = s.get(Organisation, org_id)

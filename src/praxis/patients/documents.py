@@ -12,6 +12,7 @@ import os
 import re
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
@@ -40,8 +41,14 @@ class DocumentSettings(BaseSettings):
     document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
 
+@lru_cache
+def document_settings() -> DocumentSettings:
+    """Read once per process, like platform settings; `document_settings.cache_clear()` re-reads."""
+    return DocumentSettings()
+
+
 def max_bytes() -> int:
-    return DocumentSettings().document_max_bytes
+    return document_settings().document_max_bytes
 
 
 class PayloadTooLarge(ProblemError):

@@ -6,12 +6,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
+from praxis.platform.schemas import StrictModel
 
 
-class GrantIn(BaseModel):
-    model_config = Strict
-
+class GrantIn(StrictModel):
     role_id: uuid.UUID
     location_id: uuid.UUID | None = None
 
@@ -24,9 +22,7 @@ class GrantOut(BaseModel):
     location_id: uuid.UUID | None
 
 
-class MemberIn(BaseModel):
-    model_config = Strict
-
+class MemberIn(StrictModel):
     email: Annotated[str, Field(max_length=254)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     password: Annotated[str, Field(min_length=12, max_length=256)]
@@ -47,9 +43,7 @@ class MemberOut(BaseModel):
     status: Literal["active", "invited"] = Field(description="invited until the person accepts")
 
 
-class MemberActive(BaseModel):
-    model_config = Strict
-
+class MemberActive(StrictModel):
     active: bool
 
 
@@ -62,22 +56,16 @@ class RoleOut(BaseModel):
     permissions: list[str]
 
 
-class RoleCopy(BaseModel):
-    model_config = Strict
-
+class RoleCopy(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class RoleUpdate(BaseModel):
-    model_config = Strict
-
+class RoleUpdate(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     permissions: list[Annotated[str, Field(max_length=80)]] | None = Field(default=None, max_length=200)
 
 
-class ApiClientIn(BaseModel):
-    model_config = Strict
-
+class ApiClientIn(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=120)]
     scopes: Annotated[list[Annotated[str, Field(max_length=80)]], Field(min_length=1, max_length=100)]
     location_ids: list[uuid.UUID] | None = Field(default=None, max_length=200)
@@ -102,9 +90,7 @@ class ApiClientCreated(ApiClientOut):
     token: str = Field(description="The bearer token. Shown once; store it in the client's secret store.")
 
 
-class BreakGlassIn(BaseModel):
-    model_config = Strict
-
+class BreakGlassIn(StrictModel):
     reason: Annotated[str, Field(min_length=10, max_length=2000)]
     location_id: uuid.UUID | None = None
     minutes: Annotated[int, Field(ge=1, le=240)] | None = None

@@ -8,9 +8,7 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from praxis.platform.schemas import PatchModel
-
-Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
+from praxis.platform.schemas import PatchModel, StrictModel
 
 _TZ = available_timezones()
 
@@ -44,9 +42,7 @@ def check_npi(v: str | None) -> str | None:
     return v or None
 
 
-class OrgSettings(BaseModel):
-    model_config = Strict
-
+class OrgSettings(StrictModel):
     mfa_required: bool = False
     mrn_format: str = Field(default="{seq:08d}", max_length=40)
     # Limit location-scoped users' patient search to patients linked to their locations.
@@ -69,9 +65,7 @@ class OrganisationUpdate(PatchModel):
     settings: OrgSettings | None = None
 
 
-class LocationIn(BaseModel):
-    model_config = Strict
-
+class LocationIn(StrictModel):
     code: Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_-]+$")]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     timezone: str = "America/New_York"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from praxis.intake import definition as d
@@ -48,12 +48,16 @@ def _parse(defn: Any) -> dict[str, Any]:
 # --- workflows ------------------------------------------------------------------------------------
 
 
-def _workflow_out(session: Session, wf: IntakeWorkflow) -> WorkflowOut:
-    ver = session.scalars(
+def _current_version(session: Session, wf: IntakeWorkflow) -> IntakeWorkflowVersion:
+    """The version a workflow uses now (new intakes start with it)."""
+    return session.scalars(
         select(IntakeWorkflowVersion).where(
             IntakeWorkflowVersion.workflow_id == wf.id, IntakeWorkflowVersion.version == wf.current_version
         )
     ).one()
+
+
+def _workflow_out(wf: IntakeWorkflow, ver: IntakeWorkflowVersion) -> WorkflowOut:
     return WorkflowOut(
         id=wf.id,
         name=wf.name,
@@ -94,14 +98,13 @@ def create_workflow(ctx: Context, data: WorkflowIn) -> WorkflowOut:
         )
         session.add(wf)
         session.flush()
-        session.add(
-            IntakeWorkflowVersion(
-                org_id=ctx.org_id, workflow_id=wf.id, version=1, definition=defn, created_by=ctx.actor_id
-            )
+        ver = IntakeWorkflowVersion(
+            org_id=ctx.org_id, workflow_id=wf.id, version=1, definition=defn, created_by=ctx.actor_id
         )
+        session.add(ver)
         session.flush()
         audit.record(session, ctx, "intake_workflow.create", "intake_workflow", wf.id, location_id=data.location_id)
-        return _workflow_out(session, wf)
+        return _workflow_out(wf, ver)
 
 
 def save_workflow_version(
@@ -112,21 +115,20 @@ def save_workflow_version(
     with unit_of_work(ctx) as session:
         wf = get_or_404(session, IntakeWorkflow, workflow_id, "workflow")
         ctx.require(INTAKE_DESIGN, wf.location_id, what="workflow")
-        current = _workflow_out(session, wf)
+        current = _current_version(session, wf)
         if current.definition == defn and (name is None or name == wf.name):
-            return current  # nothing changed: no new version
+            return _workflow_out(wf, current)  # nothing changed: no new version
         wf.current_version += 1
         if name:
             wf.name = name
-        session.add(
-            IntakeWorkflowVersion(
-                org_id=ctx.org_id,
-                workflow_id=wf.id,
-                version=wf.current_version,
-                definition=defn,
-                created_by=ctx.actor_id,
-            )
+        ver = IntakeWorkflowVersion(
+            org_id=ctx.org_id,
+            workflow_id=wf.id,
+            version=wf.current_version,
+            definition=defn,
+            created_by=ctx.actor_id,
         )
+        session.add(ver)
         session.flush()
         audit.record(
             session,
@@ -137,7 +139,7 @@ def save_workflow_version(
             location_id=wf.location_id,
             detail={"version": wf.current_version},
         )
-        return _workflow_out(session, wf)
+        return _workflow_out(wf, ver)
 
 
 def get_workflow(ctx: Context, workflow_id: uuid.UUID) -> WorkflowOut:
@@ -150,7 +152,7 @@ def get_workflow(ctx: Context, workflow_id: uuid.UUID) -> WorkflowOut:
             or (wf.location_id is None and (ctx.has(INTAKE_DESIGN) or ctx.has(INTAKE_FILL)))
         ):
             ctx.require(INTAKE_DESIGN, wf.location_id, what="workflow")
-        return _workflow_out(session, wf)
+        return _workflow_out(wf, _current_version(session, wf))
 
 
 def list_workflows(ctx: Context) -> list[WorkflowOut]:
@@ -158,14 +160,25 @@ def list_workflows(ctx: Context) -> list[WorkflowOut]:
     with unit_of_work(ctx) as session:
         if not (ctx.has(INTAKE_DESIGN) or ctx.has(INTAKE_FILL)):
             ctx.require(INTAKE_DESIGN)
-        rows = session.scalars(
-            select(IntakeWorkflow).where(IntakeWorkflow.active.is_(True)).order_by(IntakeWorkflow.name)
+        # Each workflow with its current version, in one query.
+        rows = session.execute(
+            select(IntakeWorkflow, IntakeWorkflowVersion)
+            .join(
+                IntakeWorkflowVersion,
+                and_(
+                    IntakeWorkflowVersion.org_id == IntakeWorkflow.org_id,
+                    IntakeWorkflowVersion.workflow_id == IntakeWorkflow.id,
+                    IntakeWorkflowVersion.version == IntakeWorkflow.current_version,
+                ),
+            )
+            .where(IntakeWorkflow.active.is_(True))
+            .order_by(IntakeWorkflow.name, IntakeWorkflow.id)
         )
-        out = []
-        for wf in rows:
-            if wf.location_id is None or ctx.can(INTAKE_DESIGN, wf.location_id) or ctx.can(INTAKE_FILL, wf.location_id):
-                out.append(_workflow_out(session, wf))
-        return out
+        return [
+            _workflow_out(wf, ver)
+            for wf, ver in rows
+            if wf.location_id is None or ctx.can(INTAKE_DESIGN, wf.location_id) or ctx.can(INTAKE_FILL, wf.location_id)
+        ]
 
 
 def resolve_workflow(session: Session, location_id: uuid.UUID | None, visit_type: str) -> IntakeWorkflow | None:
@@ -200,11 +213,7 @@ def start_in(
     wf = resolve_workflow(session, location_id, visit_type)
     if wf is None:
         raise NotFound("No intake workflow for this location and visit type", field="visit_type")
-    ver = session.scalars(
-        select(IntakeWorkflowVersion).where(
-            IntakeWorkflowVersion.workflow_id == wf.id, IntakeWorkflowVersion.version == wf.current_version
-        )
-    ).one()
+    ver = _current_version(session, wf)
     sub = IntakeSubmission(
         org_id=ctx.org_id,
         patient_id=patient_id,

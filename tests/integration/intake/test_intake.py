@@ -179,3 +179,40 @@ def test_link_upload_refuses_bad_files(setup, org):
     view = links.save_link_step(link.token, "1.2.3.4", 1, {"sign": {"name": "I", "agreed": True}},
                                 files={"card": ("card.jpg", b"\xff\xd8\xff\xe0rest")})
     assert "card" in view.answers
+
+
+def test_list_workflows_shows_current_versions_in_constant_queries(org):
+    from sqlalchemy import event
+
+    from praxis.platform.db import get_engine
+
+    ctx = system_context(org.id)
+    made = [service.create_workflow(ctx, WorkflowIn(name=f"List {i}", visit_type=f"list{i}", definition=two_step()))
+            for i in range(2)]
+    edited = two_step()
+    edited["title"] = "Edited"
+    v2 = service.save_workflow_version(ctx, made[0].id, edited)
+    assert service.save_workflow_version(ctx, made[0].id, edited) == v2  # unchanged: no new version
+
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    def listed():
+        statements.clear()
+        event.listen(get_engine(), "before_cursor_execute", count)
+        try:
+            out = {w.id: w for w in service.list_workflows(ctx)}
+        finally:
+            event.remove(get_engine(), "before_cursor_execute", count)
+        return out, len(statements)
+
+    out, few = listed()
+    assert (out[made[0].id].current_version, out[made[0].id].current_version_id) == (2, v2.current_version_id)
+    assert out[made[0].id].definition["title"] == "Edited"
+    assert (out[made[1].id].current_version, out[made[1].id].definition["title"]) == (1, "Visit intake")
+    for i in range(2, 6):
+        service.create_workflow(ctx, WorkflowIn(name=f"List {i}", visit_type=f"list{i}", definition=two_step()))
+    out, more = listed()
+    assert len(out) == 6 and more == few  # one query for the list, not one per workflow

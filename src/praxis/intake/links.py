@@ -258,7 +258,7 @@ def save_link_step(
                 ctx,
                 sub.patient_id,
                 data,
-                kind=kind if kind != "id" else "id",
+                kind=kind,
                 filename=filename,
                 source="intake",
                 source_id=sub.id,

@@ -369,7 +369,7 @@ async def fill_step(
     step = max(0, min(step, len(sub.definition["steps"]) - 1))
     raw, _files = form_answers(sub.definition["steps"][step], form)
     try:
-        saved = await run_in_threadpool(service.save_answers, ctx, sid, raw, step)
+        await run_in_threadpool(service.save_answers, ctx, sid, raw, step)
         if step == len(sub.definition["steps"]) - 1:
             await run_in_threadpool(service.submit_intake, ctx, sid)
             return RedirectResponse(f"/intake/submissions/{sid}", status_code=303)
@@ -388,7 +388,6 @@ async def fill_step(
             },
             status_code=422,
         )
-    del saved
     return RedirectResponse(f"/intake/submissions/{sid}/fill?step={step + 1}", status_code=303)
 
 
@@ -405,7 +404,7 @@ def _closed(request: Request, exc: ProblemError) -> Response:
 def link_page(request: Request, token: str, step: int = 0, _ctx: Context | None = Depends(public)) -> Response:
     try:
         view = links.view_link(token, client_ip(request))
-    except (links.LinkClosed, ProblemError) as exc:
+    except ProblemError as exc:  # LinkClosed included
         return _closed(request, exc)
     step = max(0, min(step, len(view.steps) - 1))
     defn = {"title": view.title, "steps": view.steps}

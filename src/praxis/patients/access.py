@@ -91,6 +91,6 @@ def link_location(session: Session, patient_id: uuid.UUID, location_id: uuid.UUI
     ).first()
     if found is not None:
         return False
-    session.add(PatientLocation(org_id=session.info["org_id"], patient_id=patient_id, location_id=location_id))
+    session.add(PatientLocation(patient_id=patient_id, location_id=location_id))  # the flush hook stamps org_id
     session.flush()
     return True

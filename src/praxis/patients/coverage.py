@@ -150,13 +150,11 @@ def end_coverage(ctx: Context, coverage_id: uuid.UUID) -> CoverageOut:
         return CoverageOut.model_validate(cov)
 
 
-def list_coverages(ctx: Context, patient_id: uuid.UUID, *, include_inactive: bool = True) -> list[CoverageOut]:
-    """A patient's coverages, active first, by order."""
+def list_coverages(ctx: Context, patient_id: uuid.UUID) -> list[CoverageOut]:
+    """A patient's coverages (ended ones too), active first, by order."""
     with unit_of_work(ctx) as session:
         patient = load_patient(session, ctx, patient_id)
         stmt = select(Coverage).where(Coverage.patient_id == patient.id)
-        if not include_inactive:
-            stmt = stmt.where(Coverage.active.is_(True))
         rows = list(session.scalars(stmt.order_by(Coverage.active.desc(), Coverage.priority, Coverage.created_at)))
         audit.record(session, ctx, "coverage.list", "patient", patient.id, patient_id=patient.id)
         return [CoverageOut.model_validate(c) for c in rows]

@@ -74,9 +74,9 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def check_file(data: bytes, limit: int | None = None) -> str:
+def check_file(data: bytes) -> str:
     """Validate size and type; returns the sniffed content type."""
-    limit = limit or max_bytes()
+    limit = max_bytes()
     if len(data) > limit:
         raise PayloadTooLarge(f"The file is larger than the {limit // (1024 * 1024)} MB limit", field="file")
     if not data:

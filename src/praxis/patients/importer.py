@@ -199,12 +199,12 @@ def get_saved_mapping(ctx: Context, source: str, kind: Kind) -> dict[str, str] |
 def _audit_rows(
     ctx: Context,
     action: str,
+    resource_type: str,
     ids: list[tuple[uuid.UUID, uuid.UUID]],
     location_id: uuid.UUID | None,
     detail: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """Audit rows for a bulk write, built like every other audit row (platform.audit.row)."""
-    resource_type = "patient" if action.startswith("patient") else "coverage"
     return [audit.row(ctx, action, resource_type, rid, patient_id=pid, location_id=location_id, detail=detail)
             for rid, pid in ids]
 
@@ -388,7 +388,7 @@ def _import_patients(
     if aliases:
         _bulk(session, PatientAlias.__table__, aliases, progress, "aliases")
     audit_rows = _audit_rows(
-        ctx, "patient.import", [(p["id"], p["id"]) for p in patients], location_id, {"source": report.source}
+        ctx, "patient.import", "patient", [(p["id"], p["id"]) for p in patients], location_id, {"source": report.source}
     )
     _bulk(session, AuditRecord.__table__, audit_rows, progress, "audit")
     report.created = len(patients)
@@ -516,6 +516,7 @@ def _import_coverages(
         _audit_rows(
             ctx,
             "coverage.import",
+            "coverage",
             [(c["id"], c["patient_id"]) for c in creates],
             None,
             {"source": report.source},

@@ -120,7 +120,6 @@ def _search_statement(
     phone: str | None,
     mrn: str | None,
     member_id: str | None,
-    include_inactive: bool,
 ) -> Select[Patient] | None:
     clauses: list[ColumnElement[bool]] = []
     if q:
@@ -148,10 +147,7 @@ def _search_statement(
         clauses.append(_member_clause(member_id))
     if not clauses:
         return None  # no criteria: never dump the whole registry
-    stmt = select(Patient).where(*clauses)
-    if not include_inactive:
-        stmt = stmt.where(Patient.status == "active")
-    return stmt
+    return select(Patient).where(Patient.status == "active", *clauses)
 
 
 def find_patients(
@@ -164,7 +160,6 @@ def find_patients(
     phone: str | None = None,
     mrn: str | None = None,
     member_id: str | None = None,
-    include_inactive: bool = False,
     sort: PatientSort = "name",
     limit: int = 25,
     offset: int = 0,
@@ -186,7 +181,6 @@ def find_patients(
             phone=phone,
             mrn=mrn,
             member_id=member_id,
-            include_inactive=include_inactive,
         )
         if stmt is None:
             return []

@@ -144,6 +144,9 @@ def _check_location(session: Session, ctx: Context, location_id: uuid.UUID | Non
 # --- duplicates -----------------------------------------------------------------------------------
 
 
+MAX_CANDIDATES = 10  # shown to the caller, most reasons first
+
+
 @dataclass
 class DuplicateProbe:
     first_name: str
@@ -154,13 +157,7 @@ class DuplicateProbe:
     ssn: str | None = None
 
 
-def find_duplicate_candidates(
-    session: Session,
-    ctx: Context,
-    probe: DuplicateProbe,
-    exclude_id: uuid.UUID | None = None,
-    limit: int = 10,
-) -> DuplicateCheck:
+def find_duplicate_candidates(session: Session, ctx: Context, probe: DuplicateProbe) -> DuplicateCheck:
     """Patients that may be the same person: similar name + same DOB, same phone, member id, SSN."""
     first, last = n.normalise_name(probe.first_name), n.normalise_name(probe.last_name)
     reasons: dict[uuid.UUID, list[str]] = {}
@@ -168,8 +165,6 @@ def find_duplicate_candidates(
 
     def add(rows: list[Patient], reason: str) -> None:
         for p in rows:
-            if p.id == exclude_id:
-                continue
             found[p.id] = p
             reasons.setdefault(p.id, [])
             if reason not in reasons[p.id]:
@@ -229,7 +224,7 @@ def find_duplicate_candidates(
         )
         for p in sorted(found.values(), key=lambda p: (-len(reasons[p.id]), p.last_name_norm))
         if p.id in visible_ids
-    ][:limit]
+    ][:MAX_CANDIDATES]
     return DuplicateCheck(candidates=candidates, hidden=len(found) - len(visible_ids))
 
 
@@ -369,13 +364,6 @@ def update_patient_in(
     return patient
 
 
-def set_communication_opt_out(ctx: Context, patient_id: uuid.UUID, channel: str, opted_out: bool) -> PatientOut:
-    """Record an opt-out (e.g. an SMS STOP) or its withdrawal for one channel."""
-    if channel not in ("sms", "email", "voice"):
-        raise ValidationProblem("channel must be sms, email or voice", field="channel")
-    return update_patient(ctx, patient_id, PatientUpdate.model_validate({f"{channel}_opted_out": opted_out}))
-
-
 # --- queries --------------------------------------------------------------------------------------
 
 
@@ -432,7 +420,6 @@ __all__ = [
     "get_patient_by_mrn",
     "link_location",
     "register_patient",
-    "set_communication_opt_out",
     "touch",
     "update_patient",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 import threading
 import time
@@ -301,11 +302,9 @@ def _works_at(s: Session, member: Membership, location_id: uuid.UUID) -> bool:
 
 @dataclass
 class SessionInfo:
-    token_hash: str
-    user_id: uuid.UUID
-    org_id: uuid.UUID
-    location_id: uuid.UUID | None
-    org_ids: list[uuid.UUID]
+    """What the page shell needs beyond the Context."""
+
+    org_ids: list[uuid.UUID]  # every organisation the user may switch to
 
 
 def resolve_session(token: str, *, client_ip: str | None = None, request_id: str | None = None
@@ -328,8 +327,7 @@ def resolve_session(token: str, *, client_ip: str | None = None, request_id: str
         s.info["org_id"] = member.org_id  # scope the grant queries to this organisation
         ctx = build_user_context(s, user, member, location_id=ws.location_id, client_ip=client_ip,
                                  request_id=request_id, session_id=ws.token_hash[:16])
-        return ctx, SessionInfo(ws.token_hash, user.id, member.org_id, ws.location_id,
-                                [m.org_id for m in members])
+        return ctx, SessionInfo([m.org_id for m in members])
 
 
 _AC = ApiClient.__table__
@@ -348,7 +346,7 @@ def resolve_bearer(token: str, *, client_ip: str | None = None, request_id: str 
         return None
     with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         client = conn.execute(_BEARER.where(_AC.c.token_prefix == prefix)).first()
-        if client is None or not _same(client.token_hash, tokens.digest(token)):
+        if client is None or not hmac.compare_digest(client.token_hash, tokens.digest(token)):
             return None
         t = now()
         if client.revoked_at is not None or (client.expires_at and client.expires_at <= t):
@@ -357,12 +355,6 @@ def resolve_bearer(token: str, *, client_ip: str | None = None, request_id: str 
             conn.execute(update(_AC).where(_AC.c.org_id == client.org_id, _AC.c.id == client.id)
                          .values(last_used_at=t, last_used_ip=client_ip))
     return build_api_client_context(client, client_ip=client_ip, request_id=request_id)
-
-
-def _same(a: str, b: str) -> bool:
-    import hmac
-
-    return hmac.compare_digest(a, b)
 
 
 def record_login_event(ctx: Context, action: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -42,12 +41,10 @@ def permissions_from_grants(pairs: Iterable[tuple[set[str], uuid.UUID | None]]) 
     return {p: (None if locs is None else frozenset(locs)) for p, locs in merged.items()}
 
 
-def active_break_glass(session: Session, membership_id: uuid.UUID, at: datetime | None = None
-                       ) -> BreakGlass | None:
-    at = at or now()
+def active_break_glass(session: Session, membership_id: uuid.UUID) -> BreakGlass | None:
     return session.scalars(
         select(BreakGlass)
-        .where(BreakGlass.membership_id == membership_id, BreakGlass.expires_at > at,
+        .where(BreakGlass.membership_id == membership_id, BreakGlass.expires_at > now(),
                BreakGlass.ended_at.is_(None))
         .order_by(BreakGlass.expires_at.desc())
     ).first()

@@ -38,4 +38,4 @@ def _shell(ctx: Context, info: auth.SessionInfo) -> dict[str, object]:
     orgs = [{"id": o.id, "name": o.name} for o in list_organisations(info.org_ids)]
     locations = [{"id": loc.id, "name": loc.name} for loc in list_locations(ctx)] if ctx.has(
         "locations:read") else []
-    return {"orgs": orgs, "org_id": info.org_id, "locations": locations, "location_id": info.location_id}
+    return {"orgs": orgs, "org_id": ctx.org_id, "locations": locations, "location_id": ctx.location_id}

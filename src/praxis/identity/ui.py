@@ -359,10 +359,6 @@ def end_break_glass(request: Request, ctx: Context = Depends(permission(BREAKGLA
 # --- users ------------------------------------------------------------------------------------
 
 
-def _role_choices(ctx: Context) -> list[Any]:
-    return service.list_roles(ctx)
-
-
 def _grant_locations(ctx: Context) -> list[Any]:
     """Locations where the actor may grant roles."""
     return list_locations(ctx, permission=USERS_MANAGE) if ctx.has(USERS_MANAGE) else []
@@ -375,7 +371,7 @@ def users(request: Request, ctx: Context = Depends(permission(USERS_READ))) -> R
 
 
 def _new_user_context(ctx: Context, form: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"roles": _role_choices(ctx), "grant_locations": _grant_locations(ctx),
+    return {"roles": service.list_roles(ctx), "grant_locations": _grant_locations(ctx),
             "org_wide": ctx.scope(USERS_MANAGE) is None, "form": form or {}}
 
 
@@ -417,7 +413,7 @@ def _member_page(request: Request, ctx: Context, member: Any, status_code: int =
         "member": member,
         "locations": service.location_names(ctx),
         "can_manage": can_manage,
-        "roles": _role_choices(ctx) if can_manage else [],
+        "roles": service.list_roles(ctx) if can_manage else [],
         "grant_locations": _grant_locations(ctx),
         "org_wide": ctx.scope(USERS_MANAGE) is None,
         "is_self": member.user_id == ctx.actor_id,

@@ -13,7 +13,6 @@ from datetime import datetime
 
 from praxis.platform.errors import Forbidden, NotFound
 
-ORG_WIDE = None
 Scope = frozenset[uuid.UUID] | None
 
 

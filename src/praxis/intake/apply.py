@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -11,10 +11,9 @@ from sqlalchemy.orm import Session
 
 from praxis.intake.definition import all_fields
 from praxis.intake.models import IntakeSubmission
-from praxis.patients import normalise as n
-from praxis.patients.coverage import add_coverage_in, payer_by_code
+from praxis.patients.coverage import add_coverage_in, coverage_in, payer_by_code, update_coverage_in
 from praxis.patients.models import Coverage, Document
-from praxis.patients.schemas import CoverageIn, PatientUpdate
+from praxis.patients.schemas import CoverageIn, PatientUpdate, Relationship
 from praxis.patients.service import update_patient_in
 from praxis.platform import audit
 from praxis.platform.context import Context
@@ -85,36 +84,30 @@ def _apply_coverage(
     if payer is None or not payer.active:
         notes.append(f"insurance not applied: payer '{code}' is not in the payer directory")
         return None
-    norm = n.normalise_member_id(str(member))
     active = list(session.scalars(select(Coverage).where(Coverage.patient_id == patient_id, Coverage.active.is_(True))))
-    for cov in active:
-        if cov.payer_id == payer.id:
-            # Same payer: the card may show a new member id or group; update in place.
-            cov.member_id, cov.member_id_norm = str(member), norm
-            if values.get("group_number"):
-                cov.group_number = str(values["group_number"])
-            if values.get("plan_name"):
-                cov.plan_name = str(values["plan_name"])
-            audit.record(
-                session,
-                ctx,
-                "coverage.update",
-                "coverage",
-                cov.id,
-                patient_id=patient_id,
-                detail={"via": "intake"},
-            )
-            return cov.id
+    same_payer = next((cov for cov in active if cov.payer_id == payer.id), None)
     free = [p for p in (1, 2, 3) if p not in {c.priority for c in active}]
-    if not free:
+    if same_payer is None and not free:
         notes.append("insurance not applied: the patient already has three active coverages")
         return None
-    data = CoverageIn(
-        payer_id=payer.id,
-        member_id=str(member),
-        group_number=str(values.get("group_number") or ""),
-        plan_name=str(values.get("plan_name") or ""),
-        relationship=values.get("relationship") if values.get("relationship") in ("18", "01", "19", "G8") else "18",
-        priority=free[0],
-    )
+    card = {"member_id": str(member)}
+    card.update({k: str(values[k]) for k in ("group_number", "plan_name") if values.get(k)})
+    try:
+        if same_payer is not None:
+            # Same payer: the card may show a new member id or group; update in place.
+            data = coverage_in(same_payer, **card)
+        else:
+            relationship = values.get("relationship")
+            data = CoverageIn(
+                payer_id=payer.id,
+                relationship=relationship if relationship in get_args(Relationship) else "18",
+                priority=free[0],
+                **card,
+            )
+    except ValidationError as exc:
+        bad = ", ".join(str(e["loc"][0]) for e in exc.errors())
+        notes.append(f"insurance not applied: invalid {bad}")
+        return None
+    if same_payer is not None:
+        return update_coverage_in(session, ctx, same_payer, data, detail={"via": "intake"}).id
     return add_coverage_in(session, ctx, patient_id, data, source="intake").id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -131,13 +132,26 @@ def update_coverage(ctx: Context, coverage_id: uuid.UUID, data: CoverageIn) -> C
     with unit_of_work(ctx) as session:
         cov = get_or_404(session, Coverage, coverage_id, "coverage")
         load_patient(session, ctx, cov.patient_id, PATIENTS_WRITE)
-        if cov.active:
-            _check_coverage(session, cov.patient_id, data, exclude_id=cov.id)
-        for key, value in data.model_dump().items():
-            setattr(cov, key, value)
-        cov.member_id_norm = n.normalise_member_id(data.member_id)
-        audit.record(session, ctx, "coverage.update", "coverage", cov.id, patient_id=cov.patient_id)
-        return CoverageOut.model_validate(cov)
+        return CoverageOut.model_validate(update_coverage_in(session, ctx, cov, data))
+
+
+def update_coverage_in(
+    session: Session, ctx: Context, cov: Coverage, data: CoverageIn, *, detail: dict[str, Any] | None = None
+) -> Coverage:
+    """Replace a coverage's details in the caller's unit of work (intake review uses this); the
+    caller has loaded the coverage through its patient. The same rules as adding one apply."""
+    if cov.active:
+        _check_coverage(session, cov.patient_id, data, exclude_id=cov.id)
+    for key, value in data.model_dump().items():
+        setattr(cov, key, value)
+    cov.member_id_norm = n.normalise_member_id(data.member_id)
+    audit.record(session, ctx, "coverage.update", "coverage", cov.id, patient_id=cov.patient_id, detail=detail)
+    return cov
+
+
+def coverage_in(cov: Coverage, **changes: Any) -> CoverageIn:
+    """A coverage's current details as input, with `changes` applied (validated)."""
+    return CoverageIn.model_validate({**{f: getattr(cov, f) for f in CoverageIn.model_fields}, **changes})
 
 
 def end_coverage(ctx: Context, coverage_id: uuid.UUID) -> CoverageOut:

@@ -216,3 +216,42 @@ def test_list_workflows_shows_current_versions_in_constant_queries(org):
         service.create_workflow(ctx, WorkflowIn(name=f"List {i}", visit_type=f"list{i}", definition=two_step()))
     out, more = listed()
     assert len(out) == 6 and more == few  # one query for the list, not one per workflow
+
+
+def test_intake_card_from_the_same_payer_updates_the_coverage_in_place(setup, org):
+    from praxis.platform import audit
+    from praxis.platform.db import session_scope
+    from tests.integration.patients.helpers import cover
+
+    ctx, _wf, p = setup
+    uhc = payer(ctx, "SAMEPAY", "Same Payer")
+    old = cover(ctx, p.id, uhc.id, member_id="OLD 111", priority=2)
+    sub = service.start_intake(ctx, p.id, org.loc_a.id)
+    service.save_answers(ctx, sub.id, {"phone": "2125550178", "smoker": "no", "payer": "samepay",
+                                       "member": "New-222 333", "sign": {"name": "Ira", "agreed": True}})
+    service.submit_intake(ctx, sub.id)
+    assert service.review_intake(ctx, sub.id, approve=True).apply_notes == []
+    (cov,) = coverage.list_coverages(ctx, p.id)
+    assert (cov.id, cov.member_id, cov.priority, cov.payer_id) == (old.id, "New-222 333", 2, uhc.id)
+    assert [x.id for x in patients.find_patients(ctx, member_id="new222333")] == [p.id]  # normalised copy kept
+    with session_scope(org.id) as s:
+        rows = [r for r in audit.list_records(s, patient_id=p.id) if r.action == "coverage.update"]
+    assert [(r.resource_id, r.detail) for r in rows] == [(str(old.id), {"via": "intake"})]
+
+
+def test_intake_coverage_relationship_codes_and_bad_card_values(setup, org):
+    from praxis.intake import apply
+    from praxis.platform.uow import unit_of_work
+
+    ctx, _wf, p = setup
+    payer(ctx, "RELPAY", "Rel Payer")
+    other = register(ctx, "Una", "Other", date(1990, 2, 2), location_id=org.loc_a.id)
+    notes: list[str] = []
+    with unit_of_work(ctx) as s:
+        apply._apply_coverage(s, ctx, p.id, {"payer_code": "RELPAY", "member_id": "R1", "relationship": "19"}, notes)
+        apply._apply_coverage(s, ctx, other.id, {"payer_code": "RELPAY", "member_id": "R2", "relationship": "99"},
+                              notes)
+        assert apply._apply_coverage(s, ctx, other.id, {"payer_code": "RELPAY", "member_id": "M" * 81}, notes) is None
+    assert [c.relationship for c in coverage.list_coverages(ctx, p.id)] == ["19"]
+    assert [(c.relationship, c.member_id) for c in coverage.list_coverages(ctx, other.id)] == [("18", "R2")]
+    assert notes == ["insurance not applied: invalid member_id"]

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import Base, TenantScoped, session_scope
+from praxis.platform.ids import new_id
 
 GENESIS = "0" * 64
 
@@ -82,8 +83,6 @@ def row(
     detail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The column values of one audit row (who, role, what, patient, where, why)."""
-    from praxis.platform.ids import new_id
-
     return {
         "org_id": ctx.org_id,
         "id": new_id(),
@@ -127,11 +126,6 @@ def write(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(_INSERT, values)
 
 
-_COPY_COLUMNS = ("org_id", "id", "created_at", "actor_id", "actor_type", "actor_name", "role", "action",
-                 "resource_type", "resource_id", "patient_id", "location_id", "client_ip", "request_id",
-                 "reason", "break_glass")
-
-
 def record_many(
     session: Session,
     ctx: Context,
@@ -140,21 +134,27 @@ def record_many(
     items: list[tuple[object, uuid.UUID | None]],
     *,
     location_id: uuid.UUID | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> int:
     """One audit row per (resource id, patient id) — a list screen showing many patients — in the
-    caller's transaction. PostgreSQL gets them through COPY (one round trip for hundreds of rows);
-    other databases through one executemany. Returns the number of rows written."""
+    caller's transaction, each as `row()` builds it (`detail` goes on every row). PostgreSQL gets
+    them through COPY (one round trip for hundreds of rows); other databases through one
+    executemany. Returns the number of rows written."""
     if not items:
         return 0
-    rows = [row(ctx, action, resource_type, rid, patient_id=pid, location_id=location_id) for rid, pid in items]
+    rows = [row(ctx, action, resource_type, rid, patient_id=pid, location_id=location_id, detail=detail)
+            for rid, pid in items]
     conn = session.connection()
     if conn.dialect.name == "postgresql":
+        from psycopg.types.json import Json
+
         driver = conn.connection.driver_connection
         assert driver is not None
-        with driver.cursor() as cur, cur.copy(
-                f"COPY audit_records ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
+        columns = list(rows[0])  # every column row() fills, so COPY stores what write() and record() store
+        with driver.cursor() as cur, cur.copy(f"COPY audit_records ({', '.join(columns)}) FROM STDIN") as copy:
             for values in rows:
-                copy.write_row([values[c] for c in _COPY_COLUMNS])
+                copy.write_row([Json(v) if c == "detail" and v is not None else v
+                                for c, v in values.items()])
     else:
         conn.execute(_INSERT, rows)
     return len(rows)

@@ -183,3 +183,27 @@ def test_record_many_writes_one_row_per_patient_and_seals(org):
         rows = audit.list_records(s, patient_id=patients[7])
     assert len(rows) == 1 and rows[0].action == "read" and rows[0].location_id == org.loc_a.id
     assert rows[0].seq is not None
+
+
+def test_record_many_stores_what_record_stores(org):
+    """The bulk path (COPY on PostgreSQL) keeps every column of row(), `detail` included."""
+    from dataclasses import replace
+
+    ctx = replace(system_context(org.id, "test"), client_ip="203.0.113.9", request_id="req-1",
+                  reason="month-end review")
+    one, many = uuid.uuid4(), uuid.uuid4()
+    detail = {"query": "smith", "page": 2, "nested": {"ok": True}}
+    with session_scope(org.id) as s:
+        audit.record(s, ctx, "search", "patient", one, patient_id=one, location_id=org.loc_a.id, detail=detail)
+        audit.record_many(s, ctx, "search", "patient", [(many, many)], location_id=org.loc_a.id, detail=detail)
+        audit.record_many(s, ctx, "search", "patient", [(uuid.uuid4(), None)])
+    audit.seal_pending(org.id)
+    assert audit.verify(org.id).ok
+    skip = {"id", "created_at", "resource_id", "patient_id", "seq", "prev_hash", "hash"}
+    with session_scope(org.id) as s:
+        a, b = (audit.list_records(s, patient_id=p)[0] for p in (one, many))
+        cols = [c.key for c in audit.AuditRecord.__table__.columns if c.key not in skip]
+        assert {c: getattr(a, c) for c in cols} == {c: getattr(b, c) for c in cols}
+        assert b.detail == detail and b.client_ip == "203.0.113.9" and b.reason == "month-end review"
+        bare = [r for r in audit.list_records(s) if r.patient_id is None and r.action == "search"]
+        assert len(bare) == 1 and bare[0].detail is None

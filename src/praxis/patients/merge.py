@@ -27,7 +27,7 @@ from praxis.platform import audit, outbox
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import Base, get_or_404
-from praxis.platform.errors import Conflict, ValidationProblem
+from praxis.platform.errors import Conflict, NotFound, ValidationProblem
 from praxis.platform.uow import unit_of_work
 
 
@@ -170,10 +170,16 @@ def _merge_locations(session: Session, merged_id: uuid.UUID, survivor_id: uuid.U
     return out
 
 
-def unmerge(ctx: Context, merge_id: uuid.UUID, reason: str) -> MergeOut:
-    """Undo a merge: move exactly the rows the merge moved back to the merged record."""
+def unmerge(ctx: Context, merge_id: uuid.UUID, reason: str, *, patient_id: uuid.UUID | None = None) -> MergeOut:
+    """Undo a merge: move exactly the rows the merge moved back to the merged record.
+
+    With `patient_id` (a merge undone from a patient's page) the merge must be one of that
+    patient's, as survivor or merged record; any other answers 404 like a missing one.
+    """
     with unit_of_work(ctx) as session:
         record = get_or_404(session, MergeRecord, merge_id, "merge")
+        if patient_id is not None and patient_id not in (record.survivor_id, record.merged_id):
+            raise NotFound("No such merge", field="merge_id")
         survivor = load_patient(session, ctx, record.survivor_id, PATIENTS_MERGE)
         merged = load_patient(session, ctx, record.merged_id, PATIENTS_MERGE)
         if record.status != "merged":

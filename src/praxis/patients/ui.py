@@ -31,7 +31,7 @@ from praxis.patients.permissions import (
 from praxis.patients.schemas import CoverageIn, PatientCreate
 from praxis.platform import crypto
 from praxis.platform.context import Context
-from praxis.platform.errors import NotFound, ProblemError, ValidationProblem
+from praxis.platform.errors import ProblemError, ValidationProblem
 from praxis.platform.ids import parse_id
 from praxis.platform.settings import get_settings
 from praxis.web.deps import permission
@@ -420,11 +420,9 @@ async def merge_undo(
     form = await request.form()
     reason = str(form.get("reason") or "").strip()[:500] or "undone from the patient page"
     pid, mid = parse_id(patient_id, "patient"), parse_id(merge_id, "merge")
-    # Only a merge of this patient, found through it (404 for anything else, like a missing one).
-    if mid not in {m.id for m in await run_in_threadpool(merge.list_merges, ctx, pid)}:
-        raise NotFound("No such merge", field="merge_id")
     try:
-        await run_in_threadpool(merge.unmerge, ctx, mid, reason)
+        # Only a merge of this patient (404 for anything else, like a missing one).
+        await run_in_threadpool(merge.unmerge, ctx, mid, reason, patient_id=pid)
     except ProblemError as exc:
         if exc.status in (403, 404):
             raise

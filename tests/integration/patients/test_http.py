@@ -189,6 +189,12 @@ def test_merge_and_undo_through_the_screens(web, org, make_user, login):
     r = c.post(f"/patients/{keep.id}/merge", data={"merged_id": str(dupe.id), "reason": "again",
                                                    "csrf_token": token})
     assert r.status_code == 422 and "already merged" in r.text
+    # The undo of this merge through another patient's page is not found, and changes nothing.
+    other = register(ctx, "Otto", "Elsewhere", date(1960, 6, 6), location_id=org.loc_a.id)
+    foreign = undo.group(1).replace(f"/patients/{keep.id}/", f"/patients/{other.id}/")
+    r = c.post(foreign, data={"reason": "wrong page", "csrf_token": _csrf_field(page.text)})
+    assert r.status_code == 404
+    assert service.get_patient(ctx, dupe.id).status == "merged"
     r = c.post(undo.group(1), data={"reason": "different people", "csrf_token": _csrf_field(page.text)},
                follow_redirects=False)
     assert r.status_code == 303

@@ -23,6 +23,19 @@ from tests.integration.patients.helpers import cover, payer, register
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
+def test_unmerge_from_a_patient_needs_a_merge_of_that_patient(org):
+    ctx = system_context(org.id)
+    keep = register(ctx, "Pia", "Pair", date(1971, 3, 3), location_id=org.loc_a.id)
+    dupe = register(ctx, "Pía", "Pair", date(1971, 3, 3), location_id=org.loc_a.id)
+    stranger = register(ctx, "Sol", "Stranger", date(1980, 8, 8), location_id=org.loc_a.id)
+    done = merge.merge_patients(ctx, keep.id, dupe.id, "same person")
+    with pytest.raises(NotFound) as exc:
+        merge.unmerge(ctx, done.id, "wrong page", patient_id=stranger.id)
+    assert exc.value.field == "merge_id"
+    assert service.get_patient(ctx, dupe.id).status == "merged"  # nothing undone
+    assert merge.unmerge(ctx, done.id, "from the merged record's page", patient_id=dupe.id).status == "unmerged"
+
+
 def test_merge_moves_every_reference_and_unmerge_restores(org):
     ctx = system_context(org.id)
     keep = register(ctx, "Maria", "Lopez", date(1970, 1, 2), location_id=org.loc_a.id)

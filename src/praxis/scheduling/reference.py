@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ScalarSelect, and_, func, select
+from sqlalchemy import ScalarSelect, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from praxis.practice.schemas import OrgSettings
@@ -69,6 +69,14 @@ def version_column(org_id: Any) -> ScalarSelect[int]:
     scalar subquery to put in the caller's first statement (`org_id`: a value or bind parameter)."""
     return select(func.coalesce(select(RV.c.version).where(RV.c.org_id == org_id).scalar_subquery(), 0)
                   ).scalar_subquery()
+
+
+_VERSION = select(version_column(bindparam("org")))
+
+
+def current(session: Session, org_id: uuid.UUID) -> Reference:
+    """The organisation's snapshot checked against its version now (one query when cached)."""
+    return get(session, org_id, int(session.connection().scalar(_VERSION, {"org": org_id}) or 0))
 
 
 _cache: OrderedDict[uuid.UUID, Reference] = OrderedDict()

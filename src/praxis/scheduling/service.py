@@ -222,9 +222,6 @@ def _probe_statement(patient: bool, seen: bool, restricted: bool, exclude: bool)
     return select(*columns)
 
 
-_VERSION = select(reference.version_column(_P["org"]))
-
-
 def _check_patient_kind(kind: str, seen: bool) -> None:
     if kind == "new" and seen:
         raise ValidationProblem("This visit type is for new patients; the patient was seen in the last "
@@ -267,10 +264,6 @@ def _bookable(ref: reference.Reference, visit_type_id: uuid.UUID, provider_id: u
     return visit
 
 
-def _current_version(session: Session, org_id: uuid.UUID) -> int:
-    return int(session.connection().scalar(_VERSION, {"org": org_id}) or 0)
-
-
 def _plan(session: Session, ctx: Context, *, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
           location_id: uuid.UUID, start_at: datetime, overbook: bool, patient_id: uuid.UUID | None,
           exclude: uuid.UUID | None = None) -> _Plan:
@@ -286,15 +279,15 @@ def _plan(session: Session, ctx: Context, *, visit_type_id: uuid.UUID, provider_
     start_at = start_at.astimezone(UTC)
     conn = session.connection()
     org_id = ctx.org_id
-    ref = reference.cached(org_id) or reference.get(session, org_id, _current_version(session, org_id))
+    ref = reference.cached(org_id) or reference.current(session, org_id)
     for _attempt in range(5):
         try:
             visit = _bookable(ref, visit_type_id, provider_id, location_id, start_at)
         except ProblemError:
-            latest = _current_version(session, org_id)
-            if latest == ref.version:
+            latest = reference.current(session, org_id)
+            if latest.version == ref.version:
                 raise
-            ref = reference.get(session, org_id, latest)
+            ref = latest
             continue
         block = visit.spec.block_for(start_at)
         kind_matters = patient_id is not None and visit.patient_kind in ("new", "established")
@@ -485,12 +478,12 @@ def _book_series(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUI
     with unit_of_work(ctx) as session:
         begin_booking(session)
         _lock_provider(session, ctx.org_id, provider_id)
-        visit = _visit_or_404(session, ctx, visit_type_id)
-        patients_port.require_patient(session, ctx, patient_id)
-        zones = cal.location_zones(session.connection(), ctx.org_id, [location_id])
-        if location_id not in zones:
+        patients_port.require_patient(session, ctx, patient_id)  # before the series row names the patient
+        ref = reference.current(session, ctx.org_id)
+        if location_id not in ref.zones:
             raise NotFound("No such location", field="location_id")
-        starts = weekly_occurrences(first_start_at, count, zones[location_id], interval_weeks=interval_weeks)
+        tz = ref.zones[location_id]
+        starts = weekly_occurrences(first_start_at, count, tz, interval_weeks=interval_weeks)
         series = AppointmentSeries(org_id=ctx.org_id, patient_id=patient_id, rule="weekly",
                                    interval=interval_weeks, count=count)
         session.add(series)
@@ -500,25 +493,19 @@ def _book_series(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUI
         for i, start in enumerate(starts):
             try:
                 with session.begin_nested():
-                    booked.append(_book_one(session, ctx, patient_id=patient_id, visit_type_id=visit.id,
+                    booked.append(_book_one(session, ctx, patient_id=patient_id, visit_type_id=visit_type_id,
                                             provider_id=provider_id, location_id=location_id, start_at=start,
                                             overbook=False, reason_for_visit=reason_for_visit, source="staff",
                                             series_id=series.id))
-            except (ValidationProblem, Conflict, NotFound) as exc:
+            except (ValidationProblem, Conflict) as exc:  # NotFound (visit type, provider, patient) is the
+                # same for every occurrence: it answers 404 for the whole series.
                 errors.append({"field": f"occurrences.{i}", "start_at": start.isoformat(),
-                               "local": to_local(start, zones[location_id]).strftime("%a %d %b %Y %H:%M"),
+                               "local": to_local(start, tz).strftime("%a %d %b %Y %H:%M"),
                                "message": exc.detail})
         if errors:
             raise Conflict(f"{len(errors)} of {count} occurrences cannot be booked; nothing was booked",
                            field=errors[0]["field"], errors=errors, type="series-conflict")
         return booked
-
-
-def _visit_or_404(session: Session, ctx: Context, visit_type_id: uuid.UUID) -> cal.VisitTypeRow:
-    vt = cal.load_visit_type(session.connection(), ctx.org_id, visit_type_id)
-    if vt is None or not vt.active:
-        raise NotFound("No such visit type", field="visit_type_id")
-    return vt
 
 
 def _load_appointment(session: Session, ctx: Context, appointment_id: uuid.UUID, permission: str
@@ -536,11 +523,15 @@ def get_appointment(ctx: Context, appointment_id: uuid.UUID) -> Appointment:
         return appt
 
 
-def _slot_freed(session: Session, appt: Appointment) -> None:
-    outbox.emit(session, "scheduling.slot_freed", {
-        "appointment_id": str(appt.id), "provider_id": str(appt.provider_id),
-        "location_id": str(appt.location_id), "visit_type_id": str(appt.visit_type_id),
-        "start_at": appt.start_at.isoformat(), "end_at": appt.end_at.isoformat()})
+def emit_slot_freed(session: Session, *, provider_id: uuid.UUID, location_id: uuid.UUID,
+                    visit_type_id: uuid.UUID, start_at: datetime, end_at: datetime,
+                    appointment_id: uuid.UUID | None = None) -> None:
+    """Tell the waitlist a time came free (waitlist.handle_slot_freed offers it to the best match)."""
+    payload = {"provider_id": str(provider_id), "location_id": str(location_id),
+               "visit_type_id": str(visit_type_id), "start_at": start_at.isoformat(), "end_at": end_at.isoformat()}
+    if appointment_id is not None:
+        payload["appointment_id"] = str(appointment_id)
+    outbox.emit(session, "scheduling.slot_freed", payload)
 
 
 def _release_resources(session: Session, appt: Appointment) -> None:
@@ -570,9 +561,10 @@ def _reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime, 
         plan = _plan(session, ctx, visit_type_id=appt.visit_type_id, provider_id=provider_id or appt.provider_id,
                      location_id=new_location, start_at=start_at, overbook=overbook, patient_id=None,
                      exclude=appt.id)
-        visit = plan.visit
-        was = {"start_at": appt.start_at.isoformat(), "end_at": appt.end_at.isoformat(),
-               "provider_id": str(appt.provider_id), "location_id": str(appt.location_id)}
+        old_start, old_end, old_provider, old_location = (appt.start_at, appt.end_at, appt.provider_id,
+                                                          appt.location_id)
+        was = {"start_at": old_start.isoformat(), "end_at": old_end.isoformat(),
+               "provider_id": str(old_provider), "location_id": str(old_location)}
         _release_resources(session, appt)
         appt.provider_id, appt.location_id = provider_id or appt.provider_id, new_location
         appt.start_at, appt.end_at = plan.start_at, plan.end_at
@@ -586,12 +578,12 @@ def _reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime, 
                      detail={"was": was["start_at"], "now": plan.start_at.isoformat()})
         outbox.emit(session, "scheduling.appointment_rescheduled", {"appointment_id": str(appt.id), "was": was})
         outbox.write(session.connection(), reminder_rows(ctx.org_id, plan.ref.reminder_rules, appt.id, plan.start_at))
-        if datetime.fromisoformat(was["start_at"]) > now():
-            outbox.emit(session, "scheduling.slot_freed", {
-                "appointment_id": str(appt.id), "provider_id": was["provider_id"],
-                "location_id": was["location_id"], "visit_type_id": str(visit.id),
-                "start_at": was["start_at"], "end_at": was["end_at"]})
-        patients_port.link_location(session, appt.patient_id, new_location)
+        if old_start > now():
+            emit_slot_freed(session, provider_id=old_provider, location_id=old_location,
+                            visit_type_id=appt.visit_type_id, start_at=old_start, end_at=old_end,
+                            appointment_id=appt.id)
+        if new_location != old_location:
+            patients_port.add_location_link(session.connection(), ctx.org_id, appt.patient_id, new_location)
         return appt
 
 
@@ -608,7 +600,9 @@ def cancel(ctx: Context, appointment_id: uuid.UUID, *, reason: str) -> Appointme
                      location_id=appt.location_id, detail={"reason": appt.cancel_reason})
         outbox.emit(session, "scheduling.appointment_cancelled", {"appointment_id": str(appt.id)})
         if appt.start_at > now():
-            _slot_freed(session, appt)
+            emit_slot_freed(session, provider_id=appt.provider_id, location_id=appt.location_id,
+                            visit_type_id=appt.visit_type_id, start_at=appt.start_at, end_at=appt.end_at,
+                            appointment_id=appt.id)
         return appt
 
 

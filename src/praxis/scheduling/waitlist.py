@@ -21,9 +21,9 @@ from praxis.platform.context import Context, system_context
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import Conflict, NotFound, ValidationProblem
 from praxis.platform.uow import unit_of_work
-from praxis.scheduling import patients_port
+from praxis.scheduling import patients_port, reference
 from praxis.scheduling.availability import SlotFilter, to_local
-from praxis.scheduling.calendars import LOC, load_visit_type, location_zones, provider_pairs
+from praxis.scheduling.calendars import LOC, location_zones
 from praxis.scheduling.models import WaitlistEntry, WaitlistOffer
 from praxis.scheduling.permissions import SCHEDULING_BOOK, WAITLIST_MANAGE
 
@@ -43,17 +43,17 @@ def _require(ctx: Context, location_id: uuid.UUID | None) -> None:
 def _require_refs(session: Session, ctx: Context, visit_type_id: uuid.UUID, provider_id: uuid.UUID | None,
                   location_id: uuid.UUID | None) -> None:
     """404 for a visit type, provider or location that is not this organisation's."""
-    conn = session.connection()
-    if load_visit_type(conn, ctx.org_id, visit_type_id) is None:
+    ref = reference.current(session, ctx.org_id)
+    if visit_type_id not in ref.visit_types:
         raise NotFound("No such visit type", field="visit_type_id")
-    if location_id is not None and location_id not in location_zones(conn, ctx.org_id, [location_id]):
+    if location_id is not None and location_id not in ref.zones:
         raise NotFound("No such location", field="location_id")
     # An any-location entry may name a provider of the caller's locations only (else it would
     # reserve slots at a location outside the caller's scope); same answer as a missing provider.
     scope = ctx.scope(WAITLIST_MANAGE)
-    locations = [location_id] if location_id else (list(scope) if scope is not None else None)
-    if provider_id is not None and not provider_pairs(conn, ctx.org_id, provider_ids=[provider_id],
-                                                      location_ids=locations):
+    locations = {location_id} if location_id else scope
+    if provider_id is not None and not any(p == provider_id and (locations is None or loc in locations)
+                                           for p, loc in ref.pairs):
         raise NotFound("No such provider", field="provider_id")
 
 
@@ -237,6 +237,8 @@ def accept_offer(ctx: Context, offer_id: uuid.UUID) -> uuid.UUID:
 
 
 def decline_offer(ctx: Context, offer_id: uuid.UUID) -> None:
+    from praxis.scheduling import service
+
     with unit_of_work(ctx) as session:
         offer = get_or_404(session, WaitlistOffer, offer_id, "offer")
         ctx.require(WAITLIST_MANAGE, offer.location_id, what="offer")
@@ -247,7 +249,5 @@ def decline_offer(ctx: Context, offer_id: uuid.UUID) -> None:
         entry.status = "waiting"
         audit.record(session, ctx, "waitlist.decline", "waitlist_offer", offer.id, patient_id=entry.patient_id)
         # The slot moves on to the next match.
-        outbox.emit(session, "scheduling.slot_freed", {
-            "provider_id": str(offer.provider_id), "location_id": str(offer.location_id),
-            "visit_type_id": str(entry.visit_type_id), "start_at": offer.start_at.isoformat(),
-            "end_at": offer.end_at.isoformat()})
+        service.emit_slot_freed(session, provider_id=offer.provider_id, location_id=offer.location_id,
+                                visit_type_id=entry.visit_type_id, start_at=offer.start_at, end_at=offer.end_at)

@@ -28,6 +28,7 @@ def test_unhandled_error_is_a_problem_without_stack_trace(app, client, caplog):
     assert body["type"] == "/problems/internal-error"
     assert "secret" not in r.text and "Traceback" not in r.text and "RuntimeError" not in r.text
     assert body["request_id"] == r.headers["x-request-id"]
+    assert body["instance"] == "/__boom" and r.headers["x-content-type-options"] == "nosniff"
 
 
 def test_request_id_is_echoed_when_sane_and_replaced_when_not(client):
@@ -82,3 +83,19 @@ def test_nul_characters_are_refused_before_any_handler(login, org, make_user):
                     headers={"Content-Type": "application/json"})
     assert r.status_code == 200 and r.json()["name"] == "fine \\u0000 text"
     assert admin.get("/api/v1/users?location_id=%00").status_code == 422
+
+
+def test_problems_from_middleware_carry_instance_and_request_id(login, org, make_user, new_client):
+    """CSRF (403), NUL guard (422) and idempotency (422) answer before any route, with the same
+    problem shape as the routes: the path as `instance` and the request id."""
+    rid = {"X-Request-ID": "trace-0123456789"}
+    anon = new_client()
+    csrf = anon.post("/login", data={"email": "x@example.org", "password": "y"}, headers=rid)
+    nul = anon.get("/healthz?q=%00", headers=rid)
+    admin = login(make_user(org, "org_admin"))
+    long_key = admin.post("/api/v1/locations", json={"code": "IK", "name": "x"},
+                          headers={**rid, "Idempotency-Key": "k" * 256})
+    for r, status, path in ((csrf, 403, "/login"), (nul, 422, "/healthz"), (long_key, 422, "/api/v1/locations")):
+        assert r.status_code == status and r.headers["content-type"] == "application/problem+json", r.text
+        body = r.json()
+        assert body["instance"] == path and body["request_id"] == "trace-0123456789" == r.headers["x-request-id"]

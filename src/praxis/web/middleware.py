@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -75,10 +75,26 @@ def _replay(body: bytes) -> Receive:
     return receive
 
 
-async def _send_problem(send: Send, status: int, type_: str, title: str, detail: str,
+class _Origin(TypedDict):
+    instance: str | None
+    request_id: str | None
+
+
+def _origin(scope: Scope) -> _Origin:
+    """The problem document's `instance` and `request_id` (set by RequestContextMiddleware)."""
+    return {"instance": scope.get("path"), "request_id": scope.get("state", {}).get("request_id")}
+
+
+async def _send_problem(send: Send, status: int, type_: str, title: str, detail: str, *,
+                        instance: str | None = None, request_id: str | None = None,
                         extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    body = json.dumps({"type": "/problems/" + type_, "title": title, "status": status,
-                       "detail": detail}).encode()
+    """An RFC 9457 answer from middleware, shaped like web.problems.problem_body."""
+    doc: dict[str, object] = {"type": "/problems/" + type_, "title": title, "status": status, "detail": detail}
+    if instance:
+        doc["instance"] = instance
+    if request_id:
+        doc["request_id"] = request_id
+    body = json.dumps(doc).encode()
     headers = [(b"content-type", b"application/problem+json"),
                (b"content-length", str(len(body)).encode())] + (extra_headers or [])
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -131,13 +147,9 @@ class RequestContextMiddleware:
             log.exception("unhandled error")
             if "status" in status_holder:
                 raise
-            body = json.dumps({"type": "/problems/internal-error", "title": "Internal error", "status": 500,
-                               "detail": "The request could not be completed; quote the request id to support.",
-                               "instance": scope["path"], "request_id": rid}).encode()
-            await send_wrapper({"type": "http.response.start", "status": 500,
-                                "headers": [(b"content-type", b"application/problem+json"),
-                                            (b"content-length", str(len(body)).encode())]})
-            await send_wrapper({"type": "http.response.body", "body": body})
+            await _send_problem(send_wrapper, 500, "internal-error", "Internal error",
+                                "The request could not be completed; quote the request id to support.",
+                                instance=scope["path"], request_id=rid)
         finally:
             route = scope.get("route")
             log.info("request", extra={
@@ -189,7 +201,7 @@ class CSRFMiddleware:
             body = await _read_body(receive, MAX_BUFFERED_BODY)
             if body is None:
                 await _send_problem(send, 413, "payload-too-large", "Payload too large",
-                                    "The request body is too large.")
+                                    "The request body is too large.", **_origin(scope))
                 return
             receive = _replay(body)
             if not submitted:
@@ -198,7 +210,7 @@ class CSRFMiddleware:
             if not submitted or expected is None or not hmac.compare_digest(submitted, expected):
                 await _send_problem(send, 403, "csrf-failed", "CSRF check failed",
                                     "The form's security token is missing or stale: reload the page "
-                                    "and submit again.")
+                                    "and submit again.", **_origin(scope))
                 return
 
         async def send_wrapper(message: Message) -> None:
@@ -244,7 +256,7 @@ class NulGuardMiddleware:
             return
         if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
             await _send_problem(send, 422, "validation-error", "Invalid input",
-                                "NUL characters are not allowed in the address")
+                                "NUL characters are not allowed in the address", **_origin(scope))
             return
         ctype = Headers(scope=scope).get("content-type", "")
         if scope["method"] in SAFE_METHODS or not (
@@ -253,11 +265,12 @@ class NulGuardMiddleware:
             return
         body = await _read_body(receive, MAX_BUFFERED_BODY)
         if body is None:
-            await _send_problem(send, 413, "payload-too-large", "Payload too large", "The request body is too large.")
+            await _send_problem(send, 413, "payload-too-large", "Payload too large", "The request body is too large.",
+                                **_origin(scope))
             return
         if b"\x00" in body or _JSON_NUL.search(body) or (b"%00" in body and ctype.startswith("application/x-www")):
             await _send_problem(send, 422, "validation-error", "Invalid input",
-                                "NUL characters are not allowed in text fields")
+                                "NUL characters are not allowed in text fields", **_origin(scope))
             return
         await self.app(scope, _replay(body), send)
 
@@ -279,14 +292,14 @@ class IdempotencyMiddleware:
             return
         if len(key) > 255:
             await _send_problem(send, 422, "validation-error", "Invalid input",
-                                "Idempotency-Key must be at most 255 characters.")
+                                "Idempotency-Key must be at most 255 characters.", **_origin(scope))
             return
         credential = headers.get("authorization") or _cookies(scope).get(SESSION_COOKIE) or ""
         cred_scope = hashlib.sha256(credential.encode()).hexdigest()
         body = await _read_body(receive, MAX_BUFFERED_BODY)
         if body is None:
             await _send_problem(send, 413, "payload-too-large", "Payload too large",
-                                "The request body is too large.")
+                                "The request body is too large.", **_origin(scope))
             return
         path = scope["path"] + ("?" + scope["query_string"].decode() if scope.get("query_string") else "")
         fp = idempotency.fingerprint("POST", path, body)
@@ -295,12 +308,12 @@ class IdempotencyMiddleware:
         outcome, row = await run_in_threadpool(idempotency.begin, cred_scope, key, fp)
         if outcome == "mismatch":
             await _send_problem(send, 422, "idempotency-key-reused", "Idempotency key reused",
-                                "This Idempotency-Key was already used with a different request.")
+                                "This Idempotency-Key was already used with a different request.", **_origin(scope))
             return
         if outcome == "busy":
             await _send_problem(send, 409, "idempotency-in-progress", "Request in progress",
                                 "A request with this Idempotency-Key is still being processed; retry later.",
-                                [(b"retry-after", b"1")])
+                                extra_headers=[(b"retry-after", b"1")], **_origin(scope))
             return
         if outcome == "replay" and row is not None:
             stored = [(k.encode(), v.encode()) for k, v in (row.headers or {}).items()]

@@ -245,6 +245,16 @@ def start_mfa_enrolment(user_id: uuid.UUID) -> tuple[str, str]:
         return secret, mfa.provisioning_uri(secret, user.email)
 
 
+def pending_enrolment(user_id: uuid.UUID) -> tuple[str, str] | None:
+    """The started, not yet confirmed TOTP secret and its otpauth:// URI, or None."""
+    with session_scope(None, system=True) as s:
+        user = s.get(User, user_id)
+        if user is None or user.mfa_enabled or not user.mfa_secret:
+            return None
+        secret = crypto.keyring().decrypt(user.mfa_secret)
+        return secret, mfa.provisioning_uri(secret, user.email)
+
+
 def confirm_mfa_enrolment(user_id: uuid.UUID, code: str, token: str | None = None) -> list[str]:
     """Enable MFA once the user proves the authenticator works; returns recovery codes (shown once)."""
     with session_scope(None, system=True) as s:

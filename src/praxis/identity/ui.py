@@ -27,7 +27,6 @@ from praxis.identity.permissions import (
     USERS_MANAGE,
     USERS_READ,
 )
-from praxis.platform import crypto
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.errors import ProblemError, ValidationProblem
@@ -203,14 +202,12 @@ def _grouped_secret(secret: str) -> str:
     return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
 
 
-def _enrol_view(user: Any) -> dict[str, Any]:
-    """The pending (not yet confirmed) secret, if there is one."""
-    from praxis.identity import mfa
-
-    if user.mfa_secret and not user.mfa_enabled:
-        secret = crypto.keyring().decrypt(user.mfa_secret)
-        return {"secret": _grouped_secret(secret), "uri": mfa.provisioning_uri(secret, user.email)}
-    return {"secret": None, "uri": None}
+def _enrol_view(pending: tuple[str, str] | None) -> dict[str, Any]:
+    """The pending (not yet confirmed) secret and its URI, if there is one."""
+    if pending is None:
+        return {"secret": None, "uri": None}
+    secret, uri = pending
+    return {"secret": _grouped_secret(secret), "uri": uri}
 
 
 @router.get("/account/mfa/enrol")
@@ -219,13 +216,13 @@ def enrol_page(request: Request, next: str = "/", ctx: Context | None = Depends(
     user, _token = _enrol_user(request, ctx)
     if user is None:
         return _redirect(_with_next("/login", nxt) if ctx is None else "/account")
-    if not user.mfa_enabled and not user.mfa_secret:
+    pending = auth.pending_enrolment(user.id)
+    if pending is None and not user.mfa_enabled:
         # Nothing to lose: a first secret is created on sight. Replacing a working
         # authenticator needs the explicit POST below (never a side effect of a GET).
-        auth.start_mfa_enrolment(user.id)
-        user = service.get_user(user.id)
+        pending = auth.start_mfa_enrolment(user.id)
     return render(request, "identity/enrol.html",
-                  {"next": nxt, "user": user, "signed_in": ctx is not None, **_enrol_view(user)})
+                  {"next": nxt, "user": user, "signed_in": ctx is not None, **_enrol_view(pending)})
 
 
 @router.post("/account/mfa/enrol")
@@ -242,7 +239,8 @@ def enrol_submit(request: Request, code: str = Form(""), action: str = Form("con
         codes = auth.confirm_mfa_enrolment(user.id, code[:64], token)
     except ProblemError as exc:
         return render(request, "identity/enrol.html",
-                      {"next": nxt, "user": user, "signed_in": ctx is not None, **_enrol_view(user),
+                      {"next": nxt, "user": user, "signed_in": ctx is not None,
+                       **_enrol_view(auth.pending_enrolment(user.id)),
                        **_error(exc)}, status_code=_status(exc))
     if ctx is None and token:
         _audit_sign_in(token, request)

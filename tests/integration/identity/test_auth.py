@@ -167,3 +167,12 @@ def test_pending_invitation_does_not_let_a_session_switch_in(org, other_org, mak
     auth.switch(token, other_org.id, None)
     ctx, info = auth.resolve_session(token)
     assert ctx.org_id == other_org.id and set(info.org_ids) == {org.id, other_org.id}
+
+
+def test_pending_enrolment_is_the_started_secret_until_confirmed(org, make_user):
+    u = make_user(org, "front_desk", org.loc_a)
+    assert auth.pending_enrolment(u.user_id) is None
+    secret, uri = auth.start_mfa_enrolment(u.user_id)
+    assert auth.pending_enrolment(u.user_id) == (secret, uri) and uri.startswith("otpauth://totp/")
+    auth.confirm_mfa_enrolment(u.user_id, pyotp.TOTP(secret).now())
+    assert auth.pending_enrolment(u.user_id) is None  # on, not pending

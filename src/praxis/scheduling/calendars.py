@@ -17,7 +17,6 @@ from sqlalchemy import Connection, and_, exists, literal, null, or_, select, typ
 from praxis.practice.models import Location
 from praxis.scheduling.availability import (
     BusyIndex,
-    Calendar,
     Interval,
     Template,
     VisitSpec,
@@ -84,11 +83,6 @@ def _visit_type_row(row: Any) -> VisitTypeRow:
                         row.self_bookable, row.active, row.colour, row.patient_kind)
 
 
-def load_visit_type(conn: Connection, org_id: uuid.UUID, visit_type_id: uuid.UUID) -> VisitTypeRow | None:
-    row = conn.execute(select(VT).where(VT.c.org_id == org_id, VT.c.id == visit_type_id)).first()
-    return None if row is None else _visit_type_row(row)
-
-
 def load_visit_types(conn: Connection, org_id: uuid.UUID) -> list[VisitTypeRow]:
     return [_visit_type_row(r) for r in conn.execute(select(VT).where(VT.c.org_id == org_id))]
 
@@ -121,24 +115,14 @@ def utc_range(first_day: date, days: int, zones: Iterable[str]) -> Interval:
     return Interval(start, end)
 
 
-def load_templates(conn: Connection, org_id: uuid.UUID, *, provider_ids: list[uuid.UUID] | None = None,
-                   location_ids: list[uuid.UUID] | None = None, first_day: date | None = None,
-                   last_day: date | None = None) -> dict[tuple[uuid.UUID, uuid.UUID], list[Template]]:
-    """(provider, location) -> schedule templates with their weekly blocks, in one round trip
-    (outer join: a template may have no blocks). No filter = the whole organisation."""
+def load_templates(conn: Connection, org_id: uuid.UUID) -> dict[tuple[uuid.UUID, uuid.UUID], list[Template]]:
+    """(provider, location) -> the organisation's schedule templates with their weekly blocks, in one
+    round trip (outer join: a template may have no blocks)."""
     q = (select(ST.c.id, ST.c.provider_id, ST.c.location_id, ST.c.effective_from, ST.c.effective_to,
                 STB.c.weekday, STB.c.start_minute, STB.c.end_minute, STB.c.visit_type_ids,
                 STB.c.id.label("block_id"))
          .select_from(ST.outerjoin(STB, and_(STB.c.org_id == ST.c.org_id, STB.c.template_id == ST.c.id)))
          .where(ST.c.org_id == org_id))
-    if provider_ids is not None:
-        q = q.where(ST.c.provider_id.in_(provider_ids))
-    if location_ids is not None:
-        q = q.where(ST.c.location_id.in_(location_ids))
-    if last_day is not None:
-        q = q.where(ST.c.effective_from <= last_day)
-    if first_day is not None:
-        q = q.where(or_(ST.c.effective_to.is_(None), ST.c.effective_to >= first_day - timedelta(days=1)))
     tpl_rows: dict[uuid.UUID, Any] = {}
     blocks: dict[uuid.UUID, list[WeeklyBlock]] = defaultdict(list)
     for r in conn.execute(q):
@@ -153,29 +137,19 @@ def load_templates(conn: Connection, org_id: uuid.UUID, *, provider_ids: list[uu
     return templates
 
 
-def load_hours(conn: Connection, org_id: uuid.UUID, location_ids: list[uuid.UUID] | None = None
-               ) -> dict[uuid.UUID, dict[int, list[tuple[int, int]]]]:
+def load_hours(conn: Connection, org_id: uuid.UUID) -> dict[uuid.UUID, dict[int, list[tuple[int, int]]]]:
     """location -> weekday -> opening hours; a location without rows sets no limit."""
     q = select(BH.c.location_id, BH.c.weekday, BH.c.open_minute, BH.c.close_minute).where(BH.c.org_id == org_id)
-    if location_ids is not None:
-        q = q.where(BH.c.location_id.in_(location_ids))
     hours: dict[uuid.UUID, dict[int, list[tuple[int, int]]]] = {}
     for h in conn.execute(q):
         hours.setdefault(h.location_id, defaultdict(list))[h.weekday].append((h.open_minute, h.close_minute))
     return {loc: dict(days) for loc, days in hours.items()}
 
 
-def load_closures(conn: Connection, org_id: uuid.UUID, location_ids: list[uuid.UUID] | None = None,
-                  first_day: date | None = None, last_day: date | None = None) -> dict[uuid.UUID, set[date]]:
-    q = select(CL.c.location_id, CL.c.day).where(CL.c.org_id == org_id)
-    if location_ids is not None:
-        q = q.where(CL.c.location_id.in_(location_ids))
-    if first_day is not None:
-        q = q.where(CL.c.day >= first_day - timedelta(days=1))
-    if last_day is not None:
-        q = q.where(CL.c.day <= last_day)
+def load_closures(conn: Connection, org_id: uuid.UUID) -> dict[uuid.UUID, set[date]]:
+    """location -> the days it is closed."""
     closures: dict[uuid.UUID, set[date]] = defaultdict(set)
-    for c in conn.execute(q):
+    for c in conn.execute(select(CL.c.location_id, CL.c.day).where(CL.c.org_id == org_id)):
         closures[c.location_id].add(c.day)
     return closures
 
@@ -258,44 +232,3 @@ def load_resource_pools(conn: Connection, org_id: uuid.UUID, location_ids: list[
             pools[row.location_id][row.kind][r.resource_id].append(Interval(r.start_at, r.end_at))
     return {loc: {k: {rid: BusyIndex(ivs) for rid, ivs in pool.items()} for k, pool in by_kind.items()}
             for loc, by_kind in pools.items()}
-
-
-def load_calendars(conn: Connection, org_id: uuid.UUID, pairs: list[tuple[uuid.UUID, uuid.UUID]],
-                   visit: VisitSpec, first_day: date, days: int, *,
-                   zones: dict[uuid.UUID, str] | None = None) -> list[Calendar]:
-    """One Calendar per (provider, location) pair with templates, hours, closures, busy time and
-    the free/busy state of the visit type's required resources (slot search). `zones` (active
-    locations' time zones, from `location_zones`) saves the query when the caller already has them."""
-    if not pairs:
-        return []
-    provider_ids = sorted({p for p, _ in pairs}, key=str)
-    location_ids = sorted({loc for _, loc in pairs}, key=str)
-    if zones is None:
-        zones = location_zones(conn, org_id, location_ids)
-    pairs = [(p, loc) for p, loc in pairs if loc in zones]
-    if not pairs:
-        return []
-    window = utc_range(first_day, days, zones.values())
-    last_day = first_day + timedelta(days=days)
-    templates = load_templates(conn, org_id, provider_ids=provider_ids, location_ids=location_ids,
-                               first_day=first_day, last_day=last_day)
-    hours = load_hours(conn, org_id, location_ids)
-    closures = load_closures(conn, org_id, location_ids, first_day, last_day)
-    busy, exceptions = load_busy(conn, org_id, provider_ids, window)
-    resources = load_resource_pools(conn, org_id, location_ids, visit.required_resource_kinds, window)
-    out = []
-    for provider_id, location_id in pairs:
-        tpls = templates.get((provider_id, location_id))
-        if not tpls:
-            continue
-        out.append(Calendar(
-            provider_id=provider_id,
-            location_id=location_id,
-            timezone=zones[location_id],
-            templates=tpls,
-            hours=hours.get(location_id),
-            closures=frozenset(closures.get(location_id, ())),
-            busy=own_busy(provider_id, location_id, busy, exceptions),
-            resources=resources.get(location_id, {}),
-        ))
-    return out

@@ -135,14 +135,16 @@ def search_slots(ctx: Context, visit_type_id: uuid.UUID, *, from_date: date | No
         raise ValidationProblem(f"days must be between 1 and {MAX_SEARCH_DAYS}", field="days")
     locations = _scope_locations(ctx, permission, location_ids)
     with unit_of_work(ctx) as session:
-        conn = session.connection()
-        vt = cal.load_visit_type(conn, ctx.org_id, visit_type_id)
+        ref = reference.current(session, ctx.org_id)
+        vt = ref.visit_types.get(visit_type_id)
         if vt is None or not vt.active or (self_bookable_only and not vt.self_bookable):
             raise NotFound("No such visit type", field="visit_type_id")
-        if locations is not None and not locations:
-            return []
-        pairs = cal.provider_pairs(conn, ctx.org_id, provider_ids=provider_ids, location_ids=locations)
-        return _first_open(conn, ctx.org_id, pairs, vt, start_day=from_date, days=days,
+        wanted_providers = set(provider_ids) if provider_ids is not None else None
+        wanted_locations = set(locations) if locations is not None else None
+        pairs = sorted(((p, loc) for p, loc in ref.pairs if loc in ref.zones
+                        and (wanted_providers is None or p in wanted_providers)
+                        and (wanted_locations is None or loc in wanted_locations)), key=str)
+        return _first_open(session.connection(), ctx.org_id, ref, pairs, vt, start_day=from_date, days=days,
                            slot_filter=slot_filter, limit=limit, step_minutes=step_minutes)
 
 
@@ -151,18 +153,22 @@ def search_slots(ctx: Context, visit_type_id: uuid.UUID, *, from_date: date | No
 _SEARCH_CHUNKS = (2, 5, 14, 31, 31, 31)
 
 
-def _first_open(conn: Any, org_id: uuid.UUID, pairs: list[tuple[uuid.UUID, uuid.UUID]], vt: cal.VisitTypeRow,
-                *, start_day: date | None, days: int, slot_filter: SlotFilter | None, limit: int,
-                step_minutes: int) -> list[SlotView]:
+def _first_open(conn: Any, org_id: uuid.UUID, ref: reference.Reference, pairs: list[tuple[uuid.UUID, uuid.UUID]],
+                vt: cal.VisitTypeRow, *, start_day: date | None, days: int, slot_filter: SlotFilter | None,
+                limit: int, step_minutes: int) -> list[SlotView]:
     """The first `limit` open slots whose local day is in [start_day, start_day + days); no
     `start_day` = today in the searched locations.
 
     Local days run from a day early to a day late so every zone's `start_day` is covered. They are
     read in growing chunks; after a chunk ending before local day D, every slot starting before the
     earliest UTC start of D in any zone is final (later chunks only hold later slots), so the search
-    stops once `limit` such slots are in hand. Out-of-range slots are skipped inside the merge."""
+    stops once `limit` such slots are in hand. Out-of-range slots are skipped inside the merge.
+    Templates, hours and closures come from the reference snapshot; each chunk reads only busy
+    time and the required rooms' bookings."""
     stamp = now()
-    zones = cal.location_zones(conn, org_id, {loc for _, loc in pairs}) if pairs else {}
+    zones = {loc: ref.zones[loc] for _, loc in pairs}
+    provider_ids = sorted({p for p, _ in pairs}, key=str)
+    location_ids = sorted(zones, key=str)
     if start_day is None:  # today where it is earliest among the searched locations, not the UTC date
         start_day = min((to_local(stamp, z).date() for z in zones.values()), default=stamp.date())
     first, total = start_day - timedelta(days=1), days + 2
@@ -171,7 +177,11 @@ def _first_open(conn: Any, org_id: uuid.UUID, pairs: list[tuple[uuid.UUID, uuid.
     d, i = first, 0
     while d < first + timedelta(days=total):
         size = min(_SEARCH_CHUNKS[min(i, len(_SEARCH_CHUNKS) - 1)], (first + timedelta(days=total) - d).days)
-        calendars = cal.load_calendars(conn, org_id, pairs, vt.spec, d, size, zones=zones)
+        window = cal.utc_range(d, size, zones.values())
+        busy, exceptions = cal.load_busy(conn, org_id, provider_ids, window) if pairs else ({}, {})
+        pools = cal.load_resource_pools(conn, org_id, location_ids, vt.required_resource_kinds, window) if pairs else {}
+        calendars = [c for p, loc in pairs if (c := ref.calendar(
+            p, loc, busy=cal.own_busy(p, loc, busy, exceptions), resources=pools.get(loc, {}))) is not None]
         d, i = d + timedelta(days=size), i + 1
         cutoff = min((local_day_bounds(d, z).start for z in set(zones.values())), default=None)
         streams = [iter_slots(c, vt.spec, d - timedelta(days=size), size, not_before=stamp,

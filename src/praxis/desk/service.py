@@ -4,11 +4,11 @@ scheduling (appointments), patients (names) and intake (status), read through th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from praxis.intake import service as intake_service
 from praxis.platform.context import Context
 from praxis.platform.uow import unit_of_work
 from praxis.scheduling import patients_port
@@ -32,7 +32,7 @@ class DeskRow:
     telehealth: bool
     overbooked: bool
     room: str
-    intake_status: str  # "—" until intake offers a bulk status query
+    intake_status: str  # intake.service.STATUS_LABELS, or "—" when the visit has no intake
     balance_due_cents: int | None  # placeholder until billing exists
     eligibility: str  # placeholder until eligibility checks exist
 
@@ -45,15 +45,6 @@ class DaySheet:
     providers: list[tuple[uuid.UUID, str]]
 
 
-def _intake_status_lookup() -> Callable[[Context, list[uuid.UUID]], dict[uuid.UUID, str]] | None:
-    """intake.service.latest_status_by_patient(ctx, patient_ids) when intake offers it."""
-    try:
-        from praxis.intake import service as intake_service
-    except ImportError:  # pragma: no cover - intake absent
-        return None
-    return getattr(intake_service, "latest_status_by_patient", None)
-
-
 def day_sheet(ctx: Context, location_id: uuid.UUID, day: date) -> DaySheet:
     rows = scheduling.list_day(ctx, location_id, day, audit_action="appointment.day_sheet")
     providers = {p.id: p.display_name for p, _ in scheduling_setup.list_providers(ctx, location_id=location_id)}
@@ -62,8 +53,7 @@ def day_sheet(ctx: Context, location_id: uuid.UUID, day: date) -> DaySheet:
     patient_ids = list(dict.fromkeys(r.patient_id for r in rows))
     with unit_of_work(ctx) as session:
         names = patients_port.names(session.connection(), ctx.org_id, patient_ids)
-    lookup = _intake_status_lookup()
-    intake: dict[uuid.UUID, str] = lookup(ctx, patient_ids) if lookup and patient_ids else {}
+    intake = intake_service.status_by_appointment(ctx, [r.id for r in rows])
     out = []
     for r in rows:
         first, last, mrn, dob = names.get(r.patient_id, ("?", "?", "", None))
@@ -72,7 +62,7 @@ def day_sheet(ctx: Context, location_id: uuid.UUID, day: date) -> DaySheet:
             r.id, r.local_start, r.provider_id, providers.get(r.provider_id, "—"), r.patient_id,
             f"{last}, {first}", mrn, dob, vt.name if vt else "—", vt.colour if vt else "#999999", r.status,
             r.telehealth, r.overbooked, ", ".join(rooms.get(x, "") for x in r.room_ids),
-            intake.get(r.patient_id, "—"), None, "not checked"))
+            intake.get(r.id, "—"), None, "not checked"))
     return DaySheet(location_id, day, out, sorted(providers.items(), key=lambda kv: kv[1]))
 
 

@@ -421,3 +421,17 @@ def list_submissions(ctx: Context, patient_id: uuid.UUID) -> list[SubmissionOut]
         ]
         audit.record(session, ctx, "intake.list", "patient", patient.id, patient_id=patient.id)
         return out
+
+
+STATUS_LABELS = {"open": "not started", "submitted": "to review", "applied": "done", "rejected": "rejected"}
+
+
+def status_by_appointment(ctx: Context, appointment_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Appointment id -> its intake's status in words (`STATUS_LABELS`), for lists such as the day
+    sheet; appointments without an intake are left out. The caller audits the patients it shows."""
+    if not appointment_ids:
+        return {}
+    with unit_of_work(ctx) as session:
+        rows = session.execute(select(IntakeSubmission.appointment_id, IntakeSubmission.status)
+                               .where(IntakeSubmission.appointment_id.in_(appointment_ids))).all()
+    return {appointment_id: STATUS_LABELS.get(status, status) for appointment_id, status in rows}

@@ -147,3 +147,28 @@ def test_a_new_patient_who_consents_online_gets_the_intake_link(org, tmp_path):
                     ReminderLog.appointment_id == appt_id, ReminderLog.kind == "intake"))] == marks
     finally:
         reminders.set_sender(None)
+
+
+def test_the_day_sheet_shows_each_visits_intake_status(org, tmp_path):
+    from praxis.desk import service as desk
+    from praxis.scheduling import service as scheduling
+    from praxis.scheduling.availability import to_local
+
+    ratelimit.reset()
+    world = make_world(org)
+    intake.create_workflow(world.ctx, WorkflowIn(name="Default", definition=default_definition()))
+    sender = FileSender(tmp_path / "messages.log")
+    reminders.set_sender(sender)
+    try:
+        _drain()
+        online_appt = _book_online(org, world, sender, first="Dana", last="Daysheet", consent=True)
+        _drain()
+    finally:
+        reminders.set_sender(None)
+    appt = scheduling.get_appointment(world.ctx, online_appt)
+    day = to_local(appt.start_at, "America/New_York").date()
+    staff = scheduling.book(world.ctx, patient_id=make_patient(org), visit_type_id=world.visit_id,
+                            provider_id=world.provider_id, location_id=org.loc_a.id,
+                            start_at=world.local(day, 16))
+    rows = {r.appointment_id: r.intake_status for r in desk.day_sheet(world.ctx, org.loc_a.id, day).rows}
+    assert rows[online_appt] == "not started" and rows[staff.id] == "—"

@@ -65,13 +65,14 @@ def send_intake_link_for_online_booking(org_id: uuid.UUID | None, payload: dict[
     from praxis.platform.settings import get_settings
     from praxis.scheduling import patients_port, reminders
     from praxis.scheduling import service as scheduling
+    from praxis.scheduling import setup as scheduling_setup
 
     ctx = system_context(org_id, "online booking intake")
     appointment_id = uuid.UUID(str(payload["appointment_id"]))
     appt = scheduling.get_appointment(ctx, appointment_id)
     if appt.status not in ("booked", "confirmed"):
         return
-    visit_codes = {v.id: v.code for v in scheduling.visit_types(ctx)}
+    visit_codes = {v.id: v.code for v in scheduling_setup.list_visit_types(ctx)}
     visit_type = visit_codes.get(appt.visit_type_id, "").strip().lower()
     with session_scope(org_id) as s:
         who = patients_port.contact(s.connection(), org_id, appt.patient_id)

@@ -66,6 +66,5 @@ def day_sheet(ctx: Context, location_id: uuid.UUID, day: date) -> DaySheet:
     return DaySheet(location_id, day, out, sorted(providers.items(), key=lambda kv: kv[1]))
 
 
-def set_status(ctx: Context, appointment_id: uuid.UUID, action: scheduling.StatusAction,
-               room_id: uuid.UUID | None = None) -> str:
-    return scheduling.change_status(ctx, appointment_id, action, room_id=room_id).status
+def set_status(ctx: Context, appointment_id: uuid.UUID, action: scheduling.StatusAction) -> str:
+    return scheduling.change_status(ctx, appointment_id, action).status

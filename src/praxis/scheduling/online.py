@@ -31,7 +31,7 @@ from praxis.platform.db import session_scope
 from praxis.platform.errors import NotFound, TooManyRequests, ValidationProblem
 from praxis.platform.uow import unit_of_work
 from praxis.practice.models import Location, Organisation
-from praxis.scheduling import service
+from praxis.scheduling import service, setup
 from praxis.scheduling.availability import to_local
 from praxis.scheduling.models import BookingVerification, Provider, VisitType
 from praxis.scheduling.reminders import get_sender
@@ -68,7 +68,7 @@ def _ctx(loc: PublicLocation) -> Context:
 
 
 def visit_types(loc: PublicLocation) -> list[VisitType]:
-    return service.visit_types(_ctx(loc), self_bookable=True)
+    return setup.list_visit_types(_ctx(loc), self_bookable=True)
 
 
 def providers(loc: PublicLocation) -> dict[uuid.UUID, str]:

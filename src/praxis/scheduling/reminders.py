@@ -25,7 +25,6 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from praxis.platform import audit, outbox
 from praxis.platform.clock import now
@@ -275,12 +274,3 @@ def confirm_reply(token: str, body: str) -> str:
         audit.record(session, ctx, "appointment.confirm_reply", "appointment", appt.id,
                      patient_id=appt.patient_id, location_id=appt.location_id)
         return appt.status
-
-
-def send_message(session: Session, org_id: uuid.UUID, appointment_id: uuid.UUID | None, *, kind: str,
-                 channel: str, to: str, subject: str, body: str) -> None:
-    """Send a one-off message (codes, waitlist offers, intake links) and log it."""
-    get_sender().send(channel=channel, to=to, subject=subject, body=body)
-    if appointment_id is not None:
-        session.add(ReminderLog(org_id=org_id, appointment_id=appointment_id, rule_id=None, kind=kind,
-                                channel=channel, status="sent"))

@@ -52,7 +52,7 @@ from praxis.scheduling.models import (
     Appointment,
     AppointmentResource,
     AppointmentSeries,
-    VisitType,
+    ReminderLog,
 )
 from praxis.scheduling.permissions import SCHEDULING_BOOK, SCHEDULING_CHECKIN, SCHEDULING_READ
 from praxis.scheduling.reminders import reminder_rows
@@ -752,12 +752,23 @@ def audit_many(session: Session, ctx: Context, action: str, rows: list[tuple[uui
     audit.record_many(session, ctx, action, "appointment", items, location_id=location_id)
 
 
-def visit_types(ctx: Context, *, self_bookable: bool | None = None) -> list[VisitType]:
+
+
+def mark_intake_link_sent(ctx: Context, appointment_id: uuid.UUID, *, channel: str = "") -> bool:
+    """Record that the appointment's intake link went out: a reminder_log row of kind "intake"
+    (what `intake_link_sent` means). Idempotent: returns False when it was already recorded."""
     with unit_of_work(ctx) as session:
-        q = select(VisitType).where(VisitType.active.is_(True))
-        if self_bookable is not None:
-            q = q.where(VisitType.self_bookable.is_(self_bookable))
-        return list(session.scalars(q.order_by(VisitType.name)))
+        appt = _load_appointment(session, ctx, appointment_id, SCHEDULING_BOOK)
+        done = session.scalars(select(ReminderLog.id).where(
+            ReminderLog.appointment_id == appt.id, ReminderLog.kind == "intake",
+            ReminderLog.status == "sent")).first()
+        if done is not None:
+            return False
+        session.add(ReminderLog(org_id=ctx.org_id, appointment_id=appt.id, rule_id=None, kind="intake",
+                                channel=channel[:10], status="sent"))
+        audit.record(session, ctx, "appointment.intake_link_sent", "appointment", appt.id,
+                     patient_id=appt.patient_id, location_id=appt.location_id, detail={"channel": channel})
+        return True
 
 
 __all__ = [
@@ -774,22 +785,3 @@ __all__ = [
     "reschedule",
     "search_slots",
 ]
-
-
-def mark_intake_link_sent(ctx: Context, appointment_id: uuid.UUID, *, channel: str = "") -> bool:
-    """Record that the appointment's intake link went out: a reminder_log row of kind "intake"
-    (what `intake_link_sent` means). Idempotent: returns False when it was already recorded."""
-    from praxis.scheduling.models import ReminderLog
-
-    with unit_of_work(ctx) as session:
-        appt = _load_appointment(session, ctx, appointment_id, SCHEDULING_BOOK)
-        done = session.scalars(select(ReminderLog.id).where(
-            ReminderLog.appointment_id == appt.id, ReminderLog.kind == "intake",
-            ReminderLog.status == "sent")).first()
-        if done is not None:
-            return False
-        session.add(ReminderLog(org_id=ctx.org_id, appointment_id=appt.id, rule_id=None, kind="intake",
-                                channel=channel[:10], status="sent"))
-        audit.record(session, ctx, "appointment.intake_link_sent", "appointment", appt.id,
-                     patient_id=appt.patient_id, location_id=appt.location_id, detail={"channel": channel})
-        return True

@@ -25,8 +25,6 @@ Action = Literal["confirm", "check_in", "room", "check_out", "cancel", "no_show"
 
 STATUSES: tuple[Status, ...] = ("booked", "confirmed", "checked_in", "roomed", "checked_out",
                                 "cancelled", "no_show")
-ACTIVE: frozenset[str] = frozenset({"booked", "confirmed", "checked_in", "roomed", "checked_out"})
-FINAL: frozenset[str] = frozenset({"checked_out", "cancelled", "no_show"})
 
 TRANSITIONS: dict[str, dict[str, str]] = {
     "confirm": {"booked": "confirmed", "confirmed": "confirmed"},

@@ -9,15 +9,18 @@ only patients linked to one of their locations; everything else answers 404, nev
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, Connection, exists, select
 from sqlalchemy.orm import Session
 
 from praxis.patients.models import Patient, PatientLocation
 from praxis.patients.permissions import PATIENTS_READ
+from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import Forbidden, NotFound
+from praxis.platform.ids import new_id
 from praxis.practice.schemas import OrgSettings
 from praxis.practice.service import org_settings
 
@@ -38,8 +41,9 @@ def visible_under(ctx: Context, settings: OrgSettings, permission: str = PATIENT
     return scope
 
 
-def visibility_clause(locations: frozenset[uuid.UUID]) -> ColumnElement[bool]:
-    """SQL condition: the patient is linked to one of `locations`."""
+def visibility_clause(locations: frozenset[uuid.UUID] | Any) -> ColumnElement[bool]:
+    """SQL condition: the patient is linked to one of `locations` (a set, or an expanding bind
+    parameter for a statement built once)."""
     return exists(
         select(PatientLocation.id).where(
             PatientLocation.org_id == Patient.org_id,
@@ -74,6 +78,19 @@ def patient_location_ids(session: Session, patient_id: uuid.UUID) -> list[uuid.U
             .order_by(PatientLocation.created_at)
         )
     )
+
+
+def insert_location_link(conn: Connection, org_id: uuid.UUID, patient_id: uuid.UUID, location_id: uuid.UUID
+                         ) -> None:
+    """`link_location` with Core in one statement (an existing link is kept), for hot paths that
+    already know the patient is not linked there, such as booking."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    conn.execute(insert(PatientLocation.__table__).on_conflict_do_nothing(),
+                 {"org_id": org_id, "id": new_id(), "patient_id": patient_id, "location_id": location_id,
+                  "created_at": now()})
 
 
 def link_location(session: Session, patient_id: uuid.UUID, location_id: uuid.UUID | None) -> bool:

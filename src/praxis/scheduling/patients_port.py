@@ -13,10 +13,8 @@ from sqlalchemy.orm import Session
 from praxis.patients import access
 from praxis.patients.models import Patient, PatientLocation
 from praxis.patients.permissions import PATIENTS_READ
-from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.errors import NotFound
-from praxis.platform.ids import new_id
 from praxis.practice.schemas import OrgSettings
 
 P = Patient.__table__
@@ -57,10 +55,6 @@ def require_patient(session: Session, ctx: Context, patient_id: uuid.UUID) -> No
     check_status(status)
 
 
-def link_location(session: Session, patient_id: uuid.UUID, location_id: uuid.UUID) -> None:
-    access.link_location(session, patient_id, location_id)
-
-
 def visible_locations(ctx: Context, settings: OrgSettings) -> frozenset[uuid.UUID] | None:
     """Locations bounding which patients the actor may book for (None = any patient of the org):
     the patients domain's visibility rule, for actors who read patients."""
@@ -73,8 +67,7 @@ def booking_columns(org_id: Any, patient_id: Any, location_id: Any, visible_at: 
     parameter, when given) and `patient_linked` (already linked to the location)."""
     status = select(P.c.status).where(P.c.org_id == org_id, P.c.id == patient_id)
     if visible_at is not None:
-        status = status.where(exists(select(PL.c.id).where(
-            PL.c.org_id == org_id, PL.c.patient_id == patient_id, PL.c.location_id.in_(visible_at))))
+        status = status.where(access.visibility_clause(visible_at))
     linked = exists(select(PL.c.id).where(PL.c.org_id == org_id, PL.c.patient_id == patient_id,
                                           PL.c.location_id == location_id))
     return [status.scalar_subquery().label("patient_status"), linked.label("patient_linked")]
@@ -90,15 +83,8 @@ def check_status(status: str | None) -> None:
 
 
 def add_location_link(conn: Connection, org_id: uuid.UUID, patient_id: uuid.UUID, location_id: uuid.UUID) -> None:
-    """Link the patient to the location with Core, for a booking whose probe found no link (the
-    booking holds the provider's lock, not the patient's: a concurrent link is tolerated)."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(PL).on_conflict_do_nothing(),
-                 {"org_id": org_id, "id": new_id(), "patient_id": patient_id, "location_id": location_id,
-                  "created_at": now()})
+    """Link the patient to the location (Core), for a booking whose probe found no link."""
+    access.insert_location_link(conn, org_id, patient_id, location_id)
 
 
 def contact(conn: Connection, org_id: uuid.UUID, patient_id: uuid.UUID) -> Contact | None:

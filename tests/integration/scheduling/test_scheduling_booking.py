@@ -403,3 +403,28 @@ def test_slot_search_without_a_date_starts_on_todays_local_date(world):
     assert now().date() > day  # the UTC date has moved on
     first = service.search_slots(world.ctx, world.visit_id, location_ids=[world.org.loc_b.id], limit=1)[0]
     assert first.local_start.date() == day and first.local_start.hour == 17
+
+
+def test_restricted_patient_visibility_applies_to_booking(world, make_user):
+    """With restrict_patient_search_to_locations, a location-scoped desk books only patients linked
+    to its locations; anyone else's patient answers 404 like a missing one."""
+    from praxis.platform.db import session_scope as scope
+    from praxis.practice.models import Organisation
+
+    with scope(None, system=True) as s:
+        o = s.get(Organisation, world.org.id)
+        o.settings = {**(o.settings or {}), "restrict_patient_search_to_locations": True}
+    ctx = user_ctx(make_user(world.org, "front_desk", world.org.loc_a))
+    day = future_weekday(4)
+    elsewhere, here = make_patient(world.org), make_patient(world.org)
+    service.book(world.ctx, patient_id=elsewhere, visit_type_id=world.visit_id, provider_id=world.provider2_id,
+                 location_id=world.org.loc_b.id, start_at=world.local(day, 10, tz="America/Phoenix"))
+    service.book(world.ctx, patient_id=here, visit_type_id=world.visit_id, provider_id=world.provider_id,
+                 location_id=world.org.loc_a.id, start_at=world.local(day, 9))
+    with pytest.raises(NotFound) as exc:
+        service.book(ctx, patient_id=elsewhere, visit_type_id=world.visit_id, provider_id=world.provider_id,
+                     location_id=world.org.loc_a.id, start_at=world.local(day, 11))
+    assert exc.value.field == "patient_id"
+    appt = service.book(ctx, patient_id=here, visit_type_id=world.visit_id, provider_id=world.provider_id,
+                        location_id=world.org.loc_a.id, start_at=world.local(day, 11))
+    assert appt.patient_id == here

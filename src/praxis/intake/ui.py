@@ -83,8 +83,8 @@ async def create_workflow(request: Request, ctx: Context = Depends(permission(IN
             request,
             "intake/workflows.html",
             {
-                "workflows": service.list_workflows(ctx),
-                "locations": list_locations(ctx),
+                "workflows": await run_in_threadpool(service.list_workflows, ctx),
+                "locations": await run_in_threadpool(list_locations, ctx),
                 "error": getattr(exc, "detail", str(exc)),
             },
             status_code=422,
@@ -218,7 +218,7 @@ async def edit_workflow(
         detail = exc.detail
         if exc.errors:
             detail = "; ".join(f"{e['field'].removeprefix('definition.')}: {e['message']}" for e in exc.errors)
-        return _editor(request, ctx, workflow_id, error=detail, status=422)
+        return await run_in_threadpool(_editor, request, ctx, workflow_id, error=detail, status=422)
     return RedirectResponse(f"/intake/workflows/{workflow_id}", status_code=303)
 
 
@@ -246,7 +246,7 @@ async def start(request: Request, patient_id: str, ctx: Context = Depends(permis
         if form.get("mode") == "link":
             link = await run_in_threadpool(links.send_intake_link, ctx, pid, None, visit_type)
             url = str(request.base_url).rstrip("/") + link.path
-            subs = service.list_submissions(ctx, pid)
+            subs = await run_in_threadpool(service.list_submissions, ctx, pid)
             return render(
                 request,
                 "intake/history.html",
@@ -265,7 +265,7 @@ async def start(request: Request, patient_id: str, ctx: Context = Depends(permis
             request,
             "intake/history.html",
             {
-                "subs": service.list_submissions(ctx, pid),
+                "subs": await run_in_threadpool(service.list_submissions, ctx, pid),
                 "patient_id": pid,
                 "can_fill": True,
                 "link": None,

@@ -191,7 +191,7 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
         new_file = True
     else:
         new_file = False
-        stashed = _load_upload(ctx, upload) if upload else None
+        stashed = await run_in_threadpool(_load_upload, ctx, upload) if upload else None
         if stashed:
             filename, data = stashed
         else:
@@ -307,11 +307,11 @@ async def add_coverage(
         data = CoverageIn.model_validate(values)
         await run_in_threadpool(coverage.add_coverage, ctx, parse_id(patient_id, "patient"), data)
     except ValidationError as exc:
-        return _page(
+        return await run_in_threadpool(_page,
             request, ctx, patient_id, errors={"coverage": "; ".join(f"{k}: {v}" for k, v in _errors(exc).items())}
         )
     except ProblemError as exc:
-        return _page(request, ctx, patient_id, errors={"coverage": exc.detail})
+        return await run_in_threadpool(_page, request, ctx, patient_id, errors={"coverage": exc.detail})
     return RedirectResponse(f"/patients/{patient_id}#coverage", status_code=303)
 
 
@@ -321,14 +321,14 @@ async def upload(request: Request, patient_id: str, ctx: Context = Depends(permi
     file = form.get("file")
     kind = str(form.get("kind") or "other")
     if not isinstance(file, UploadFile):
-        return _page(request, ctx, patient_id, errors={"document": "Choose a file"})
+        return await run_in_threadpool(_page, request, ctx, patient_id, errors={"document": "Choose a file"})
     data = await file.read(documents.max_bytes() + 1)
     try:
         await run_in_threadpool(
             documents.upload_document, ctx, parse_id(patient_id, "patient"), data, kind=kind, filename=file.filename
         )
     except ProblemError as exc:
-        return _page(request, ctx, patient_id, errors={"document": exc.detail})
+        return await run_in_threadpool(_page, request, ctx, patient_id, errors={"document": exc.detail})
     return RedirectResponse(f"/patients/{patient_id}#documents", status_code=303)
 
 
@@ -409,7 +409,7 @@ async def merge_do(request: Request, patient_id: str, ctx: Context = Depends(per
             reason,
         )
     except ProblemError as exc:
-        return _page(request, ctx, patient_id, errors={"merge": exc.detail})
+        return await run_in_threadpool(_page, request, ctx, patient_id, errors={"merge": exc.detail})
     return RedirectResponse(f"/patients/{patient_id}#merge", status_code=303)
 
 
@@ -426,5 +426,5 @@ async def merge_undo(
     except ProblemError as exc:
         if exc.status in (403, 404):
             raise
-        return _page(request, ctx, patient_id, errors={"merge": exc.detail})
+        return await run_in_threadpool(_page, request, ctx, patient_id, errors={"merge": exc.detail})
     return RedirectResponse(f"/patients/{patient_id}#merge", status_code=303)

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from praxis.platform.schemas import StrictModel
+from praxis.platform.schemas import PatchModel, StrictModel
 
 
 class GrantIn(StrictModel):
@@ -60,7 +60,7 @@ class RoleCopy(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class RoleUpdate(StrictModel):
+class RoleUpdate(PatchModel):
     name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     permissions: list[Annotated[str, Field(max_length=80)]] | None = Field(default=None, max_length=200)
 

@@ -9,17 +9,15 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from praxis.platform.schemas import PatchModel, StrictModel
 from praxis.practice.schemas import check_npi
 
-Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 Out = ConfigDict(from_attributes=True)
 Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
 Minute = Annotated[int, Field(ge=0, le=1440)]
 
 
-class ProviderIn(BaseModel):
-    model_config = Strict
-
+class ProviderIn(StrictModel):
     first_name: Annotated[str, Field(min_length=1, max_length=100)]
     last_name: Annotated[str, Field(min_length=1, max_length=100)]
     credentials: str = Field(default="", max_length=40)
@@ -32,8 +30,8 @@ class ProviderIn(BaseModel):
     _npi = field_validator("npi")(classmethod(lambda cls, v: check_npi(v)))
 
 
-class ProviderUpdate(BaseModel):
-    model_config = Strict
+class ProviderUpdate(PatchModel):
+    nullable = frozenset({"npi"})
 
     first_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     last_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
@@ -64,9 +62,7 @@ class ProviderOut(BaseModel):
     location_ids: list[uuid.UUID] = []
 
 
-class ResourceIn(BaseModel):
-    model_config = Strict
-
+class ResourceIn(StrictModel):
     kind: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-zA-Z0-9_-]+$")] = "room"
     name: Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -80,9 +76,7 @@ class ResourceOut(BaseModel):
     name: str
 
 
-class VisitTypeIn(BaseModel):
-    model_config = Strict
-
+class VisitTypeIn(StrictModel):
     code: Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_-]+$")]
     name: Annotated[str, Field(min_length=1, max_length=100)]
     duration_minutes: Annotated[int, Field(ge=5, le=480)]
@@ -96,9 +90,7 @@ class VisitTypeIn(BaseModel):
     self_bookable: bool = False
 
 
-class VisitTypeUpdate(BaseModel):
-    model_config = Strict
-
+class VisitTypeUpdate(PatchModel):
     name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     duration_minutes: Annotated[int, Field(ge=5, le=480)] | None = None
     colour: Colour | None = None
@@ -128,30 +120,22 @@ class VisitTypeOut(BaseModel):
     active: bool
 
 
-class HoursSpan(BaseModel):
-    model_config = Strict
-
+class HoursSpan(StrictModel):
     weekday: Annotated[int, Field(ge=0, le=6)]
     open_minute: Minute
     close_minute: Minute
 
 
-class HoursIn(BaseModel):
-    model_config = Strict
-
+class HoursIn(StrictModel):
     hours: list[HoursSpan] = Field(max_length=50)
 
 
-class ClosureIn(BaseModel):
-    model_config = Strict
-
+class ClosureIn(StrictModel):
     day: date
     reason: str = Field(default="", max_length=200)
 
 
-class HolidaysIn(BaseModel):
-    model_config = Strict
-
+class HolidaysIn(StrictModel):
     years: list[Annotated[int, Field(ge=2000, le=2100)]] = Field(min_length=1, max_length=5)
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "US"
     subdiv: str | None = Field(default=None, max_length=10)
@@ -165,18 +149,14 @@ class ClosureOut(BaseModel):
     reason: str
 
 
-class BlockIn(BaseModel):
-    model_config = Strict
-
+class BlockIn(StrictModel):
     weekday: Annotated[int, Field(ge=0, le=6)]
     start_minute: Minute
     end_minute: Minute
     visit_type_ids: list[uuid.UUID] = Field(default_factory=list, max_length=50)
 
 
-class TemplateIn(BaseModel):
-    model_config = Strict
-
+class TemplateIn(StrictModel):
     provider_id: uuid.UUID
     location_id: uuid.UUID
     name: str = Field(default="", max_length=100)
@@ -206,15 +186,11 @@ class TemplateOut(BaseModel):
     blocks: list[BlockOut] = []
 
 
-class TemplateEnd(BaseModel):
-    model_config = Strict
-
+class TemplateEnd(StrictModel):
     effective_to: date
 
 
-class ExceptionIn(BaseModel):
-    model_config = Strict
-
+class ExceptionIn(StrictModel):
     provider_id: uuid.UUID
     location_id: uuid.UUID | None = None
     kind: Literal["time_off", "block"] = "time_off"
@@ -244,9 +220,7 @@ class SlotOut(BaseModel):
     visit_type_id: uuid.UUID
 
 
-class BookIn(BaseModel):
-    model_config = Strict
-
+class BookIn(StrictModel):
     patient_id: uuid.UUID
     visit_type_id: uuid.UUID
     provider_id: uuid.UUID
@@ -256,9 +230,7 @@ class BookIn(BaseModel):
     reason_for_visit: str = Field(default="", max_length=200)
 
 
-class SeriesIn(BaseModel):
-    model_config = Strict
-
+class SeriesIn(StrictModel):
     patient_id: uuid.UUID
     visit_type_id: uuid.UUID
     provider_id: uuid.UUID
@@ -269,24 +241,18 @@ class SeriesIn(BaseModel):
     reason_for_visit: str = Field(default="", max_length=200)
 
 
-class RescheduleIn(BaseModel):
-    model_config = Strict
-
+class RescheduleIn(StrictModel):
     start_at: AwareDatetime
     provider_id: uuid.UUID | None = None
     location_id: uuid.UUID | None = None
     overbook: bool = False
 
 
-class CancelIn(BaseModel):
-    model_config = Strict
-
+class CancelIn(StrictModel):
     reason: Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class RoomIn(BaseModel):
-    model_config = Strict
-
+class RoomIn(StrictModel):
     room_id: uuid.UUID | None = None
 
 
@@ -332,9 +298,7 @@ class DayRowOut(BaseModel):
     room_ids: list[uuid.UUID]
 
 
-class WaitlistIn(BaseModel):
-    model_config = Strict
-
+class WaitlistIn(StrictModel):
     patient_id: uuid.UUID
     visit_type_id: uuid.UUID
     provider_id: uuid.UUID | None = None
@@ -377,9 +341,7 @@ class OfferOut(BaseModel):
     appointment_id: uuid.UUID | None
 
 
-class ReminderRuleIn(BaseModel):
-    model_config = Strict
-
+class ReminderRuleIn(StrictModel):
     hours_before: Annotated[int, Field(ge=1, le=720)]
     channel: Literal["preferred", "sms", "email"] = "preferred"
 
@@ -393,9 +355,7 @@ class ReminderRuleOut(BaseModel):
     active: bool
 
 
-class ReplyIn(BaseModel):
-    model_config = Strict
-
+class ReplyIn(StrictModel):
     body: Annotated[str, Field(min_length=1, max_length=160)]
 
 
@@ -406,9 +366,7 @@ class FeedUrlOut(BaseModel):
 # --- online booking ------------------------------------------------------------------------------
 
 
-class OnlineBookingIn(BaseModel):
-    model_config = Strict
-
+class OnlineBookingIn(StrictModel):
     visit_type_id: uuid.UUID
     provider_id: uuid.UUID
     start_at: AwareDatetime
@@ -432,9 +390,7 @@ class OnlineBookingStarted(BaseModel):
     sent_to: str
 
 
-class OnlineVerifyIn(BaseModel):
-    model_config = Strict
-
+class OnlineVerifyIn(StrictModel):
     code: Annotated[str, Field(min_length=6, max_length=6, pattern=r"^\d{6}$")]
 
 

@@ -155,3 +155,15 @@ def test_online_booking_with_code(routed, world, new_client):
         assert again.status_code == 404
     finally:
         reminders.set_sender(None)
+
+
+def test_patch_with_null_is_refused_or_clears(routed, world, bearer):
+    """PATCH bodies follow the platform rule: null clears a clearable field (a provider's NPI) and
+    is refused with 422 naming the field anywhere else (it used to reach the database as a 500)."""
+    c = bearer(world.org, ["scheduling:manage", "scheduling:read"])
+    provider = f"/api/v1/scheduling/providers/{world.provider_id}"
+    r = c.patch(provider, json={"first_name": None})
+    assert r.status_code == 422 and "first_name" in r.text
+    assert c.patch(provider, json={"npi": None}).status_code == 200
+    r = c.patch(f"/api/v1/scheduling/visit-types/{world.visit_id}", json={"name": None})
+    assert r.status_code == 422 and "name" in r.text

@@ -26,7 +26,9 @@ def resolve(request: Request) -> Context | None:
     if resolved is None:
         return None
     ctx, info = resolved
-    if not request.url.path.startswith("/api/"):
+    # Only full pages show the organisation/location switcher: API calls and htmx fragments (the
+    # day sheet refreshes every 15 s) skip its two queries.
+    if not request.url.path.startswith("/api/") and not request.headers.get("hx-request"):
         request.state.shell = _shell(ctx, info)
     return ctx
 

@@ -6,14 +6,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from praxis.intake import service as intake_service
 from praxis.platform.context import Context
-from praxis.platform.uow import unit_of_work
-from praxis.scheduling import patients_port
 from praxis.scheduling import service as scheduling
-from praxis.scheduling import setup as scheduling_setup
 
 
 @dataclass(frozen=True)
@@ -46,24 +42,18 @@ class DaySheet:
 
 
 def day_sheet(ctx: Context, location_id: uuid.UUID, day: date) -> DaySheet:
-    rows = scheduling.list_day(ctx, location_id, day, audit_action="appointment.day_sheet")
-    providers = {p.id: p.display_name for p, _ in scheduling_setup.list_providers(ctx, location_id=location_id)}
-    visit_types = {v.id: v for v in scheduling_setup.list_visit_types(ctx, active_only=False)}
-    rooms = {r.id: r.name for r in scheduling_setup.list_resources(ctx, location_id)}
-    patient_ids = list(dict.fromkeys(r.patient_id for r in rows))
-    with unit_of_work(ctx) as session:
-        names = patients_port.names(session.connection(), ctx.org_id, patient_ids)
-    intake = intake_service.status_by_appointment(ctx, [r.id for r in rows])
+    view = scheduling.list_day_view(ctx, location_id, day, audit_action="appointment.day_sheet")
+    intake = intake_service.status_by_appointment(ctx, [r.id for r in view.rows])
     out = []
-    for r in rows:
-        first, last, mrn, dob = names.get(r.patient_id, ("?", "?", "", None))
-        vt: Any = visit_types.get(r.visit_type_id)
+    for r in view.rows:
+        first, last, mrn, dob = view.patients.get(r.patient_id, ("?", "?", "", None))
+        vt = view.visit_types.get(r.visit_type_id)
         out.append(DeskRow(
-            r.id, r.local_start, r.provider_id, providers.get(r.provider_id, "—"), r.patient_id,
+            r.id, r.local_start, r.provider_id, view.providers.get(r.provider_id, "—"), r.patient_id,
             f"{last}, {first}", mrn, dob, vt.name if vt else "—", vt.colour if vt else "#999999", r.status,
-            r.telehealth, r.overbooked, ", ".join(rooms.get(x, "") for x in r.room_ids),
+            r.telehealth, r.overbooked, ", ".join(view.rooms.get(x, "") for x in r.room_ids),
             intake.get(r.id, "—"), None, "not checked"))
-    return DaySheet(location_id, day, out, sorted(providers.items(), key=lambda kv: kv[1]))
+    return DaySheet(location_id, day, out, sorted(view.providers.items(), key=lambda kv: kv[1]))
 
 
 def set_status(ctx: Context, appointment_id: uuid.UUID, action: scheduling.StatusAction) -> str:

@@ -52,7 +52,10 @@ from praxis.scheduling.models import (
     Appointment,
     AppointmentResource,
     AppointmentSeries,
+    Provider,
+    ProviderLocation,
     ReminderLog,
+    Resource,
 )
 from praxis.scheduling.permissions import SCHEDULING_BOOK, SCHEDULING_CHECKIN, SCHEDULING_READ
 from praxis.scheduling.reminders import reminder_rows
@@ -702,42 +705,80 @@ def list_day(ctx: Context, location_id: uuid.UUID, day: date, *, days: int = 1,
              provider_id: uuid.UUID | None = None, include_cancelled: bool = False,
              sort: SortKey = "start", audit_action: str = "appointment.list") -> list[DayRow]:
     """Appointments of one location for `days` local days (Core; one audit row per patient)."""
+    with unit_of_work(ctx) as session:
+        return _day_rows(session, ctx, location_id, day, days=days, provider_id=provider_id,
+                         include_cancelled=include_cancelled, sort=sort, audit_action=audit_action)
+
+
+@dataclass(frozen=True)
+class DayView:
+    """A location's appointments with what a screen shows beside them (the grid, the day sheet)."""
+
+    rows: list[DayRow]
+    patients: dict[uuid.UUID, tuple[str, str, str, date]]  # id -> first/preferred, last, MRN, DOB
+    providers: dict[uuid.UUID, str]  # active providers working at the location, by display name
+    rooms: dict[uuid.UUID, str]  # the location's active rooms and equipment
+    visit_types: dict[uuid.UUID, cal.VisitTypeRow]
+
+
+def list_day_view(ctx: Context, location_id: uuid.UUID, day: date, *, days: int = 1,
+                  audit_action: str = "appointment.list") -> DayView:
+    """`list_day` plus patient names, providers, rooms and visit types, in one unit of work."""
+    with unit_of_work(ctx) as session:
+        rows = _day_rows(session, ctx, location_id, day, days=days, provider_id=None, include_cancelled=False,
+                         sort="start", audit_action=audit_action)
+        conn = session.connection()
+        patients = patients_port.names(conn, ctx.org_id, list(dict.fromkeys(r.patient_id for r in rows)))
+        providers = sorted(session.scalars(
+            select(Provider).join(ProviderLocation, and_(ProviderLocation.org_id == Provider.org_id,
+                                                         ProviderLocation.provider_id == Provider.id))
+            .where(ProviderLocation.location_id == location_id, Provider.active.is_(True))),
+            key=lambda p: (p.last_name, p.first_name))
+        rooms = session.scalars(select(Resource).where(Resource.location_id == location_id,
+                                                       Resource.active.is_(True))
+                                .order_by(Resource.kind, Resource.name))
+        return DayView(rows, patients, {p.id: p.display_name for p in providers}, {r.id: r.name for r in rooms},
+                       dict(reference.current(session, ctx.org_id).visit_types))
+
+
+def _day_rows(session: Session, ctx: Context, location_id: uuid.UUID, day: date, *, days: int,
+              provider_id: uuid.UUID | None, include_cancelled: bool, sort: SortKey,
+              audit_action: str) -> list[DayRow]:
     ctx.require(SCHEDULING_READ, location_id, what="location")
     if not 1 <= days <= 14:
         raise ValidationProblem("days must be between 1 and 14", field="days")
-    with unit_of_work(ctx) as session:
-        conn = session.connection()
-        zones = cal.location_zones(conn, ctx.org_id, [location_id])
-        if location_id not in zones:
-            raise NotFound("No such location")
-        tz = zones[location_id]
-        start = local_day_bounds(day, tz).start
-        end = local_day_bounds(day + timedelta(days=days - 1), tz).end
-        a = cal.A
-        q = (select(a.c.id, a.c.start_at, a.c.end_at, a.c.provider_id, a.c.location_id, a.c.patient_id,
-                    a.c.visit_type_id, a.c.status, a.c.overbooked, a.c.telehealth, a.c.checked_in_at)
-             .where(a.c.org_id == ctx.org_id, a.c.location_id == location_id,
-                    a.c.start_at >= start, a.c.start_at < end))
-        if provider_id is not None:
-            q = q.where(a.c.provider_id == provider_id)
-        if not include_cancelled:
-            q = q.where(a.c.status.in_((*ACTIVE_STATUSES, "no_show")))
-        order = {"start": (a.c.start_at, a.c.provider_id), "provider": (a.c.provider_id, a.c.start_at),
-                 "status": (a.c.status, a.c.start_at)}[sort]
-        rows = conn.execute(q.order_by(*order)).all()
-        rooms: dict[uuid.UUID, list[uuid.UUID]] = {}
-        if rows:
-            ar = cal.AR
-            for r in conn.execute(select(ar.c.appointment_id, ar.c.resource_id).join(
-                    a, and_(a.c.org_id == ar.c.org_id, a.c.id == ar.c.appointment_id)).where(
-                    ar.c.org_id == ctx.org_id, ar.c.active.is_(True), a.c.location_id == location_id,
-                    a.c.start_at >= start, a.c.start_at < end)):
-                rooms.setdefault(r.appointment_id, []).append(r.resource_id)
-        out = [DayRow(r.id, r.start_at, r.end_at, to_local(r.start_at, tz), r.provider_id, r.location_id,
-                      r.patient_id, r.visit_type_id, r.status, r.overbooked, r.telehealth, r.checked_in_at,
-                      tuple(rooms.get(r.id, ()))) for r in rows]
-        audit_many(session, ctx, audit_action, [(r.id, r.patient_id) for r in out], location_id)
-        return out
+    conn = session.connection()
+    zones = cal.location_zones(conn, ctx.org_id, [location_id])
+    if location_id not in zones:
+        raise NotFound("No such location")
+    tz = zones[location_id]
+    start = local_day_bounds(day, tz).start
+    end = local_day_bounds(day + timedelta(days=days - 1), tz).end
+    a = cal.A
+    q = (select(a.c.id, a.c.start_at, a.c.end_at, a.c.provider_id, a.c.location_id, a.c.patient_id,
+                a.c.visit_type_id, a.c.status, a.c.overbooked, a.c.telehealth, a.c.checked_in_at)
+         .where(a.c.org_id == ctx.org_id, a.c.location_id == location_id,
+                a.c.start_at >= start, a.c.start_at < end))
+    if provider_id is not None:
+        q = q.where(a.c.provider_id == provider_id)
+    if not include_cancelled:
+        q = q.where(a.c.status.in_((*ACTIVE_STATUSES, "no_show")))
+    order = {"start": (a.c.start_at, a.c.provider_id), "provider": (a.c.provider_id, a.c.start_at),
+             "status": (a.c.status, a.c.start_at)}[sort]
+    rows = conn.execute(q.order_by(*order)).all()
+    rooms: dict[uuid.UUID, list[uuid.UUID]] = {}
+    if rows:
+        ar = cal.AR
+        for r in conn.execute(select(ar.c.appointment_id, ar.c.resource_id).join(
+                a, and_(a.c.org_id == ar.c.org_id, a.c.id == ar.c.appointment_id)).where(
+                ar.c.org_id == ctx.org_id, ar.c.active.is_(True), a.c.location_id == location_id,
+                a.c.start_at >= start, a.c.start_at < end)):
+            rooms.setdefault(r.appointment_id, []).append(r.resource_id)
+    out = [DayRow(r.id, r.start_at, r.end_at, to_local(r.start_at, tz), r.provider_id, r.location_id,
+                  r.patient_id, r.visit_type_id, r.status, r.overbooked, r.telehealth, r.checked_in_at,
+                  tuple(rooms.get(r.id, ()))) for r in rows]
+    audit_many(session, ctx, audit_action, [(r.id, r.patient_id) for r in out], location_id)
+    return out
 
 
 def audit_many(session: Session, ctx: Context, action: str, rows: list[tuple[uuid.UUID, uuid.UUID]],

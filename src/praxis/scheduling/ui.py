@@ -57,22 +57,15 @@ def grid(request: Request, location_id: str | None = None, day: date | None = No
     if span == "week":
         day = day - timedelta(days=day.weekday())
     days = 7 if span == "week" else 1
-    rows = service.list_day(ctx, loc.id, day, days=days)
-    providers = {p.id: p.display_name for p, _ in setup.list_providers(ctx, location_id=loc.id)}
-    rooms = {r.id: r.name for r in setup.list_resources(ctx, loc.id)}
-    visit_types = {v.id: v for v in setup.list_visit_types(ctx, active_only=False)}
-    from praxis.platform.uow import unit_of_work
-    from praxis.scheduling import patients_port
-
-    with unit_of_work(ctx) as session:
-        names = patients_port.names(session.connection(), ctx.org_id, [r.patient_id for r in rows])
+    view_data = service.list_day_view(ctx, loc.id, day, days=days)
+    providers, rooms, names = view_data.providers, view_data.rooms, view_data.patients
     columns: dict[Any, list[dict[str, Any]]] = {}
     keys = (providers if view == "provider" else rooms)
     for k in keys:
         columns[k] = []
-    for r in rows:
+    for r in view_data.rows:
         first, last = names.get(r.patient_id, ("?", "?", "", None))[:2]
-        item = {"row": r, "who": f"{last}, {first}", "visit": visit_types.get(r.visit_type_id)}
+        item = {"row": r, "who": f"{last}, {first}", "visit": view_data.visit_types.get(r.visit_type_id)}
         targets = [r.provider_id] if view == "provider" else (list(r.room_ids) or ["unassigned"])
         for t in targets:
             columns.setdefault(t, []).append(item)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import timedelta
 
 import pyotp
@@ -180,6 +181,54 @@ def test_admin_pages_render(login, org, make_user):
         assert r.status_code == 200, path
         assert 'action="/login"' not in r.text, path  # really signed in, not bounced to the login form
         assert 'name="csrf_token"' in r.text or "<form" not in r.text, path
+
+
+def _statements(c: TestClient, url: str) -> int:
+    """How many SQL statements one request runs (a warm-up request first, so one-off work is out)."""
+    from sqlalchemy import event
+
+    from praxis.platform.db import get_engine
+
+    assert c.get(url).status_code == 200
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(get_engine(), "before_cursor_execute", count)
+    try:
+        assert c.get(url).status_code == 200
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", count)
+    return len(statements)
+
+
+def test_staff_list_statements_do_not_grow_with_the_members(login, org, make_user):
+    """The staff list loads every member's user and grants in one query each, not one per member,
+    for an org-wide admin (HTML page) and for a location-scoped manager (JSON, visibility filter)."""
+    admin = make_user(org, "org_admin")
+    manager = make_user(org, "location_manager", org.loc_a)
+    page, api = login(admin), login(manager)
+    page.headers["Accept"] = "text/html"
+    ctx = _ctx(admin)
+    roles = {r.key: r.id for r in service.list_roles(ctx)}
+
+    def add_members(n: int) -> None:
+        for _ in range(n):
+            make_user(org, "front_desk", org.loc_a)
+            u = make_user(org, "biller")  # org-wide: hidden from the location manager
+            service.add_grant(ctx, u.membership_id, roles["provider"], org.loc_b.id)
+            service.invite_member(ctx, f"invited-{secrets.token_hex(4)}@example.org", "Invited Person",
+                                  "a long enough pass", [(roles["front_desk"], org.loc_a.id)])
+
+    add_members(1)  # 2 + 3 = 5 members
+    small = (_statements(page, "/admin/users"), _statements(api, "/api/v1/users"))
+    add_members(4)  # 2 + 15 = 17 members
+    large = (_statements(page, "/admin/users"), _statements(api, "/api/v1/users"))
+    assert large == small
+    listed = api.get("/api/v1/users").json()
+    assert len(listed) == 1 + 2 * 5  # the manager, the desk staff and the invitations at loc_a
+    assert page.get("/admin/users").text.count("Invited Person") == 5
 
 
 def test_invite_user_and_manage_grants(login, org, make_user):

@@ -102,8 +102,29 @@ class MemberView:
     status: str = "active"  # "invited" until the person accepts
 
 
-def _member_locations(s: Session, membership_id: uuid.UUID) -> set[uuid.UUID | None]:
-    return set(s.scalars(select(Grant.location_id).where(Grant.membership_id == membership_id)))
+# A member's grants with their roles, in the order the screens show them.
+GrantRows = list[tuple[Grant, Role]]
+
+
+def _grants(s: Session, membership_id: uuid.UUID | None = None) -> dict[uuid.UUID, GrantRows]:
+    """Grants with their roles by membership: one member's, or (None) every member's of the org in
+    one query, so listing the staff does not query per member."""
+    q = (select(Grant, Role).join(Role, (Role.id == Grant.role_id) & (Role.org_id == Grant.org_id))
+         .order_by(Role.name, Grant.created_at, Grant.id))
+    if membership_id is not None:
+        q = q.where(Grant.membership_id == membership_id)
+    out: dict[uuid.UUID, GrantRows] = {}
+    for g, r in s.execute(q):
+        out.setdefault(g.membership_id, []).append((g, r))
+    return out
+
+
+def _member_grants(s: Session, membership_id: uuid.UUID) -> GrantRows:
+    return _grants(s, membership_id).get(membership_id, [])
+
+
+def _locations(grants: GrantRows) -> set[uuid.UUID | None]:
+    return {g.location_id for g, _ in grants}
 
 
 def _visible(ctx: Context, perm: str, locations: set[uuid.UUID | None]) -> bool:
@@ -117,35 +138,36 @@ def _visible(ctx: Context, perm: str, locations: set[uuid.UUID | None]) -> bool:
     return bool(locations) and all(loc is not None and loc in scope for loc in locations)
 
 
-def _view(s: Session, m: Membership) -> MemberView:
-    user = s.get(User, m.user_id)
-    assert user is not None
-    grants = [
-        {"id": g.id, "role_id": g.role_id, "role_key": r.key, "role_name": r.name, "location_id": g.location_id}
-        for g, r in s.execute(select(Grant, Role).join(Role, (Role.id == Grant.role_id) & (Role.org_id == Grant.org_id))
-                              .where(Grant.membership_id == m.id).order_by(Role.name))
-    ]
+def _view(m: Membership, user: User | None, grants: GrantRows) -> MemberView:
+    """The member as shown, from rows the caller already loaded (no queries here)."""
+    assert user is not None and user.id == m.user_id
+    rows = [{"id": g.id, "role_id": g.role_id, "role_key": r.key, "role_name": r.name,
+             "location_id": g.location_id} for g, r in grants]
     accepted = m.accepted_at is not None
     # Before the person accepts, show only what this organisation typed (nothing another recorded).
     return MemberView(m.id, user.id, user.email, m.display_name or (user.name if accepted else ""),
                       m.active and (user.active or not accepted), accepted and user.mfa_enabled,
-                      accepted and bool(user.locked_until and user.locked_until > now()), grants,
+                      accepted and bool(user.locked_until and user.locked_until > now()), rows,
                       "active" if accepted else "invited")
 
 
 def list_members(ctx: Context, *, location_id: uuid.UUID | None = None) -> list[MemberView]:
-    """Staff of the organisation that the actor may see (scoped managers see their locations')."""
+    """Staff of the organisation that the actor may see (scoped managers see their locations').
+    Two queries whatever the number of members: memberships with their users, grants with roles."""
     if not ctx.has(USERS_READ):
         raise Forbidden("Permission users:read required")
     with unit_of_work(ctx) as s:
+        grants = _grants(s)
         out = []
-        for m in s.scalars(select(Membership).order_by(Membership.created_at)):
-            locs = _member_locations(s, m.id)
+        for m, user in s.execute(select(Membership, User).join(User, User.id == Membership.user_id)
+                                 .order_by(Membership.created_at)):
+            mine = grants.get(m.id, [])
+            locs = _locations(mine)
             if not _visible(ctx, USERS_READ, locs):
                 continue
             if location_id is not None and location_id not in locs:
                 continue
-            out.append(_view(s, m))
+            out.append(_view(m, user, mine))
         return out
 
 
@@ -154,10 +176,11 @@ def get_member(ctx: Context, membership_id: uuid.UUID) -> MemberView:
         raise Forbidden("Permission users:read required")
     with unit_of_work(ctx) as s:
         m = get_or_404(s, Membership, membership_id, "user")
-        if not _visible(ctx, USERS_READ, _member_locations(s, m.id)):
+        grants = _member_grants(s, m.id)
+        if not _visible(ctx, USERS_READ, _locations(grants)):
             raise NotFound("No such user")
         audit.record(s, ctx, "read", "user", m.id)
-        return _view(s, m)
+        return _view(m, s.get(User, m.user_id), grants)
 
 
 def _check_grantable(s: Session, ctx: Context, role: Role, location_id: uuid.UUID | None) -> None:
@@ -203,67 +226,68 @@ def invite_member(ctx: Context, email: str, name: str, password: str,
             s.add(Grant(membership_id=m.id, role_id=role_id, location_id=loc, created_by=ctx.actor_id))
         s.flush()
         audit.record(s, ctx, "create", "user", m.id, detail={"grants": len(grants)})
-        return _view(s, m)
+        return _view(m, user, _member_grants(s, m.id))
 
 
-def _managed_member(s: Session, ctx: Context, membership_id: uuid.UUID) -> Membership:
+def _managed_member(s: Session, ctx: Context, membership_id: uuid.UUID) -> tuple[Membership, GrantRows]:
+    """The member the actor may manage, with the grants the visibility check loaded."""
     if not ctx.has(USERS_MANAGE):
         raise Forbidden("Permission users:manage required")
     m = get_or_404(s, Membership, membership_id, "user")
-    if not _visible(ctx, USERS_MANAGE, _member_locations(s, m.id)):
+    grants = _member_grants(s, m.id)
+    if not _visible(ctx, USERS_MANAGE, _locations(grants)):
         raise NotFound("No such user")
-    return m
+    return m, grants
 
 
 def add_grant(ctx: Context, membership_id: uuid.UUID, role_id: uuid.UUID, location_id: uuid.UUID | None
               ) -> MemberView:
     with unit_of_work(ctx) as s:
-        m = _managed_member(s, ctx, membership_id)
+        m, grants = _managed_member(s, ctx, membership_id)
         role = get_or_404(s, Role, role_id, "role")
         _check_grantable(s, ctx, role, location_id)
-        dup = s.scalars(select(Grant).where(Grant.membership_id == m.id, Grant.role_id == role.id,
-                                            Grant.location_id.is_(None) if location_id is None
-                                            else Grant.location_id == location_id)).first()
+        dup = next((x for x, _ in grants if x.role_id == role.id and x.location_id == location_id), None)
         if dup is None:
             s.add(Grant(membership_id=m.id, role_id=role.id, location_id=location_id, created_by=ctx.actor_id))
             s.flush()
+            grants = _member_grants(s, m.id)  # read back in the database's order
         audit.record(s, ctx, "grant", "user", m.id, location_id=location_id,
                      detail={"role": role.key})
-        return _view(s, m)
+        return _view(m, s.get(User, m.user_id), grants)
 
 
 def remove_grant(ctx: Context, membership_id: uuid.UUID, grant_id: uuid.UUID) -> MemberView:
     with unit_of_work(ctx) as s:
-        m = _managed_member(s, ctx, membership_id)
-        g = get_or_404(s, Grant, grant_id, "grant")
-        if g.membership_id != m.id:
+        m, grants = _managed_member(s, ctx, membership_id)
+        g = next((x for x, _ in grants if x.id == grant_id), None)  # another member's grant: not found
+        if g is None:
             raise NotFound("No such grant")
         if not ctx.can(USERS_MANAGE, g.location_id):
             raise NotFound("No such grant")
         s.delete(g)
         s.flush()
         audit.record(s, ctx, "revoke", "user", m.id, location_id=g.location_id)
-        return _view(s, m)
+        return _view(m, s.get(User, m.user_id), [(x, r) for x, r in grants if x.id != g.id])
 
 
 def set_member_active(ctx: Context, membership_id: uuid.UUID, active: bool) -> MemberView:
     with unit_of_work(ctx) as s:
-        m = _managed_member(s, ctx, membership_id)
+        m, grants = _managed_member(s, ctx, membership_id)
         if m.user_id == ctx.actor_id and not active:
             raise ValidationProblem("You cannot deactivate yourself", field="active")
         m.active = active
         audit.record(s, ctx, "activate" if active else "deactivate", "user", m.id)
-        return _view(s, m)
+        return _view(m, s.get(User, m.user_id), grants)
 
 
 def unlock_member(ctx: Context, membership_id: uuid.UUID) -> MemberView:
     with unit_of_work(ctx) as s:
-        m = _managed_member(s, ctx, membership_id)
+        m, grants = _managed_member(s, ctx, membership_id)
         user = s.get(User, m.user_id)
         assert user is not None
         user.locked_until, user.failed_logins = None, 0
         audit.record(s, ctx, "unlock", "user", m.id)
-        return _view(s, m)
+        return _view(m, user, grants)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from praxis.patients import coverage, documents, importer, merge, service
+from praxis.patients import coverage, documents, importer, merge, overview, service
 from praxis.patients.import_rows import FIELDS, guess_mapping, read_table
 from praxis.patients.normalise import format_phone
 from praxis.patients.permissions import (
@@ -256,34 +256,30 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
 
 
 def _page(request: Request, ctx: Context, patient_id: str, **extra: Any) -> Response:
-    pid = parse_id(patient_id, "patient")
-    patient = service.get_patient(ctx, pid)
-    covs = coverage.list_coverages(ctx, pid)
-    payers = {p.id: p for p in coverage.list_payers(ctx, include_inactive=True)}
-    docs = documents.list_documents(ctx, pid) if ctx.has(DOCUMENTS_READ) else []
-    can_merge = ctx.has(PATIENTS_MERGE)
-    merges: list[dict[str, Any]] = []
-    if can_merge:
-        for m in merge.list_merges(ctx, pid):
-            other_id = m.merged_id if m.survivor_id == pid else m.survivor_id
-            try:
-                other = service.get_patient(ctx, other_id)
-                label = f"{other.last_name}, {other.first_name} (MRN {other.mrn})"
-            except ProblemError:
-                label = "a record you cannot see"
-            merges.append({"m": m, "survivor": m.survivor_id == pid, "other_id": other_id, "other": label})
+    view = overview.patient_overview(ctx, parse_id(patient_id, "patient"))
+    merges = [
+        {
+            "m": e.merge,
+            "survivor": e.survivor,
+            "other_id": e.other_id,
+            "other": f"{e.other.last_name}, {e.other.first_name} (MRN {e.other.mrn})"
+            if e.other
+            else "a record you cannot see",
+        }
+        for e in view.merges
+    ]
     return render(
         request,
         "patients/detail.html",
         {
-            "p": patient,
-            "coverages": covs,
-            "payers": payers,
-            "docs": docs,
+            "p": view.patient,
+            "coverages": view.coverages,
+            "payers": {p.id: p for p in view.payers},
+            "docs": view.documents,
             "format_phone": format_phone,
             "can_write": ctx.has(PATIENTS_WRITE),
             "can_upload": ctx.has(DOCUMENTS_WRITE),
-            "can_merge": can_merge,
+            "can_merge": ctx.has(PATIENTS_MERGE),
             "merges": merges,
             "errors": {},
             **extra,

@@ -30,6 +30,7 @@ from praxis.patients.import_rows import (
     validate_coverage_rows,
     validate_patient_rows,
 )
+from praxis.patients.import_uploads import discard_upload, load_upload, stash_upload
 from praxis.patients.models import (
     Coverage,
     ImportMapping,
@@ -535,6 +536,9 @@ __all__ = [
     "RowError",
     "RowWarning",
     "check_size",
+    "discard_upload",
     "get_saved_mapping",
+    "load_upload",
     "run_import",
+    "stash_upload",
 ]

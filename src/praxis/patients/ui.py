@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
-import re
-import secrets
-import time
-import uuid
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -29,11 +22,9 @@ from praxis.patients.permissions import (
     PATIENTS_WRITE,
 )
 from praxis.patients.schemas import CoverageIn, PatientCreate
-from praxis.platform import crypto
 from praxis.platform.context import Context
 from praxis.platform.errors import ProblemError, ValidationProblem
 from praxis.platform.ids import parse_id
-from praxis.platform.settings import get_settings
 from praxis.web.deps import permission
 from praxis.web.templating import register_nav, render
 
@@ -101,38 +92,6 @@ async def register(request: Request, ctx: Context = Depends(permission(PATIENTS_
 
 
 IGNORE = "ignore"
-UPLOAD_TTL_SECONDS = 6 * 3600
-
-
-def _uploads_dir(org_id: uuid.UUID) -> Path:
-    return get_settings().var_dir / "import-uploads" / str(org_id)
-
-
-def _stash_upload(ctx: Context, filename: str, data: bytes) -> str:
-    """Keep an uploaded import file (encrypted, outside the web root) for the mapping round trips."""
-    folder = _uploads_dir(ctx.org_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - UPLOAD_TTL_SECONDS
-    for old in folder.iterdir():
-        if old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
-    token = secrets.token_hex(16)
-    blob = json.dumps({"filename": filename, "data": base64.b64encode(data).decode()})
-    (folder / token).write_text(crypto.keyring().encrypt(blob, aad=f"{ctx.org_id}:{token}".encode()))
-    return token
-
-
-def _load_upload(ctx: Context, token: str) -> tuple[str, bytes] | None:
-    if not re.fullmatch(r"[0-9a-f]{32}", token):
-        return None
-    path = _uploads_dir(ctx.org_id) / token
-    if not path.is_file() or path.stat().st_mtime < time.time() - UPLOAD_TTL_SECONDS:
-        return None
-    try:
-        blob = json.loads(crypto.keyring().decrypt(path.read_text(), aad=f"{ctx.org_id}:{token}".encode()))
-    except Exception:  # a tampered, expired-key or foreign file is simply gone
-        return None
-    return str(blob["filename"]), base64.b64decode(blob["data"])
 
 
 def _import_context(**kw: Any) -> dict[str, Any]:
@@ -191,7 +150,7 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
         new_file = True
     else:
         new_file = False
-        stashed = await run_in_threadpool(_load_upload, ctx, upload) if upload else None
+        stashed = await run_in_threadpool(importer.load_upload, ctx, upload) if upload else None
         if stashed:
             filename, data = stashed
         else:
@@ -202,7 +161,7 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
         try:
             if new_file:
                 importer.check_size(data, filename)  # before keeping or parsing it
-                upload = await run_in_threadpool(_stash_upload, ctx, filename, data)
+                upload = await run_in_threadpool(importer.stash_upload, ctx, filename, data)
             table = await run_in_threadpool(read_table, data, filename, encoding)
             headers = table.headers
             samples = [
@@ -232,7 +191,7 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
         except ProblemError as exc:
             error = exc.detail
         if report is not None and report.applied:  # done: the stashed file is not needed any more
-            (_uploads_dir(ctx.org_id) / upload).unlink(missing_ok=True)
+            await run_in_threadpool(importer.discard_upload, ctx, upload)
             upload, headers = "", []
     return render(
         request,

@@ -7,6 +7,7 @@ set fails closed. A flush stamps `org_id` on new rows and refuses rows of anothe
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -134,8 +136,30 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+
+    # Ping a pooled connection before use only when it sat idle for a while: that is where a
+    # restarted or failed-over database shows up. A connection handed back by a request
+    # milliseconds ago skips the round trip (SQLAlchemy's pool_pre_ping pings on every checkout:
+    # two extra round trips per API request, 0.1-0.2 ms of a 1.7 ms booking). A failed ping makes
+    # the pool open a fresh connection; a disconnect seen mid-request invalidates the whole pool.
+    @event.listens_for(engine, "checkin")
+    def _idle_since(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since > IDLE_PING_SECONDS:
+            try:
+                engine.dialect.do_ping(dbapi_conn)
+            except Exception as exc:  # any failure: let the pool replace the connection
+                raise DisconnectionError("pooled connection failed its ping") from exc
+
+    return engine
+
+
+IDLE_PING_SECONDS = 10.0
 
 
 _engine: Engine | None = None

@@ -185,22 +185,12 @@ def test_admin_pages_render(login, org, make_user):
 
 def _statements(c: TestClient, url: str) -> int:
     """How many SQL statements one request runs (a warm-up request first, so one-off work is out)."""
-    from sqlalchemy import event
-
-    from praxis.platform.db import get_engine
+    from tests.sqlcount import statements
 
     assert c.get(url).status_code == 200
-    statements: list[str] = []
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(get_engine(), "before_cursor_execute", count)
-    try:
+    with statements() as seen:
         assert c.get(url).status_code == 200
-    finally:
-        event.remove(get_engine(), "before_cursor_execute", count)
-    return len(statements)
+    return len(seen)
 
 
 def test_staff_list_statements_do_not_grow_with_the_members(login, org, make_user):

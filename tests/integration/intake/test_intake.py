@@ -15,6 +15,7 @@ from praxis.platform import clock
 from praxis.platform.context import system_context
 from praxis.platform.errors import Conflict, NotFound, TooManyRequests, ValidationProblem
 from tests.integration.patients.helpers import payer, register
+from tests.sqlcount import statements
 
 
 def two_step() -> dict[str, Any]:
@@ -182,9 +183,7 @@ def test_link_upload_refuses_bad_files(setup, org):
 
 
 def test_list_workflows_shows_current_versions_in_constant_queries(org):
-    from sqlalchemy import event
 
-    from praxis.platform.db import get_engine
 
     ctx = system_context(org.id)
     made = [service.create_workflow(ctx, WorkflowIn(name=f"List {i}", visit_type=f"list{i}", definition=two_step()))
@@ -194,19 +193,10 @@ def test_list_workflows_shows_current_versions_in_constant_queries(org):
     v2 = service.save_workflow_version(ctx, made[0].id, edited)
     assert service.save_workflow_version(ctx, made[0].id, edited) == v2  # unchanged: no new version
 
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
     def listed():
-        statements.clear()
-        event.listen(get_engine(), "before_cursor_execute", count)
-        try:
+        with statements() as seen:
             out = {w.id: w for w in service.list_workflows(ctx)}
-        finally:
-            event.remove(get_engine(), "before_cursor_execute", count)
-        return out, len(statements)
+        return out, len(seen)
 
     out, few = listed()
     assert (out[made[0].id].current_version, out[made[0].id].current_version_id) == (2, v2.current_version_id)

@@ -7,14 +7,15 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from praxis.patients import documents, merge
 from praxis.platform.audit import AuditRecord
 from praxis.platform.context import system_context
-from praxis.platform.db import get_engine, session_scope
+from praxis.platform.db import session_scope
 from tests.integration.patients.helpers import cover, ensure_routes, payer, register, staff
 from tests.integration.patients.test_registry import _restrict
+from tests.sqlcount import statements
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -25,16 +26,8 @@ def web(app):
 
 
 def _statements(client: Any, url: str) -> int:
-    seen: list[str] = []
-
-    def count(*args: object) -> None:
-        seen.append(str(args[2]))
-
-    event.listen(get_engine(), "before_cursor_execute", count)
-    try:
+    with statements() as seen:
         r = client.get(url)
-    finally:
-        event.remove(get_engine(), "before_cursor_execute", count)
     assert r.status_code == 200, r.text
     return len(seen)
 

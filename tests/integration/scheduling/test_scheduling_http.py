@@ -172,26 +172,15 @@ def test_patch_with_null_is_refused_or_clears(routed, world, bearer):
 def test_htmx_fragments_skip_the_page_shells_queries(routed, world, make_user, login):
     """The day sheet's rows refresh every 15 s through htmx; the organisation/location switcher is
     not part of a fragment, so building it there was wasted queries on every poll."""
-    from sqlalchemy import event
-
-    from praxis.platform.db import get_engine
+    from tests.sqlcount import statements
 
     desk = signed_in(login, make_user(world.org, "front_desk", world.org.loc_a))
     url = f"/desk/day-sheet/rows?location_id={world.org.loc_a.id}&day={future_weekday().isoformat()}"
-    statements: list[str] = []
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(get_engine(), "before_cursor_execute", count)
-    try:
+    with statements() as seen:
         assert desk.get(url).status_code == 200
-        full = len(statements)
-        statements.clear()
+    full = len(seen)
+    with statements() as seen:
         assert desk.get(url, headers={"HX-Request": "true"}).status_code == 200
-        fragment = len(statements)
-    finally:
-        event.remove(get_engine(), "before_cursor_execute", count)
-    assert fragment < full
+    assert len(seen) < full
     page = desk.get("/desk/day-sheet")
     assert world.org.loc_a.name in page.text  # full pages keep the switcher

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from praxis.desk import service
@@ -18,9 +18,10 @@ from praxis.practice.service import list_locations
 from praxis.scheduling.availability import to_local
 from praxis.scheduling.permissions import SCHEDULING_CHECKIN, SCHEDULING_READ
 from praxis.web.deps import permission
+from praxis.web.routes import Router
 from praxis.web.templating import register_nav, render
 
-router = APIRouter(prefix="/desk", include_in_schema=False)
+router = Router(prefix="/desk", include_in_schema=False)
 register_nav("Day sheet", "/desk/day-sheet", SCHEDULING_READ)
 
 ACTIONS = {"check_in": "Check in", "room": "Room", "check_out": "Check out", "no_show": "No-show",

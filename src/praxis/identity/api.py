@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import AwareDatetime
 
 from praxis.identity import service
@@ -35,8 +35,9 @@ from praxis.platform.context import Context
 from praxis.platform.ids import parse_id
 from praxis.platform.permissions import AUDIT_READ
 from praxis.web.deps import authenticated, permission
+from praxis.web.routes import Router
 
-router = APIRouter(prefix="/api/v1", tags=["identity"])
+router = Router(prefix="/api/v1", tags=["identity"])
 
 
 @router.get("/me", response_model=MeOut)

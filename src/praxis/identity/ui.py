@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from praxis.identity import auth, service
@@ -36,9 +36,10 @@ from praxis.platform.settings import get_settings
 from praxis.practice.service import list_locations
 from praxis.web.deps import authenticated, client_ip, permission, public
 from praxis.web.middleware import SESSION_COOKIE
+from praxis.web.routes import Router
 from praxis.web.templating import register_nav, render
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 register_nav("Users", "/admin/users", USERS_READ)
 register_nav("Roles", "/admin/roles", USERS_READ)

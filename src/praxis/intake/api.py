@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
 from praxis.intake import definition, links, service
 from praxis.intake.permissions import INTAKE_DESIGN, INTAKE_FILL, INTAKE_READ, INTAKE_REVIEW
@@ -23,8 +23,9 @@ from praxis.intake.schemas import (
 from praxis.platform.context import Context
 from praxis.platform.ids import parse_id
 from praxis.web.deps import client_ip, permission, public
+from praxis.web.routes import Router
 
-router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
+router = Router(prefix="/api/v1/intake", tags=["intake"])
 
 
 @router.get("/workflows", response_model=list[WorkflowOut])

@@ -8,7 +8,7 @@ import copy
 import re
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
@@ -23,9 +23,10 @@ from praxis.platform.errors import ProblemError
 from praxis.platform.ids import parse_id
 from praxis.practice.service import list_locations
 from praxis.web.deps import client_ip, permission, public
+from praxis.web.routes import Router
 from praxis.web.templating import register_nav, render
 
-router = APIRouter(tags=["intake-ui"], include_in_schema=False)
+router = Router(tags=["intake-ui"], include_in_schema=False)
 
 register_nav("Intake", "/intake/workflows", INTAKE_DESIGN)
 

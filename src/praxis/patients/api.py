@@ -7,7 +7,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import Depends, File, Form, Query, UploadFile
 from fastapi.responses import Response
 
 from praxis.patients import coverage, documents, importer, merge, service
@@ -40,8 +40,9 @@ from praxis.platform.context import Context
 from praxis.platform.errors import ValidationProblem
 from praxis.platform.ids import parse_id
 from praxis.web.deps import permission
+from praxis.web.routes import Router
 
-router = APIRouter(prefix="/api/v1", tags=["patients"])
+router = Router(prefix="/api/v1", tags=["patients"])
 
 
 @router.get("/patients", response_model=list[PatientSummary])

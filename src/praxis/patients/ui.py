@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -26,9 +26,10 @@ from praxis.platform.context import Context
 from praxis.platform.errors import ProblemError, ValidationProblem
 from praxis.platform.ids import parse_id
 from praxis.web.deps import permission
+from praxis.web.routes import Router
 from praxis.web.templating import register_nav, render
 
-router = APIRouter(tags=["patients-ui"], include_in_schema=False)
+router = Router(tags=["patients-ui"], include_in_schema=False)
 
 register_nav("Patients", "/patients", PATIENTS_READ)
 register_nav("Import", "/patients/import", PATIENTS_IMPORT)

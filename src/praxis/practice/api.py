@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from praxis.platform.context import Context
 from praxis.platform.ids import parse_id
@@ -17,8 +17,9 @@ from praxis.practice.schemas import (
     OrganisationUpdate,
 )
 from praxis.web.deps import authenticated, permission
+from praxis.web.routes import Router
 
-router = APIRouter(prefix="/api/v1", tags=["organisation"])
+router = Router(prefix="/api/v1", tags=["organisation"])
 
 
 def _org_out(org: Organisation) -> OrganisationOut:

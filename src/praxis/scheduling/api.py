@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from praxis.platform.context import Context
 from praxis.platform.ids import parse_id
@@ -61,9 +61,10 @@ from praxis.scheduling.schemas import (
     WaitlistOut,
 )
 from praxis.web.deps import client_ip, permission, public
+from praxis.web.routes import Router
 
-router = APIRouter(prefix="/api/v1/scheduling", tags=["scheduling"])
-public_router = APIRouter(prefix="/api/v1/public", tags=["public"])
+router = Router(prefix="/api/v1/scheduling", tags=["scheduling"])
+public_router = Router(prefix="/api/v1/public", tags=["public"])
 
 
 def _provider_out(p: object, locs: list) -> ProviderOut:  # type: ignore[type-arg]

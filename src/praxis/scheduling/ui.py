@@ -8,7 +8,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from praxis.platform.clock import now
@@ -21,9 +21,10 @@ from praxis.scheduling.availability import SlotFilter, to_local
 from praxis.scheduling.permissions import SCHEDULING_BOOK, SCHEDULING_MANAGE, SCHEDULING_READ, WAITLIST_MANAGE
 from praxis.scheduling.schemas import OnlineBookingIn
 from praxis.web.deps import client_ip, permission, public
+from praxis.web.routes import Router
 from praxis.web.templating import register_nav, render
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 register_nav("Schedule", "/scheduling", SCHEDULING_READ)
 register_nav("Book", "/scheduling/book", SCHEDULING_BOOK)
 register_nav("Waitlist", "/scheduling/waitlist", WAITLIST_MANAGE)

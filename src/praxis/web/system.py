@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from praxis.platform.db import ping
 from praxis.web.deps import public
 from praxis.web.problems import problem_response
+from praxis.web.routes import Router
 from praxis.web.templating import templates
 
-router = APIRouter(tags=["system"])
+router = Router(tags=["system"])
 
 
 @router.get("/healthz", dependencies=[Depends(public)])

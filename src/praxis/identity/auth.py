@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from praxis.identity import mfa, passwords, tokens
@@ -22,6 +22,7 @@ from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import get_engine, session_scope
 from praxis.platform.errors import NotFound, TooManyRequests, Unauthenticated, ValidationProblem
+from praxis.platform.hotsql import HotStatement
 from praxis.platform.settings import get_settings
 from praxis.practice.models import Location, Organisation
 from praxis.practice.service import org_settings, settings_of
@@ -341,8 +342,9 @@ def resolve_session(token: str, *, client_ip: str | None = None, request_id: str
 
 
 _AC = ApiClient.__table__
-_BEARER = select(_AC.c.org_id, _AC.c.id, _AC.c.name, _AC.c.token_hash, _AC.c.scopes, _AC.c.location_ids,
-                 _AC.c.expires_at, _AC.c.revoked_at, _AC.c.last_used_at)
+_BEARER = HotStatement(select(_AC.c.org_id, _AC.c.id, _AC.c.name, _AC.c.token_hash, _AC.c.scopes, _AC.c.location_ids,
+                              _AC.c.expires_at, _AC.c.revoked_at, _AC.c.last_used_at)
+                       .where(_AC.c.token_prefix == bindparam("prefix")))
 
 
 def resolve_bearer(token: str, *, client_ip: str | None = None, request_id: str | None = None
@@ -355,7 +357,8 @@ def resolve_bearer(token: str, *, client_ip: str | None = None, request_id: str 
     if prefix is None:
         return None
     with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        client = conn.execute(_BEARER.where(_AC.c.token_prefix == prefix)).first()
+        found = _BEARER.rows(conn, {"prefix": prefix})
+        client = found[0] if found else None
         if client is None or not hmac.compare_digest(client.token_hash, tokens.digest(token)):
             return None
         t = now()

@@ -9,6 +9,7 @@ only patients linked to one of their locations; everything else answers 404, nev
 from __future__ import annotations
 
 import uuid
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, exists, select
@@ -20,6 +21,7 @@ from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import Forbidden, NotFound
+from praxis.platform.hotsql import HotStatement
 from praxis.platform.ids import new_id
 from praxis.practice.schemas import OrgSettings
 from praxis.practice.service import org_settings
@@ -84,13 +86,17 @@ def insert_location_link(conn: Connection, org_id: uuid.UUID, patient_id: uuid.U
                          ) -> None:
     """`link_location` with Core in one statement (an existing link is kept), for hot paths that
     already know the patient is not linked there, such as booking."""
-    if conn.dialect.name == "postgresql":
+    _link_statement(conn.dialect.name).run(conn, {"org_id": org_id, "id": new_id(), "patient_id": patient_id,
+                                                 "location_id": location_id, "created_at": now()})
+
+
+@cache
+def _link_statement(dialect: str) -> HotStatement:
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(PatientLocation.__table__).on_conflict_do_nothing(),
-                 {"org_id": org_id, "id": new_id(), "patient_id": patient_id, "location_id": location_id,
-                  "created_at": now()})
+    return HotStatement(insert(PatientLocation.__table__).on_conflict_do_nothing())
 
 
 def link_location(session: Session, patient_id: uuid.UUID, location_id: uuid.UUID | None) -> bool:

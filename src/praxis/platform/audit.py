@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import Base, TenantScoped, session_scope
+from praxis.platform.hotsql import HotStatement
 from praxis.platform.ids import new_id
 
 GENESIS = "0" * 64
@@ -60,6 +61,7 @@ class AuditRecord(TenantScoped, Base):
 
 
 _INSERT = AuditRecord.__table__.insert()
+_HOT_INSERT = HotStatement(_INSERT)
 
 
 class AuditChainHead(Base):
@@ -123,7 +125,7 @@ def record(
 def write(conn: Connection, values: dict[str, Any]) -> None:
     """Insert one audit row built by `row()` right away on the caller's connection (same
     transaction), skipping the ORM unit of work: for hot paths that write with Core."""
-    conn.execute(_INSERT, values)
+    _HOT_INSERT.run(conn, values)
 
 
 def record_many(

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from praxis.platform.clock import now
 from praxis.platform.db import Base, session_scope
+from praxis.platform.hotsql import HotStatement
 from praxis.platform.ids import new_id
 
 log = logging.getLogger("praxis.outbox")
@@ -68,8 +69,10 @@ def emit(session: Session, topic: str, payload: dict[str, Any], *, org_id: uuid.
 def write(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert messages built by `row()` right away on the caller's connection (same transaction),
     in one executemany: for hot paths that write with Core."""
-    if rows:
-        conn.execute(OutboxMessage.__table__.insert(), rows)
+    _HOT_INSERT.run_many(conn, rows)
+
+
+_HOT_INSERT = HotStatement(OutboxMessage.__table__.insert())
 
 
 def subscribe(topic: str, handler: Handler) -> None:

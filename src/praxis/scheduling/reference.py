@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ScalarSelect, and_, bindparam, func, select
+from sqlalchemy import Connection, ScalarSelect, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from praxis.practice.schemas import OrgSettings
@@ -74,24 +74,24 @@ def version_column(org_id: Any) -> ScalarSelect[int]:
 _VERSION = select(version_column(bindparam("org")))
 
 
-def current(session: Session, org_id: uuid.UUID) -> Reference:
+def current(conn: Connection, org_id: uuid.UUID) -> Reference:
     """The organisation's snapshot checked against its version now (one query when cached)."""
-    return get(session, org_id, int(session.connection().scalar(_VERSION, {"org": org_id}) or 0))
+    return get(conn, org_id, int(conn.scalar(_VERSION, {"org": org_id}) or 0))
 
 
 _cache: OrderedDict[uuid.UUID, Reference] = OrderedDict()
 _lock = threading.Lock()
 
 
-def get(session: Session, org_id: uuid.UUID, version: int) -> Reference:
+def get(conn: Connection, org_id: uuid.UUID, version: int) -> Reference:
     """The organisation's snapshot at `version` (read in the caller's transaction), loading it
-    through the caller's session when the cached one is older or missing."""
+    through the caller's connection when the cached one is older or missing."""
     with _lock:
         ref = _cache.get(org_id)
         if ref is not None and ref.version == version:
             _cache.move_to_end(org_id)
             return ref
-    ref = _load(session, org_id, version)
+    ref = _load(conn, org_id, version)
     with _lock:
         _cache[org_id] = ref
         _cache.move_to_end(org_id)
@@ -111,8 +111,7 @@ def clear() -> None:
         _cache.clear()
 
 
-def _load(session: Session, org_id: uuid.UUID, version: int) -> Reference:
-    conn = session.connection()
+def _load(conn: Connection, org_id: uuid.UUID, version: int) -> Reference:
     visit_types = {vt.id: vt for vt in cal.load_visit_types(conn, org_id)}
     zones = cal.location_zones(conn, org_id, None)
     pairs = frozenset(cal.provider_pairs(conn, org_id, provider_ids=None, location_ids=None))
@@ -125,4 +124,11 @@ def _load(session: Session, org_id: uuid.UUID, version: int) -> Reference:
         and_(cal.PR.c.org_id == org_id, cal.PR.c.allow_overbooking.is_(True)))))
     return Reference(version=version, visit_types=visit_types, zones=zones, pairs=pairs, templates=templates,
                      hours=cal.load_hours(conn, org_id), closures=closures, reminder_rules=rules,
-                     settings=org_settings(session, org_id), overbooking_providers=overbook)
+                     settings=_settings(conn, org_id), overbooking_providers=overbook)
+
+
+def _settings(conn: Connection, org_id: uuid.UUID) -> OrgSettings:
+    # A session joined to the caller's transaction (it neither commits nor rolls it back).
+    with Session(bind=conn) as session:
+        session.info["org_id"] = org_id
+        return org_settings(session, org_id)

@@ -23,15 +23,16 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Select, and_, bindparam, exists, select, text
+from sqlalchemy import Connection, and_, bindparam, exists, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from praxis.platform import audit, outbox
 from praxis.platform.clock import now
 from praxis.platform.context import Context
-from praxis.platform.db import get_or_404
+from praxis.platform.db import get_engine, get_or_404
 from praxis.platform.errors import Conflict, Forbidden, NotFound, ProblemError, ValidationProblem
+from praxis.platform.hotsql import HotStatement
 from praxis.platform.ids import new_id
 from praxis.platform.uow import unit_of_work
 from praxis.scheduling import calendars as cal
@@ -72,7 +73,7 @@ class SlotTaken(Conflict):
     title = "That time is no longer free"
 
 
-_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_ADVISORY_LOCK = HotStatement(text("SELECT pg_advisory_xact_lock(:key)"))
 
 
 def begin_booking(session: Session) -> None:
@@ -81,14 +82,25 @@ def begin_booking(session: Session) -> None:
     session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
-def _lock_provider(session: Session, org_id: uuid.UUID, provider_id: uuid.UUID) -> None:
+@contextmanager
+def booking_transaction() -> Iterator[Connection]:
+    """A booking command's transaction on a plain Core connection, begun as `begin_booking` begins
+    a session's: the one-appointment booking writes only with Core, and the ORM session's own
+    bookkeeping was a quarter of its CPU. Commits on success, rolls back on any error."""
+    with get_engine().connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn
+
+
+def _lock_provider(conn: Connection, org_id: uuid.UUID, provider_id: uuid.UUID) -> None:
     """PostgreSQL: serialise bookings of one provider with a transaction-scoped advisory lock, so a
     racer waits for the winner to commit and then sees its appointment. Without it two racers both
     insert, wait on each other inside the exclusion constraint and one is aborted by the deadlock
     detector a second later; the constraint stays the last guard either way."""
-    conn = session.connection()
     if conn.dialect.name == "postgresql":
-        conn.execute(_ADVISORY_LOCK, {"key": provider_lock_key(org_id, provider_id)})
+        _ADVISORY_LOCK.run(conn, {"key": provider_lock_key(org_id, provider_id)})
 
 
 def provider_lock_key(org_id: uuid.UUID, provider_id: uuid.UUID) -> int:
@@ -138,7 +150,7 @@ def search_slots(ctx: Context, visit_type_id: uuid.UUID, *, from_date: date | No
         raise ValidationProblem(f"days must be between 1 and {MAX_SEARCH_DAYS}", field="days")
     locations = _scope_locations(ctx, permission, location_ids)
     with unit_of_work(ctx) as session:
-        ref = reference.current(session, ctx.org_id)
+        ref = reference.current(session.connection(), ctx.org_id)
         vt = ref.visit_types.get(visit_type_id)
         if vt is None or not vt.active or (self_bookable_only and not vt.self_bookable):
             raise NotFound("No such visit type", field="visit_type_id")
@@ -221,7 +233,7 @@ def _seen_column() -> Any:
 
 
 @cache
-def _probe_statement(patient: bool, seen: bool, restricted: bool, exclude: bool) -> Select[Any]:
+def _probe_statement(patient: bool, seen: bool, restricted: bool, exclude: bool) -> HotStatement:
     """Booking's one read after the lock, built once per shape: reference version, busy time and,
     when booking for a patient, the patient's status, location link and (new/established) history."""
     columns = [reference.version_column(_P["org"]).label("version"),
@@ -232,7 +244,7 @@ def _probe_statement(patient: bool, seen: bool, restricted: bool, exclude: bool)
             _P["org"], _P["patient"], _P["location"], bindparam("visible", expanding=True) if restricted else None)
         if seen:
             columns.append(_seen_column())
-    return select(*columns)
+    return HotStatement(select(*columns))
 
 
 def _check_patient_kind(kind: str, seen: bool) -> None:
@@ -277,7 +289,7 @@ def _bookable(ref: reference.Reference, visit_type_id: uuid.UUID, provider_id: u
     return visit
 
 
-def _plan(session: Session, ctx: Context, *, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
+def _plan(conn: Connection, ctx: Context, *, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
           location_id: uuid.UUID, start_at: datetime, overbook: bool, patient_id: uuid.UUID | None,
           exclude: uuid.UUID | None = None) -> _Plan:
     """Check that the time can be booked (hours, closures, past, busy, rooms, the patient) and plan
@@ -290,14 +302,13 @@ def _plan(session: Session, ctx: Context, *, visit_type_id: uuid.UUID, provider_
     if start_at.tzinfo is None:
         raise ValidationProblem("start_at must include a time zone offset", field="start_at")
     start_at = start_at.astimezone(UTC)
-    conn = session.connection()
     org_id = ctx.org_id
-    ref = reference.cached(org_id) or reference.current(session, org_id)
+    ref = reference.cached(org_id) or reference.current(conn, org_id)
     for _attempt in range(5):
         try:
             visit = _bookable(ref, visit_type_id, provider_id, location_id, start_at)
         except ProblemError:
-            latest = reference.current(session, org_id)
+            latest = reference.current(conn, org_id)
             if latest.version == ref.version:
                 raise
             ref = latest
@@ -311,10 +322,10 @@ def _plan(session: Session, ctx: Context, *, visit_type_id: uuid.UUID, provider_
                                   "patient": patient_id, "visible": sorted(visible or (), key=str),
                                   "seen_since": now() - timedelta(days=3 * 365)}
         statement = _probe_statement(patient_id is not None, kind_matters, visible is not None, exclude is not None)
-        probe = conn.execute(statement, params).one()
+        probe = statement.rows(conn, params)[0]
         if probe.version == ref.version:
             break
-        ref = reference.get(session, org_id, probe.version)
+        ref = reference.get(conn, org_id, probe.version)
     else:
         raise Conflict("The schedule set-up is being changed right now; try again", field="start_at")
     if patient_id is not None:
@@ -344,7 +355,7 @@ def _plan(session: Session, ctx: Context, *, visit_type_id: uuid.UUID, provider_
                  patient_id is None or bool(probe.patient_linked))
 
 
-def _book_one(session: Session, ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID,
+def _book_one(conn: Connection, ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID,
               provider_id: uuid.UUID, location_id: uuid.UUID, start_at: datetime, overbook: bool,
               reason_for_visit: str, source: str, series_id: uuid.UUID | None = None) -> Appointment:
     """Validate and insert one appointment in the caller's (already locked) transaction.
@@ -352,9 +363,8 @@ def _book_one(session: Session, ctx: Context, *, patient_id: uuid.UUID, visit_ty
     Written with Core on the session's connection (appointment, rooms, audit row, outbox rows, the
     patient's location link): the booking is the hottest write path, and the ORM unit of work was
     most of its cost. Returns a transient Appointment holding the written values."""
-    plan = _plan(session, ctx, visit_type_id=visit_type_id, provider_id=provider_id, location_id=location_id,
+    plan = _plan(conn, ctx, visit_type_id=visit_type_id, provider_id=provider_id, location_id=location_id,
                  start_at=start_at, overbook=overbook, patient_id=patient_id)
-    conn = session.connection()
     stamp = now()
     values: dict[str, Any] = {
         "org_id": ctx.org_id, "id": new_id(), "location_id": location_id, "provider_id": provider_id,
@@ -366,7 +376,7 @@ def _book_one(session: Session, ctx: Context, *, patient_id: uuid.UUID, visit_ty
         "checked_in_at": None, "roomed_at": None, "checked_out_at": None, "cancelled_at": None,
         "no_show_at": None, "created_at": stamp, "updated_at": stamp, "version": 1}
     with _conflicts():
-        conn.execute(_INSERT_APPOINTMENT, values)
+        _INSERT_APPOINTMENT.run(conn, values)
         if plan.resource_ids:
             conn.execute(_INSERT_HOLD, [
                 {"org_id": ctx.org_id, "id": new_id(), "appointment_id": values["id"], "resource_id": rid,
@@ -385,7 +395,7 @@ def _book_one(session: Session, ctx: Context, *, patient_id: uuid.UUID, visit_ty
     return Appointment(**values)
 
 
-_INSERT_APPOINTMENT = Appointment.__table__.insert()
+_INSERT_APPOINTMENT = HotStatement(Appointment.__table__.insert())
 _INSERT_HOLD = AppointmentResource.__table__.insert()
 
 
@@ -450,22 +460,21 @@ def book(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, provi
 def _book(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
           location_id: uuid.UUID, start_at: datetime, overbook: bool, reason_for_visit: str,
           source: str) -> Appointment:
-    with unit_of_work(ctx) as session:
-        begin_booking(session)
-        return book_in(session, ctx, patient_id=patient_id, visit_type_id=visit_type_id, provider_id=provider_id,
+    with booking_transaction() as conn:
+        return book_in(conn, ctx, patient_id=patient_id, visit_type_id=visit_type_id, provider_id=provider_id,
                        location_id=location_id, start_at=start_at, overbook=overbook,
                        reason_for_visit=reason_for_visit, source=source)
 
 
-def book_in(session: Session, ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID,
+def book_in(conn: Connection, ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID,
             provider_id: uuid.UUID, location_id: uuid.UUID, start_at: datetime, overbook: bool = False,
             reason_for_visit: str = "", source: str = "staff") -> Appointment:
-    """Book one appointment inside the caller's unit of work, which began with `begin_booking`
-    (so a command that books and changes something else commits both or neither); run it under
-    `retrying`."""
+    """Book one appointment on the connection of the caller's transaction, which began with
+    `begin_booking` or `booking_transaction` (so a command that books and changes something else
+    commits both or neither); run it under `retrying`."""
     ctx.require(SCHEDULING_BOOK, location_id, what="location")
-    _lock_provider(session, ctx.org_id, provider_id)
-    return _book_one(session, ctx, patient_id=patient_id, visit_type_id=visit_type_id,
+    _lock_provider(conn, ctx.org_id, provider_id)
+    return _book_one(conn, ctx, patient_id=patient_id, visit_type_id=visit_type_id,
                      provider_id=provider_id, location_id=location_id, start_at=start_at,
                      overbook=overbook, reason_for_visit=reason_for_visit, source=source)
 
@@ -490,9 +499,9 @@ def _book_series(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUI
                 reason_for_visit: str = "") -> list[Appointment]:
     with unit_of_work(ctx) as session:
         begin_booking(session)
-        _lock_provider(session, ctx.org_id, provider_id)
+        _lock_provider(session.connection(), ctx.org_id, provider_id)
         patients_port.require_patient(session, ctx, patient_id)  # before the series row names the patient
-        ref = reference.current(session, ctx.org_id)
+        ref = reference.current(session.connection(), ctx.org_id)
         if location_id not in ref.zones:
             raise NotFound("No such location", field="location_id")
         tz = ref.zones[location_id]
@@ -506,9 +515,10 @@ def _book_series(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUI
         for i, start in enumerate(starts):
             try:
                 with session.begin_nested():
-                    booked.append(_book_one(session, ctx, patient_id=patient_id, visit_type_id=visit_type_id,
-                                            provider_id=provider_id, location_id=location_id, start_at=start,
-                                            overbook=False, reason_for_visit=reason_for_visit, source="staff",
+                    booked.append(_book_one(session.connection(), ctx, patient_id=patient_id,
+                                            visit_type_id=visit_type_id, provider_id=provider_id,
+                                            location_id=location_id, start_at=start, overbook=False,
+                                            reason_for_visit=reason_for_visit, source="staff",
                                             series_id=series.id))
             except (ValidationProblem, Conflict) as exc:  # NotFound (visit type, provider, patient) is the
                 # same for every occurrence: it answers 404 for the whole series.
@@ -567,13 +577,13 @@ def _reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime, 
     with unit_of_work(ctx) as session:
         begin_booking(session)
         appt = _load_appointment(session, ctx, appointment_id, SCHEDULING_BOOK)
-        _lock_provider(session, ctx.org_id, provider_id or appt.provider_id)
+        _lock_provider(session.connection(), ctx.org_id, provider_id or appt.provider_id)
         t = transition(appt.status, "reschedule")
         new_location = location_id or appt.location_id
         ctx.require(SCHEDULING_BOOK, new_location, what="location")
-        plan = _plan(session, ctx, visit_type_id=appt.visit_type_id, provider_id=provider_id or appt.provider_id,
-                     location_id=new_location, start_at=start_at, overbook=overbook, patient_id=None,
-                     exclude=appt.id)
+        plan = _plan(session.connection(), ctx, visit_type_id=appt.visit_type_id,
+                     provider_id=provider_id or appt.provider_id, location_id=new_location,
+                     start_at=start_at, overbook=overbook, patient_id=None, exclude=appt.id)
         old_start, old_end, old_provider, old_location = (appt.start_at, appt.end_at, appt.provider_id,
                                                           appt.location_id)
         was = {"start_at": old_start.isoformat(), "end_at": old_end.isoformat(),
@@ -738,7 +748,7 @@ def list_day_view(ctx: Context, location_id: uuid.UUID, day: date, *, days: int 
                                                        Resource.active.is_(True))
                                 .order_by(Resource.kind, Resource.name))
         return DayView(rows, patients, {p.id: p.display_name for p in providers}, {r.id: r.name for r in rooms},
-                       dict(reference.current(session, ctx.org_id).visit_types))
+                       dict(reference.current(session.connection(), ctx.org_id).visit_types))
 
 
 def _day_rows(session: Session, ctx: Context, location_id: uuid.UUID, day: date, *, days: int,

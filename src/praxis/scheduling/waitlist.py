@@ -43,7 +43,7 @@ def _require(ctx: Context, location_id: uuid.UUID | None) -> None:
 def _require_refs(session: Session, ctx: Context, visit_type_id: uuid.UUID, provider_id: uuid.UUID | None,
                   location_id: uuid.UUID | None) -> None:
     """404 for a visit type, provider or location that is not this organisation's."""
-    ref = reference.current(session, ctx.org_id)
+    ref = reference.current(session.connection(), ctx.org_id)
     if visit_type_id not in ref.visit_types:
         raise NotFound("No such visit type", field="visit_type_id")
     if location_id is not None and location_id not in ref.zones:
@@ -225,9 +225,9 @@ def accept_offer(ctx: Context, offer_id: uuid.UUID) -> uuid.UUID:
             if offer.status != "open" or offer.expires_at <= now():
                 raise Conflict("This offer is no longer open", field="offer_id", type="offer-closed")
             entry = session.scalars(select(WaitlistEntry).where(WaitlistEntry.id == offer.entry_id)).one()
-            appt = service.book_in(session, ctx, patient_id=entry.patient_id, visit_type_id=entry.visit_type_id,
-                                   provider_id=offer.provider_id, location_id=offer.location_id,
-                                   start_at=offer.start_at)
+            appt = service.book_in(session.connection(), ctx, patient_id=entry.patient_id,
+                                   visit_type_id=entry.visit_type_id, provider_id=offer.provider_id,
+                                   location_id=offer.location_id, start_at=offer.start_at)
             offer.status, offer.appointment_id, entry.status = "accepted", appt.id, "booked"
             audit.record(session, ctx, "waitlist.accept", "waitlist_offer", offer.id, patient_id=entry.patient_id,
                          location_id=offer.location_id)

@@ -1,0 +1,103 @@
+"""HotStatement runs a Core statement on the driver's cursor (PostgreSQL) or through SQLAlchemy
+(SQLite) with the same results, the same stored values and SQLAlchemy's exception classes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import JSON, Boolean, Column, Integer, MetaData, String, Table, Uuid, bindparam, select, text
+from sqlalchemy.exc import IntegrityError
+
+from praxis.platform.crypto import EncryptedString
+from praxis.platform.db import UTCDateTime, get_engine
+from praxis.platform.hotsql import HotStatement
+
+meta = MetaData()
+T = Table("hotsql_probe", meta,
+          Column("id", Uuid, primary_key=True),
+          Column("name", String(40), nullable=False, unique=True),
+          Column("kind", String(10), nullable=False),
+          Column("n", Integer, nullable=False),
+          Column("flag", Boolean, nullable=False),
+          Column("at", UTCDateTime, nullable=False),
+          Column("detail", JSON))
+
+
+@pytest.fixture
+def table(db: Any) -> Iterator[Table]:
+    engine = get_engine()
+    meta.create_all(engine)
+    try:
+        yield T
+    finally:
+        meta.drop_all(engine)
+
+
+def _row(name: str, kind: str, n: int, *, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"id": uuid.uuid4(), "name": name, "kind": kind, "n": n, "flag": n % 2 == 0,
+            "at": datetime(2026, 3, 8, 6, 30, tzinfo=UTC) + timedelta(hours=n), "detail": detail}
+
+
+def test_rows_match_sqlalchemy_for_binds_constants_and_lists(table: Table) -> None:
+    with get_engine().begin() as conn:
+        HotStatement(table.insert()).run_many(conn, [_row(f"p{i}", "ab"[i % 2], i) for i in range(6)])
+    query = (select(table.c.name, table.c.n, table.c.flag, table.c.at,
+                    (table.c.n > 2).label("big"))
+             .where(table.c.kind.in_(["a", "x"]),  # a constant list
+                    table.c.n.in_(bindparam("ns", expanding=True)),
+                    table.c.name.not_in(bindparam("skip", expanding=True)),
+                    table.c.at >= bindparam("since"))
+             .order_by(table.c.n))
+    hot = HotStatement(query)
+    cases = [{"ns": [0, 2, 4, 5], "skip": ["p2"], "since": datetime(2026, 3, 8, 6, 30, tzinfo=UTC)},
+             {"ns": [], "skip": [], "since": datetime(2026, 1, 1, tzinfo=UTC)},
+             {"ns": [0, 2, 4], "skip": [], "since": datetime(2026, 3, 8, 9, tzinfo=UTC)}]
+    with get_engine().connect() as conn:
+        for params in cases:
+            expected = [tuple(r) for r in conn.execute(query, params)]
+            got = hot.rows(conn, params)
+            assert [tuple(r) for r in got] == expected
+        first = hot.rows(conn, cases[0])
+    assert [(r.name, r.big) for r in first] == [("p0", False), ("p4", True)]
+    assert first[0].at == datetime(2026, 3, 8, 6, 30, tzinfo=UTC)
+
+
+def test_inserted_values_read_back_unchanged(table: Table) -> None:
+    one = _row("json", "a", 3, detail={"start_at": "2026-03-08T07:00:00+00:00", "tags": [1, "x"], "ok": None})
+    many = [_row(f"m{i}", "b", i, detail={"i": i}) for i in range(3)]
+    with get_engine().begin() as conn:
+        HotStatement(table.insert()).run(conn, one)
+        HotStatement(table.insert()).run_many(conn, many)
+        HotStatement(text("UPDATE hotsql_probe SET n = n + :by WHERE kind = :kind")).run(conn, {"by": 10, "kind": "b"})
+    with get_engine().connect() as conn:
+        stored = {r.name: r for r in conn.execute(select(table))}
+    assert stored["json"].detail == one["detail"]
+    assert stored["json"].at == one["at"] and stored["json"].id == one["id"] and stored["json"].flag is False
+    assert [stored[f"m{i}"].n for i in range(3)] == [10, 11, 12]
+    assert stored["m2"].detail == {"i": 2}
+
+
+def test_a_driver_error_is_sqlalchemys_and_the_transaction_keeps_nothing(table: Table) -> None:
+    insert = HotStatement(table.insert())
+    with get_engine().begin() as conn:
+        insert.run(conn, _row("dup", "a", 1))
+    with pytest.raises(IntegrityError) as caught, get_engine().begin() as conn:
+        insert.run(conn, _row("fresh", "a", 2))
+        insert.run(conn, _row("dup", "a", 3))  # unique name
+    if get_engine().dialect.name == "postgresql":
+        assert caught.value.orig.sqlstate == "23505"  # type: ignore[union-attr]
+    with get_engine().connect() as conn:
+        assert sorted(conn.scalars(select(table.c.name))) == ["dup"]
+
+
+def test_a_bind_that_needs_a_conversion_is_refused(db: Any, is_postgres: bool) -> None:
+    if not is_postgres:
+        pytest.skip("SQLite runs every statement through SQLAlchemy, conversions included")
+    secret = Table("hotsql_secret", MetaData(), Column("id", Integer, primary_key=True),
+                   Column("ssn", EncryptedString(200)))
+    with get_engine().connect() as conn, pytest.raises(TypeError, match="ssn"):
+        HotStatement(secret.insert()).run(conn, {"id": 1, "ssn": "123-45-6789"})

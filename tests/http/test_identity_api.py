@@ -186,7 +186,10 @@ def test_login_form_needs_csrf_token_too(org, make_user, new_client):
 
 def test_bearer_post_needs_no_csrf_token(org, bearer):
     c = bearer(org, ["locations:create"])
-    assert c.post("/api/v1/locations", json={"code": "BR", "name": "x"}).status_code == 201
+    c.cookies.clear()
+    made = c.post("/api/v1/locations", json={"code": "BR", "name": "x"})
+    assert made.status_code == 201
+    assert "set-cookie" not in made.headers  # a bot is not handed a browser's CSRF cookie
 
 
 # --- timestamps need a UTC offset ------------------------------------------------------------------

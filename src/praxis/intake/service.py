@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from praxis.intake import definition as d
@@ -23,6 +23,7 @@ from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import Conflict, NotFound, ValidationProblem
+from praxis.platform.hotsql import HotStatement
 from praxis.platform.uow import unit_of_work
 from praxis.practice.models import Location
 
@@ -432,6 +433,11 @@ def status_by_appointment(ctx: Context, appointment_ids: list[uuid.UUID]) -> dic
     if not appointment_ids:
         return {}
     with unit_of_work(ctx) as session:
-        rows = session.execute(select(IntakeSubmission.appointment_id, IntakeSubmission.status)
-                               .where(IntakeSubmission.appointment_id.in_(appointment_ids))).all()
+        rows = _STATUS_BY_APPOINTMENT.rows(session.connection(), {"org": ctx.org_id, "ids": appointment_ids})
     return {appointment_id: STATUS_LABELS.get(status, status) for appointment_id, status in rows}
+
+
+_IS = IntakeSubmission.__table__
+# One array parameter for the hundreds of appointments of a day sheet.
+_STATUS_BY_APPOINTMENT = HotStatement(select(_IS.c.appointment_id, _IS.c.status).where(
+    _IS.c.org_id == bindparam("org"), _IS.c.appointment_id.in_(bindparam("ids", expanding=True))))

@@ -7,16 +7,19 @@ parameters for PostgreSQL and then sent straight to psycopg, inside whatever tra
 SQLAlchemy connection has open; on other databases it simply goes through SQLAlchemy. The SQL
 stays defined once, as Core.
 
-Only plain bind types are allowed (UUID, text, numbers, booleans, time stamps with a zone, JSON):
-a statement whose binds need a Python-side conversion (an encrypted column, say) is refused when
-compiled, because the driver would store the value unconverted. Driver errors are raised as
-SQLAlchemy's exception classes, so callers catch one vocabulary on both paths.
+Only plain types are allowed, for binds and selected columns alike (UUID, text, numbers, booleans,
+dates, time stamps with a zone, JSON): a statement that needs a Python-side conversion (an
+encrypted column, say) is refused when compiled, because the driver would store or return the
+value unconverted. Time stamps read back are converted to UTC as `UTCDateTime` does. Driver
+errors are raised as SQLAlchemy's exception classes, so callers catch one vocabulary on both
+paths.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import JSON, Connection, exc
@@ -28,17 +31,18 @@ from praxis.platform.db import UTCDateTime
 
 # Bind types the driver adapts exactly as SQLAlchemy would (UTCDateTime only checks the zone).
 _PLAIN = (sqltypes.Uuid, sqltypes.String, sqltypes.Integer, sqltypes.Boolean, sqltypes.DateTime,
-          sqltypes.NullType, UTCDateTime, JSON)
+          sqltypes.Date, sqltypes.NullType, UTCDateTime, JSON)
 _EXPANDING = re.compile(r"(NOT )?IN \(__\[POSTCOMPILE_(\w+)\]\)")
 
 
 class _Compiled:
-    __slots__ = ("constants", "json", "sql")
+    __slots__ = ("constants", "json", "sql", "utc")
 
-    def __init__(self, sql: bytes, constants: dict[str, Any], json: frozenset[str]) -> None:
+    def __init__(self, sql: bytes, constants: dict[str, Any], json: frozenset[str], utc: tuple[str, ...]) -> None:
         self.sql = sql
         self.constants = constants
         self.json = json
+        self.utc = utc  # selected time stamp columns, returned in UTC
 
 
 class HotStatement:
@@ -56,8 +60,11 @@ class HotStatement:
         from psycopg.rows import namedtuple_row
 
         cur = self._cursor(conn, namedtuple_row)
-        self._send(cur, conn, None, params or {})
-        return cur.fetchall()
+        compiled = self._send(cur, conn, None, params or {})
+        rows = cur.fetchall()
+        if compiled.utc:
+            rows = [r._replace(**{c: _utc(getattr(r, c)) for c in compiled.utc}) for r in rows]
+        return rows
 
     def run(self, conn: Connection, params: Mapping[str, Any] | None = None) -> None:
         if conn.dialect.name != "postgresql":
@@ -83,12 +90,14 @@ class HotStatement:
         assert driver is not None
         return driver.cursor(row_factory=row_factory) if row_factory else driver.cursor()
 
-    def _send(self, cur: Any, conn: Connection, keys: tuple[str, ...] | None, params: Mapping[str, Any]) -> None:
+    def _send(self, cur: Any, conn: Connection, keys: tuple[str, ...] | None, params: Mapping[str, Any]
+              ) -> _Compiled:
         compiled = self._compile(conn, keys)
         try:
             cur.execute(compiled.sql, self._params(compiled, params))
         except Exception as err:
             raise _wrapped(err, compiled.sql) from err
+        return compiled
 
     def _params(self, compiled: _Compiled, params: Mapping[str, Any]) -> dict[str, Any]:
         from psycopg.types.json import Json
@@ -107,20 +116,32 @@ class HotStatement:
         compiled = self.statement.compile(dialect=conn.dialect, column_keys=list(keys) if keys else None)
         json: set[str] = set()
         for name, bind in compiled.binds.items():
-            kind = bind.type
-            if not isinstance(kind, _PLAIN):
-                raise TypeError(f"HotStatement: bind {name!r} has type {kind!r}, which needs a conversion "
-                                "the driver would skip; run this statement through SQLAlchemy")
-            if isinstance(kind, JSON):
+            _check_plain(f"bind {name!r}", bind.type)
+            if isinstance(bind.type, JSON):
                 json.add(name)
+        utc = []
+        for column in getattr(self.statement, "selected_columns", ()):
+            _check_plain(f"column {column.key!r}", column.type)
+            if isinstance(column.type, sqltypes.DateTime | UTCDateTime):
+                utc.append(column.key)
         constants = {name: value for name, value in compiled.construct_params(_check=False).items()
                      if value is not None}
         # Expanding IN lists become arrays: `x IN (a, b)` is `x = ANY(%(name)s)`.
         sql = _EXPANDING.sub(lambda m: f"{'<> ALL' if m.group(1) else '= ANY'}(%({m.group(2)})s)", compiled.string)
         # Bytes: psycopg would encode a str query on every call, and hash it again for its cache.
-        result = _Compiled(sql.encode(), constants, frozenset(json))
+        result = _Compiled(sql.encode(), constants, frozenset(json), tuple(utc))
         self._compiled[keys] = result
         return result
+
+
+def _utc(value: Any) -> Any:
+    return value.astimezone(UTC) if value is not None and value.tzinfo is not None else value
+
+
+def _check_plain(what: str, kind: Any) -> None:
+    if not isinstance(kind, _PLAIN):
+        raise TypeError(f"HotStatement: {what} has type {kind!r}, which needs a conversion the driver "
+                        "would skip; run this statement through SQLAlchemy")
 
 
 def _wrapped(err: Exception, sql: bytes) -> Exception:

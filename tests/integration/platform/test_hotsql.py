@@ -63,7 +63,7 @@ def test_rows_match_sqlalchemy_for_binds_constants_and_lists(table: Table) -> No
             assert [tuple(r) for r in got] == expected
         first = hot.rows(conn, cases[0])
     assert [(r.name, r.big) for r in first] == [("p0", False), ("p4", True)]
-    assert first[0].at == datetime(2026, 3, 8, 6, 30, tzinfo=UTC)
+    assert first[0].at == datetime(2026, 3, 8, 6, 30, tzinfo=UTC) and first[0].at.tzinfo is UTC
 
 
 def test_inserted_values_read_back_unchanged(table: Table) -> None:
@@ -99,5 +99,8 @@ def test_a_bind_that_needs_a_conversion_is_refused(db: Any, is_postgres: bool) -
         pytest.skip("SQLite runs every statement through SQLAlchemy, conversions included")
     secret = Table("hotsql_secret", MetaData(), Column("id", Integer, primary_key=True),
                    Column("ssn", EncryptedString(200)))
-    with get_engine().connect() as conn, pytest.raises(TypeError, match="ssn"):
-        HotStatement(secret.insert()).run(conn, {"id": 1, "ssn": "123-45-6789"})
+    with get_engine().connect() as conn:
+        with pytest.raises(TypeError, match="ssn"):
+            HotStatement(secret.insert()).run(conn, {"id": 1, "ssn": "123-45-6789"})
+        with pytest.raises(TypeError, match="ssn"):  # read back, it would come out still encrypted
+            HotStatement(select(secret.c.ssn).where(secret.c.id == bindparam("id"))).rows(conn, {"id": 1})

@@ -360,7 +360,7 @@ def _book_one(conn: Connection, ctx: Context, *, patient_id: uuid.UUID, visit_ty
               reason_for_visit: str, source: str, series_id: uuid.UUID | None = None) -> Appointment:
     """Validate and insert one appointment in the caller's (already locked) transaction.
 
-    Written with Core on the session's connection (appointment, rooms, audit row, outbox rows, the
+    Written with Core on the caller's connection (appointment, rooms, audit row, outbox rows, the
     patient's location link): the booking is the hottest write path, and the ORM unit of work was
     most of its cost. Returns a transient Appointment holding the written values."""
     plan = _plan(conn, ctx, visit_type_id=visit_type_id, provider_id=provider_id, location_id=location_id,

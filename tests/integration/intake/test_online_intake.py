@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from praxis.intake import ratelimit
@@ -27,6 +29,19 @@ def _drain() -> None:
     raise AssertionError("the outbox never drained")
 
 
+@pytest.fixture
+def sender(tmp_path) -> Iterator[FileSender]:
+    """Messages go to a file sender; rate limits start fresh; the outbox holds nothing older."""
+    ratelimit.reset()
+    file_sender = FileSender(tmp_path / "messages.log")
+    reminders.set_sender(file_sender)
+    try:
+        _drain()  # whatever earlier tests left behind
+        yield file_sender
+    finally:
+        reminders.set_sender(None)
+
+
 def _book_online(org, world, sender: FileSender, *, first: str, last: str, consent: bool = False) -> object:
     loc = online.find_location(org.slug, "NYC")
     slot = online.slots(loc, world.new_visit_id, future_weekday(), days=7, limit=5)[0]
@@ -38,133 +53,104 @@ def _book_online(org, world, sender: FileSender, *, first: str, last: str, conse
     return online.verify(loc, vid, code)["appointment_id"]
 
 
-def test_online_booking_sends_the_intake_link_once(org, tmp_path):
-    ratelimit.reset()
+def test_online_booking_sends_the_intake_link_once(org, tmp_path, sender):
     world = make_world(org)
     intake.create_workflow(world.ctx, WorkflowIn(name="Default", definition=default_definition()))
     # A returning patient (found by name, date of birth and phone) who agreed to texts.
     pid = make_patient(org, first="Olive", last="Online", sms=True)
-    sender = FileSender(tmp_path / "messages.log")
-    reminders.set_sender(sender)
-    try:
-        _drain()  # whatever earlier tests left behind
-        appt_id = _book_online(org, world, sender, first="Olive", last="Online")
-        before = len(sender.sent)
-        _drain()
-        sent = sender.sent[before:]
-        assert len(sent) == 1, sent
-        msg = sent[0]
-        assert msg["channel"] == "sms" and msg["to"] == "+12125550123"
-        assert "/intake/l/" in msg["body"] and msg["body"].count(org.id.hex) == 1
-        assert "/intake/l/" in (tmp_path / "messages.log").read_text()
-        with session_scope(org.id) as s:
-            subs = list(s.scalars(select(IntakeSubmission).where(IntakeSubmission.appointment_id == appt_id)))
-            assert len(subs) == 1 and subs[0].patient_id == pid and subs[0].channel == "link"
-            assert subs[0].location_id == org.loc_a.id
-            marks = list(s.scalars(select(ReminderLog).where(ReminderLog.appointment_id == appt_id,
-                                                             ReminderLog.kind == "intake")))
-            assert [(m.status, m.channel) for m in marks] == [("sent", "sms")]
-        # The link opens the intake.
-        from praxis.intake import links
+    appt_id = _book_online(org, world, sender, first="Olive", last="Online")
+    before = len(sender.sent)
+    _drain()
+    sent = sender.sent[before:]
+    assert len(sent) == 1, sent
+    msg = sent[0]
+    assert msg["channel"] == "sms" and msg["to"] == "+12125550123"
+    assert "/intake/l/" in msg["body"] and msg["body"].count(org.id.hex) == 1
+    assert "/intake/l/" in (tmp_path / "messages.log").read_text()
+    with session_scope(org.id) as s:
+        subs = list(s.scalars(select(IntakeSubmission).where(IntakeSubmission.appointment_id == appt_id)))
+        assert len(subs) == 1 and subs[0].patient_id == pid and subs[0].channel == "link"
+        assert subs[0].location_id == org.loc_a.id
+        marks = list(s.scalars(select(ReminderLog).where(ReminderLog.appointment_id == appt_id,
+                                                         ReminderLog.kind == "intake")))
+        assert [(m.status, m.channel) for m in marks] == [("sent", "sms")]
+    # The link opens the intake.
+    from praxis.intake import links
 
-        token = msg["body"].split("/intake/l/")[1].split()[0]
-        assert links.view_link(token, "203.0.113.9").title
-        # Running the worker again, or the handler a second time, sends nothing new.
-        _drain()
-        from praxis import wiring
+    token = msg["body"].split("/intake/l/")[1].split()[0]
+    assert links.view_link(token, "203.0.113.9").title
+    # Running the worker again, or the handler a second time, sends nothing new.
+    _drain()
+    from praxis import wiring
 
-        wiring.send_intake_link_for_online_booking(org.id, {"appointment_id": str(appt_id),
-                                                            "patient_id": str(pid),
-                                                            "location_id": str(org.loc_a.id),
-                                                            "source": "online"})
-        assert len(sender.sent) == before + 1
-        with session_scope(org.id) as s:
-            assert len(list(s.scalars(select(IntakeSubmission.id).where(
-                IntakeSubmission.appointment_id == appt_id)))) == 1
-    finally:
-        reminders.set_sender(None)
+    wiring.send_intake_link_for_online_booking(org.id, {"appointment_id": str(appt_id),
+                                                        "patient_id": str(pid),
+                                                        "location_id": str(org.loc_a.id),
+                                                        "source": "online"})
+    assert len(sender.sent) == before + 1
+    with session_scope(org.id) as s:
+        assert len(list(s.scalars(select(IntakeSubmission.id).where(
+            IntakeSubmission.appointment_id == appt_id)))) == 1
 
 
-def test_staff_booking_and_no_workflow_send_nothing(org, tmp_path):
+def test_staff_booking_and_no_workflow_send_nothing(org, sender):
     from praxis.scheduling import service as scheduling
 
-    ratelimit.reset()
     world = make_world(org)
     pid = make_patient(org, first="Sam", last="Staffbooked", sms=True)
-    sender = FileSender(tmp_path / "messages.log")
-    reminders.set_sender(sender)
-    try:
-        _drain()
-        # No intake workflow in this organisation: an online booking opens nothing, quietly.
-        appt_id = _book_online(org, world, sender, first="Sam", last="Staffbooked")
-        before = len(sender.sent)
-        _drain()
-        assert len(sender.sent) == before
-        intake.create_workflow(world.ctx, WorkflowIn(name="Default", definition=default_definition()))
-        # A staff booking sends no intake link (the desk decides).
-        slot = scheduling.search_slots(world.ctx, world.visit_id, from_date=future_weekday(10), days=7)[0]
-        scheduling.book(world.ctx, patient_id=pid, visit_type_id=world.visit_id, provider_id=slot.provider_id,
-                        location_id=slot.location_id, start_at=slot.start_at)
-        _drain()
-        assert len(sender.sent) == before
-        with session_scope(org.id) as s:
-            assert s.scalars(select(IntakeSubmission.id).where(IntakeSubmission.patient_id == pid)).first() is None
-        del appt_id
-    finally:
-        reminders.set_sender(None)
+    # No intake workflow in this organisation: an online booking opens nothing, quietly.
+    _book_online(org, world, sender, first="Sam", last="Staffbooked")
+    before = len(sender.sent)
+    _drain()
+    assert len(sender.sent) == before
+    intake.create_workflow(world.ctx, WorkflowIn(name="Default", definition=default_definition()))
+    # A staff booking sends no intake link (the desk decides).
+    slot = scheduling.search_slots(world.ctx, world.visit_id, from_date=future_weekday(10), days=7)[0]
+    scheduling.book(world.ctx, patient_id=pid, visit_type_id=world.visit_id, provider_id=slot.provider_id,
+                    location_id=slot.location_id, start_at=slot.start_at)
+    _drain()
+    assert len(sender.sent) == before
+    with session_scope(org.id) as s:
+        assert s.scalars(select(IntakeSubmission.id).where(IntakeSubmission.patient_id == pid)).first() is None
 
 
-def test_a_new_patient_who_consents_online_gets_the_intake_link(org, tmp_path):
+def test_a_new_patient_who_consents_online_gets_the_intake_link(org, sender):
     """New patients register during online booking; the consent box on the verified address is
     what lets the link (and reminders) go out. Without it nothing is sent."""
     from praxis.patients.models import Patient
 
-    ratelimit.reset()
     world = make_world(org)
     intake.create_workflow(world.ctx, WorkflowIn(name="Default", definition=default_definition()))
-    sender = FileSender(tmp_path / "messages.log")
-    reminders.set_sender(sender)
-    try:
-        _drain()
-        silent = _book_online(org, world, sender, first="Nadia", last="Noconsent", consent=False)
-        before = len(sender.sent)
-        _drain()
-        assert sender.sent[before:] == []
-        agreed = _book_online(org, world, sender, first="Nico", last="Newcomer", consent=True)
-        before = len(sender.sent)
-        _drain()
-        sent = sender.sent[before:]
-        assert len(sent) == 1 and sent[0]["channel"] == "sms" and "/intake/l/" in sent[0]["body"]
-        with session_scope(org.id) as s:
-            rows = {p.last_name: (p.consent_sms, p.preferred_channel) for p in s.scalars(
-                select(Patient).where(Patient.last_name.in_(["Noconsent", "Newcomer"])))}
-            assert rows == {"Noconsent": (False, "sms"), "Newcomer": (True, "sms")}
-            # Both intakes are open (the desk can hand the first one over); only one link went out.
-            for appt_id, marks in ((silent, []), (agreed, [("sent", "sms")])):
-                assert len(list(s.scalars(select(IntakeSubmission.id).where(
-                    IntakeSubmission.appointment_id == appt_id)))) == 1
-                assert [(m.status, m.channel) for m in s.scalars(select(ReminderLog).where(
-                    ReminderLog.appointment_id == appt_id, ReminderLog.kind == "intake"))] == marks
-    finally:
-        reminders.set_sender(None)
+    silent = _book_online(org, world, sender, first="Nadia", last="Noconsent", consent=False)
+    before = len(sender.sent)
+    _drain()
+    assert sender.sent[before:] == []
+    agreed = _book_online(org, world, sender, first="Nico", last="Newcomer", consent=True)
+    before = len(sender.sent)
+    _drain()
+    sent = sender.sent[before:]
+    assert len(sent) == 1 and sent[0]["channel"] == "sms" and "/intake/l/" in sent[0]["body"]
+    with session_scope(org.id) as s:
+        rows = {p.last_name: (p.consent_sms, p.preferred_channel) for p in s.scalars(
+            select(Patient).where(Patient.last_name.in_(["Noconsent", "Newcomer"])))}
+        assert rows == {"Noconsent": (False, "sms"), "Newcomer": (True, "sms")}
+        # Both intakes are open (the desk can hand the first one over); only one link went out.
+        for appt_id, marks in ((silent, []), (agreed, [("sent", "sms")])):
+            assert len(list(s.scalars(select(IntakeSubmission.id).where(
+                IntakeSubmission.appointment_id == appt_id)))) == 1
+            assert [(m.status, m.channel) for m in s.scalars(select(ReminderLog).where(
+                ReminderLog.appointment_id == appt_id, ReminderLog.kind == "intake"))] == marks
 
 
-def test_the_day_sheet_shows_each_visits_intake_status(org, tmp_path):
+def test_the_day_sheet_shows_each_visits_intake_status(org, sender):
     from praxis.desk import service as desk
     from praxis.scheduling import service as scheduling
     from praxis.scheduling.availability import to_local
 
-    ratelimit.reset()
     world = make_world(org)
     intake.create_workflow(world.ctx, WorkflowIn(name="Default", definition=default_definition()))
-    sender = FileSender(tmp_path / "messages.log")
-    reminders.set_sender(sender)
-    try:
-        _drain()
-        online_appt = _book_online(org, world, sender, first="Dana", last="Daysheet", consent=True)
-        _drain()
-    finally:
-        reminders.set_sender(None)
+    online_appt = _book_online(org, world, sender, first="Dana", last="Daysheet", consent=True)
+    _drain()
     appt = scheduling.get_appointment(world.ctx, online_appt)
     day = to_local(appt.start_at, "America/New_York").date()
     staff = scheduling.book(world.ctx, patient_id=make_patient(org), visit_type_id=world.visit_id,

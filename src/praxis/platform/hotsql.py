@@ -18,7 +18,8 @@ paths.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC
 from typing import Any
 
@@ -36,12 +37,14 @@ _EXPANDING = re.compile(r"(NOT )?IN \(__\[POSTCOMPILE_(\w+)\]\)")
 
 
 class _Compiled:
-    __slots__ = ("constants", "json", "sql", "utc")
+    __slots__ = ("aware", "constants", "json", "sql", "utc")
 
-    def __init__(self, sql: bytes, constants: dict[str, Any], json: frozenset[str], utc: tuple[str, ...]) -> None:
+    def __init__(self, sql: bytes, constants: dict[str, Any], json: frozenset[str], aware: frozenset[str],
+                 utc: tuple[str, ...]) -> None:
         self.sql = sql
         self.constants = constants
         self.json = json
+        self.aware = aware  # UTCDateTime binds: a naive value is refused, as UTCDateTime refuses it
         self.utc = utc  # selected time stamp columns, returned in UTC
 
 
@@ -79,11 +82,9 @@ class HotStatement:
             conn.execute(self.statement, [dict(r) for r in rows])
             return
         compiled = self._compile(conn, tuple(rows[0]))
-        cur = self._cursor(conn)
-        try:
-            cur.executemany(compiled.sql, [self._params(compiled, r) for r in rows])
-        except Exception as err:
-            raise _wrapped(err, compiled.sql) from err
+        batch = [self._params(compiled, r) for r in rows]
+        with _driver_errors(compiled.sql):
+            self._cursor(conn).executemany(compiled.sql, batch)
 
     def _cursor(self, conn: Connection, row_factory: Any = None) -> Any:
         driver = conn.connection.driver_connection
@@ -93,16 +94,19 @@ class HotStatement:
     def _send(self, cur: Any, conn: Connection, keys: tuple[str, ...] | None, params: Mapping[str, Any]
               ) -> _Compiled:
         compiled = self._compile(conn, keys)
-        try:
-            cur.execute(compiled.sql, self._params(compiled, params))
-        except Exception as err:
-            raise _wrapped(err, compiled.sql) from err
+        values = self._params(compiled, params)
+        with _driver_errors(compiled.sql):
+            cur.execute(compiled.sql, values)
         return compiled
 
     def _params(self, compiled: _Compiled, params: Mapping[str, Any]) -> dict[str, Any]:
         from psycopg.types.json import Json
 
         out = {**compiled.constants, **params}
+        for name in compiled.aware:
+            value = out.get(name)
+            if value is not None and value.tzinfo is None:
+                raise ValueError(f"naive datetime refused for {name!r}: Praxis stores timezone-aware UTC only")
         for name in compiled.json:
             if out.get(name) is not None:
                 out[name] = Json(out[name])
@@ -115,10 +119,13 @@ class HotStatement:
         assert isinstance(self.statement, ClauseElement)
         compiled = self.statement.compile(dialect=conn.dialect, column_keys=list(keys) if keys else None)
         json: set[str] = set()
+        aware: set[str] = set()
         for name, bind in compiled.binds.items():
             _check_plain(f"bind {name!r}", bind.type)
             if isinstance(bind.type, JSON):
                 json.add(name)
+            elif isinstance(bind.type, UTCDateTime):
+                aware.add(name)
         utc = []
         for column in getattr(self.statement, "selected_columns", ()):
             _check_plain(f"column {column.key!r}", column.type)
@@ -128,8 +135,11 @@ class HotStatement:
                      if value is not None}
         # Expanding IN lists become arrays: `x IN (a, b)` is `x = ANY(%(name)s)`.
         sql = _EXPANDING.sub(lambda m: f"{'<> ALL' if m.group(1) else '= ANY'}(%({m.group(2)})s)", compiled.string)
+        if "__[POSTCOMPILE_" in sql:
+            raise TypeError("HotStatement: a parameter is rendered at execution time in a way other than "
+                            "IN (...); run this statement through SQLAlchemy")
         # Bytes: psycopg would encode a str query on every call, and hash it again for its cache.
-        result = _Compiled(sql.encode(), constants, frozenset(json), tuple(utc))
+        result = _Compiled(sql.encode(), constants, frozenset(json), frozenset(aware), tuple(utc))
         self._compiled[keys] = result
         return result
 
@@ -144,10 +154,12 @@ def _check_plain(what: str, kind: Any) -> None:
                         "would skip; run this statement through SQLAlchemy")
 
 
-def _wrapped(err: Exception, sql: bytes) -> Exception:
-    """A psycopg error as the SQLAlchemy exception SQLAlchemy itself would raise."""
+@contextmanager
+def _driver_errors(sql: bytes) -> Iterator[None]:
+    """Raise a psycopg error as the SQLAlchemy exception SQLAlchemy itself would raise."""
     import psycopg
 
-    if isinstance(err, psycopg.Error):
-        return exc.DBAPIError.instance(sql.decode(), None, err, psycopg.Error)
-    return err
+    try:
+        yield
+    except psycopg.Error as err:
+        raise exc.DBAPIError.instance(sql.decode(), None, err, psycopg.Error) from err

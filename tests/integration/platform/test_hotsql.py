@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import JSON, Boolean, Column, Integer, MetaData, String, Table, Uuid, bindparam, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from praxis.platform.crypto import EncryptedString
 from praxis.platform.db import UTCDateTime, get_engine
@@ -104,3 +104,12 @@ def test_a_bind_that_needs_a_conversion_is_refused(db: Any, is_postgres: bool) -
             HotStatement(secret.insert()).run(conn, {"id": 1, "ssn": "123-45-6789"})
         with pytest.raises(TypeError, match="ssn"):  # read back, it would come out still encrypted
             HotStatement(select(secret.c.ssn).where(secret.c.id == bindparam("id"))).rows(conn, {"id": 1})
+
+
+def test_a_naive_time_stamp_is_refused_as_utcdatetime_refuses_it(table: Table) -> None:
+    naive = {**_row("naive", "a", 1), "at": datetime(2026, 3, 8, 6, 30)}
+    with pytest.raises((ValueError, StatementError), match="naive datetime refused"), \
+            get_engine().begin() as conn:
+        HotStatement(table.insert()).run(conn, naive)
+    with get_engine().connect() as conn:
+        assert conn.scalar(select(table.c.name)) is None

@@ -14,7 +14,6 @@ UTC interval once, and slots are stepped in real (UTC) time inside it, so that
 
 from __future__ import annotations
 
-import heapq
 import uuid
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -292,20 +291,6 @@ def iter_slots(cal: Calendar, visit: VisitSpec, first_day: date, days: int, *,
                     if res is not None:
                         yield Slot(s, e, cal.provider_id, cal.location_id, res)
                 s += step
-
-
-def first_slots(calendars: Iterable[Calendar], visit: VisitSpec, first_day: date, days: int, *,
-                not_before: datetime, limit: int = 10, step_minutes: int = 15,
-                slot_filter: SlotFilter | None = None) -> list[Slot]:
-    """The first `limit` open slots across calendars, earliest first (ties: stable order)."""
-    streams = [iter_slots(c, visit, first_day, days, not_before=not_before, step_minutes=step_minutes,
-                          slot_filter=slot_filter) for c in calendars]
-    out = []
-    for slot in heapq.merge(*streams, key=lambda s: s.start):
-        out.append(slot)
-        if len(out) >= limit:
-            break
-    return out
 
 
 def why_not_bookable(cal: Calendar, visit: VisitSpec, start: datetime, *, now: datetime,

@@ -154,8 +154,7 @@ def load_closures(conn: Connection, org_id: uuid.UUID) -> dict[uuid.UUID, set[da
     return closures
 
 
-def load_busy(conn: Connection, org_id: uuid.UUID, provider_ids: list[uuid.UUID], window: Interval, *,
-              exclude_appointment: uuid.UUID | None = None
+def load_busy(conn: Connection, org_id: uuid.UUID, provider_ids: list[uuid.UUID], window: Interval
               ) -> tuple[dict[uuid.UUID, list[Interval]], dict[uuid.UUID, list[tuple[uuid.UUID | None, Interval]]]]:
     """Provider busy time in `window`: active appointments anywhere (a provider is in one place at a
     time) and schedule exceptions (time off; location None = everywhere), in one round trip.
@@ -173,8 +172,6 @@ def load_busy(conn: Connection, org_id: uuid.UUID, provider_ids: list[uuid.UUID]
               .where(A.c.org_id == org_id, A.c.provider_id.in_(provider_ids), A.c.status.in_(ACTIVE_STATUSES),
                      A.c.block_start < window.end, A.c.block_start > window.start - MAX_BLOCK,
                      A.c.block_end > window.start))
-    if exclude_appointment is not None:
-        q_appt = q_appt.where(A.c.id != exclude_appointment)
     for r in conn.execute(union_all(q_ex, q_appt)):
         if r.is_exception:
             exceptions[r.provider_id].append((r.location_id, Interval(r.starts, r.ends)))
@@ -207,19 +204,24 @@ def own_busy(provider_id: uuid.UUID, location_id: uuid.UUID, busy: dict[uuid.UUI
                                                   if loc is None or loc == location_id])
 
 
-def load_resource_pools(conn: Connection, org_id: uuid.UUID, location_ids: list[uuid.UUID],
-                        kinds: Iterable[str], window: Interval, *, exclude_appointment: uuid.UUID | None = None
-                        ) -> dict[uuid.UUID, dict[str, dict[uuid.UUID, BusyIndex]]]:
-    """location -> kind -> active resource -> its busy time in `window` (only the given kinds)."""
+def active_resources(conn: Connection, org_id: uuid.UUID, location_ids: list[uuid.UUID], kinds: Iterable[str]
+                     ) -> list[Any]:
+    """The active rooms and equipment of the given kinds at the locations (id, location_id, kind)."""
     kinds = list(kinds)
     if not kinds:
-        return {}
+        return []
+    return list(conn.execute(select(RS.c.id, RS.c.location_id, RS.c.kind)
+                             .where(RS.c.org_id == org_id, RS.c.location_id.in_(location_ids),
+                                    RS.c.kind.in_(kinds), RS.c.active.is_(True))))
+
+
+def load_resource_pools(conn: Connection, org_id: uuid.UUID, resources: list[Any], window: Interval, *,
+                        exclude_appointment: uuid.UUID | None = None
+                        ) -> dict[uuid.UUID, dict[str, dict[uuid.UUID, BusyIndex]]]:
+    """location -> kind -> resource -> its busy time in `window`, for `active_resources` rows."""
     pools: dict[uuid.UUID, dict[str, dict[uuid.UUID, list[Interval]]]] = defaultdict(lambda: defaultdict(dict))
-    res_rows = conn.execute(select(RS.c.id, RS.c.location_id, RS.c.kind)
-                            .where(RS.c.org_id == org_id, RS.c.location_id.in_(location_ids),
-                                   RS.c.kind.in_(kinds), RS.c.active.is_(True))).all()
-    by_id = {r.id: r for r in res_rows}
-    for r in res_rows:
+    by_id = {r.id: r for r in resources}
+    for r in resources:
         pools[r.location_id][r.kind][r.id] = []
     if by_id:
         rq = (select(AR.c.resource_id, AR.c.start_at, AR.c.end_at)

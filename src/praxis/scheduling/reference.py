@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, ScalarSelect, and_, bindparam, func, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from praxis.practice.schemas import OrgSettings
@@ -64,11 +64,10 @@ class Reference:
         return self.settings.allow_overbooking and provider_id in self.overbooking_providers
 
 
-def version_column(org_id: Any) -> ScalarSelect[int]:
-    """The organisation's current reference version (0 before its first setup write), as a
-    scalar subquery to put in the caller's first statement (`org_id`: a value or bind parameter)."""
-    return select(func.coalesce(select(RV.c.version).where(RV.c.org_id == org_id).scalar_subquery(), 0)
-                  ).scalar_subquery()
+def version_column(org_id: Any) -> ColumnElement[int]:
+    """The organisation's current reference version (0 before its first setup write), as an
+    expression to put in the caller's first statement (`org_id`: a value or bind parameter)."""
+    return func.coalesce(select(RV.c.version).where(RV.c.org_id == org_id).scalar_subquery(), 0)
 
 
 _VERSION = select(version_column(bindparam("org")))
@@ -105,10 +104,6 @@ def cached(org_id: uuid.UUID) -> Reference | None:
     with _lock:
         return _cache.get(org_id)
 
-
-def clear() -> None:
-    with _lock:
-        _cache.clear()
 
 
 def _load(conn: Connection, org_id: uuid.UUID, version: int) -> Reference:

@@ -36,7 +36,7 @@ from praxis.platform.hotsql import HotStatement
 from praxis.platform.ids import new_id
 from praxis.platform.uow import unit_of_work
 from praxis.scheduling import calendars as cal
-from praxis.scheduling import patients_port, reference
+from praxis.scheduling import patients_port, reference, setup
 from praxis.scheduling.availability import (
     Interval,
     Slot,
@@ -56,7 +56,6 @@ from praxis.scheduling.models import (
     Provider,
     ProviderLocation,
     ReminderLog,
-    Resource,
 )
 from praxis.scheduling.permissions import SCHEDULING_BOOK, SCHEDULING_CHECKIN, SCHEDULING_READ
 from praxis.scheduling.reminders import reminder_rows
@@ -180,12 +179,14 @@ def _first_open(conn: Any, org_id: uuid.UUID, ref: reference.Reference, pairs: l
     stops once `limit` such slots are in hand. Out-of-range slots are skipped inside the merge.
     Templates, hours and closures come from the reference snapshot; each chunk reads only busy
     time and the required rooms' bookings."""
+    if not pairs:
+        return []
     stamp = now()
     zones = {loc: ref.zones[loc] for _, loc in pairs}
     provider_ids = sorted({p for p, _ in pairs}, key=str)
-    location_ids = sorted(zones, key=str)
+    resources = cal.active_resources(conn, org_id, sorted(zones, key=str), vt.required_resource_kinds)
     if start_day is None:  # today where it is earliest among the searched locations, not the UTC date
-        start_day = min((to_local(stamp, z).date() for z in zones.values()), default=stamp.date())
+        start_day = min(to_local(stamp, z).date() for z in zones.values())
     first, total = start_day - timedelta(days=1), days + 2
     last_day = start_day + timedelta(days=days)
     found: list[Slot] = []
@@ -193,20 +194,20 @@ def _first_open(conn: Any, org_id: uuid.UUID, ref: reference.Reference, pairs: l
     while d < first + timedelta(days=total):
         size = min(_SEARCH_CHUNKS[min(i, len(_SEARCH_CHUNKS) - 1)], (first + timedelta(days=total) - d).days)
         window = cal.utc_range(d, size, zones.values())
-        busy, exceptions = cal.load_busy(conn, org_id, provider_ids, window) if pairs else ({}, {})
-        pools = cal.load_resource_pools(conn, org_id, location_ids, vt.required_resource_kinds, window) if pairs else {}
+        busy, exceptions = cal.load_busy(conn, org_id, provider_ids, window)
+        pools = cal.load_resource_pools(conn, org_id, resources, window) if resources else {}
         calendars = [c for p, loc in pairs if (c := ref.calendar(
             p, loc, busy=cal.own_busy(p, loc, busy, exceptions), resources=pools.get(loc, {}))) is not None]
         d, i = d + timedelta(days=size), i + 1
-        cutoff = min((local_day_bounds(d, z).start for z in set(zones.values())), default=None)
+        cutoff = min(local_day_bounds(d, z).start for z in set(zones.values()))
         streams = [iter_slots(c, vt.spec, d - timedelta(days=size), size, not_before=stamp,
                               step_minutes=step_minutes, slot_filter=slot_filter) for c in calendars]
-        final = sum(1 for s in found if cutoff is None or s.start < cutoff)
+        final = sum(1 for s in found if s.start < cutoff)
         for s in heapq.merge(*streams, key=lambda s: s.start):
             if not start_day <= to_local(s.start, zones[s.location_id]).date() < last_day:
                 continue
             found.append(s)
-            if cutoff is None or s.start < cutoff:
+            if s.start < cutoff:
                 final += 1
                 if final >= limit:
                     break
@@ -344,8 +345,9 @@ def _plan(conn: Connection, ctx: Context, *, visit_type_id: uuid.UUID, provider_
     end_at = start_at + timedelta(minutes=visit.duration_minutes)
     resource_ids: tuple[uuid.UUID, ...] = ()
     if visit.required_resource_kinds:
-        pools = cal.load_resource_pools(conn, org_id, [location_id], visit.required_resource_kinds,
-                                        Interval(start_at, end_at), exclude_appointment=exclude)
+        resources = cal.active_resources(conn, org_id, [location_id], visit.required_resource_kinds)
+        pools = cal.load_resource_pools(conn, org_id, resources, Interval(start_at, end_at),
+                                        exclude_appointment=exclude)
         calendar = ref.calendar(provider_id, location_id, resources=pools.get(location_id, {}))
         picked = free_resources(calendar, visit.spec, start_at, end_at) if calendar else None
         if picked is None:
@@ -716,7 +718,8 @@ def list_day(ctx: Context, location_id: uuid.UUID, day: date, *, days: int = 1,
              sort: SortKey = "start", audit_action: str = "appointment.list") -> list[DayRow]:
     """Appointments of one location for `days` local days (Core; one audit row per patient)."""
     with unit_of_work(ctx) as session:
-        return _day_rows(session, ctx, location_id, day, days=days, provider_id=provider_id,
+        return _day_rows(session, ctx, reference.current(session.connection(), ctx.org_id), location_id, day,
+                         days=days, provider_id=provider_id,
                          include_cancelled=include_cancelled, sort=sort, audit_action=audit_action)
 
 
@@ -735,33 +738,32 @@ def list_day_view(ctx: Context, location_id: uuid.UUID, day: date, *, days: int 
                   audit_action: str = "appointment.list") -> DayView:
     """`list_day` plus patient names, providers, rooms and visit types, in one unit of work."""
     with unit_of_work(ctx) as session:
-        rows = _day_rows(session, ctx, location_id, day, days=days, provider_id=None, include_cancelled=False,
-                         sort="start", audit_action=audit_action)
         conn = session.connection()
+        ref = reference.current(conn, ctx.org_id)
+        rows = _day_rows(session, ctx, ref, location_id, day, days=days, provider_id=None, include_cancelled=False,
+                         sort="start", audit_action=audit_action)
         patients = patients_port.names(conn, ctx.org_id, list(dict.fromkeys(r.patient_id for r in rows)))
         providers = sorted(session.scalars(
             select(Provider).join(ProviderLocation, and_(ProviderLocation.org_id == Provider.org_id,
                                                          ProviderLocation.provider_id == Provider.id))
             .where(ProviderLocation.location_id == location_id, Provider.active.is_(True))),
             key=lambda p: (p.last_name, p.first_name))
-        rooms = session.scalars(select(Resource).where(Resource.location_id == location_id,
-                                                       Resource.active.is_(True))
-                                .order_by(Resource.kind, Resource.name))
+        rooms = setup.active_resources(session, location_id)
         return DayView(rows, patients, {p.id: p.display_name for p in providers}, {r.id: r.name for r in rooms},
-                       dict(reference.current(session.connection(), ctx.org_id).visit_types))
+                       dict(ref.visit_types))
 
 
-def _day_rows(session: Session, ctx: Context, location_id: uuid.UUID, day: date, *, days: int,
+def _day_rows(session: Session, ctx: Context, ref: reference.Reference, location_id: uuid.UUID, day: date, *,
+              days: int,
               provider_id: uuid.UUID | None, include_cancelled: bool, sort: SortKey,
               audit_action: str) -> list[DayRow]:
     ctx.require(SCHEDULING_READ, location_id, what="location")
     if not 1 <= days <= 14:
         raise ValidationProblem("days must be between 1 and 14", field="days")
     conn = session.connection()
-    zones = cal.location_zones(conn, ctx.org_id, [location_id])
-    if location_id not in zones:
+    if location_id not in ref.zones:
         raise NotFound("No such location")
-    tz = zones[location_id]
+    tz = ref.zones[location_id]
     start = local_day_bounds(day, tz).start
     end = local_day_bounds(day + timedelta(days=days - 1), tz).end
     a = cal.A

@@ -146,9 +146,14 @@ def create_resource(ctx: Context, *, location_id: uuid.UUID, kind: str, name: st
 def list_resources(ctx: Context, location_id: uuid.UUID) -> list[Resource]:
     with unit_of_work(ctx) as session:
         _location(session, ctx, location_id, SCHEDULING_READ)
-        return list(session.scalars(select(Resource).where(Resource.location_id == location_id,
-                                                           Resource.active.is_(True))
-                                    .order_by(Resource.kind, Resource.name)))
+        return active_resources(session, location_id)
+
+
+def active_resources(session: Session, location_id: uuid.UUID) -> list[Resource]:
+    """The location's active rooms and equipment, by kind and name (the caller checked access)."""
+    return list(session.scalars(select(Resource).where(Resource.location_id == location_id,
+                                                       Resource.active.is_(True))
+                                .order_by(Resource.kind, Resource.name)))
 
 
 # --- visit types ---------------------------------------------------------------------------------

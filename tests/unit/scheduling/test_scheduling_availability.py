@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -17,7 +18,6 @@ from praxis.scheduling.availability import (
     Template,
     VisitSpec,
     WeeklyBlock,
-    first_slots,
     iter_slots,
     local_day_bounds,
     resolve_local,
@@ -143,15 +143,20 @@ def test_effective_dates_and_visit_type_limits():
     assert len(list(iter_slots(c, v, date(2026, 3, 10), 3, not_before=LONG_AGO, step_minutes=30))) == 2
 
 
-def test_first_slots_merges_providers_and_locations_in_time_order_with_filters():
+def test_slots_of_providers_in_two_zones_merge_in_time_order_with_filters():
     c1 = cal(NY, all_days(13 * 60, 17 * 60), provider=P1, location=L1)
-    c2 = cal(PHX, all_days(8 * 60, 12 * 60), provider=P2, location=L2)  # 08:00 MST = 15:00Z (10:00 EST? no: 11:00 EDT)
+    c2 = cal(PHX, all_days(8 * 60, 12 * 60), provider=P2, location=L2)  # 08:00 MST = 15:00Z (11:00 EDT)
     day = date(2026, 3, 10)
-    slots = first_slots([c1, c2], V30, day, 2, not_before=LONG_AGO, limit=5, step_minutes=30)
+
+    def merged(days: int, **kw: object) -> list:
+        # How the slot search combines calendars: one time-ordered stream per calendar, merged.
+        return list(heapq.merge(*(iter_slots(c, V30, day, days, not_before=LONG_AGO, step_minutes=30, **kw)
+                                  for c in (c1, c2)), key=lambda s: s.start))
+
+    slots = merged(2)[:5]
     assert [s.start for s in slots] == sorted(s.start for s in slots)
     assert slots[0].provider_id == P2  # Phoenix 08:00 = 15:00Z is before NY 13:00 EDT = 17:00Z
-    morning = first_slots([c1, c2], V30, day, 1, not_before=LONG_AGO, limit=50,
-                          slot_filter=SlotFilter(time_of_day="afternoon"))
+    morning = merged(1, slot_filter=SlotFilter(time_of_day="afternoon"))
     assert {s.provider_id for s in morning} == {P1}
 
 

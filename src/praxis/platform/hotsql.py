@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
@@ -36,16 +37,15 @@ _PLAIN = (sqltypes.Uuid, sqltypes.String, sqltypes.Integer, sqltypes.Boolean, sq
 _EXPANDING = re.compile(r"(NOT )?IN \(__\[POSTCOMPILE_(\w+)\]\)")
 
 
+@dataclass(frozen=True, slots=True)
 class _Compiled:
-    __slots__ = ("aware", "constants", "json", "sql", "utc")
-
-    def __init__(self, sql: bytes, constants: dict[str, Any], json: frozenset[str], aware: frozenset[str],
-                 utc: tuple[str, ...]) -> None:
-        self.sql = sql
-        self.constants = constants
-        self.json = json
-        self.aware = aware  # UTCDateTime binds: a naive value is refused, as UTCDateTime refuses it
-        self.utc = utc  # selected time stamp columns, returned in UTC
+    sql: bytes
+    constants: dict[str, Any]  # values bound in the statement itself
+    defaults: tuple[tuple[str, Any], ...]  # Python-side column defaults, applied when a value is left out
+    json: frozenset[str]  # JSON binds, wrapped for the driver
+    aware: frozenset[str]  # UTCDateTime binds: a naive value is refused, as UTCDateTime refuses it
+    arrays: frozenset[str]  # expanding IN binds, sent as one array
+    utc: tuple[str, ...]  # selected time stamp columns, returned in UTC
 
 
 class HotStatement:
@@ -78,12 +78,15 @@ class HotStatement:
     def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
+        if any(r.keys() != rows[0].keys() for r in rows):
+            # SQLAlchemy would silently use the first row's columns for all of them.
+            raise ValueError("HotStatement.run_many: every row must have the same keys")
         if conn.dialect.name != "postgresql":
             conn.execute(self.statement, [dict(r) for r in rows])
             return
         compiled = self._compile(conn, tuple(rows[0]))
         batch = [self._params(compiled, r) for r in rows]
-        with _driver_errors(compiled.sql):
+        with _driver_errors(conn, compiled.sql):
             self._cursor(conn).executemany(compiled.sql, batch)
 
     def _cursor(self, conn: Connection, row_factory: Any = None) -> Any:
@@ -95,7 +98,7 @@ class HotStatement:
               ) -> _Compiled:
         compiled = self._compile(conn, keys)
         values = self._params(compiled, params)
-        with _driver_errors(compiled.sql):
+        with _driver_errors(conn, compiled.sql):
             cur.execute(compiled.sql, values)
         return compiled
 
@@ -103,6 +106,11 @@ class HotStatement:
         from psycopg.types.json import Json
 
         out = {**compiled.constants, **params}
+        for name, default in compiled.defaults:
+            if name not in out:
+                out[name] = default.arg(None) if default.is_callable else default.arg
+        for name in compiled.arrays:
+            out[name] = list(out[name])
         for name in compiled.aware:
             value = out.get(name)
             if value is not None and value.tzinfo is None:
@@ -133,13 +141,20 @@ class HotStatement:
                 utc.append(column.key)
         constants = {name: value for name, value in compiled.construct_params(_check=False).items()
                      if value is not None}
-        # Expanding IN lists become arrays: `x IN (a, b)` is `x = ANY(%(name)s)`.
-        sql = _EXPANDING.sub(lambda m: f"{'<> ALL' if m.group(1) else '= ANY'}(%({m.group(2)})s)", compiled.string)
+        # Expanding IN lists become one typed array: `x IN (a, b)` is `x = ANY(%(name)s::UUID[])`.
+        types = conn.dialect.type_compiler_instance
+        arrays = {m.group(2) for m in _EXPANDING.finditer(compiled.string)}
+        sql = _EXPANDING.sub(lambda m: f"{'<> ALL' if m.group(1) else '= ANY'}"
+                                       f"(%({m.group(2)})s::{types.process(compiled.binds[m.group(2)].type)}[])",
+                             compiled.string)
         if "__[POSTCOMPILE_" in sql:
             raise TypeError("HotStatement: a parameter is rendered at execution time in a way other than "
                             "IN (...); run this statement through SQLAlchemy")
         # Bytes: psycopg would encode a str query on every call, and hash it again for its cache.
-        result = _Compiled(sql.encode(), constants, frozenset(json), frozenset(aware), tuple(utc))
+        defaults = tuple([(c.key, c.default) for c in getattr(compiled, "insert_prefetch", ())]
+                         + [(c.key, c.onupdate) for c in getattr(compiled, "update_prefetch", ())])
+        result = _Compiled(sql.encode(), constants, defaults, frozenset(json), frozenset(aware),
+                           frozenset(arrays), tuple(utc))
         self._compiled[keys] = result
         return result
 
@@ -155,11 +170,17 @@ def _check_plain(what: str, kind: Any) -> None:
 
 
 @contextmanager
-def _driver_errors(sql: bytes) -> Iterator[None]:
-    """Raise a psycopg error as the SQLAlchemy exception SQLAlchemy itself would raise."""
+def _driver_errors(conn: Connection, sql: bytes) -> Iterator[None]:
+    """Raise a psycopg error as the SQLAlchemy exception SQLAlchemy itself would raise, and drop a
+    connection the server has gone away from, as SQLAlchemy does, so the pool does not hand it out
+    again."""
     import psycopg
 
     try:
         yield
     except psycopg.Error as err:
-        raise exc.DBAPIError.instance(sql.decode(), None, err, psycopg.Error) from err
+        gone = conn.dialect.is_disconnect(err, conn.connection.dbapi_connection, None)
+        if gone:
+            conn.invalidate(err)
+        raise exc.DBAPIError.instance(sql.decode(), None, err, psycopg.Error,
+                                      connection_invalidated=gone) from err

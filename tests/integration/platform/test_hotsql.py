@@ -24,7 +24,9 @@ T = Table("hotsql_probe", meta,
           Column("n", Integer, nullable=False),
           Column("flag", Boolean, nullable=False),
           Column("at", UTCDateTime, nullable=False),
-          Column("detail", JSON))
+          Column("detail", JSON),
+          Column("state", String(10), nullable=False, default="new"),
+          Column("stamped", UTCDateTime, nullable=False, default=lambda: datetime(2026, 1, 2, 3, 4, tzinfo=UTC)))
 
 
 @pytest.fixture
@@ -113,3 +115,37 @@ def test_a_naive_time_stamp_is_refused_as_utcdatetime_refuses_it(table: Table) -
         HotStatement(table.insert()).run(conn, naive)
     with get_engine().connect() as conn:
         assert conn.scalar(select(table.c.name)) is None
+
+
+def test_left_out_columns_get_their_python_defaults_and_lists_of_any_kind_bind(table: Table) -> None:
+    with get_engine().begin() as conn:
+        HotStatement(table.insert()).run(conn, _row("d1", "a", 1))
+        HotStatement(table.insert()).run_many(conn, [_row("d2", "b", 2)])
+        HotStatement(table.insert()).run_many(conn, [{**_row("d3", "b", 3), "state": "old"}])
+        with pytest.raises(ValueError, match="same keys"):
+            HotStatement(table.insert()).run_many(conn, [_row("d4", "b", 4), {**_row("d5", "b", 5), "state": "x"}])
+    query = HotStatement(select(table.c.name, table.c.state, table.c.stamped)
+                         .where(table.c.kind.in_(bindparam("kinds", expanding=True))).order_by(table.c.name))
+    with get_engine().connect() as conn:
+        for kinds in (("a", "b"), {"a", "b"}, ["b", "a"]):
+            assert [tuple(r) for r in query.rows(conn, {"kinds": kinds})] == [
+                ("d1", "new", datetime(2026, 1, 2, 3, 4, tzinfo=UTC)),
+                ("d2", "new", datetime(2026, 1, 2, 3, 4, tzinfo=UTC)),
+                ("d3", "old", datetime(2026, 1, 2, 3, 4, tzinfo=UTC))]
+
+
+def test_a_dropped_connection_is_reported_invalidated(table: Table, is_postgres: bool) -> None:
+    if not is_postgres:
+        pytest.skip("SQLite has no server to drop connections")
+    from sqlalchemy.exc import DBAPIError
+
+    probe = HotStatement(select(table.c.name))
+    with get_engine().connect() as conn:
+        pid = conn.scalar(text("SELECT pg_backend_pid()"))
+        with get_engine().connect() as killer:
+            assert killer.scalar(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        with pytest.raises(DBAPIError) as caught:
+            probe.rows(conn)
+        assert caught.value.connection_invalidated and conn.invalidated
+    with get_engine().connect() as conn:  # the pool hands out a live connection next
+        assert probe.rows(conn) == []

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import uuid
-from typing import Any
 
 from fastapi import APIRouter
 
@@ -33,6 +31,7 @@ def wire() -> None:
     if _wired:
         return
     import_all()
+    from praxis.desk import service as desk
     from praxis.identity import resolver
     from praxis.identity.service import seed_builtin_roles
     from praxis.platform import outbox
@@ -44,54 +43,8 @@ def wire() -> None:
     outbox.subscribe("scheduling.slot_freed", waitlist.handle_slot_freed)
     outbox.subscribe("scheduling.offer_expire", waitlist.handle_offer_expire)
     outbox.subscribe("org.created", lambda org_id, _payload: seed_builtin_roles(org_id) if org_id else None)
-    outbox.subscribe("scheduling.appointment_booked", send_intake_link_for_online_booking)
+    outbox.subscribe("scheduling.appointment_booked", desk.send_intake_link_for_online_booking)
     _wired = True
-
-
-def send_intake_link_for_online_booking(org_id: uuid.UUID | None, payload: dict[str, Any]) -> None:
-    """`scheduling.appointment_booked` from online booking -> open the visit's intake and send its
-    link by the patient's preferred consented channel, then mark the appointment.
-
-    Composed here because scheduling and intake are siblings. Idempotent: intake keeps one
-    submission per appointment (a second run finds it and sends nothing); the message is sent
-    inside intake's transaction, so a failed send leaves nothing behind and the outbox retries.
-    """
-    if org_id is None or payload.get("source") != "online":
-        return
-    from praxis.intake import links
-    from praxis.intake.schemas import LinkOut
-    from praxis.platform.context import system_context
-    from praxis.platform.db import session_scope
-    from praxis.platform.settings import get_settings
-    from praxis.scheduling import patients_port, reminders
-    from praxis.scheduling import service as scheduling
-    from praxis.scheduling import setup as scheduling_setup
-
-    ctx = system_context(org_id, "online booking intake")
-    appointment_id = uuid.UUID(str(payload["appointment_id"]))
-    appt = scheduling.get_appointment(ctx, appointment_id)
-    if appt.status not in ("booked", "confirmed"):
-        return
-    visit_codes = {v.id: v.code for v in scheduling_setup.list_visit_types(ctx)}
-    visit_type = visit_codes.get(appt.visit_type_id, "").strip().lower()
-    with session_scope(org_id) as s:
-        who = patients_port.contact(s.connection(), org_id, appt.patient_id)
-    route = who.channel("preferred") if who else None
-
-    def deliver(link: LinkOut) -> bool:
-        if route is None or who is None:
-            return False  # no consented channel: the desk sends the link or fills it at check-in
-        url = get_settings().public_base_url.rstrip("/") + link.path
-        expires = link.expires_at.strftime("%d %b %Y")
-        reminders.get_sender().send(
-            channel=route[0], to=route[1], subject="Your forms before your visit",
-            body=f"Hello {who.first_name}, please fill in your forms before your visit: {url} "
-                 f"(the link works until {expires}).")
-        return True
-
-    outcome = links.open_for_appointment(ctx, appt.id, appt.patient_id, appt.location_id, visit_type, deliver)
-    if outcome == "opened" and route is not None:
-        scheduling.mark_intake_link_sent(ctx, appt.id, channel=route[0])
 
 
 def routers() -> list[APIRouter]:

@@ -6,10 +6,18 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
+from praxis.intake import links
 from praxis.intake import service as intake_service
-from praxis.platform.context import Context
+from praxis.intake.schemas import LinkOut
+from praxis.platform import audit
+from praxis.platform.context import Context, system_context
+from praxis.platform.settings import get_settings
+from praxis.platform.uow import unit_of_work
+from praxis.scheduling import patients_port, reminders
 from praxis.scheduling import service as scheduling
+from praxis.scheduling import setup as scheduling_setup
 
 
 @dataclass(frozen=True)
@@ -58,3 +66,41 @@ def day_sheet(ctx: Context, location_id: uuid.UUID, day: date) -> DaySheet:
 
 def set_status(ctx: Context, appointment_id: uuid.UUID, action: scheduling.StatusAction) -> str:
     return scheduling.change_status(ctx, appointment_id, action).status
+
+
+def send_intake_link_for_online_booking(org_id: uuid.UUID | None, payload: dict[str, Any]) -> None:
+    """`scheduling.appointment_booked` from online booking -> open the visit's intake and send its
+    link by the patient's preferred consented channel, then mark the appointment.
+
+    The desk composes scheduling and intake (siblings). Idempotent: intake keeps one submission per
+    appointment (a second run finds it and sends nothing); the message is sent inside intake's
+    transaction, so a failed send leaves nothing behind and the outbox retries. Reading the
+    patient's contact details is audited, as for reminders."""
+    if org_id is None or payload.get("source") != "online":
+        return
+    ctx = system_context(org_id, "online booking intake")
+    appt = scheduling.get_appointment(ctx, uuid.UUID(str(payload["appointment_id"])))
+    if appt.status not in ("booked", "confirmed"):
+        return
+    codes = {v.id: v.code for v in scheduling_setup.list_visit_types(ctx, active_only=False)}
+    visit_type = codes.get(appt.visit_type_id, "").strip().lower()
+    with unit_of_work(ctx) as session:
+        who = patients_port.contact(session.connection(), org_id, appt.patient_id)
+        audit.record(session, ctx, "appointment.intake_link_contact", "appointment", appt.id,
+                     patient_id=appt.patient_id, location_id=appt.location_id)
+    route = who.channel("preferred") if who else None
+
+    def deliver(link: LinkOut) -> bool:
+        if route is None or who is None:
+            return False  # no consented channel: the desk sends the link or fills it at check-in
+        url = get_settings().public_base_url.rstrip("/") + link.path
+        expires = link.expires_at.strftime("%d %b %Y")
+        reminders.get_sender().send(
+            channel=route[0], to=route[1], subject="Your forms before your visit",
+            body=f"Hello {who.first_name}, please fill in your forms before your visit: {url} "
+                 f"(the link works until {expires}).")
+        return True
+
+    outcome = links.open_for_appointment(ctx, appt.id, appt.patient_id, appt.location_id, visit_type, deliver)
+    if outcome == "opened" and route is not None:
+        scheduling.mark_intake_link_sent(ctx, appt.id, channel=route[0])

@@ -14,6 +14,7 @@ from praxis.intake.definition import default_definition
 from praxis.intake.models import IntakeSubmission
 from praxis.intake.schemas import WorkflowIn
 from praxis.platform import outbox
+from praxis.platform.audit import AuditRecord
 from praxis.platform.db import session_scope
 from praxis.scheduling import online, reminders
 from praxis.scheduling.models import ReminderLog
@@ -74,6 +75,10 @@ def test_online_booking_sends_the_intake_link_once(org, tmp_path, sender):
         marks = list(s.scalars(select(ReminderLog).where(ReminderLog.appointment_id == appt_id,
                                                          ReminderLog.kind == "intake")))
         assert [(m.status, m.channel) for m in marks] == [("sent", "sms")]
+        # Reading the patient's phone number to send the link left an audit record.
+        assert s.scalars(select(AuditRecord.id).where(
+            AuditRecord.action == "appointment.intake_link_contact", AuditRecord.patient_id == pid,
+            AuditRecord.resource_id == str(appt_id))).first() is not None
     # The link opens the intake.
     from praxis.intake import links
 
@@ -81,12 +86,12 @@ def test_online_booking_sends_the_intake_link_once(org, tmp_path, sender):
     assert links.view_link(token, "203.0.113.9").title
     # Running the worker again, or the handler a second time, sends nothing new.
     _drain()
-    from praxis import wiring
+    from praxis.desk import service as desk
 
-    wiring.send_intake_link_for_online_booking(org.id, {"appointment_id": str(appt_id),
-                                                        "patient_id": str(pid),
-                                                        "location_id": str(org.loc_a.id),
-                                                        "source": "online"})
+    desk.send_intake_link_for_online_booking(org.id, {"appointment_id": str(appt_id),
+                                                      "patient_id": str(pid),
+                                                      "location_id": str(org.loc_a.id),
+                                                      "source": "online"})
     assert len(sender.sent) == before + 1
     with session_scope(org.id) as s:
         assert len(list(s.scalars(select(IntakeSubmission.id).where(

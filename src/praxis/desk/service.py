@@ -51,7 +51,7 @@ class DaySheet:
 
 def day_sheet(ctx: Context, location_id: uuid.UUID, day: date) -> DaySheet:
     view = scheduling.list_day_view(ctx, location_id, day, audit_action="appointment.day_sheet")
-    intake = intake_service.status_by_appointment(ctx, [r.id for r in view.rows])
+    intake = intake_service.status_by_appointment(ctx, location_id, [r.id for r in view.rows])
     out = []
     for r in view.rows:
         first, last, mrn, dob = view.patients.get(r.patient_id, ("?", "?", "", None))

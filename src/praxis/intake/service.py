@@ -427,10 +427,12 @@ def list_submissions(ctx: Context, patient_id: uuid.UUID) -> list[SubmissionOut]
 STATUS_LABELS = {"open": "not started", "submitted": "to review", "applied": "done", "rejected": "rejected"}
 
 
-def status_by_appointment(ctx: Context, appointment_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+def status_by_appointment(ctx: Context, location_id: uuid.UUID, appointment_ids: list[uuid.UUID]
+                          ) -> dict[uuid.UUID, str]:
     """Appointment id -> its intake's status in words (`STATUS_LABELS`), for lists such as the day
-    sheet; appointments without an intake are left out. The caller audits the patients it shows."""
-    if not appointment_ids:
+    sheet of one location; appointments without an intake are left out, and so is everything for
+    an actor who may not read intake there. The caller audits the patients it shows."""
+    if not appointment_ids or not ctx.can(INTAKE_READ, location_id):
         return {}
     with unit_of_work(ctx) as session:
         rows = _STATUS_BY_APPOINTMENT.rows(session.connection(), {"org": ctx.org_id, "ids": appointment_ids})

@@ -58,9 +58,7 @@ def provider_feed(token: str) -> str:
     with unit_of_work(ctx) as session:
         # The signature only proves the server minted the pair: the provider must also be this
         # organisation's (an empty feed for anyone else's would still answer "it exists").
-        if session.scalars(select(Provider.id).where(Provider.org_id == org_id,
-                                                     Provider.id == provider_id)).first() is None:
-            raise NotFound("No such calendar")
+        get_or_404(session, Provider, provider_id, "calendar")
         conn = session.connection()
         rows = conn.execute(
             select(A.c.id, A.c.start_at, A.c.end_at, A.c.patient_id, A.c.status, A.c.telehealth,

@@ -102,13 +102,10 @@ def start(loc: PublicLocation, data: OnlineBookingIn, *, client_ip: str | None
     contact_index = keyring().blind_index(address, "online-booking")
     ip = (client_ip or "")[:64]
     since = now() - timedelta(hours=1)
-    with unit_of_work(ctx) as session:
-        conn = session.connection()
-        bv = BookingVerification.__table__
-        by_ip = conn.scalar(select(func.count()).select_from(bv).where(
-            bv.c.org_id == loc.org_id, bv.c.client_ip == ip, bv.c.created_at > since))
-        by_contact = conn.scalar(select(func.count()).select_from(bv).where(
-            bv.c.org_id == loc.org_id, bv.c.contact_index == contact_index, bv.c.created_at > since))
+    with unit_of_work(ctx) as session:  # the session scopes the counts to the organisation
+        recent = select(func.count()).select_from(BookingVerification).where(BookingVerification.created_at > since)
+        by_ip = session.scalar(recent.where(BookingVerification.client_ip == ip))
+        by_contact = session.scalar(recent.where(BookingVerification.contact_index == contact_index))
         if (by_ip or 0) >= PER_IP_PER_HOUR or (by_contact or 0) >= PER_CONTACT_PER_HOUR:
             raise TooManyRequests("Too many booking requests; try again in an hour or call the clinic")
     # That provider's open times that day (a day holds at most 96 quarter-hour starts).

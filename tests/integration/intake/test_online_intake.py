@@ -1,4 +1,4 @@
-"""Online booking -> the intake link goes out by itself (wiring.py composes scheduling and intake)."""
+"""Online booking -> the intake link goes out by itself (the desk composes scheduling and intake)."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
+    Connection,
     DateTime,
     Engine,
     ForeignKey,
@@ -190,6 +191,21 @@ def new_session(org_id: uuid.UUID | None, *, system: bool = False) -> Session:
     session.info["org_id"] = org_id
     session.info["system"] = system
     return session
+
+
+@contextmanager
+def session_on(conn: Connection, org_id: uuid.UUID) -> Iterator[Session]:
+    """A session scoped to `org_id` on the caller's Core connection, inside its transaction (the
+    session neither commits nor rolls it back): ORM reads within a Core unit of work."""
+    get_engine()
+    assert _factory is not None
+    session = _factory(bind=conn)
+    session.info["org_id"] = org_id
+    session.info["system"] = False
+    try:
+        yield session
+    finally:
+        session.close()
 
 
 @contextmanager

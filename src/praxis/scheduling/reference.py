@@ -22,8 +22,8 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, select
-from sqlalchemy.orm import Session
 
+from praxis.platform.db import session_on
 from praxis.practice.schemas import OrgSettings
 from praxis.practice.service import org_settings
 from praxis.scheduling import calendars as cal
@@ -123,7 +123,5 @@ def _load(conn: Connection, org_id: uuid.UUID, version: int) -> Reference:
 
 
 def _settings(conn: Connection, org_id: uuid.UUID) -> OrgSettings:
-    # A session joined to the caller's transaction (it neither commits nor rolls it back).
-    with Session(bind=conn) as session:
-        session.info["org_id"] = org_id
+    with session_on(conn, org_id) as session:
         return org_settings(session, org_id)

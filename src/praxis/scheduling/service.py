@@ -13,7 +13,6 @@ a trigger-maintained version in the same transaction (reference.py).
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -23,18 +22,18 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Connection, and_, bindparam, exists, select, text
+from sqlalchemy import Connection, and_, bindparam, exists, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from praxis.platform import audit, outbox
+from praxis.platform import audit, locks, outbox
 from praxis.platform.clock import now
 from praxis.platform.context import Context
-from praxis.platform.db import get_engine, get_or_404
+from praxis.platform.db import get_or_404
 from praxis.platform.errors import Conflict, Forbidden, NotFound, ProblemError, ValidationProblem
 from praxis.platform.hotsql import HotStatement
 from praxis.platform.ids import new_id
-from praxis.platform.uow import unit_of_work
+from praxis.platform.uow import core_unit_of_work, unit_of_work, write_lock
 from praxis.scheduling import calendars as cal
 from praxis.scheduling import patients_port, reference, setup
 from praxis.scheduling.availability import (
@@ -72,41 +71,17 @@ class SlotTaken(Conflict):
     title = "That time is no longer free"
 
 
-_ADVISORY_LOCK = HotStatement(text("SELECT pg_advisory_xact_lock(:key)"))
-
-
-def begin_booking(session: Session) -> None:
-    """SQLite: take the database write lock up front (BEGIN IMMEDIATE; the first statement of the
-    transaction). A no-op on PostgreSQL, which locks per provider (`_lock_provider`)."""
-    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-
-
-@contextmanager
-def booking_transaction() -> Iterator[Connection]:
-    """A booking command's transaction on a plain Core connection, begun as `begin_booking` begins
-    a session's: the one-appointment booking writes only with Core, and the ORM session's own
-    bookkeeping was a quarter of its CPU. Commits on success, rolls back on any error."""
-    with get_engine().connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.execution_options(sqlite_begin="IMMEDIATE")
-        with conn.begin():
-            yield conn
-
-
 def _lock_provider(conn: Connection, org_id: uuid.UUID, provider_id: uuid.UUID) -> None:
-    """PostgreSQL: serialise bookings of one provider with a transaction-scoped advisory lock, so a
-    racer waits for the winner to commit and then sees its appointment. Without it two racers both
-    insert, wait on each other inside the exclusion constraint and one is aborted by the deadlock
-    detector a second later; the constraint stays the last guard either way."""
-    if conn.dialect.name == "postgresql":
-        _ADVISORY_LOCK.run(conn, {"key": provider_lock_key(org_id, provider_id)})
+    """Serialise bookings of one provider: a racer waits for the winner to commit and then sees
+    its appointment. Without it two racers on PostgreSQL both insert, wait on each other inside the
+    exclusion constraint and one is aborted by the deadlock detector a second later; the
+    constraint stays the last guard either way."""
+    locks.xact_lock(conn, provider_lock_key(org_id, provider_id))
 
 
 def provider_lock_key(org_id: uuid.UUID, provider_id: uuid.UUID) -> int:
-    """The provider's advisory lock key: 64 bits of blake2b(org, provider). A collision only makes
-    two providers' bookings queue behind each other."""
-    digest = hashlib.blake2b(org_id.bytes + provider_id.bytes, digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    """The provider's lock key (the bench's raw-SQL floor takes the same one)."""
+    return locks.key_for(org_id, provider_id)
 
 
 def _is_overlap_violation(exc: IntegrityError) -> bool:
@@ -294,7 +269,7 @@ def _plan(conn: Connection, ctx: Context, *, visit_type_id: uuid.UUID, provider_
           location_id: uuid.UUID, start_at: datetime, overbook: bool, patient_id: uuid.UUID | None,
           exclude: uuid.UUID | None = None) -> _Plan:
     """Check that the time can be booked (hours, closures, past, busy, rooms, the patient) and plan
-    it, in the caller's transaction after `begin_booking` and `_lock_provider`.
+    it, in the caller's writing transaction after `_lock_provider`.
 
     Reference data comes from the process cache; one probe query confirms its version and reads
     what changes from minute to minute: busy time, the patient's status and location link, and
@@ -462,7 +437,7 @@ def book(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, provi
 def _book(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
           location_id: uuid.UUID, start_at: datetime, overbook: bool, reason_for_visit: str,
           source: str) -> Appointment:
-    with booking_transaction() as conn:
+    with core_unit_of_work(write=True) as conn:
         return book_in(conn, ctx, patient_id=patient_id, visit_type_id=visit_type_id, provider_id=provider_id,
                        location_id=location_id, start_at=start_at, overbook=overbook,
                        reason_for_visit=reason_for_visit, source=source)
@@ -471,9 +446,9 @@ def _book(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, prov
 def book_in(conn: Connection, ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID,
             provider_id: uuid.UUID, location_id: uuid.UUID, start_at: datetime, overbook: bool = False,
             reason_for_visit: str = "", source: str = "staff") -> Appointment:
-    """Book one appointment on the connection of the caller's transaction, which began with
-    `begin_booking` or `booking_transaction` (so a command that books and changes something else
-    commits both or neither); run it under `retrying`."""
+    """Book one appointment on the connection of the caller's writing transaction (`write_lock` or
+    `core_unit_of_work(write=True)`), so a command that books and changes something else commits
+    both or neither; run it under `retrying`."""
     ctx.require(SCHEDULING_BOOK, location_id, what="location")
     _lock_provider(conn, ctx.org_id, provider_id)
     return _book_one(conn, ctx, patient_id=patient_id, visit_type_id=visit_type_id,
@@ -500,7 +475,7 @@ def _book_series(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUI
                 location_id: uuid.UUID, first_start_at: datetime, count: int, interval_weeks: int = 1,
                 reason_for_visit: str = "") -> list[Appointment]:
     with unit_of_work(ctx) as session:
-        begin_booking(session)
+        write_lock(session)
         _lock_provider(session.connection(), ctx.org_id, provider_id)
         patients_port.require_patient(session, ctx, patient_id)  # before the series row names the patient
         ref = reference.current(session.connection(), ctx.org_id)
@@ -577,7 +552,7 @@ def reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime,
 def _reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime, provider_id: uuid.UUID | None,
                 location_id: uuid.UUID | None, overbook: bool) -> Appointment:
     with unit_of_work(ctx) as session:
-        begin_booking(session)
+        write_lock(session)
         appt = _load_appointment(session, ctx, appointment_id, SCHEDULING_BOOK)
         _lock_provider(session.connection(), ctx.org_id, provider_id or appt.provider_id)
         t = transition(appt.status, "reschedule")

@@ -20,7 +20,7 @@ from praxis.platform.clock import now
 from praxis.platform.context import Context, system_context
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import Conflict, NotFound, ValidationProblem
-from praxis.platform.uow import unit_of_work
+from praxis.platform.uow import unit_of_work, write_lock
 from praxis.scheduling import patients_port, reference
 from praxis.scheduling.availability import SlotFilter, to_local
 from praxis.scheduling.calendars import LOC, location_zones
@@ -219,7 +219,7 @@ def accept_offer(ctx: Context, offer_id: uuid.UUID) -> uuid.UUID:
 
     def accept() -> uuid.UUID:
         with unit_of_work(ctx) as session:
-            service.begin_booking(session)
+            write_lock(session)
             offer = get_or_404(session, WaitlistOffer, offer_id, "offer")
             ctx.require(SCHEDULING_BOOK, offer.location_id, what="offer")
             if offer.status != "open" or offer.expires_at <= now():

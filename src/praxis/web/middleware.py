@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from http.cookies import SimpleCookie
-from typing import Any, TypedDict
+from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from praxis.platform import idempotency
 from praxis.platform.logs import request_id_var
+from praxis.web.problems import PROBLEM_JSON, problem_body
 
 log = logging.getLogger("praxis.access")
 
@@ -75,30 +76,19 @@ def _replay(body: bytes) -> Receive:
     return receive
 
 
-class _Origin(TypedDict):
-    instance: str | None
-    request_id: str | None
-
-
-def _origin(scope: Scope) -> _Origin:
-    """The problem document's `instance` and `request_id` (set by RequestContextMiddleware)."""
-    return {"instance": scope.get("path"), "request_id": scope.get("state", {}).get("request_id")}
-
-
-async def _send_problem(send: Send, status: int, type_: str, title: str, detail: str, *,
-                        instance: str | None = None, request_id: str | None = None,
+async def _send_problem(scope: Scope, send: Send, status: int, type_: str, title: str, detail: str, *,
                         extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    """An RFC 9457 answer from middleware, shaped like web.problems.problem_body."""
-    doc: dict[str, object] = {"type": "/problems/" + type_, "title": title, "status": status, "detail": detail}
-    if instance:
-        doc["instance"] = instance
-    if request_id:
-        doc["request_id"] = request_id
-    body = json.dumps(doc).encode()
-    headers = [(b"content-type", b"application/problem+json"),
+    """An RFC 9457 answer from middleware: the same document `web.problems` gives (instance, and
+    the request id RequestContextMiddleware put in the scope)."""
+    body = json.dumps(problem_body(status, type_, title, detail, Request(scope))).encode()
+    headers = [(b"content-type", PROBLEM_JSON.encode()),
                (b"content-length", str(len(body)).encode())] + (extra_headers or [])
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _too_large(scope: Scope, send: Send) -> None:
+    await _send_problem(scope, send, 413, "payload-too-large", "Payload too large", "The request body is too large.")
 
 
 class RequestContextMiddleware:
@@ -147,9 +137,8 @@ class RequestContextMiddleware:
             log.exception("unhandled error")
             if "status" in status_holder:
                 raise
-            await _send_problem(send_wrapper, 500, "internal-error", "Internal error",
-                                "The request could not be completed; quote the request id to support.",
-                                instance=scope["path"], request_id=rid)
+            await _send_problem(scope, send_wrapper, 500, "internal-error", "Internal error",
+                                "The request could not be completed; quote the request id to support.")
         finally:
             route = scope.get("route")
             log.info("request", extra={
@@ -183,9 +172,9 @@ class CSRFMiddleware:
         self.secure_cookie = secure_cookie
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (scope["path"].startswith("/api/") and _has_header(scope, b"authorization")):
-            # A bearer-token API call: no ambient credential to protect and no page to embed a
-            # token in, so no check, no HMAC and no cookie handed to a bot.
+        if scope["type"] != "http" or _has_header(scope, b"authorization"):
+            # A bearer-token call (the resolver then ignores cookies): no ambient credential to
+            # protect, so no check, no HMAC and no cookie handed to a bot.
             await self.app(scope, receive, send)
             return
         cookies = _cookies(scope)
@@ -197,26 +186,22 @@ class CSRFMiddleware:
         state["csrf_token"] = csrf_token_for(self.secret(), cookie)
 
         headers = Headers(scope=scope)
-        needs_check = (
-            scope["method"] not in SAFE_METHODS
-            and "authorization" not in headers
-            and (SESSION_COOKIE in cookies or not scope["path"].startswith("/api/"))
-        )
+        needs_check = scope["method"] not in SAFE_METHODS and (
+            SESSION_COOKIE in cookies or not scope["path"].startswith("/api/"))
         if needs_check:
             submitted = headers.get("x-csrf-token")
             body = await _read_body(receive, MAX_BUFFERED_BODY)
             if body is None:
-                await _send_problem(send, 413, "payload-too-large", "Payload too large",
-                                    "The request body is too large.", **_origin(scope))
+                await _too_large(scope, send)
                 return
             receive = _replay(body)
             if not submitted:
                 submitted = await _form_token(scope, body)
             expected = csrf_token_for(self.secret(), cookie) if new_cookie is None else None
             if not submitted or expected is None or not hmac.compare_digest(submitted, expected):
-                await _send_problem(send, 403, "csrf-failed", "CSRF check failed",
+                await _send_problem(scope, send, 403, "csrf-failed", "CSRF check failed",
                                     "The form's security token is missing or stale: reload the page "
-                                    "and submit again.", **_origin(scope))
+                                    "and submit again.")
                 return
 
         async def send_wrapper(message: Message) -> None:
@@ -261,8 +246,8 @@ class NulGuardMiddleware:
             await self.app(scope, receive, send)
             return
         if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
-            await _send_problem(send, 422, "validation-error", "Invalid input",
-                                "NUL characters are not allowed in the address", **_origin(scope))
+            await _send_problem(scope, send, 422, "validation-error", "Invalid input",
+                                "NUL characters are not allowed in the address")
             return
         ctype = Headers(scope=scope).get("content-type", "")
         if scope["method"] in SAFE_METHODS or not (
@@ -271,12 +256,11 @@ class NulGuardMiddleware:
             return
         body = await _read_body(receive, MAX_BUFFERED_BODY)
         if body is None:
-            await _send_problem(send, 413, "payload-too-large", "Payload too large", "The request body is too large.",
-                                **_origin(scope))
+            await _too_large(scope, send)
             return
         if b"\x00" in body or _JSON_NUL.search(body) or (b"%00" in body and ctype.startswith("application/x-www")):
-            await _send_problem(send, 422, "validation-error", "Invalid input",
-                                "NUL characters are not allowed in text fields", **_origin(scope))
+            await _send_problem(scope, send, 422, "validation-error", "Invalid input",
+                                "NUL characters are not allowed in text fields")
             return
         await self.app(scope, _replay(body), send)
 
@@ -297,15 +281,14 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if len(key) > 255:
-            await _send_problem(send, 422, "validation-error", "Invalid input",
-                                "Idempotency-Key must be at most 255 characters.", **_origin(scope))
+            await _send_problem(scope, send, 422, "validation-error", "Invalid input",
+                                "Idempotency-Key must be at most 255 characters.")
             return
         credential = headers.get("authorization") or _cookies(scope).get(SESSION_COOKIE) or ""
         cred_scope = hashlib.sha256(credential.encode()).hexdigest()
         body = await _read_body(receive, MAX_BUFFERED_BODY)
         if body is None:
-            await _send_problem(send, 413, "payload-too-large", "Payload too large",
-                                "The request body is too large.", **_origin(scope))
+            await _too_large(scope, send)
             return
         path = scope["path"] + ("?" + scope["query_string"].decode() if scope.get("query_string") else "")
         fp = idempotency.fingerprint("POST", path, body)
@@ -313,13 +296,13 @@ class IdempotencyMiddleware:
 
         outcome, row = await run_in_threadpool(idempotency.begin, cred_scope, key, fp)
         if outcome == "mismatch":
-            await _send_problem(send, 422, "idempotency-key-reused", "Idempotency key reused",
-                                "This Idempotency-Key was already used with a different request.", **_origin(scope))
+            await _send_problem(scope, send, 422, "idempotency-key-reused", "Idempotency key reused",
+                                "This Idempotency-Key was already used with a different request.")
             return
         if outcome == "busy":
-            await _send_problem(send, 409, "idempotency-in-progress", "Request in progress",
+            await _send_problem(scope, send, 409, "idempotency-in-progress", "Request in progress",
                                 "A request with this Idempotency-Key is still being processed; retry later.",
-                                extra_headers=[(b"retry-after", b"1")], **_origin(scope))
+                                extra_headers=[(b"retry-after", b"1")])
             return
         if outcome == "replay" and row is not None:
             stored = [(k.encode(), v.encode()) for k, v in (row.headers or {}).items()]

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIRouter
+from starlette._utils import get_route_path
 from starlette.routing import Match
 from starlette.types import Scope
 
@@ -38,10 +39,7 @@ class Router(APIRouter):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "http":
             exact, prefixes = self._literals()
-            path = scope["path"]
-            root = scope.get("root_path", "")
-            if root and path.startswith(root):
-                path = path[len(root):]
+            path = get_route_path(scope)  # what Starlette's routes match against
             if path.rstrip("/") not in exact and not path.startswith(prefixes):
                 return Match.NONE, {}
         return super().matches(scope)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from praxis.patients import normalise as n
 from praxis.patients.access import load_patient
-from praxis.patients.models import Coverage, Payer
+from praxis.patients.models import Coverage, Patient, Payer
 from praxis.patients.permissions import PATIENTS_READ, PATIENTS_WRITE, PAYERS_MANAGE
 from praxis.patients.schemas import CoverageIn, CoverageOut, PayerIn, PayerOut
 from praxis.platform import audit
@@ -53,10 +53,15 @@ def list_payers(ctx: Context, *, include_inactive: bool = False) -> list[PayerOu
     if not (ctx.has(PATIENTS_READ) or ctx.has(PAYERS_MANAGE)):
         raise Forbidden(f"Permission {PATIENTS_READ} required")
     with unit_of_work(ctx) as session:
-        stmt = select(Payer).order_by(Payer.name)
-        if not include_inactive:
-            stmt = stmt.where(Payer.active.is_(True))
-        return [PayerOut.model_validate(p) for p in session.scalars(stmt)]
+        return payers_in(session, include_inactive=include_inactive)
+
+
+def payers_in(session: Session, *, include_inactive: bool = False) -> list[PayerOut]:
+    """`list_payers` in the caller's unit of work."""
+    stmt = select(Payer).order_by(Payer.name)
+    if not include_inactive:
+        stmt = stmt.where(Payer.active.is_(True))
+    return [PayerOut.model_validate(p) for p in session.scalars(stmt)]
 
 
 def payer_by_code(session: Session, code: str) -> Payer | None:
@@ -167,11 +172,15 @@ def end_coverage(ctx: Context, coverage_id: uuid.UUID) -> CoverageOut:
 def list_coverages(ctx: Context, patient_id: uuid.UUID) -> list[CoverageOut]:
     """A patient's coverages (ended ones too), active first, by order."""
     with unit_of_work(ctx) as session:
-        patient = load_patient(session, ctx, patient_id)
-        stmt = select(Coverage).where(Coverage.patient_id == patient.id)
-        rows = list(session.scalars(stmt.order_by(Coverage.active.desc(), Coverage.priority, Coverage.created_at)))
-        audit.record(session, ctx, "coverage.list", "patient", patient.id, patient_id=patient.id)
-        return [CoverageOut.model_validate(c) for c in rows]
+        return coverages_in(session, ctx, load_patient(session, ctx, patient_id))
+
+
+def coverages_in(session: Session, ctx: Context, patient: Patient) -> list[CoverageOut]:
+    """`list_coverages` for a patient the caller loaded (and may see), audited, in its unit of work."""
+    stmt = select(Coverage).where(Coverage.patient_id == patient.id)
+    rows = list(session.scalars(stmt.order_by(Coverage.active.desc(), Coverage.priority, Coverage.created_at)))
+    audit.record(session, ctx, "coverage.list", "patient", patient.id, patient_id=patient.id)
+    return [CoverageOut.model_validate(c) for c in rows]
 
 
 def get_coverage(ctx: Context, coverage_id: uuid.UUID) -> CoverageOut:

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from praxis.patients.access import load_patient
-from praxis.patients.models import Coverage, Document
+from praxis.patients.models import Coverage, Document, Patient
 from praxis.patients.permissions import DOCUMENTS_READ, DOCUMENTS_WRITE
 from praxis.patients.schemas import DocumentOut
 from praxis.platform import audit
@@ -184,12 +184,17 @@ def upload_document(
 def list_documents(ctx: Context, patient_id: uuid.UUID) -> list[DocumentOut]:
     """A patient's documents, newest first (metadata only)."""
     with unit_of_work(ctx) as session:
-        patient = load_patient(session, ctx, patient_id, DOCUMENTS_READ)
-        rows = session.scalars(
-            select(Document).where(Document.patient_id == patient.id).order_by(Document.created_at.desc())
-        )
-        audit.record(session, ctx, "document.list", "patient", patient.id, patient_id=patient.id)
-        return [DocumentOut.model_validate(d) for d in rows]
+        return documents_in(session, ctx, load_patient(session, ctx, patient_id, DOCUMENTS_READ))
+
+
+def documents_in(session: Session, ctx: Context, patient: Patient) -> list[DocumentOut]:
+    """`list_documents` for a patient the caller loaded with documents:read, audited, in its unit
+    of work."""
+    rows = session.scalars(
+        select(Document).where(Document.patient_id == patient.id).order_by(Document.created_at.desc())
+    )
+    audit.record(session, ctx, "document.list", "patient", patient.id, patient_id=patient.id)
+    return [DocumentOut.model_validate(d) for d in rows]
 
 
 @dataclass

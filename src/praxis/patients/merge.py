@@ -238,14 +238,18 @@ def unmerge(ctx: Context, merge_id: uuid.UUID, reason: str, *, patient_id: uuid.
 def list_merges(ctx: Context, patient_id: uuid.UUID) -> list[MergeOut]:
     """Merges in which the patient was survivor or merged record, newest first."""
     with unit_of_work(ctx) as session:
-        patient = load_patient(session, ctx, patient_id)
-        rows = session.scalars(
-            select(MergeRecord)
-            .where((MergeRecord.survivor_id == patient.id) | (MergeRecord.merged_id == patient.id))
-            .order_by(MergeRecord.merged_at.desc())
-        )
-        audit.record(session, ctx, "patient.merges.read", "patient", patient.id, patient_id=patient.id)
-        return [MergeOut.model_validate(r) for r in rows]
+        return merges_in(session, ctx, load_patient(session, ctx, patient_id))
 
 
-__all__ = ["REFERENCES", "Patient", "list_merges", "merge_patients", "register_reference", "unmerge"]
+def merges_in(session: Session, ctx: Context, patient: Patient) -> list[MergeOut]:
+    """`list_merges` for a patient the caller loaded (and may see), audited, in its unit of work."""
+    rows = session.scalars(
+        select(MergeRecord)
+        .where((MergeRecord.survivor_id == patient.id) | (MergeRecord.merged_id == patient.id))
+        .order_by(MergeRecord.merged_at.desc())
+    )
+    audit.record(session, ctx, "patient.merges.read", "patient", patient.id, patient_id=patient.id)
+    return [MergeOut.model_validate(r) for r in rows]
+
+
+__all__ = ["REFERENCES", "Patient", "list_merges", "merge_patients", "merges_in", "register_reference", "unmerge"]

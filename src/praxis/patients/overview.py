@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from praxis.patients.access import load_patient, visibility_clause, visible_locations
-from praxis.patients.models import Coverage, Document, MergeRecord, Patient, Payer
+from praxis.patients.coverage import coverages_in, payers_in
+from praxis.patients.documents import documents_in
+from praxis.patients.merge import merges_in
+from praxis.patients.models import Patient
 from praxis.patients.permissions import DOCUMENTS_READ, PATIENTS_MERGE, PATIENTS_READ
 from praxis.patients.schemas import CoverageOut, DocumentOut, MergeOut, PatientOut, PatientSummary, PayerOut
 from praxis.patients.service import to_out
@@ -48,36 +51,18 @@ def patient_overview(ctx: Context, patient_id: uuid.UUID) -> PatientOverview:
         audit.record(session, ctx, "patient.read", "patient", patient.id, patient_id=patient.id)
         out = to_out(session, patient)
 
-        covs = session.scalars(
-            select(Coverage)
-            .where(Coverage.patient_id == patient.id)
-            .order_by(Coverage.active.desc(), Coverage.priority, Coverage.created_at)
-        )
-        coverages = [CoverageOut.model_validate(c) for c in covs]
-        audit.record(session, ctx, "coverage.list", "patient", patient.id, patient_id=patient.id)
-        payers = [PayerOut.model_validate(p) for p in session.scalars(select(Payer).order_by(Payer.name))]
+        coverages = coverages_in(session, ctx, patient)
+        payers = payers_in(session, include_inactive=True)  # names of ended payers' coverages too
 
         docs: list[DocumentOut] = []
         if ctx.has(DOCUMENTS_READ):
             if ctx.scope(DOCUMENTS_READ) != ctx.scope(PATIENTS_READ):
                 load_patient(session, ctx, patient.id, DOCUMENTS_READ)  # as list_documents: 404 out of scope
-            rows = session.scalars(
-                select(Document).where(Document.patient_id == patient.id).order_by(Document.created_at.desc())
-            )
-            docs = [DocumentOut.model_validate(d) for d in rows]
-            audit.record(session, ctx, "document.list", "patient", patient.id, patient_id=patient.id)
+            docs = documents_in(session, ctx, patient)
 
         merges: list[MergeEntry] = []
         if ctx.has(PATIENTS_MERGE):
-            records = [
-                MergeOut.model_validate(r)
-                for r in session.scalars(
-                    select(MergeRecord)
-                    .where((MergeRecord.survivor_id == patient.id) | (MergeRecord.merged_id == patient.id))
-                    .order_by(MergeRecord.merged_at.desc())
-                )
-            ]
-            audit.record(session, ctx, "patient.merges.read", "patient", patient.id, patient_id=patient.id)
+            records = merges_in(session, ctx, patient)
             other_ids = list(
                 dict.fromkeys(m.merged_id if m.survivor_id == patient.id else m.survivor_id for m in records)
             )

@@ -87,6 +87,9 @@ def merge_patients(ctx: Context, survivor_id: uuid.UUID, merged_id: uuid.UUID, r
     The merged record stays (status "merged", pointing at the survivor) so old MRNs, links and
     audit history still resolve. Emits `patient.merged` for domains holding copies or caches.
     """
+    reason = reason.strip()
+    if not reason:
+        raise ValidationProblem("Give a reason for the merge", field="reason")
     if survivor_id == merged_id:
         raise ValidationProblem("A patient cannot be merged into itself", field="merged_id")
     with unit_of_work(ctx) as session:

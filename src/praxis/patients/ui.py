@@ -23,7 +23,7 @@ from praxis.patients.permissions import (
 )
 from praxis.patients.schemas import CoverageIn, PatientCreate
 from praxis.platform.context import Context
-from praxis.platform.errors import ProblemError, ValidationProblem
+from praxis.platform.errors import ProblemError
 from praxis.platform.ids import parse_id
 from praxis.web.deps import permission
 from praxis.web.routes import Router
@@ -353,10 +353,8 @@ def merge_confirm(
 @router.post("/patients/{patient_id}/merge")
 async def merge_do(request: Request, patient_id: str, ctx: Context = Depends(permission(PATIENTS_MERGE))) -> Response:
     form = await request.form()
-    reason = str(form.get("reason") or "").strip()[:500]
+    reason = str(form.get("reason") or "")[:500]
     try:
-        if not reason:
-            raise ValidationProblem("Give a reason for the merge", field="reason")
         await run_in_threadpool(
             merge.merge_patients,
             ctx,

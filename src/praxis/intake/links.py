@@ -135,12 +135,13 @@ def open_for_appointment(
         ).first()
         if existing is not None:
             return "exists"
-        if resolve_workflow(session, location_id, visit_type) is None:
+        workflow = resolve_workflow(session, location_id, visit_type)
+        if workflow is None:
             return "no_workflow"
         patient = load_patient(session, ctx, patient_id, INTAKE_FILL)
-        sub = start_in(session, ctx, patient.id, location_id, visit_type, "link")
-        sub.appointment_id = appointment_id
-        session.flush()  # the unique (org, appointment) index stops a concurrent second run here
+        # start_in flushes: the unique (org, appointment) index stops a concurrent second run there.
+        sub = start_in(session, ctx, patient.id, location_id, visit_type, "link", workflow=workflow,
+                       appointment_id=appointment_id)
         link = _issue(session, ctx, sub, hours)
         return "opened" if deliver(link) else "undelivered"
 

@@ -210,8 +210,13 @@ def start_in(
     location_id: uuid.UUID | None,
     visit_type: str,
     channel: str,
+    *,
+    workflow: IntakeWorkflow | None = None,
+    appointment_id: uuid.UUID | None = None,
 ) -> IntakeSubmission:
-    wf = resolve_workflow(session, location_id, visit_type)
+    """A new open submission on the current version of the workflow (`workflow`, when the caller
+    already resolved it), linked to the appointment when there is one."""
+    wf = workflow or resolve_workflow(session, location_id, visit_type)
     if wf is None:
         raise NotFound("No intake workflow for this location and visit type", field="visit_type")
     ver = _current_version(session, wf)
@@ -225,6 +230,7 @@ def start_in(
         channel=channel,
         answers={},
         created_by=ctx.actor_id,
+        appointment_id=appointment_id,
     )
     session.add(sub)
     session.flush()

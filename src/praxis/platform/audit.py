@@ -14,6 +14,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Boolean, Connection, Index, Integer, String, Text, bindparam, select, text, update
@@ -24,6 +25,7 @@ from praxis.platform.context import Context
 from praxis.platform.db import Base, TenantScoped, session_scope
 from praxis.platform.hotsql import HotStatement
 from praxis.platform.ids import new_id
+from praxis.platform.uow import write_lock
 
 GENESIS = "0" * 64
 
@@ -208,7 +210,8 @@ def _seal_org(org_id: uuid.UUID, batch: int) -> int:
     # under booking load. One executemany writes the whole batch's links.
     ar, heads = AuditRecord.__table__, AuditChainHead.__table__
     with session_scope(None, system=True) as s:
-        conn = s.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        write_lock(s)
+        conn = s.connection()
         # Create the head row once; concurrent sealers then serialise on its row lock.
         if conn.dialect.name == "postgresql":
             conn.execute(text("INSERT INTO audit_chain_heads (org_id, last_seq, last_hash) "
@@ -219,8 +222,7 @@ def _seal_org(org_id: uuid.UUID, batch: int) -> int:
             head = conn.execute(select(heads.c.last_seq, heads.c.last_hash).where(heads.c.org_id == org_id)).first()
             if head is None:
                 conn.execute(heads.insert().values(org_id=org_id, last_seq=0, last_hash=GENESIS))
-                head = conn.execute(select(heads.c.last_seq, heads.c.last_hash)
-                                    .where(heads.c.org_id == org_id)).one()
+                head = SimpleNamespace(last_seq=0, last_hash=GENESIS)
         rows = conn.execute(
             select(ar).where(ar.c.org_id == org_id, ar.c.seq.is_(None))
             .order_by(ar.c.created_at, ar.c.id).limit(batch)).all()

@@ -16,13 +16,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Index, Integer, String, Text, select, text
+from sqlalchemy import Connection, Index, Integer, Select, String, Text, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from praxis.platform.clock import now
 from praxis.platform.db import Base, session_scope
 from praxis.platform.hotsql import HotStatement
 from praxis.platform.ids import new_id
+from praxis.platform.uow import write_lock
 
 log = logging.getLogger("praxis.outbox")
 
@@ -97,11 +98,7 @@ def run_once(*, batch: int = 50, max_attempts: int = 8) -> int:
         return _run_once_leased(batch=batch, max_attempts=max_attempts)
     handled = 0
     with session_scope(None, system=True) as s:
-        q = (select(OutboxMessage)
-             .where(OutboxMessage.status == "pending", OutboxMessage.available_at <= now())
-             .order_by(OutboxMessage.available_at).limit(batch))
-        q = q.with_for_update(skip_locked=True)
-        for msg in s.scalars(q).all():
+        for msg in s.scalars(_due(batch).with_for_update(skip_locked=True)).all():
             handled += 1
             try:
                 # Each handler runs in its own savepoint so a failure rolls back only its writes.
@@ -112,6 +109,12 @@ def run_once(*, batch: int = 50, max_attempts: int = 8) -> int:
             except Exception as exc:  # a failing handler must not stop the others
                 _failed(msg, exc, max_attempts)
     return handled
+
+
+def _due(batch: int) -> Select[tuple[OutboxMessage]]:
+    """The oldest `batch` pending messages whose time has come."""
+    return (select(OutboxMessage).where(OutboxMessage.status == "pending", OutboxMessage.available_at <= now())
+            .order_by(OutboxMessage.available_at).limit(batch))
 
 
 def _failed(msg: OutboxMessage, exc: Exception, max_attempts: int) -> None:
@@ -131,12 +134,9 @@ def _run_once_leased(*, batch: int, max_attempts: int) -> int:
     record each outcome in its own transaction. A worker that dies mid-run leaves the lease to
     expire, and the message runs again (handlers are idempotent)."""
     with session_scope(None, system=True) as s:
-        s.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-        q = (select(OutboxMessage)
-             .where(OutboxMessage.status == "pending", OutboxMessage.available_at <= now())
-             .order_by(OutboxMessage.available_at).limit(batch))
+        write_lock(s)
         claimed = []
-        for msg in s.scalars(q).all():
+        for msg in s.scalars(_due(batch)).all():
             msg.available_at = now() + LEASE
             claimed.append((msg.id, msg.topic, msg.org_id, dict(msg.payload)))
     for msg_id, topic, org_id, payload in claimed:
@@ -147,7 +147,7 @@ def _run_once_leased(*, batch: int, max_attempts: int) -> int:
         except Exception as exc:  # a failing handler must not stop the others
             error = exc
         with session_scope(None, system=True) as s:
-            s.connection(execution_options={"sqlite_begin": "IMMEDIATE"})  # read-then-write: lock first
+            write_lock(s)  # read-then-write: lock first
             row = s.get(OutboxMessage, msg_id)
             if row is None or row.status != "pending":
                 continue

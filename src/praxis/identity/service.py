@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404, session_scope
 from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from praxis.platform.ids import slug
 from praxis.platform.permissions import CATALOGUE
 from praxis.platform.settings import get_settings
 from praxis.platform.uow import unit_of_work
@@ -378,7 +378,7 @@ def _role_key(s: Session, name: str) -> str:
     """The first free key of `base`, `base_2`, `base_3`, ... (exact matches: `_` is no wildcard here)."""
     if not name.strip():
         raise ValidationProblem("Name is required", field="name")
-    base = re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")[:50] or "role"
+    base = slug(name, max_length=50, fallback="role")
     start = 1
     while True:
         candidates = [base if n == 1 else f"{base}_{n}" for n in range(start, start + 20)]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from praxis.patients import normalise as n
+from praxis.platform.ids import slug
 
 FIELD_TYPES = (
     "text",
@@ -406,6 +407,18 @@ def check_answers(
 
 # Built-in templates live in builtin.py; re-exported here because callers think of them as
 # part of the definition language.
+def field_key(label: str, taken: set[str], fallback: str) -> str:
+    """The key of a new field or step made from its label ("Packs per day?" -> "packs_per_day"),
+    starting with a letter and unique among `taken` (`_2`, `_3`, ... appended)."""
+    base = slug(label, max_length=36, fallback=fallback)
+    if not base[0].isalpha():
+        base = f"{fallback}_{base}"[:36]
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}_{n}", n + 1
+    return key
+
+
 from praxis.intake.builtin import (  # noqa: E402
     PHQ9_DIFFICULTY,
     PHQ9_ITEMS,

@@ -5,7 +5,6 @@ review, the patient's intake history fragment, and the public patient-link pages
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
 from fastapi import Depends, Request
@@ -121,17 +120,6 @@ def _split(text: str) -> list[str]:
     return [v.strip() for v in text.replace("\n", ",").split(",") if v.strip()]
 
 
-def _slug(text: str, taken: set[str], fallback: str) -> str:
-    """A key made from a label ("Packs per day?" -> "packs_per_day"), unique among `taken`."""
-    base = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:36] or fallback
-    if not base[0].isalpha():
-        base = f"{fallback}_{base}"[:36]
-    key, n = base, 2
-    while key in taken:
-        key, n = f"{base}_{n}", n + 1
-    return key
-
-
 def _field_from(form: FormData, defn: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """One field from the editor's field inputs (named `prefix` + label, key, type, ...)."""
 
@@ -141,7 +129,7 @@ def _field_from(form: FormData, defn: dict[str, Any], prefix: str = "") -> dict[
     label = get("label")
     taken = {f["key"] for f in d.all_fields(defn)}
     field: dict[str, Any] = {
-        "key": get("key") or _slug(label, taken, "q"),
+        "key": get("key") or d.field_key(label, taken, "q"),
         "label": label,
         "type": get("type") or "text",
         "required": prefix + "required" in form,
@@ -184,7 +172,7 @@ def _edit(defn: dict[str, Any], form: FormData) -> dict[str, Any]:
         title = str(form.get("title") or "").strip()
         steps.append(
             {
-                "key": str(form.get("key") or "").strip() or _slug(title, {s["key"] for s in steps}, "step"),
+                "key": str(form.get("key") or "").strip() or d.field_key(title, {s["key"] for s in steps}, "step"),
                 "title": title,
                 "kind": str(form.get("kind") or "custom"),
                 "fields": [_field_from(form, defn, "field_")],

@@ -1,8 +1,10 @@
-"""Time-ordered UUIDs (UUIDv7 layout) so primary-key indexes stay append-mostly."""
+"""Identifiers: time-ordered UUIDs (UUIDv7 layout, so primary-key indexes stay append-mostly),
+parsing ids from outside, and readable keys made from names."""
 
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 
@@ -26,3 +28,9 @@ def parse_id(value: str, field: str = "id") -> uuid.UUID:
         return uuid.UUID(str(value))
     except (ValueError, AttributeError, TypeError):
         raise NotFound(f"No such {field}", field=field) from None
+
+
+def slug(text: str, *, max_length: int, fallback: str) -> str:
+    """A readable key from a name: lower-case letters, digits and `_` ("Packs per day?" ->
+    "packs_per_day"), at most `max_length` long; `fallback` when nothing is left."""
+    return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")[:max_length] or fallback

@@ -277,33 +277,32 @@ def register_patient(ctx: Context, data: PatientCreate, *, location_id: uuid.UUI
         _check_location(session, ctx, location_id)
         _check_location(session, ctx, data.preferred_location_id)
         check = find_duplicate_candidates(session, ctx, _probe(data))
-        if (check.candidates or check.hidden) and not data.confirm_duplicate:
-            # The 409 shows the candidates: their disclosure is audited and committed although
-            # the registration stops here (nothing else was written in this unit of work).
-            _audit_candidates(session, ctx, check)
-            session.commit()
-            raise PossibleDuplicates(check)
-        patient = Patient(org_id=ctx.org_id, mrn=next_mrn(session, ctx.org_id))
-        apply_fields(patient, data.model_dump(exclude={"confirm_duplicate"}))
-        session.add(patient)
-        session.flush()
-        link_location(session, patient.id, location_id)
-        if data.preferred_location_id != location_id:
-            link_location(session, patient.id, data.preferred_location_id)
-        detail: dict[str, Any] = {"mrn": patient.mrn}
-        if check.candidates or check.hidden:
-            detail["duplicate_confirmed"] = [str(c.id) for c in check.candidates]
-        audit.record(
-            session,
-            ctx,
-            "patient.create",
-            "patient",
-            patient.id,
-            patient_id=patient.id,
-            location_id=location_id,
-            detail=detail,
-        )
-        return to_out(session, patient)
+        if not (check.candidates or check.hidden) or data.confirm_duplicate:
+            patient = Patient(org_id=ctx.org_id, mrn=next_mrn(session, ctx.org_id))
+            apply_fields(patient, data.model_dump(exclude={"confirm_duplicate"}))
+            session.add(patient)
+            session.flush()
+            link_location(session, patient.id, location_id)
+            if data.preferred_location_id != location_id:
+                link_location(session, patient.id, data.preferred_location_id)
+            detail: dict[str, Any] = {"mrn": patient.mrn}
+            if check.candidates or check.hidden:
+                detail["duplicate_confirmed"] = [str(c.id) for c in check.candidates]
+            audit.record(
+                session,
+                ctx,
+                "patient.create",
+                "patient",
+                patient.id,
+                patient_id=patient.id,
+                location_id=location_id,
+                detail=detail,
+            )
+            return to_out(session, patient)
+        # The 409 shows the candidates: their disclosure is audited, and this unit of work commits
+        # that record (nothing else was written) before the refusal below.
+        _audit_candidates(session, ctx, check)
+    raise PossibleDuplicates(check)
 
 
 def update_patient(ctx: Context, patient_id: uuid.UUID, data: PatientUpdate) -> PatientOut:

@@ -336,9 +336,11 @@ def _booking_http(engine: Any, info: dict[str, Any], args: Any) -> dict[str, Any
         _wait_ready(port, server)
         spec = {"port": port, "token": token, "bodies": bodies, "clients": clients,
                 "max_seconds": args.max_seconds}
+        cpu0 = _cpu_seconds(server.pid)
         out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--load-client"],
                              input=json.dumps(spec), capture_output=True, text=True, check=True,
                              timeout=args.max_seconds + 120)
+        cpu1 = _cpu_seconds(server.pid)
         res = json.loads(out.stdout)
     finally:
         server.terminate()
@@ -355,8 +357,20 @@ def _booking_http(engine: Any, info: dict[str, Any], args: Any) -> dict[str, Any
         booked_per_s=round(won / res["wall"], 1), goal=BOOKING_GOAL, attempts=res["sent"],
         wall_s=round(res["wall"], 2), **{k: res[k] for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")},
         status_codes=codes,
+        # The server process's CPU (all its threads) per request: one core bounds its throughput.
+        server_cpu_ms_per_request=None if cpu0 is None or cpu1 is None else round(
+            (cpu1 - cpu0) * 1000 / max(res["sent"], 1), 2),
         slots=slots_tried, one_winner_per_slot=won == slots_tried, overlapping_pairs=_overlaps(engine, info),
         server_5xx=errors_5xx)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc), or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_ready(port: int, server: subprocess.Popen[Any]) -> None:

@@ -8,11 +8,23 @@ from fastapi import APIRouter
 
 DOMAINS = ("practice", "identity", "patients", "intake", "scheduling", "desk")
 
+# Columns of other domains' tables that hold a patient id and must follow a patient merge (and its
+# undo). Patients cannot import the domains above it, so they are declared here, next to the map of
+# everything else that connects the domains; patients' own tables register themselves in merge.py.
+MERGE_REFERENCES = (
+    ("appointments", "patient_id"),
+    ("appointment_series", "patient_id"),
+    ("waitlist_entries", "patient_id"),
+    ("intake_submissions", "patient_id"),
+    ("intake_links", "patient_id"),
+)
+
 _wired = False
 
 
 def import_all() -> None:
-    """Import every domain's permissions and models so catalogue and metadata are complete."""
+    """Import every domain's permissions and models so catalogue and metadata are complete, and
+    register the patient references a merge moves (`MERGE_REFERENCES`)."""
     for domain in DOMAINS:
         for module in ("permissions", "models"):
             try:
@@ -23,6 +35,10 @@ def import_all() -> None:
     importlib.import_module("praxis.platform.audit")
     importlib.import_module("praxis.platform.outbox")
     importlib.import_module("praxis.platform.idempotency")
+    from praxis.patients.merge import register_reference
+
+    for table, column in MERGE_REFERENCES:
+        register_reference(table, column)
 
 
 def wire() -> None:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, get_args
+from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from praxis.intake.definition import all_fields
 from praxis.intake.models import IntakeSubmission
-from praxis.patients.coverage import add_coverage_in, coverage_in, payer_by_code, update_coverage_in
-from praxis.patients.models import Coverage, Document
-from praxis.patients.schemas import CoverageIn, PatientUpdate, Relationship
-from praxis.patients.service import update_patient_in
+from praxis.patients.schemas import PatientUpdate
+from praxis.patients.service import apply_coverage_card_in, update_patient_in
 from praxis.platform import audit
 from praxis.platform.context import Context
 
@@ -54,13 +51,11 @@ def apply_submission(session: Session, ctx: Context, sub: IntakeSubmission, defn
                 action="patient.update_from_intake",
                 detail={"submission_id": str(sub.id)},
             )
-    coverage_id = _apply_coverage(session, ctx, sub.patient_id, coverage_values, notes) if coverage_values else None
-    for kind, doc_id in documents.items():
-        doc = session.scalars(
-            select(Document).where(Document.id == uuid.UUID(doc_id), Document.patient_id == sub.patient_id)
-        ).first()
-        if doc is not None and coverage_id is not None and kind.startswith("card"):
-            doc.coverage_id = coverage_id
+    if coverage_values:
+        # The card's images are the patient's own documents uploaded with this submission.
+        cards = [uuid.UUID(doc_id) for kind, doc_id in documents.items() if kind.startswith("card")]
+        applied = apply_coverage_card_in(session, ctx, sub.patient_id, coverage_values, card_document_ids=cards)
+        notes.extend(applied.notes)
     audit.record(
         session,
         ctx,
@@ -71,43 +66,3 @@ def apply_submission(session: Session, ctx: Context, sub: IntakeSubmission, defn
         detail={"notes": notes},
     )
     return notes
-
-
-def _apply_coverage(
-    session: Session, ctx: Context, patient_id: uuid.UUID, values: dict[str, Any], notes: list[str]
-) -> uuid.UUID | None:
-    code, member = values.get("payer_code"), values.get("member_id")
-    if not code or not member:
-        notes.append("insurance not applied: payer and member id are both needed")
-        return None
-    payer = payer_by_code(session, str(code))
-    if payer is None or not payer.active:
-        notes.append(f"insurance not applied: payer '{code}' is not in the payer directory")
-        return None
-    active = list(session.scalars(select(Coverage).where(Coverage.patient_id == patient_id, Coverage.active.is_(True))))
-    same_payer = next((cov for cov in active if cov.payer_id == payer.id), None)
-    free = [p for p in (1, 2, 3) if p not in {c.priority for c in active}]
-    if same_payer is None and not free:
-        notes.append("insurance not applied: the patient already has three active coverages")
-        return None
-    card = {"member_id": str(member)}
-    card.update({k: str(values[k]) for k in ("group_number", "plan_name") if values.get(k)})
-    try:
-        if same_payer is not None:
-            # Same payer: the card may show a new member id or group; update in place.
-            data = coverage_in(same_payer, **card)
-        else:
-            relationship = values.get("relationship")
-            data = CoverageIn(
-                payer_id=payer.id,
-                relationship=relationship if relationship in get_args(Relationship) else "18",
-                priority=free[0],
-                **card,
-            )
-    except ValidationError as exc:
-        bad = ", ".join(str(e["loc"][0]) for e in exc.errors())
-        notes.append(f"insurance not applied: invalid {bad}")
-        return None
-    if same_payer is not None:
-        return update_coverage_in(session, ctx, same_payer, data, detail={"via": "intake"}).id
-    return add_coverage_in(session, ctx, patient_id, data, source="intake").id

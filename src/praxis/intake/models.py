@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from praxis.patients.merge import register_reference
 from praxis.platform.clock import now
 from praxis.platform.db import Base, TenantScoped, org_fk
 
@@ -109,8 +108,3 @@ class IntakeLink(TenantScoped, Base):
         UniqueConstraint("org_id", "token_hash", name="uq_intake_links_token"),
         Index("ix_intake_links_org_submission", "org_id", "submission_id"),
     )
-
-
-# Intake rows follow a patient merge.
-register_reference("intake_submissions", "patient_id")
-register_reference("intake_links", "patient_id")

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, get_args
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from praxis.patients import normalise as n
 from praxis.patients.access import load_patient
-from praxis.patients.models import Coverage, Patient, Payer
+from praxis.patients.models import Coverage, Document, Patient, Payer
 from praxis.patients.permissions import PATIENTS_READ, PATIENTS_WRITE, PAYERS_MANAGE
-from praxis.patients.schemas import CoverageIn, CoverageOut, PayerIn, PayerOut
+from praxis.patients.schemas import CoverageIn, CoverageOut, PayerIn, PayerOut, Relationship
 from praxis.platform import audit
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
@@ -192,3 +195,76 @@ def get_coverage(ctx: Context, coverage_id: uuid.UUID) -> CoverageOut:
         load_patient(session, ctx, cov.patient_id)
         audit.record(session, ctx, "coverage.read", "coverage", cov.id, patient_id=cov.patient_id)
         return CoverageOut.model_validate(cov)
+
+
+# --- insurance cards (intake) --------------------------------------------------------------------
+
+@dataclass
+class CardApplied:
+    """What applying a card did: the coverage written (None when nothing was), notes for staff."""
+
+    coverage_id: uuid.UUID | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def apply_coverage_card_in(
+    session: Session,
+    ctx: Context,
+    patient_id: uuid.UUID,
+    values: Mapping[str, Any],
+    *,
+    card_document_ids: Sequence[uuid.UUID] = (),
+    source: str = "intake",
+) -> CardApplied:
+    """Apply an insurance card a patient typed in (payer code, member id, group, plan, relationship)
+    in the caller's unit of work, and attach the card's images (`card_document_ids`, the patient's
+    own documents) to the coverage.
+
+    The coverage rules live here: the same payer's active coverage is updated in place (a new card
+    shows a new member id or group); otherwise the card becomes a new coverage in the first free
+    order (primary, secondary, tertiary); with three active coverages nothing is written. What
+    cannot be applied is returned as a note for staff, never raised: the patient's other answers
+    still apply."""
+    out = CardApplied()
+    code, member = values.get("payer_code"), values.get("member_id")
+    if not code or not member:
+        out.notes.append("insurance not applied: payer and member id are both needed")
+        return out
+    payer = payer_by_code(session, str(code))
+    if payer is None or not payer.active:
+        out.notes.append(f"insurance not applied: payer '{code}' is not in the payer directory")
+        return out
+    active = list(session.scalars(select(Coverage).where(Coverage.patient_id == patient_id,
+                                                         Coverage.active.is_(True))))
+    same_payer = next((cov for cov in active if cov.payer_id == payer.id), None)
+    free = [p for p in PRIORITY_NAMES if p not in {c.priority for c in active}]
+    if same_payer is None and not free:
+        out.notes.append("insurance not applied: the patient already has three active coverages")
+        return out
+    card = {"member_id": str(member)}
+    card.update({k: str(values[k]) for k in ("group_number", "plan_name") if values.get(k)})
+    try:
+        if same_payer is not None:
+            data = coverage_in(same_payer, **card)
+        else:
+            relationship = values.get("relationship")
+            data = CoverageIn(
+                payer_id=payer.id,
+                relationship=relationship if relationship in get_args(Relationship) else "18",
+                priority=free[0],
+                **card,
+            )
+    except ValidationError as exc:
+        bad = ", ".join(str(e["loc"][0]) for e in exc.errors())
+        out.notes.append(f"insurance not applied: invalid {bad}")
+        return out
+    if same_payer is not None:
+        cov = update_coverage_in(session, ctx, same_payer, data, detail={"via": source})
+    else:
+        cov = add_coverage_in(session, ctx, patient_id, data, source=source)
+    out.coverage_id = cov.id
+    if card_document_ids:
+        for doc in session.scalars(select(Document).where(Document.patient_id == patient_id,
+                                                          Document.id.in_(list(card_document_ids)))):
+            doc.coverage_id = cov.id
+    return out

@@ -1,8 +1,9 @@
 """Merging duplicate patients, and undoing a merge.
 
-Patients does not know who points at a patient: every domain registers its references
-(`register_reference("appointments", "patient_id")`) at import time, so scheduling, billing and
-care add theirs without patients importing them. A merge moves every registered reference from
+Patients does not know who points at a patient: the references other domains hold are declared
+in `praxis.wiring.MERGE_REFERENCES` and registered (`register_reference("appointments",
+"patient_id")`) when the app is wired, so scheduling, billing and care add theirs without
+patients importing them. A merge moves every registered reference from
 the merged record to the survivor and writes down exactly which rows moved (a MergeRecord), so
 an unmerge moves precisely those rows back, even after new rows were added to the survivor.
 

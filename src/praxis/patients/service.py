@@ -18,11 +18,22 @@ from sqlalchemy.orm import Session
 
 from praxis.patients import normalise as n
 from praxis.patients.access import (
+    insert_location_link,
     link_location,
     load_patient,
     patient_location_ids,
     visibility_clause,
     visible_locations,
+)
+from praxis.patients.coverage import CardApplied, apply_coverage_card_in
+from praxis.patients.lookups import (
+    Contact,
+    booking_columns,
+    booking_visibility,
+    check_bookable_status,
+    contact,
+    names,
+    require_bookable_patient,
 )
 from praxis.patients.models import Coverage, MrnCounter, Patient, PatientAlias
 from praxis.patients.permissions import PATIENTS_READ, PATIENTS_WRITE
@@ -263,6 +274,33 @@ def register_patient(ctx: Context, data: PatientCreate, *, location_id: uuid.UUI
     The patient gets the organisation's next MRN and is linked to the registering location and
     the preferred location.
     """
+    location_id = _registration_location(ctx, data, location_id)
+    with unit_of_work(ctx) as session:
+        created = _register(session, ctx, data, location_id)
+        if isinstance(created, Patient):
+            return to_out(session, created)
+        # The 409 shows the candidates: their disclosure is audited, and this unit of work commits
+        # that record (nothing else was written) before the refusal below.
+        _audit_candidates(session, ctx, created)
+    raise PossibleDuplicates(created)
+
+
+def register_patient_in(
+    session: Session, ctx: Context, data: PatientCreate, *, location_id: uuid.UUID | None = None
+) -> Patient:
+    """`register_patient` in the caller's unit of work (online booking registers and books in one
+    transaction): the same checks, MRN, location links and audit record. On possible duplicates it
+    audits the candidates and raises PossibleDuplicates; whether that record commits is the caller's
+    transaction's outcome."""
+    location_id = _registration_location(ctx, data, location_id)
+    created = _register(session, ctx, data, location_id)
+    if isinstance(created, Patient):
+        return created
+    _audit_candidates(session, ctx, created)
+    raise PossibleDuplicates(created)
+
+
+def _registration_location(ctx: Context, data: PatientCreate, location_id: uuid.UUID | None) -> uuid.UUID | None:
     location_id = location_id or ctx.location_id or data.preferred_location_id
     scope = ctx.scope(PATIENTS_WRITE)
     if location_id is None and scope:
@@ -273,36 +311,57 @@ def register_patient(ctx: Context, data: PatientCreate, *, location_id: uuid.UUI
             )
         location_id = next(iter(scope))
     ctx.require(PATIENTS_WRITE, location_id, what="location")
-    with unit_of_work(ctx) as session:
-        _check_location(session, ctx, location_id)
-        _check_location(session, ctx, data.preferred_location_id)
-        check = find_duplicate_candidates(session, ctx, _probe(data))
-        if not (check.candidates or check.hidden) or data.confirm_duplicate:
-            patient = Patient(org_id=ctx.org_id, mrn=next_mrn(session, ctx.org_id))
-            apply_fields(patient, data.model_dump(exclude={"confirm_duplicate"}))
-            session.add(patient)
-            session.flush()
-            link_location(session, patient.id, location_id)
-            if data.preferred_location_id != location_id:
-                link_location(session, patient.id, data.preferred_location_id)
-            detail: dict[str, Any] = {"mrn": patient.mrn}
-            if check.candidates or check.hidden:
-                detail["duplicate_confirmed"] = [str(c.id) for c in check.candidates]
-            audit.record(
-                session,
-                ctx,
-                "patient.create",
-                "patient",
-                patient.id,
-                patient_id=patient.id,
-                location_id=location_id,
-                detail=detail,
-            )
-            return to_out(session, patient)
-        # The 409 shows the candidates: their disclosure is audited, and this unit of work commits
-        # that record (nothing else was written) before the refusal below.
-        _audit_candidates(session, ctx, check)
-    raise PossibleDuplicates(check)
+    return location_id
+
+
+def _register(
+    session: Session, ctx: Context, data: PatientCreate, location_id: uuid.UUID | None
+) -> Patient | DuplicateCheck:
+    """Insert the patient, or return the duplicate check that refuses it."""
+    _check_location(session, ctx, location_id)
+    _check_location(session, ctx, data.preferred_location_id)
+    check = find_duplicate_candidates(session, ctx, _probe(data))
+    if (check.candidates or check.hidden) and not data.confirm_duplicate:
+        return check
+    patient = Patient(org_id=ctx.org_id, mrn=next_mrn(session, ctx.org_id))
+    apply_fields(patient, data.model_dump(exclude={"confirm_duplicate"}))
+    session.add(patient)
+    session.flush()
+    link_location(session, patient.id, location_id)
+    if data.preferred_location_id != location_id:
+        link_location(session, patient.id, data.preferred_location_id)
+    detail: dict[str, Any] = {"mrn": patient.mrn}
+    if check.candidates or check.hidden:
+        detail["duplicate_confirmed"] = [str(c.id) for c in check.candidates]
+    audit.record(
+        session,
+        ctx,
+        "patient.create",
+        "patient",
+        patient.id,
+        patient_id=patient.id,
+        location_id=location_id,
+        detail=detail,
+    )
+    return patient
+
+
+def find_returning_patient_in(
+    session: Session, ctx: Context, *, first_name: str, last_name: str, dob: date, address: str
+) -> uuid.UUID | None:
+    """The active patient a self-service request (online booking) is from: same normalised first
+    and last name, same date of birth, and `address` (a normalised mobile number or email) on
+    record. Exact on purpose: a stranger who knows a name and birthday must not land on someone's
+    record, so anything less registers a new patient (staff merge duplicates later). Nothing is
+    shown to the requester, so nothing is disclosed; the booking that follows is audited."""
+    q = select(Patient.id, Patient.phone_mobile, Patient.email).where(
+        Patient.last_name_norm == n.normalise_name(last_name),
+        Patient.first_name_norm == n.normalise_name(first_name),
+        Patient.dob == dob,
+        Patient.status == "active",
+    )
+    return next((pid for pid, phone, email in session.execute(q.order_by(Patient.created_at))
+                 if address in (phone, email)), None)
 
 
 def update_patient(ctx: Context, patient_id: uuid.UUID, data: PatientUpdate) -> PatientOut:
@@ -411,14 +470,27 @@ def touch(ctx: Context, patient_id: uuid.UUID, location_id: uuid.UUID) -> None:
 
 
 __all__ = [
+    "CardApplied",
+    "Contact",
     "PossibleDuplicates",
+    "apply_coverage_card_in",
+    "booking_columns",
+    "booking_visibility",
+    "check_bookable_status",
     "check_duplicates",
+    "contact",
     "find_duplicate_candidates",
     "find_patients",
+    "find_returning_patient_in",
     "get_patient",
     "get_patient_by_mrn",
+    "insert_location_link",
     "link_location",
+    "names",
     "register_patient",
+    "register_patient_in",
+    "require_bookable_patient",
     "touch",
     "update_patient",
+    "update_patient_in",
 ]

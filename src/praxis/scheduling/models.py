@@ -393,13 +393,3 @@ event.listen(Appointment.__table__, "after_create",
              DDL(PG_EXCLUSION_DDL[1]).execute_if(dialect="postgresql"))
 event.listen(AppointmentResource.__table__, "after_create",
              DDL(PG_EXCLUSION_DDL[2]).execute_if(dialect="postgresql"))
-
-# Patient ids held here follow a patient merge.
-def _register_merge_references() -> None:
-    from praxis.patients.merge import register_reference
-
-    for table in ("appointments", "appointment_series", "waitlist_entries"):
-        register_reference(table, "patient_id")
-
-
-_register_merge_references()

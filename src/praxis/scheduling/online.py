@@ -20,9 +20,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from praxis.patients.models import Patient
-from praxis.patients.normalise import normalise_name, parse_email, parse_phone
+from praxis.patients import service as patients
+from praxis.patients.normalise import parse_email, parse_phone
+from praxis.patients.schemas import PatientCreate, PatientUpdate
 from praxis.platform import audit
 from praxis.platform.clock import now
 from praxis.platform.context import Context, system_context
@@ -150,7 +152,8 @@ def verify(loc: PublicLocation, verification_id: uuid.UUID, code: str) -> dict[s
         v.used_at = now()
         payload = json.loads(v.payload)
     data = OnlineBookingIn.model_validate({k: val for k, val in payload.items() if k != "address"})
-    patient_id = _find_or_register(ctx, loc, data, payload["address"])
+    with unit_of_work(ctx) as session:
+        patient_id = _find_or_register(session, ctx, loc, data, payload["address"])
     appt = service.book(ctx, patient_id=patient_id, visit_type_id=data.visit_type_id,
                         provider_id=data.provider_id, location_id=loc.location_id, start_at=data.start_at,
                         reason_for_visit=data.reason_for_visit, source="online")
@@ -166,20 +169,16 @@ def verify(loc: PublicLocation, verification_id: uuid.UUID, code: str) -> dict[s
             "intake_link_sent": False, "contact_consent": data.contact_consent}
 
 
-def _find_or_register(ctx: Context, loc: PublicLocation, data: OnlineBookingIn, address: str) -> uuid.UUID:
-    with unit_of_work(ctx) as session:
-        q = select(Patient.id, Patient.phone_mobile, Patient.email).where(
-            Patient.last_name_norm == normalise_name(data.last_name),
-            Patient.first_name_norm == normalise_name(data.first_name), Patient.dob == data.dob,
-            Patient.status == "active")
-        found = next((pid for pid, phone, email in session.execute(q) if address in (phone, email)), None)
-    from praxis.patients.schemas import PatientCreate, PatientUpdate
-    from praxis.patients.service import register_patient, update_patient
-
+def _find_or_register(session: Session, ctx: Context, loc: PublicLocation, data: OnlineBookingIn,
+                      address: str) -> uuid.UUID:
+    """The returning patient (patients' matching rule) or a newly registered one, in the caller's
+    unit of work; the contact consent given with the request is recorded on the record either way."""
+    found = patients.find_returning_patient_in(session, ctx, first_name=data.first_name,
+                                               last_name=data.last_name, dob=data.dob, address=address)
     consent = {"consent_sms" if data.channel == "sms" else "consent_email": True} if data.contact_consent else {}
     if found is not None:
         if consent:  # recorded on the returning patient's record too (audited like any update)
-            update_patient(ctx, found, PatientUpdate(**consent))
+            patients.update_patient_in(session, ctx, found, PatientUpdate(**consent))
         return found
     fields: dict[str, Any] = {"first_name": data.first_name, "last_name": data.last_name, "dob": data.dob,
                               "preferred_location_id": loc.location_id, "confirm_duplicate": True,
@@ -188,5 +187,4 @@ def _find_or_register(ctx: Context, loc: PublicLocation, data: OnlineBookingIn, 
         fields["phone_mobile"] = address
     else:
         fields["email"] = address
-    out = register_patient(ctx, PatientCreate(**fields), location_id=loc.location_id)
-    return out.id
+    return patients.register_patient_in(session, ctx, PatientCreate(**fields), location_id=loc.location_id).id

@@ -230,7 +230,8 @@ def test_intake_card_from_the_same_payer_updates_the_coverage_in_place(setup, or
 
 
 def test_intake_coverage_relationship_codes_and_bad_card_values(setup, org):
-    from praxis.intake import apply
+    """The card rule is patients' (patients.service.apply_coverage_card_in); intake only calls it."""
+    from praxis.patients.service import apply_coverage_card_in
     from praxis.platform.uow import unit_of_work
 
     ctx, _wf, p = setup
@@ -238,10 +239,14 @@ def test_intake_coverage_relationship_codes_and_bad_card_values(setup, org):
     other = register(ctx, "Una", "Other", date(1990, 2, 2), location_id=org.loc_a.id)
     notes: list[str] = []
     with unit_of_work(ctx) as s:
-        apply._apply_coverage(s, ctx, p.id, {"payer_code": "RELPAY", "member_id": "R1", "relationship": "19"}, notes)
-        apply._apply_coverage(s, ctx, other.id, {"payer_code": "RELPAY", "member_id": "R2", "relationship": "99"},
-                              notes)
-        assert apply._apply_coverage(s, ctx, other.id, {"payer_code": "RELPAY", "member_id": "M" * 81}, notes) is None
+        for patient_id, values in ((p.id, {"payer_code": "RELPAY", "member_id": "R1", "relationship": "19"}),
+                                   (other.id, {"payer_code": "RELPAY", "member_id": "R2", "relationship": "99"})):
+            applied = apply_coverage_card_in(s, ctx, patient_id, values)
+            assert applied.coverage_id is not None
+            notes += applied.notes
+        bad = apply_coverage_card_in(s, ctx, other.id, {"payer_code": "RELPAY", "member_id": "M" * 81})
+        assert bad.coverage_id is None
+        notes += bad.notes
     assert [c.relationship for c in coverage.list_coverages(ctx, p.id)] == ["19"]
     assert [(c.relationship, c.member_id) for c in coverage.list_coverages(ctx, other.id)] == [("18", "R2")]
     assert notes == ["insurance not applied: invalid member_id"]

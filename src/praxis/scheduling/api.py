@@ -417,4 +417,5 @@ def online_start(org_slug: str, location_code: str, data: OnlineBookingIn, reque
 def online_verify(org_slug: str, location_code: str, verification_id: str, data: OnlineVerifyIn,
                   _ctx: Context | None = Depends(public)) -> OnlineBooked:
     loc = online.find_location(org_slug, location_code)
-    return OnlineBooked(**online.verify(loc, parse_id(verification_id, "booking request"), data.code))
+    return OnlineBooked(**online.verify(loc, parse_id(verification_id, "booking request"), data.code,
+                                        start_at=data.start_at, provider_id=data.provider_id))

@@ -3,8 +3,9 @@ confirmed by a one-time code sent to the patient's phone or email, rate limited.
 
 Flow: `start()` checks the slot is still open, stores the request (encrypted) with a hash of a
 6-digit code and sends the code; `verify()` checks the code (5 tries, 15 minutes), finds the
-patient (same name, date of birth and contact) or registers a new one, and books through the
-normal booking path (same double-booking protection). The intake link is sent by intake's
+patient (patients' returning-patient rule) or registers a new one, and books through the normal
+booking path (same double-booking protection), all in one unit of work: a lost race leaves no
+patient behind and the code usable for another time. The intake link is sent by intake's
 handler of `scheduling.appointment_booked` (source "online"); scheduling cannot import intake.
 """
 
@@ -31,7 +32,7 @@ from praxis.platform.context import Context, system_context
 from praxis.platform.crypto import keyring
 from praxis.platform.db import session_scope
 from praxis.platform.errors import NotFound, TooManyRequests, ValidationProblem
-from praxis.platform.uow import unit_of_work
+from praxis.platform.uow import unit_of_work, write_lock
 from praxis.practice.models import Location, Organisation
 from praxis.scheduling import service, setup
 from praxis.scheduling.availability import to_local
@@ -133,40 +134,94 @@ def start(loc: PublicLocation, data: OnlineBookingIn, *, client_ip: str | None
     return vid, expires, masked
 
 
-def verify(loc: PublicLocation, verification_id: uuid.UUID, code: str) -> dict[str, Any]:
-    """Check the code and book. Returns what the confirmation page shows."""
+@dataclass(frozen=True)
+class _WrongCode:
+    tries_left: int
+
+
+@dataclass(frozen=True)
+class _Booked:
+    appointment: Any
+    data: OnlineBookingIn
+
+
+def verify(loc: PublicLocation, verification_id: uuid.UUID, code: str, *, start_at: datetime | None = None,
+           provider_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """Check the code and book. Returns what the confirmation page shows.
+
+    One unit of work: the code check, the returning patient's match (or the new patient's
+    registration), the booking and the request's link to the appointment commit together or not
+    at all. A booking that loses a race answers 409 and changes nothing: no patient is left behind
+    and the code stays usable, for another time (`start_at`, and `provider_id` when another provider,
+    both as the slot search offers them) or the same one if it comes free. A wrong code counts
+    against the request's tries and nothing else happens."""
     ctx = _ctx(loc)
-    with unit_of_work(ctx) as session:
-        v = session.scalars(select(BookingVerification).where(
-            BookingVerification.id == verification_id,
-            BookingVerification.location_id == loc.location_id)).first()
-        if v is None or v.used_at is not None:
-            raise NotFound("No such booking request")
-        if v.expires_at <= now() or v.attempts >= MAX_ATTEMPTS:
-            raise ValidationProblem("The code has expired; start again", field="code")
-        if not hmac.compare_digest(v.code_hash, _code_hash(v.id, code)):
-            v.attempts += 1
-            left = MAX_ATTEMPTS - v.attempts
-            session.commit()
-            raise ValidationProblem(f"That code is not right ({left} tries left)", field="code")
-        v.used_at = now()
-        payload = json.loads(v.payload)
-    data = OnlineBookingIn.model_validate({k: val for k, val in payload.items() if k != "address"})
-    with unit_of_work(ctx) as session:
-        patient_id = _find_or_register(session, ctx, loc, data, payload["address"])
-    appt = service.book(ctx, patient_id=patient_id, visit_type_id=data.visit_type_id,
-                        provider_id=data.provider_id, location_id=loc.location_id, start_at=data.start_at,
-                        reason_for_visit=data.reason_for_visit, source="online")
-    with unit_of_work(ctx) as session:
-        v2 = session.scalars(select(BookingVerification).where(BookingVerification.id == verification_id)).one()
-        v2.appointment_id = appt.id
-        audit.record(session, ctx, "appointment.online_booked", "appointment", appt.id, patient_id=patient_id,
-                     location_id=loc.location_id)
+    if start_at is not None or provider_id is not None:
+        _check_other_time(loc, ctx, verification_id, start_at, provider_id)
+    outcome = service.retrying(lambda: _verify_once(ctx, loc, verification_id, code, start_at, provider_id))
+    if isinstance(outcome, _WrongCode):
+        raise ValidationProblem(f"That code is not right ({outcome.tries_left} tries left)", field="code")
+    appt, data = outcome.appointment, outcome.data
     names = providers(loc)
     return {"appointment_id": appt.id, "start_at": appt.start_at, "local_start": to_local(appt.start_at,
                                                                                            loc.timezone),
             "location_name": loc.name, "provider_name": names.get(appt.provider_id, ""),
             "intake_link_sent": False, "contact_consent": data.contact_consent}
+
+
+def _open_request(session: Session, loc: PublicLocation, verification_id: uuid.UUID, *, lock: bool
+                  ) -> BookingVerification:
+    """The request, unused (404 otherwise); `lock`: held until commit (PostgreSQL row lock), so a
+    double submit waits for the first and then finds the request used."""
+    q = select(BookingVerification).where(BookingVerification.id == verification_id,
+                                          BookingVerification.location_id == loc.location_id)
+    v = session.scalars(q.with_for_update() if lock else q).first()
+    if v is None or v.used_at is not None:
+        raise NotFound("No such booking request")
+    return v
+
+
+def _check_other_time(loc: PublicLocation, ctx: Context, verification_id: uuid.UUID, start_at: datetime | None,
+                      provider_id: uuid.UUID | None) -> None:
+    """Another time for a request is held to what `start` holds the first one to: a time the slot
+    search offers for the request's visit type (the booking itself re-checks it under its lock)."""
+    if start_at is None:
+        raise ValidationProblem("Choose the new time", field="start_at")
+    with unit_of_work(ctx) as session:
+        wanted = _request_data(_open_request(session, loc, verification_id, lock=False))
+    provider = provider_id or wanted.provider_id
+    offered = {s.start_at for s in slots(loc, wanted.visit_type_id, to_local(start_at, loc.timezone).date(),
+                                         days=1, limit=96, provider_id=provider)}
+    if start_at not in offered:
+        raise ValidationProblem("That time is no longer available; pick another", field="start_at")
+
+
+def _request_data(v: BookingVerification) -> OnlineBookingIn:
+    payload = json.loads(v.payload)
+    return OnlineBookingIn.model_validate({k: val for k, val in payload.items() if k != "address"})
+
+
+def _verify_once(ctx: Context, loc: PublicLocation, verification_id: uuid.UUID, code: str,
+                 start_at: datetime | None, provider_id: uuid.UUID | None) -> _Booked | _WrongCode:
+    with unit_of_work(ctx) as session:
+        write_lock(session)  # SQLite: the write lock first, as every booking takes it
+        v = _open_request(session, loc, verification_id, lock=True)
+        if v.expires_at <= now() or v.attempts >= MAX_ATTEMPTS:
+            raise ValidationProblem("The code has expired; start again", field="code")
+        if not hmac.compare_digest(v.code_hash, _code_hash(v.id, code)):
+            v.attempts += 1  # committed: the caller raises after this unit of work
+            return _WrongCode(MAX_ATTEMPTS - v.attempts)
+        data = _request_data(v)
+        if start_at is not None:
+            data = data.model_copy(update={"start_at": start_at, "provider_id": provider_id or data.provider_id})
+        patient_id = _find_or_register(session, ctx, loc, data, json.loads(v.payload)["address"])
+        appt = service.book_in(session.connection(), ctx, patient_id=patient_id, visit_type_id=data.visit_type_id,
+                               provider_id=data.provider_id, location_id=loc.location_id, start_at=data.start_at,
+                               reason_for_visit=data.reason_for_visit, source="online")
+        v.used_at, v.appointment_id = now(), appt.id
+        audit.record(session, ctx, "appointment.online_booked", "appointment", appt.id, patient_id=patient_id,
+                     location_id=loc.location_id)
+        return _Booked(appt, data)
 
 
 def _find_or_register(session: Session, ctx: Context, loc: PublicLocation, data: OnlineBookingIn,

@@ -392,6 +392,11 @@ class OnlineBookingStarted(BaseModel):
 
 class OnlineVerifyIn(StrictModel):
     code: Annotated[str, Field(min_length=6, max_length=6, pattern=r"^\d{6}$")]
+    # After a 409 (someone booked the time first) the same code books another offered time.
+    start_at: AwareDatetime | None = Field(default=None, description=(
+        "Book this time instead of the requested one (a time the slot search offers)."))
+    provider_id: uuid.UUID | None = Field(default=None, description=(
+        "With start_at: the provider of that time, when not the requested one."))
 
 
 class OnlineBooked(BaseModel):

@@ -452,7 +452,7 @@ def _booking_raw(engine: Any, info: dict[str, Any], args: Any) -> dict[str, Any]
     from psycopg.types.json import Jsonb
 
     from praxis.platform.ids import new_id
-    from praxis.scheduling.service import provider_lock_key
+    from praxis.scheduling.booking import provider_lock_key
 
     n = args.bookings
     targets = _booking_targets(info, n)

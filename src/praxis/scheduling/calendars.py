@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, literal, null, or_, select, type_coerce, union_all
+from sqlalchemy import Connection, and_, literal, null, select, type_coerce, union_all
 
 from praxis.practice.models import Location
 from praxis.scheduling.availability import (
@@ -178,23 +178,6 @@ def load_busy(conn: Connection, org_id: uuid.UUID, provider_ids: list[uuid.UUID]
         else:
             busy[r.provider_id].append(Interval(r.starts, r.ends))
     return busy, exceptions
-
-
-def busy_column(org_id: Any, provider_id: Any, location_id: Any, block_start: Any, block_end: Any,
-                block_floor: Any, exclude_appointment: Any | None = None) -> Any:
-    """SQL boolean for a single booking's probe: an active appointment of the provider or a schedule
-    exception (here or everywhere) overlaps [block_start, block_end). Arguments are SQL expressions
-    (bind parameters: the statement is built once); `block_floor` = block_start - MAX_BLOCK bounds
-    the index scan as in `load_busy`."""
-    appt = select(A.c.id).where(A.c.org_id == org_id, A.c.provider_id == provider_id,
-                                A.c.status.in_(ACTIVE_STATUSES), A.c.block_start < block_end,
-                                A.c.block_start > block_floor, A.c.block_end > block_start)
-    if exclude_appointment is not None:
-        appt = appt.where(A.c.id != exclude_appointment)
-    exc = select(EX.c.id).where(EX.c.org_id == org_id, EX.c.provider_id == provider_id,
-                                or_(EX.c.location_id.is_(None), EX.c.location_id == location_id),
-                                EX.c.starts_at < block_end, EX.c.ends_at > block_start)
-    return or_(exists(appt), exists(exc)).label("busy")
 
 
 def own_busy(provider_id: uuid.UUID, location_id: uuid.UUID, busy: dict[uuid.UUID, list[Interval]],

@@ -34,8 +34,9 @@ from praxis.platform.db import session_scope
 from praxis.platform.errors import NotFound, TooManyRequests, ValidationProblem
 from praxis.platform.uow import unit_of_work, write_lock
 from praxis.practice.models import Location, Organisation
-from praxis.scheduling import service, setup
+from praxis.scheduling import booking, service, setup
 from praxis.scheduling.availability import to_local
+from praxis.scheduling.booking import BookingRequest
 from praxis.scheduling.models import BookingVerification, Provider, VisitType
 from praxis.scheduling.reminders import get_sender
 from praxis.scheduling.schemas import OnlineBookingIn
@@ -158,7 +159,7 @@ def verify(loc: PublicLocation, verification_id: uuid.UUID, code: str, *, start_
     ctx = _ctx(loc)
     if start_at is not None or provider_id is not None:
         _check_other_time(loc, ctx, verification_id, start_at, provider_id)
-    outcome = service.retrying(lambda: _verify_once(ctx, loc, verification_id, code, start_at, provider_id))
+    outcome = booking.retrying(lambda: _verify_once(ctx, loc, verification_id, code, start_at, provider_id))
     if isinstance(outcome, _WrongCode):
         raise ValidationProblem(f"That code is not right ({outcome.tries_left} tries left)", field="code")
     appt, data = outcome.appointment, outcome.data
@@ -215,9 +216,9 @@ def _verify_once(ctx: Context, loc: PublicLocation, verification_id: uuid.UUID, 
         if start_at is not None:
             data = data.model_copy(update={"start_at": start_at, "provider_id": provider_id or data.provider_id})
         patient_id = _find_or_register(session, ctx, loc, data, json.loads(v.payload)["address"])
-        appt = service.book_in(session.connection(), ctx, patient_id=patient_id, visit_type_id=data.visit_type_id,
-                               provider_id=data.provider_id, location_id=loc.location_id, start_at=data.start_at,
-                               reason_for_visit=data.reason_for_visit, source="online")
+        appt = booking.book_in(session.connection(), ctx, BookingRequest(
+            patient_id, data.visit_type_id, data.provider_id, loc.location_id, data.start_at,
+            reason_for_visit=data.reason_for_visit, source="online"))
         v.used_at, v.appointment_id = now(), appt.id
         audit.record(session, ctx, "appointment.online_booked", "appointment", appt.id, patient_id=patient_id,
                      location_id=loc.location_id)

@@ -1,57 +1,46 @@
-"""Scheduling's public functions: slot search, booking, status changes, day lists.
+"""Scheduling's public functions: slot search, booking, rescheduling, status changes, day lists.
 
 Each command takes a Context first, owns its unit of work, checks permission and location scope,
 writes the audit record and emits events in the same transaction.
 
-Double-booking: a booking first serialises on its provider (PostgreSQL: a transaction-scoped
-advisory lock; SQLite: BEGIN IMMEDIATE, the database write lock), then checks busy time and
-inserts, so two bookings never interleave between the check and the insert; a losing racer gets
-409. On PostgreSQL an exclusion constraint (models.py) still refuses any overlap as the last guard.
-Reference data (visit types, templates, hours, ...) comes from a per-process cache checked against
-a trigger-maintained version in the same transaction (reference.py).
+Booking lives in `booking.py` (the request value object, the lock, the probe, the writes); the
+functions here keep its keyword form for the API, the screens and other callers. Reference data
+(visit types, templates, hours, ...) comes from a per-process cache checked against a
+trigger-maintained version in the same transaction (reference.py).
 """
 
 from __future__ import annotations
 
 import heapq
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from functools import cache
-from typing import Any, Literal, TypeVar
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
-from sqlalchemy import Connection, and_, bindparam, exists, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Connection, and_, select
 from sqlalchemy.orm import Session
 
-from praxis.platform import audit, locks, outbox
+from praxis.platform import audit, outbox
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
-from praxis.platform.errors import Conflict, Forbidden, NotFound, ProblemError, ValidationProblem
-from praxis.platform.hotsql import HotStatement
-from praxis.platform.ids import new_id
-from praxis.platform.uow import core_unit_of_work, unit_of_work, write_lock
+from praxis.platform.errors import Forbidden, NotFound, ValidationProblem
+from praxis.platform.uow import unit_of_work, write_lock
+from praxis.scheduling import booking, patients_port, reference, setup
 from praxis.scheduling import calendars as cal
-from praxis.scheduling import patients_port, reference, setup
 from praxis.scheduling.availability import (
-    Interval,
     Slot,
     SlotFilter,
-    free_resources,
     iter_slots,
     local_day_bounds,
     to_local,
-    weekly_occurrences,
-    why_not_bookable,
 )
+from praxis.scheduling.booking import MAX_SERIES, BookingRequest, SlotTaken, provider_lock_key, retrying
 from praxis.scheduling.models import (
     ACTIVE_STATUSES,
     Appointment,
     AppointmentResource,
-    AppointmentSeries,
     Provider,
     ProviderLocation,
     ReminderLog,
@@ -60,32 +49,7 @@ from praxis.scheduling.permissions import SCHEDULING_BOOK, SCHEDULING_CHECKIN, S
 from praxis.scheduling.reminders import reminder_rows
 from praxis.scheduling.status import TransitionRefused, transition
 
-T = TypeVar("T")
-
 MAX_SEARCH_DAYS = 92
-MAX_SERIES = 52
-
-
-class SlotTaken(Conflict):
-    type = "slot-taken"
-    title = "That time is no longer free"
-
-
-def _lock_provider(conn: Connection, org_id: uuid.UUID, provider_id: uuid.UUID) -> None:
-    """Serialise bookings of one provider: a racer waits for the winner to commit and then sees
-    its appointment. Without it two racers on PostgreSQL both insert, wait on each other inside the
-    exclusion constraint and one is aborted by the deadlock detector a second later; the
-    constraint stays the last guard either way."""
-    locks.xact_lock(conn, provider_lock_key(org_id, provider_id))
-
-
-def provider_lock_key(org_id: uuid.UUID, provider_id: uuid.UUID) -> int:
-    """The provider's lock key (the bench's raw-SQL floor takes the same one)."""
-    return locks.key_for(org_id, provider_id)
-
-
-def _is_overlap_violation(exc: IntegrityError) -> bool:
-    return _sqlstate(exc) == "23P01" or "ex_appointment" in str(exc.orig)
 
 
 def _scope_locations(ctx: Context, permission: str, wanted: Sequence[uuid.UUID] | None
@@ -193,319 +157,34 @@ def _first_open(conn: Any, org_id: uuid.UUID, ref: reference.Reference, pairs: l
                      vt.id) for s in found[:limit]]
 
 
-# --- booking -------------------------------------------------------------------------------------
-
-
-_P = {name: bindparam(name) for name in ("org", "provider", "location", "patient", "block_start", "block_end",
-                                         "block_floor", "exclude", "seen_since")}
-
-
-def _seen_column() -> Any:
-    """SQL boolean: the patient checked out of a visit since :seen_since (new vs established)."""
-    a = cal.A
-    return exists(select(a.c.id).where(
-        a.c.org_id == _P["org"], a.c.patient_id == _P["patient"], a.c.status == "checked_out",
-        a.c.start_at > _P["seen_since"])).label("seen")
-
-
-@cache
-def _probe_statement(patient: bool, seen: bool, restricted: bool, exclude: bool) -> HotStatement:
-    """Booking's one read after the lock, built once per shape: reference version, busy time and,
-    when booking for a patient, the patient's status, location link and (new/established) history."""
-    columns = [reference.version_column(_P["org"]).label("version"),
-               cal.busy_column(_P["org"], _P["provider"], _P["location"], _P["block_start"], _P["block_end"],
-                               _P["block_floor"], _P["exclude"] if exclude else None)]
-    if patient:
-        columns += patients_port.booking_columns(
-            _P["org"], _P["patient"], _P["location"], bindparam("visible", expanding=True) if restricted else None)
-        if seen:
-            columns.append(_seen_column())
-    return HotStatement(select(*columns))
-
-
-def _check_patient_kind(kind: str, seen: bool) -> None:
-    if kind == "new" and seen:
-        raise ValidationProblem("This visit type is for new patients; the patient was seen in the last "
-                                "three years", field="visit_type_id")
-    if kind == "established" and not seen:
-        raise ValidationProblem("This visit type is for established patients; the patient has no visit "
-                                "in the last three years", field="visit_type_id")
-
-
-@dataclass(frozen=True)
-class _Plan:
-    ref: reference.Reference
-    visit: cal.VisitTypeRow
-    start_at: datetime
-    end_at: datetime
-    block_start: datetime
-    block_end: datetime
-    overbooked: bool
-    resource_ids: tuple[uuid.UUID, ...]
-    patient_linked: bool
-
-
-def _bookable(ref: reference.Reference, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
-              location_id: uuid.UUID, start_at: datetime) -> cal.VisitTypeRow:
-    """Everything decidable from reference data alone: visit type, location, provider link, hours,
-    closures, past. Raises the problem a person can act on."""
-    visit = ref.visit_types.get(visit_type_id)
-    if visit is None or not visit.active:
-        raise NotFound("No such visit type", field="visit_type_id")
-    if location_id not in ref.zones:
-        raise NotFound("No such location", field="location_id")
-    if (provider_id, location_id) not in ref.pairs:
-        raise NotFound("No such provider at this location", field="provider_id")
-    calendar = ref.calendar(provider_id, location_id)
-    if calendar is None:
-        raise ValidationProblem("The provider has no schedule at this location", field="start_at")
-    problem = why_not_bookable(calendar, visit.spec, start_at, now=now(), check_busy=False)
-    if problem:
-        raise ValidationProblem(problem[1], field=problem[0])
-    return visit
-
-
-def _plan(conn: Connection, ctx: Context, *, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
-          location_id: uuid.UUID, start_at: datetime, overbook: bool, patient_id: uuid.UUID | None,
-          exclude: uuid.UUID | None = None) -> _Plan:
-    """Check that the time can be booked (hours, closures, past, busy, rooms, the patient) and plan
-    it, in the caller's writing transaction after `_lock_provider`.
-
-    Reference data comes from the process cache; one probe query confirms its version and reads
-    what changes from minute to minute: busy time, the patient's status and location link, and
-    (for new/established visit types) whether the patient was seen. A stale cache is reloaded and
-    the checks rerun; a refusal is only reported against current reference data."""
-    if start_at.tzinfo is None:
-        raise ValidationProblem("start_at must include a time zone offset", field="start_at")
-    start_at = start_at.astimezone(UTC)
-    org_id = ctx.org_id
-    ref = reference.cached(org_id) or reference.current(conn, org_id)
-    for _attempt in range(5):
-        try:
-            visit = _bookable(ref, visit_type_id, provider_id, location_id, start_at)
-        except ProblemError:
-            latest = reference.current(conn, org_id)
-            if latest.version == ref.version:
-                raise
-            ref = latest
-            continue
-        block = visit.spec.block_for(start_at)
-        kind_matters = patient_id is not None and visit.patient_kind in ("new", "established")
-        visible = patients_port.visible_locations(ctx, ref.settings) if patient_id is not None else None
-        params: dict[str, Any] = {"org": org_id, "provider": provider_id, "location": location_id,
-                                  "block_start": block.start, "block_end": block.end,
-                                  "block_floor": block.start - cal.MAX_BLOCK, "exclude": exclude,
-                                  "patient": patient_id, "visible": sorted(visible or (), key=str),
-                                  "seen_since": now() - timedelta(days=3 * 365)}
-        statement = _probe_statement(patient_id is not None, kind_matters, visible is not None, exclude is not None)
-        probe = statement.rows(conn, params)[0]
-        if probe.version == ref.version:
-            break
-        ref = reference.get(conn, org_id, probe.version)
-    else:
-        raise Conflict("The schedule set-up is being changed right now; try again", field="start_at")
-    if patient_id is not None:
-        patients_port.check_status(probe.patient_status)
-        if kind_matters:
-            _check_patient_kind(visit.patient_kind, bool(probe.seen))
-    overbooked = False
-    if probe.busy:
-        if not overbook:
-            raise SlotTaken("The provider is already booked at that time; choose another slot",
-                            field="start_at")
-        if not ref.may_overbook(provider_id):
-            raise Conflict("Overbooking is not allowed for this provider (organisation setting "
-                           "allow_overbooking and the provider's flag must both be on)", field="overbook")
-        overbooked = True
-    end_at = start_at + timedelta(minutes=visit.duration_minutes)
-    resource_ids: tuple[uuid.UUID, ...] = ()
-    if visit.required_resource_kinds:
-        resources = cal.active_resources(conn, org_id, [location_id], visit.required_resource_kinds)
-        pools = cal.load_resource_pools(conn, org_id, resources, Interval(start_at, end_at),
-                                        exclude_appointment=exclude)
-        calendar = ref.calendar(provider_id, location_id, resources=pools.get(location_id, {}))
-        picked = free_resources(calendar, visit.spec, start_at, end_at) if calendar else None
-        if picked is None:
-            raise SlotTaken("No room or equipment of the required kind is free at that time", field="start_at")
-        resource_ids = picked
-    return _Plan(ref, visit, start_at, end_at, block.start, block.end, overbooked, resource_ids,
-                 patient_id is None or bool(probe.patient_linked))
-
-
-def _book_one(conn: Connection, ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID,
-              provider_id: uuid.UUID, location_id: uuid.UUID, start_at: datetime, overbook: bool,
-              reason_for_visit: str, source: str, series_id: uuid.UUID | None = None) -> Appointment:
-    """Validate and insert one appointment in the caller's (already locked) transaction.
-
-    Written with Core on the caller's connection (appointment, rooms, audit row, outbox rows, the
-    patient's location link): the booking is the hottest write path, and the ORM unit of work was
-    most of its cost. Returns a transient Appointment holding the written values."""
-    plan = _plan(conn, ctx, visit_type_id=visit_type_id, provider_id=provider_id, location_id=location_id,
-                 start_at=start_at, overbook=overbook, patient_id=patient_id)
-    stamp = now()
-    values: dict[str, Any] = {
-        "org_id": ctx.org_id, "id": new_id(), "location_id": location_id, "provider_id": provider_id,
-        "patient_id": patient_id, "visit_type_id": plan.visit.id, "series_id": series_id,
-        "start_at": plan.start_at, "end_at": plan.end_at, "block_start": plan.block_start,
-        "block_end": plan.block_end, "status": "booked", "overbooked": plan.overbooked,
-        "telehealth": plan.visit.modality == "telehealth", "source": source,
-        "reason_for_visit": reason_for_visit, "cancel_reason": None, "confirmed_at": None,
-        "checked_in_at": None, "roomed_at": None, "checked_out_at": None, "cancelled_at": None,
-        "no_show_at": None, "created_at": stamp, "updated_at": stamp, "version": 1}
-    with _conflicts():
-        _INSERT_APPOINTMENT.run(conn, values)
-        if plan.resource_ids:
-            conn.execute(_INSERT_HOLD, [
-                {"org_id": ctx.org_id, "id": new_id(), "appointment_id": values["id"], "resource_id": rid,
-                 "start_at": plan.start_at, "end_at": plan.end_at, "active": True}
-                for rid in plan.resource_ids])
-    audit.write(conn, audit.row(ctx, "appointment.book", "appointment", values["id"], patient_id=patient_id,
-                                location_id=location_id,
-                                detail={"start_at": plan.start_at.isoformat(), "overbooked": plan.overbooked}))
-    outbox.write(conn, [
-        outbox.row("scheduling.appointment_booked",
-                   {"appointment_id": str(values["id"]), "patient_id": str(patient_id),
-                    "location_id": str(location_id), "source": source}, ctx.org_id),
-        *reminder_rows(ctx.org_id, plan.ref.reminder_rules, values["id"], plan.start_at)])
-    if not plan.patient_linked:
-        patients_port.add_location_link(conn, ctx.org_id, patient_id, location_id)
-    return Appointment(**values)
-
-
-_INSERT_APPOINTMENT = HotStatement(Appointment.__table__.insert())
-_INSERT_HOLD = AppointmentResource.__table__.insert()
-
-
-def _hold_resources(session: Session, appt: Appointment, resource_ids: Sequence[uuid.UUID]) -> None:
-    for rid in resource_ids:
-        session.add(AppointmentResource(org_id=appt.org_id, appointment_id=appt.id, resource_id=rid,
-                                        start_at=appt.start_at, end_at=appt.end_at))
-
-
-class _Retry(Exception):
-    """PostgreSQL aborted the transaction (deadlock between two racing overlap checks)."""
-
-
-@contextmanager
-def _conflicts() -> Iterator[None]:
-    """Turn the exclusion constraint's refusal into 409 and a deadlock abort into a retry."""
-    try:
-        yield
-    except IntegrityError as exc:
-        if _is_overlap_violation(exc):
-            raise SlotTaken("Someone else just booked that time; choose another slot",
-                            field="start_at") from None
-        raise
-    except OperationalError as exc:
-        # Two transactions inserting mutually overlapping rows wait on each other inside the
-        # exclusion constraint; PostgreSQL aborts one (40P01). The whole command is retried.
-        if _sqlstate(exc) in ("40P01", "40001"):
-            raise _Retry() from exc
-        raise
-
-
-def _flush_or_conflict(session: Session) -> None:
-    with _conflicts():
-        session.flush()
-
-
-def _sqlstate(exc: Exception) -> str | None:
-    orig = getattr(exc, "orig", None)
-    return getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
-
-
-def retrying(fn: Callable[[], T]) -> T:
-    """Run a booking command again (up to 3 times) when PostgreSQL aborted it as a deadlock."""
-    for _attempt in range(3):
-        try:
-            return fn()
-        except _Retry:
-            continue
-    raise SlotTaken("That time is being booked by someone else right now; try again", field="start_at")
+# --- booking (scheduling/booking.py is its home; these keep the keyword form for the edges) --------
 
 
 def book(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
          location_id: uuid.UUID, start_at: datetime, overbook: bool = False, reason_for_visit: str = "",
          source: str = "staff") -> Appointment:
-    """Book one appointment; 409 when the time is taken, 422 when it is not bookable at all."""
-    ctx.require(SCHEDULING_BOOK, location_id, what="location")
-    return retrying(lambda: _book(ctx, patient_id=patient_id, visit_type_id=visit_type_id,
-                                   provider_id=provider_id, location_id=location_id, start_at=start_at,
-                                   overbook=overbook, reason_for_visit=reason_for_visit, source=source))
-
-
-def _book(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
-          location_id: uuid.UUID, start_at: datetime, overbook: bool, reason_for_visit: str,
-          source: str) -> Appointment:
-    with core_unit_of_work(write=True) as conn:
-        return book_in(conn, ctx, patient_id=patient_id, visit_type_id=visit_type_id, provider_id=provider_id,
-                       location_id=location_id, start_at=start_at, overbook=overbook,
-                       reason_for_visit=reason_for_visit, source=source)
+    """Book one appointment (`booking.book`); 409 when the time is taken, 422 when it is not
+    bookable at all."""
+    return booking.book(ctx, BookingRequest(patient_id, visit_type_id, provider_id, location_id, start_at,
+                                            overbook, reason_for_visit, source))
 
 
 def book_in(conn: Connection, ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID,
             provider_id: uuid.UUID, location_id: uuid.UUID, start_at: datetime, overbook: bool = False,
             reason_for_visit: str = "", source: str = "staff") -> Appointment:
-    """Book one appointment on the connection of the caller's writing transaction (`write_lock` or
-    `core_unit_of_work(write=True)`), so a command that books and changes something else commits
-    both or neither; run it under `retrying`."""
-    ctx.require(SCHEDULING_BOOK, location_id, what="location")
-    _lock_provider(conn, ctx.org_id, provider_id)
-    return _book_one(conn, ctx, patient_id=patient_id, visit_type_id=visit_type_id,
-                     provider_id=provider_id, location_id=location_id, start_at=start_at,
-                     overbook=overbook, reason_for_visit=reason_for_visit, source=source)
+    """Book one appointment in the caller's writing transaction (`booking.book_in`)."""
+    return booking.book_in(conn, ctx, BookingRequest(patient_id, visit_type_id, provider_id, location_id,
+                                                     start_at, overbook, reason_for_visit, source))
 
 
 def book_series(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
                 location_id: uuid.UUID, first_start_at: datetime, count: int, interval_weeks: int = 1,
                 reason_for_visit: str = "") -> list[Appointment]:
-    """Book a weekly series: all of it, or nothing with every conflicting occurrence reported."""
-    ctx.require(SCHEDULING_BOOK, location_id, what="location")
-    if not 2 <= count <= MAX_SERIES:
-        raise ValidationProblem(f"count must be between 2 and {MAX_SERIES}", field="count")
-    if not 1 <= interval_weeks <= 8:
-        raise ValidationProblem("interval_weeks must be between 1 and 8", field="interval_weeks")
-    return retrying(lambda: _book_series(ctx, patient_id=patient_id, visit_type_id=visit_type_id,
-                                          provider_id=provider_id, location_id=location_id,
-                                          first_start_at=first_start_at, count=count,
-                                          interval_weeks=interval_weeks, reason_for_visit=reason_for_visit))
-
-
-def _book_series(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.UUID, provider_id: uuid.UUID,
-                location_id: uuid.UUID, first_start_at: datetime, count: int, interval_weeks: int = 1,
-                reason_for_visit: str = "") -> list[Appointment]:
-    with unit_of_work(ctx) as session:
-        write_lock(session)
-        _lock_provider(session.connection(), ctx.org_id, provider_id)
-        patients_port.require_patient(session, ctx, patient_id)  # before the series row names the patient
-        ref = reference.current(session.connection(), ctx.org_id)
-        if location_id not in ref.zones:
-            raise NotFound("No such location", field="location_id")
-        tz = ref.zones[location_id]
-        starts = weekly_occurrences(first_start_at, count, tz, interval_weeks=interval_weeks)
-        series = AppointmentSeries(org_id=ctx.org_id, patient_id=patient_id, rule="weekly",
-                                   interval=interval_weeks, count=count)
-        session.add(series)
-        session.flush()
-        booked: list[Appointment] = []
-        errors: list[dict[str, Any]] = []
-        for i, start in enumerate(starts):
-            try:
-                with session.begin_nested():
-                    booked.append(_book_one(session.connection(), ctx, patient_id=patient_id,
-                                            visit_type_id=visit_type_id, provider_id=provider_id,
-                                            location_id=location_id, start_at=start, overbook=False,
-                                            reason_for_visit=reason_for_visit, source="staff",
-                                            series_id=series.id))
-            except (ValidationProblem, Conflict) as exc:  # NotFound (visit type, provider, patient) is the
-                # same for every occurrence: it answers 404 for the whole series.
-                errors.append({"field": f"occurrences.{i}", "start_at": start.isoformat(),
-                               "local": to_local(start, tz).strftime("%a %d %b %Y %H:%M"),
-                               "message": exc.detail})
-        if errors:
-            raise Conflict(f"{len(errors)} of {count} occurrences cannot be booked; nothing was booked",
-                           field=errors[0]["field"], errors=errors, type="series-conflict")
-        return booked
+    """Book a weekly series (`booking.book_series`): all of it, or nothing with every conflicting
+    occurrence reported."""
+    first = BookingRequest(patient_id, visit_type_id, provider_id, location_id, first_start_at,
+                           reason_for_visit=reason_for_visit)
+    return booking.book_series(ctx, first, count=count, interval_weeks=interval_weeks)
 
 
 def _load_appointment(session: Session, ctx: Context, appointment_id: uuid.UUID, permission: str
@@ -545,7 +224,7 @@ def reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime,
                provider_id: uuid.UUID | None = None, location_id: uuid.UUID | None = None,
                overbook: bool = False) -> Appointment:
     """Move a booked or confirmed appointment (same id) to a new time, provider or location."""
-    return retrying(lambda: _reschedule(ctx, appointment_id, start_at=start_at, provider_id=provider_id,
+    return booking.retrying(lambda: _reschedule(ctx, appointment_id, start_at=start_at, provider_id=provider_id,
                                          location_id=location_id, overbook=overbook))
 
 
@@ -554,13 +233,13 @@ def _reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime, 
     with unit_of_work(ctx) as session:
         write_lock(session)
         appt = _load_appointment(session, ctx, appointment_id, SCHEDULING_BOOK)
-        _lock_provider(session.connection(), ctx.org_id, provider_id or appt.provider_id)
+        booking.lock_provider(session.connection(), ctx.org_id, provider_id or appt.provider_id)
         t = transition(appt.status, "reschedule")
         new_location = location_id or appt.location_id
         ctx.require(SCHEDULING_BOOK, new_location, what="location")
-        plan = _plan(session.connection(), ctx, visit_type_id=appt.visit_type_id,
-                     provider_id=provider_id or appt.provider_id, location_id=new_location,
-                     start_at=start_at, overbook=overbook, patient_id=None, exclude=appt.id)
+        moved = BookingRequest(appt.patient_id, appt.visit_type_id, provider_id or appt.provider_id, new_location,
+                               start_at, overbook)
+        plan = booking.plan(session.connection(), ctx, moved, exclude=appt.id, check_patient=False)
         old_start, old_end, old_provider, old_location = (appt.start_at, appt.end_at, appt.provider_id,
                                                           appt.location_id)
         was = {"start_at": old_start.isoformat(), "end_at": old_end.isoformat(),
@@ -571,8 +250,8 @@ def _reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime, 
         appt.block_start, appt.block_end, appt.overbooked = plan.block_start, plan.block_end, plan.overbooked
         appt.status, appt.confirmed_at = t.after, None
         appt.version += 1
-        _hold_resources(session, appt, plan.resource_ids)
-        _flush_or_conflict(session)
+        booking.hold_resources(session, appt, plan.resource_ids)
+        booking.flush_or_conflict(session)
         audit.record(session, ctx, "appointment.reschedule", "appointment", appt.id,
                      patient_id=appt.patient_id, location_id=appt.location_id,
                      detail={"was": was["start_at"], "now": plan.start_at.isoformat()})
@@ -615,7 +294,7 @@ _STAMP = {"confirm": "confirmed_at", "check_in": "checked_in_at", "room": "roome
 def change_status(ctx: Context, appointment_id: uuid.UUID, action: StatusAction, *,
                   room_id: uuid.UUID | None = None) -> Appointment:
     """Move an appointment through the desk's statuses (check-in, rooming, check-out, no-show)."""
-    return retrying(lambda: _change_status(ctx, appointment_id, action, room_id=room_id))
+    return booking.retrying(lambda: _change_status(ctx, appointment_id, action, room_id=room_id))
 
 
 def _change_status(ctx: Context, appointment_id: uuid.UUID, action: StatusAction, *,
@@ -662,7 +341,7 @@ def _assign_room(session: Session, appt: Appointment, room_id: uuid.UUID) -> Non
     _release_resources(session, appt)
     session.add(AppointmentResource(org_id=appt.org_id, appointment_id=appt.id, resource_id=room_id,
                                     start_at=now(), end_at=max(appt.end_at, now() + timedelta(minutes=5))))
-    _flush_or_conflict(session)
+    booking.flush_or_conflict(session)
 
 
 # --- day lists -----------------------------------------------------------------------------------
@@ -800,16 +479,21 @@ def mark_intake_link_sent(ctx: Context, appointment_id: uuid.UUID, *, channel: s
 
 
 __all__ = [
+    "MAX_SERIES",
+    "BookingRequest",
     "Slot",
     "SlotFilter",
     "SlotTaken",
     "SlotView",
     "book",
+    "book_in",
     "book_series",
     "cancel",
     "change_status",
     "get_appointment",
     "list_day",
+    "provider_lock_key",
     "reschedule",
+    "retrying",
     "search_slots",
 ]

@@ -21,8 +21,9 @@ from praxis.platform.context import Context, system_context
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import Conflict, NotFound, ValidationProblem
 from praxis.platform.uow import unit_of_work, write_lock
-from praxis.scheduling import patients_port, reference
+from praxis.scheduling import booking, patients_port, reference
 from praxis.scheduling.availability import SlotFilter, to_local
+from praxis.scheduling.booking import BookingRequest
 from praxis.scheduling.calendars import LOC, location_zones
 from praxis.scheduling.models import WaitlistEntry, WaitlistOffer
 from praxis.scheduling.permissions import SCHEDULING_BOOK, WAITLIST_MANAGE
@@ -215,8 +216,6 @@ def list_offers(ctx: Context, *, status: Literal["open", "accepted", "expired", 
 def accept_offer(ctx: Context, offer_id: uuid.UUID) -> uuid.UUID:
     """Book the offered slot for the entry's patient and close the offer, in one transaction;
     returns the appointment id."""
-    from praxis.scheduling import service
-
     def accept() -> uuid.UUID:
         with unit_of_work(ctx) as session:
             write_lock(session)
@@ -225,15 +224,14 @@ def accept_offer(ctx: Context, offer_id: uuid.UUID) -> uuid.UUID:
             if offer.status != "open" or offer.expires_at <= now():
                 raise Conflict("This offer is no longer open", field="offer_id", type="offer-closed")
             entry = session.scalars(select(WaitlistEntry).where(WaitlistEntry.id == offer.entry_id)).one()
-            appt = service.book_in(session.connection(), ctx, patient_id=entry.patient_id,
-                                   visit_type_id=entry.visit_type_id, provider_id=offer.provider_id,
-                                   location_id=offer.location_id, start_at=offer.start_at)
+            appt = booking.book_in(session.connection(), ctx, BookingRequest(
+                entry.patient_id, entry.visit_type_id, offer.provider_id, offer.location_id, offer.start_at))
             offer.status, offer.appointment_id, entry.status = "accepted", appt.id, "booked"
             audit.record(session, ctx, "waitlist.accept", "waitlist_offer", offer.id, patient_id=entry.patient_id,
                          location_id=offer.location_id)
             return appt.id
 
-    return service.retrying(accept)
+    return booking.retrying(accept)
 
 
 def decline_offer(ctx: Context, offer_id: uuid.UUID) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from praxis.platform.db import get_engine
 from praxis.platform.errors import NotFound, ValidationProblem
 from praxis.platform.outbox import OutboxMessage
-from praxis.scheduling import reference, reminders, service, setup
+from praxis.scheduling import booking, reference, reminders, service, setup
 from praxis.scheduling.service import SlotTaken
 
 from .helpers import future_weekday, make_patient, make_world
@@ -147,12 +147,12 @@ def test_racing_bookings_queue_on_the_provider_lock_instead_of_deadlocking(world
 
     retries: list[int] = []
 
-    class CountedRetry(service._Retry):
+    class CountedRetry(booking._Retry):
         def __init__(self) -> None:
             retries.append(1)
             super().__init__()
 
-    monkeypatch.setattr(service, "_Retry", CountedRetry)
+    monkeypatch.setattr(booking, "_Retry", CountedRetry)
     patient = make_patient(world.org)
     outcomes: list[str] = []
 

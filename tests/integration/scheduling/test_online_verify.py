@@ -214,3 +214,29 @@ def test_two_verifications_race_for_one_slot(org, sender, is_postgres, monkeypat
     assert _request(org.id, vid).used_at is None
     done = online.verify(loc, vid, code, start_at=other.start_at, provider_id=other.provider_id)
     assert done["start_at"] == other.start_at and _patients_named(org.id, loser) == 1
+
+
+def test_a_double_submit_books_once(org, sender):
+    """The same request verified twice at once (a double click, a retried request): the request's
+    row lock (PostgreSQL) or the write lock (SQLite) makes the second wait and then find it used."""
+    world = make_world(org)
+    loc = online.find_location(org.slug, "NYC")
+    slot = online.slots(loc, world.new_visit_id, future_weekday(), days=7, limit=1)[0]
+    vid, code = _start(loc, world, slot, sender, last="Twice", phone="(212) 555-0110")
+    start = threading.Barrier(2, timeout=20)
+    outcome: list[Any] = []
+
+    def run() -> None:
+        start.wait()
+        try:
+            outcome.append(online.verify(loc, vid, code))
+        except Exception as exc:  # recorded and asserted below
+            outcome.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(type(o).__name__ for o in outcome) == ["NotFound", "dict"], outcome
+    assert _patients_named(org.id, "Twice") == 1

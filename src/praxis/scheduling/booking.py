@@ -183,6 +183,10 @@ class _Shape:
 _RV = ReferenceVersion.__table__
 
 
+def _bind(name: str) -> Any:
+    return bindparam(name)
+
+
 @cache
 def _probe(shape: _Shape) -> HotStatement:
     """Booking's one read after the lock, one row:
@@ -195,8 +199,8 @@ def _probe(shape: _Shape) -> HotStatement:
       actor's view is restricted) and `patient_linked` (linked to :location): patients' columns;
     - for new/established visit types, `seen`: the patient checked out of a visit since :seen_since.
     """
-    org, provider, location, patient = (bindparam(n) for n in ("org", "provider", "location", "patient"))
-    block_start, block_end, block_floor = (bindparam(n) for n in ("block_start", "block_end", "block_floor"))
+    org, provider, location, patient = (_bind(n) for n in ("org", "provider", "location", "patient"))
+    block_start, block_end, block_floor = (_bind(n) for n in ("block_start", "block_end", "block_floor"))
     a, ex = cal.A, cal.EX
     version = func.coalesce(select(_RV.c.version).where(_RV.c.org_id == org).scalar_subquery(), 0)
     overlapping = select(a.c.id).where(a.c.org_id == org, a.c.provider_id == provider,
@@ -209,7 +213,7 @@ def _probe(shape: _Shape) -> HotStatement:
                                  ex.c.starts_at < block_end, ex.c.ends_at > block_start)
     columns: list[Any] = [version.label("version"), or_(exists(overlapping), exists(away)).label("busy")]
     if shape.patient:
-        visible = bindparam("visible", expanding=True) if shape.restricted else None
+        visible: Any = bindparam("visible", expanding=True) if shape.restricted else None
         columns += patients_port.booking_columns(org, patient, location, visible)
         if shape.seen:
             columns.append(exists(select(a.c.id).where(

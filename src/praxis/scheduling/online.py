@@ -37,7 +37,7 @@ from praxis.practice.models import Location, Organisation
 from praxis.scheduling import booking, service, setup
 from praxis.scheduling.availability import to_local
 from praxis.scheduling.booking import BookingRequest
-from praxis.scheduling.models import BookingVerification, Provider, VisitType
+from praxis.scheduling.models import Appointment, BookingVerification, Provider, VisitType
 from praxis.scheduling.reminders import get_sender
 from praxis.scheduling.schemas import OnlineBookingIn
 
@@ -142,7 +142,7 @@ class _WrongCode:
 
 @dataclass(frozen=True)
 class _Booked:
-    appointment: Any
+    appointment: Appointment
     data: OnlineBookingIn
 
 

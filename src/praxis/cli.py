@@ -59,7 +59,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False,
     _boot()
     configure_logging(get_settings().log_level)
     uvicorn.run("praxis.asgi:app", host=host, port=port, reload=reload, workers=workers,
-                log_config=None, proxy_headers=True)
+                log_config=None, **get_settings().uvicorn_proxy_options())  # type: ignore[arg-type]
 
 
 @app.command()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,6 +34,34 @@ class Settings(BaseSettings):
     # Where patients reach the app: links sent by SMS/e-mail (intake links) start with this.
     public_base_url: str = "http://localhost:8000"
     log_level: str = "INFO"
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses or
+    # networks, e.g. "127.0.0.1,10.0.0.0/8"). Empty: no proxy, so a client cannot choose the address
+    # the per-IP sign-in throttle and the audit log see by sending the header itself.
+    trusted_proxies: str = ""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in (x.strip() for x in value.split(",")):
+            if not part:
+                continue
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"PRAXIS_TRUSTED_PROXIES: {part!r} is not an IP address or network") from None
+        return value
+
+    def trusted_proxy_list(self) -> list[str]:
+        return [x.strip() for x in self.trusted_proxies.split(",") if x.strip()]
+
+    def uvicorn_proxy_options(self) -> dict[str, object]:
+        """What `praxis serve` tells uvicorn about proxies: X-Forwarded-* headers are read only from
+        the trusted proxies, and not at all when none is named (uvicorn's own default trusts
+        127.0.0.1, which lets any local client, or one behind no proxy, pick its address)."""
+        trusted = self.trusted_proxy_list()
+        if not trusted:
+            return {"proxy_headers": False, "forwarded_allow_ips": ""}
+        return {"proxy_headers": True, "forwarded_allow_ips": ",".join(trusted)}
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.var_dir / 'praxis.db').as_posix()}"

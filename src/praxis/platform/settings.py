@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     # Where the npm-installed front-end assets are (node_modules of the repo by default).
     assets_dir: Path = Path("node_modules")
     audit_seal_interval_seconds: float = 2.0
+    # Signed checkpoints of the audit chains (sequence number and head hash), appended to a file
+    # outside the database that `praxis audit verify` compares against (var/audit/checkpoints.jsonl
+    # by default); a new one per organisation at most this often while its chain grows.
+    audit_checkpoint_file: Path | None = None
+    audit_checkpoint_interval_seconds: float = Field(default=60.0, ge=0)
+    # The longest a transaction that writes audit records may run: the sealer refuses (and verify
+    # reports) unsealed records dated earlier than this before the newest sealed one (back-dated).
+    audit_max_transaction_seconds: int = Field(default=900, ge=1)
     # Where patients reach the app: links sent by SMS/e-mail (intake links) start with this.
     public_base_url: str = "http://localhost:8000"
     log_level: str = "INFO"
@@ -68,6 +76,9 @@ class Settings(BaseSettings):
 
     def resolved_keyring_file(self) -> Path:
         return self.keyring_file or self.var_dir / "keyring.json"
+
+    def resolved_audit_checkpoint_file(self) -> Path:
+        return self.audit_checkpoint_file or self.var_dir / "audit" / "checkpoints.jsonl"
 
 
 @lru_cache

@@ -19,6 +19,9 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -90,6 +93,23 @@ class AuditChainHead(Base):
     sealed_through: Mapped[datetime | None]
 
 
+# Patients named by the audit rows of the request being handled, when someone is listening (the
+# idempotency middleware: a stored answer remembers whose data it may carry, so its replays are
+# audited as reads of those patients).
+_patients_seen: ContextVar[set[uuid.UUID] | None] = ContextVar("audit_patients_seen", default=None)
+
+
+@contextmanager
+def collecting_patients() -> Iterator[set[uuid.UUID]]:
+    """Collect the patient ids of every audit row built inside (threads started inside included)."""
+    seen: set[uuid.UUID] = set()
+    token = _patients_seen.set(seen)
+    try:
+        yield seen
+    finally:
+        _patients_seen.reset(token)
+
+
 def row(
     ctx: Context,
     action: str,
@@ -101,6 +121,8 @@ def row(
     detail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The column values of one audit row (who, role, what, patient, where, why)."""
+    if patient_id is not None and (seen := _patients_seen.get()) is not None:
+        seen.add(patient_id)
     return {
         "org_id": ctx.org_id,
         "id": new_id(),

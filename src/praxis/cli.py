@@ -59,7 +59,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False,
     _boot()
     configure_logging(get_settings().log_level)
     uvicorn.run("praxis.asgi:app", host=host, port=port, reload=reload, workers=workers,
-                log_config=None, proxy_headers=True)
+                log_config=None, **get_settings().uvicorn_proxy_options())  # type: ignore[arg-type]
 
 
 @app.command()
@@ -150,8 +150,9 @@ def user_create(
 @audit_app.command("verify")
 def audit_verify(org: Annotated[str | None, typer.Option(help="organisation slug")] = None,
                  seal: bool = True) -> None:
-    """Recompute the hash chains; exit 1 naming every edited, deleted or reordered record."""
-    from praxis.platform import audit
+    """Recompute the keyed hash chains and compare them with the signed checkpoints outside the
+    database; exit 1 naming every edited, deleted, reordered or back-dated record."""
+    from praxis.platform import audit, audit_checkpoints
 
     _boot()
     org_id = _org_id(org) if org else None
@@ -162,9 +163,24 @@ def audit_verify(org: Annotated[str | None, typer.Option(help="organisation slug
         typer.echo(f"FAIL {problem}")
     if report.unsealed:
         typer.echo(f"WARN {report.unsealed} record(s) older than 5 minutes are not sealed (is a worker running?)")
-    typer.echo(f"{'OK' if report.ok else 'FAILED'}: {report.checked} record(s) checked, "
+    for unanchored in report.unanchored:
+        typer.echo(f"WARN org {unanchored}: no checkpoint has seen this chain yet (run `praxis audit checkpoint`)")
+    typer.echo(f"{'OK' if report.ok else 'FAILED'}: {report.checked} record(s) checked against "
+               f"{report.checkpoints} checkpoint(s) in {audit_checkpoints.path()}, "
                f"{len(report.problems)} problem(s)")
     raise typer.Exit(0 if report.ok else 1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(org: Annotated[str | None, typer.Option(help="organisation slug")] = None) -> None:
+    """Seal, then append a signed checkpoint of every chain (or one) to the checkpoint file now."""
+    from praxis.platform import audit, audit_checkpoints
+
+    _boot()
+    org_id = _org_id(org) if org else None
+    audit.seal_pending(org_id)
+    written = audit.checkpoint(org_id)
+    typer.echo(f"{written} checkpoint(s) appended to {audit_checkpoints.path()}")
 
 
 @keys_app.command("rotate")

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from praxis import __version__, wiring
 from praxis.platform import audit, crypto
 from praxis.platform.settings import Settings, get_settings
-from praxis.web import openapi, problems
+from praxis.web import idempotent, openapi, problems
 from praxis.web.middleware import (
     CSRFMiddleware,
     IdempotencyMiddleware,
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, *, seal_audit: bool = True) -> 
         lifespan=lifespan,
     )
     problems.install(app)
+    idempotent.install(app)
     openapi.install(app)
     for router in wiring.routers():
         app.include_router(router)

@@ -10,8 +10,9 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from praxis.identity import mfa, passwords, tokens
@@ -24,6 +25,7 @@ from praxis.platform.db import get_engine, session_scope
 from praxis.platform.errors import NotFound, TooManyRequests, Unauthenticated, ValidationProblem
 from praxis.platform.hotsql import HotStatement
 from praxis.platform.settings import get_settings
+from praxis.platform.uow import core_unit_of_work, write_lock
 from praxis.practice.models import Location, Organisation
 from praxis.practice.service import org_settings, settings_of
 
@@ -84,15 +86,41 @@ def _membership(s: Session, user_id: uuid.UUID, org_id: uuid.UUID) -> Membership
     return s.scalars(_accepted(user_id).where(Membership.org_id == org_id)).first()
 
 
-def _count_failure(user: User) -> bool:
-    """One more wrong password or code; at the limit the account locks for a while. True if it locked."""
+_U = User.__table__
+
+
+def _reserve_attempt(s: Session | Connection, user_id: uuid.UUID) -> int | None:
+    """Count one guess (a password or a second-factor code) before judging it; None when the account
+    is locked and nothing may be judged.
+
+    One atomic statement (`failed_logins = failed_logins + 1 ... RETURNING`) so concurrent guesses
+    cannot lose counts, and the guess that reaches the limit locks the account in the same
+    statement, before it is judged: guesses beyond the limit are refused unjudged however many
+    arrive at once. A lock that has run out starts the count again."""
     settings = get_settings()
-    user.failed_logins += 1
-    if user.failed_logins < settings.login_max_failures:
-        return False
-    user.locked_until = now() + timedelta(minutes=settings.login_lockout_minutes)
-    user.failed_logins = 0
-    return True
+    t = now()
+    expired = and_(_U.c.locked_until.is_not(None), _U.c.locked_until <= t)
+    count = case((expired, 0), else_=_U.c.failed_logins) + 1
+    row = s.execute(
+        update(_U).where(_U.c.id == user_id, or_(_U.c.locked_until.is_(None), _U.c.locked_until <= t))
+        .values(failed_logins=count,
+                locked_until=case((count >= settings.login_max_failures,
+                                   t + timedelta(minutes=settings.login_lockout_minutes)), else_=None))
+        .returning(_U.c.failed_logins)).first()
+    return None if row is None else int(row[0])
+
+
+def _settle_success(s: Session, user_id: uuid.UUID, attempt: int, *, keep_counting: bool) -> None:
+    """A reserved guess was right. Fully signed in: the count and any lock are cleared. Password
+    right but a second factor still to come: only this guess is taken back (and the lock it set),
+    so earlier wrong codes keep counting until the second factor passes."""
+    if not keep_counting:
+        s.execute(update(_U).where(_U.c.id == user_id).values(failed_logins=0, locked_until=None))
+        return
+    values: dict[str, Any] = {"failed_logins": case((_U.c.failed_logins > 0, _U.c.failed_logins - 1), else_=0)}
+    if attempt >= get_settings().login_max_failures:
+        values["locked_until"] = None  # the lock this very guess set
+    s.execute(update(_U).where(_U.c.id == user_id).values(**values))
 
 
 def _mfa_required(s: Session, org_ids: list[uuid.UUID]) -> bool:
@@ -112,25 +140,25 @@ def login(email: str, password: str, *, client_ip: str | None = None, user_agent
     if ip_throttle.blocked(client_ip):
         raise TooManyRequests("Too many failed sign-ins from this address; wait a few minutes")
     bad = Unauthenticated("Email or password is wrong, or the account is locked", field="password")
+    # Counted and committed before the (slow) password check, so concurrent guesses see it. SQLite:
+    # the write lock is taken up front, so concurrent sign-ins wait for it instead of colliding.
+    with core_unit_of_work(write=True) as conn:
+        found = conn.execute(select(_U.c.id, _U.c.password_hash, _U.c.active)
+                             .where(_U.c.email == email.strip().lower())).first()
+        attempt = _reserve_attempt(conn, found.id) if found is not None and found.active else None
+    # Judged even when refused anyway, so unknown, inactive and locked accounts take as long.
+    ok = passwords.verify_password(found.password_hash if found is not None else None, password)
+    if found is None or attempt is None or not ok:
+        ip_throttle.hit(client_ip)
+        raise bad
     with session_scope(None, system=True) as s:
-        user = s.scalars(select(User).where(User.email == email.strip().lower())).first()
-        ok = passwords.verify_password(user.password_hash if user else None, password)
-        if user is None or not user.active:
-            ip_throttle.hit(client_ip)
-            raise bad
-        if user.locked_until and user.locked_until > now():
-            ip_throttle.hit(client_ip)
-            raise bad
-        if not ok:
-            ip_throttle.hit(client_ip)
-            _count_failure(user)
-            s.commit()
-            raise bad
+        user = s.get(User, found.id)
+        assert user is not None
         if user.last_login_at is None:
             # A login created by an invitation accepts it by signing in for the first time.
             s.execute(update(Membership).where(Membership.user_id == user.id, Membership.accepted_at.is_(None))
                       .values(accepted_at=now()))
-        user.locked_until, user.last_login_at = None, now()
+        user.last_login_at = now()
         if passwords.needs_rehash(user.password_hash):
             user.password_hash = passwords.hash_password(password)
         members = _memberships(s, user.id)
@@ -142,8 +170,7 @@ def login(email: str, password: str, *, client_ip: str | None = None, user_agent
             step = "enrol"
         else:
             step = "done"
-        if step != "mfa":
-            user.failed_logins = 0
+        _settle_success(s, user.id, attempt, keep_counting=step == "mfa")
         token = _open_session(s, user, members[0].org_id, mfa_passed=step == "done",
                               client_ip=client_ip, user_agent=user_agent)
         return LoginResult(token, step)
@@ -191,6 +218,7 @@ def pending_session_user(token: str) -> User | None:
 def verify_mfa(token: str, code: str) -> bool:
     """Second factor: a TOTP code (not reusable) or a single-use recovery code."""
     with session_scope(None, system=True) as s:
+        write_lock(s)  # SQLite: the guess is counted below; take the write lock before reading
         ws = _live_session(s, token)
         if ws is None:
             raise Unauthenticated("Your sign-in expired; start again")
@@ -198,23 +226,22 @@ def verify_mfa(token: str, code: str) -> bool:
         assert user is not None
         if not user.mfa_enabled or not user.mfa_secret:
             return False
-        if user.locked_until and user.locked_until > now():
+        # Wrong codes count with wrong passwords: guessing a 6-digit code must not be unlimited.
+        attempt = _reserve_attempt(s, user.id)
+        if attempt is None:
             ws.ended_at = now()
             return False
         secret = crypto.keyring().decrypt(user.mfa_secret)
         step = mfa.matching_step(secret, code, now().timestamp())
         if step is not None and (user.mfa_last_step is None or step > user.mfa_last_step):
-            user.mfa_last_step, user.failed_logins = step, 0
-            ws.mfa_passed = True
-            return True
-        if _use_recovery_code(s, user, code):
-            user.failed_logins = 0
-            ws.mfa_passed = True
-            return True
-        # Wrong codes count with wrong passwords: guessing a 6-digit code must not be unlimited.
-        if _count_failure(user):
-            ws.ended_at = now()
-        return False
+            user.mfa_last_step = step
+        elif not _use_recovery_code(s, user, code):
+            if attempt >= get_settings().login_max_failures:
+                ws.ended_at = now()  # this guess locked the account
+            return False
+        _settle_success(s, user.id, attempt, keep_counting=False)
+        ws.mfa_passed = True
+        return True
 
 
 def recovery_code_hash(code: str) -> str:

@@ -62,10 +62,12 @@ def build_user_context(session: Session, user: User, membership: Membership, *,
     roles = tuple(sorted({role.key for role, _ in rows}))
     perms = permissions_from_grants(pairs)
     bg = active_break_glass(session, membership.id)
-    bg_reason = bg_until = None
+    bg_reason = bg_until = standing = None
     if bg is not None:
-        # Widen every location-bound permission the user holds to the break-glass scope.
-        scoped = {p for p, scope in perms.items() if scope is not None}
+        # Widen the patient-care permissions the user holds (those the catalogue marks break_glass)
+        # to the break-glass scope; administration keeps its standing scope.
+        scoped = {p for p, scope in perms.items() if scope is not None and CATALOGUE[p].break_glass}
+        standing = perms
         perms = permissions_from_grants([*pairs, (scoped, bg.location_id)])
         bg_reason, bg_until = bg.reason, bg.expires_at
     return Context(
@@ -81,6 +83,7 @@ def build_user_context(session: Session, user: User, membership: Membership, *,
         session_id=session_id,
         break_glass_reason=bg_reason,
         break_glass_until=bg_until,
+        standing_permissions=standing,
     )
 
 

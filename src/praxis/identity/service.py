@@ -154,6 +154,7 @@ def _view(m: Membership, user: User | None, grants: GrantRows) -> MemberView:
 def list_members(ctx: Context, *, location_id: uuid.UUID | None = None) -> list[MemberView]:
     """Staff of the organisation that the actor may see (scoped managers see their locations').
     Two queries whatever the number of members: memberships with their users, grants with roles."""
+    ctx = ctx.standing()  # administration: standing grants only
     if not ctx.has(USERS_READ):
         raise Forbidden("Permission users:read required")
     with unit_of_work(ctx) as s:
@@ -172,6 +173,7 @@ def list_members(ctx: Context, *, location_id: uuid.UUID | None = None) -> list[
 
 
 def get_member(ctx: Context, membership_id: uuid.UUID) -> MemberView:
+    ctx = ctx.standing()  # administration: standing grants only
     if not ctx.has(USERS_READ):
         raise Forbidden("Permission users:read required")
     with unit_of_work(ctx) as s:
@@ -184,12 +186,18 @@ def get_member(ctx: Context, membership_id: uuid.UUID) -> MemberView:
 
 
 def _check_grantable(s: Session, ctx: Context, role: Role, location_id: uuid.UUID | None) -> None:
-    """No privilege escalation: the actor must hold every permission of the role at that scope."""
+    """No privilege escalation: the actor must hold every permission of the role at that scope
+    (`ctx` is already the standing context: break-glass never counts)."""
     if location_id is not None:
         get_or_404(s, Location, location_id, "location")
     if not ctx.can(USERS_MANAGE, location_id):
-        raise NotFound("No such location") if location_id else Forbidden(
-            "Only an organisation-wide user manager can grant organisation-wide roles")
+        if location_id is None:
+            raise Forbidden("Only an organisation-wide user manager can grant organisation-wide roles")
+        if ctx.is_break_glass:
+            # The location may be visible through break-glass; saying "not found" would be false.
+            raise Forbidden("You do not manage users at this location (break-glass grants nothing)",
+                            field="location_id")
+        raise NotFound("No such location")
     missing = sorted(p for p in role_permissions(role) if not ctx.can(p, location_id)
                      and not (location_id is not None and not CATALOGUE[p].location_bound))
     if missing:
@@ -200,6 +208,7 @@ def _check_grantable(s: Session, ctx: Context, role: Role, location_id: uuid.UUI
 def invite_member(ctx: Context, email: str, name: str, password: str,
                   grants: list[tuple[uuid.UUID, uuid.UUID | None]]) -> MemberView:
     """Add a staff member with initial grants (role id, location or None for org-wide)."""
+    ctx = ctx.standing()  # administration: standing grants only
     if not ctx.has(USERS_MANAGE):
         raise Forbidden("Permission users:manage required")
     if not grants:
@@ -242,6 +251,7 @@ def _managed_member(s: Session, ctx: Context, membership_id: uuid.UUID) -> tuple
 
 def add_grant(ctx: Context, membership_id: uuid.UUID, role_id: uuid.UUID, location_id: uuid.UUID | None
               ) -> MemberView:
+    ctx = ctx.standing()  # administration: standing grants only
     with unit_of_work(ctx) as s:
         m, grants = _managed_member(s, ctx, membership_id)
         role = get_or_404(s, Role, role_id, "role")
@@ -257,6 +267,7 @@ def add_grant(ctx: Context, membership_id: uuid.UUID, role_id: uuid.UUID, locati
 
 
 def remove_grant(ctx: Context, membership_id: uuid.UUID, grant_id: uuid.UUID) -> MemberView:
+    ctx = ctx.standing()  # administration: standing grants only
     with unit_of_work(ctx) as s:
         m, grants = _managed_member(s, ctx, membership_id)
         g = next((x for x, _ in grants if x.id == grant_id), None)  # another member's grant: not found
@@ -271,6 +282,7 @@ def remove_grant(ctx: Context, membership_id: uuid.UUID, grant_id: uuid.UUID) ->
 
 
 def set_member_active(ctx: Context, membership_id: uuid.UUID, active: bool) -> MemberView:
+    ctx = ctx.standing()  # administration: standing grants only
     with unit_of_work(ctx) as s:
         m, grants = _managed_member(s, ctx, membership_id)
         if m.user_id == ctx.actor_id and not active:
@@ -281,6 +293,7 @@ def set_member_active(ctx: Context, membership_id: uuid.UUID, active: bool) -> M
 
 
 def unlock_member(ctx: Context, membership_id: uuid.UUID) -> MemberView:
+    ctx = ctx.standing()  # administration: standing grants only
     with unit_of_work(ctx) as s:
         m, grants = _managed_member(s, ctx, membership_id)
         user = s.get(User, m.user_id)
@@ -346,6 +359,7 @@ def get_user(user_id: uuid.UUID) -> User | None:
 
 
 def list_roles(ctx: Context) -> list[Role]:
+    ctx = ctx.standing()  # administration: standing grants only
     if not (ctx.has(USERS_READ) or ctx.has(ROLES_MANAGE)):
         raise Forbidden("Permission users:read required")
     with unit_of_work(ctx) as s:
@@ -353,6 +367,7 @@ def list_roles(ctx: Context) -> list[Role]:
 
 
 def get_role(ctx: Context, role_id: uuid.UUID) -> tuple[Role, set[str]]:
+    ctx = ctx.standing()  # administration: standing grants only
     if not (ctx.has(USERS_READ) or ctx.has(ROLES_MANAGE)):
         raise Forbidden("Permission users:read required")
     with unit_of_work(ctx) as s:
@@ -362,6 +377,7 @@ def get_role(ctx: Context, role_id: uuid.UUID) -> tuple[Role, set[str]]:
 
 def copy_role(ctx: Context, role_id: uuid.UUID, name: str) -> Role:
     """Copy a role (typically a built-in) into an editable one with explicit permissions."""
+    ctx = ctx.standing()  # administration: standing grants only
     ctx.require(ROLES_MANAGE)
     with unit_of_work(ctx) as s:
         src = get_or_404(s, Role, role_id, "role")
@@ -390,6 +406,7 @@ def _role_key(s: Session, name: str) -> str:
 
 
 def update_role(ctx: Context, role_id: uuid.UUID, *, name: str | None, permissions: list[str] | None) -> Role:
+    ctx = ctx.standing()  # administration: standing grants only
     ctx.require(ROLES_MANAGE)
     with unit_of_work(ctx) as s:
         role = get_or_404(s, Role, role_id, "role")
@@ -420,6 +437,7 @@ def update_role(ctx: Context, role_id: uuid.UUID, *, name: str | None, permissio
 def create_api_client(ctx: Context, name: str, scopes: list[str], *, location_ids: list[uuid.UUID] | None = None,
                       expires_at: datetime | None = None) -> tuple[ApiClient, str]:
     """A bearer token bound to this organisation with exactly these scopes; shown once."""
+    ctx = ctx.standing()  # administration: standing grants only
     ctx.require(APICLIENTS_MANAGE)
     unknown = sorted(set(scopes) - set(CATALOGUE))
     if unknown:
@@ -446,12 +464,14 @@ def create_api_client(ctx: Context, name: str, scopes: list[str], *, location_id
 
 
 def list_api_clients(ctx: Context) -> list[ApiClient]:
+    ctx = ctx.standing()  # administration: standing grants only
     ctx.require(APICLIENTS_MANAGE)
     with unit_of_work(ctx) as s:
         return list(s.scalars(select(ApiClient).order_by(ApiClient.created_at.desc())))
 
 
 def revoke_api_client(ctx: Context, client_id: uuid.UUID) -> ApiClient:
+    ctx = ctx.standing()  # administration: standing grants only
     ctx.require(APICLIENTS_MANAGE)
     with unit_of_work(ctx) as s:
         client = get_or_404(s, ApiClient, client_id, "API client")
@@ -504,6 +524,7 @@ def end_break_glass(ctx: Context) -> None:
 
 
 def list_break_glass(ctx: Context, *, since: datetime | None = None) -> list[BreakGlass]:
+    ctx = ctx.standing()  # administration: standing grants only
     ctx.require(BREAKGLASS_REVIEW)
     with unit_of_work(ctx) as s:
         q = select(BreakGlass).order_by(BreakGlass.starts_at.desc())
@@ -513,6 +534,7 @@ def list_break_glass(ctx: Context, *, since: datetime | None = None) -> list[Bre
 
 
 def review_break_glass(ctx: Context, break_glass_id: uuid.UUID) -> BreakGlass:
+    ctx = ctx.standing()  # administration: standing grants only
     ctx.require(BREAKGLASS_REVIEW)
     with unit_of_work(ctx) as s:
         bg = get_or_404(s, BreakGlass, break_glass_id, "break-glass event")
@@ -562,6 +584,7 @@ def list_audit(ctx: Context, *, patient_id: uuid.UUID | None = None, actor_id: u
                since: datetime | None = None, until: datetime | None = None,
                break_glass: bool | None = None, limit: int = 100, offset: int = 0) -> list[audit.AuditRecord]:
     """Query the organisation's audit log; the query itself is audited."""
+    ctx = ctx.standing()  # administration: standing grants only
     from praxis.platform.permissions import AUDIT_READ
 
     ctx.require(AUDIT_READ)

@@ -486,7 +486,7 @@ def _role_page(request: Request, ctx: Context, role_id: uuid.UUID, status_code: 
         "checked": checked,
         "editable": not role.builtin and ctx.has(ROLES_MANAGE),
         "can_copy": ctx.has(ROLES_MANAGE),
-        "held": {p for p in CATALOGUE if ctx.can(p)},
+        "held": {p for p in CATALOGUE if ctx.standing().can(p)},
         **extra,
     }, status_code=status_code)
 
@@ -526,7 +526,7 @@ def update_role(request: Request, role_id: str, name: str = Form(""), permission
 
 
 def _clients_page(request: Request, ctx: Context, status_code: int = 200, **extra: Any) -> Response:
-    grantable = sorted(p for p in CATALOGUE if ctx.can(p))
+    grantable = sorted(p for p in CATALOGUE if ctx.standing().can(p))  # break-glass grants nothing
     return render(request, "identity/api_clients.html", {
         "clients": service.list_api_clients(ctx),
         "groups": _group_by_domain(grantable),

@@ -5,14 +5,24 @@ with the change it describes. Rows are written unsealed (no sequence number, no 
 never contend on a chain head. `seal_pending()` (run by the web process's sealer thread and
 the worker every couple of seconds) takes one organisation's head row under lock, orders the
 committed unsealed rows and links them: seq, prev_hash, hash. `verify()` recomputes the chain.
+
+The links are keyed (HMAC-SHA256 under the key ring's audit key, which is not in the database),
+and the sealer appends signed checkpoints to a file outside the database
+(`platform.audit_checkpoints`), so rewriting the database alone cannot rewrite history unseen:
+see docs/decisions.md, "Audit chain without trusting the database".
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -20,11 +30,13 @@ from typing import Any
 from sqlalchemy import Boolean, Connection, Index, Integer, String, Text, bindparam, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from praxis.platform import audit_checkpoints, crypto
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import Base, TenantScoped, session_scope
 from praxis.platform.hotsql import HotStatement
 from praxis.platform.ids import new_id
+from praxis.platform.settings import get_settings
 from praxis.platform.uow import write_lock
 
 GENESIS = "0" * 64
@@ -74,6 +86,28 @@ class AuditChainHead(Base):
     org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
+    # Links from this sequence number on are keyed; earlier ones were sealed (unkeyed SHA-256)
+    # before keyed links existed. Checkpoints carry it signed, so it cannot be moved unseen.
+    keyed_from_seq: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The newest created_at sealed so far: unsealed records much older than it are back-dated.
+    sealed_through: Mapped[datetime | None]
+
+
+# Patients named by the audit rows of the request being handled, when someone is listening (the
+# idempotency middleware: a stored answer remembers whose data it may carry, so its replays are
+# audited as reads of those patients).
+_patients_seen: ContextVar[set[uuid.UUID] | None] = ContextVar("audit_patients_seen", default=None)
+
+
+@contextmanager
+def collecting_patients() -> Iterator[set[uuid.UUID]]:
+    """Collect the patient ids of every audit row built inside (threads started inside included)."""
+    seen: set[uuid.UUID] = set()
+    token = _patients_seen.set(seen)
+    try:
+        yield seen
+    finally:
+        _patients_seen.reset(token)
 
 
 def row(
@@ -87,6 +121,8 @@ def row(
     detail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The column values of one audit row (who, role, what, patient, where, why)."""
+    if patient_id is not None and (seen := _patients_seen.get()) is not None:
+        seen.add(patient_id)
     return {
         "org_id": ctx.org_id,
         "id": new_id(),
@@ -164,7 +200,7 @@ def record_many(
     return len(rows)
 
 
-def _digest(row: Any, seq: int, prev_hash: str) -> str:
+def _canonical(row: Any, seq: int, prev_hash: str) -> bytes:
     """`row`: an AuditRecord or a Core row of audit_records (attribute access either way)."""
     body = {
         "org_id": str(row.org_id),
@@ -187,8 +223,20 @@ def _digest(row: Any, seq: int, prev_hash: str) -> str:
         "break_glass": bool(row.break_glass),
         "detail": row.detail,
     }
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def _digest(row: Any, seq: int, prev_hash: str, *, keyed: bool = True) -> str:
+    """The link of one record: HMAC-SHA256 under the audit key; `keyed=False` only for links sealed
+    before keyed links existed (plain SHA-256, which anyone can recompute)."""
+    canonical = _canonical(row, seq, prev_hash)
+    if not keyed:
+        return hashlib.sha256(canonical).hexdigest()
+    return crypto.keyring().audit_mac("link", canonical)
+
+
+def _max_late() -> timedelta:
+    return timedelta(seconds=get_settings().audit_max_transaction_seconds)
 
 
 def seal_pending(org_id: uuid.UUID | None = None, *, batch: int = 5000) -> int:
@@ -204,47 +252,90 @@ def seal_pending(org_id: uuid.UUID | None = None, *, batch: int = 5000) -> int:
     return sealed
 
 
+# Organisation -> time.monotonic() of this process's last checkpoint of its chain.
+_checkpointed: dict[uuid.UUID, float] = {}
+_checkpoint_lock = threading.Lock()
+
+
 def _seal_org(org_id: uuid.UUID, batch: int) -> int:
     # Core throughout: an ORM UPDATE per row re-evaluated its criteria against every loaded
     # record (quadratic in the batch), which made sealing the web process's largest CPU cost
     # under booking load. One executemany writes the whole batch's links.
     ar, heads = AuditRecord.__table__, AuditChainHead.__table__
+    cols = (heads.c.last_seq, heads.c.last_hash, heads.c.keyed_from_seq, heads.c.sealed_through)
     with session_scope(None, system=True) as s:
         write_lock(s)
         conn = s.connection()
         # Create the head row once; concurrent sealers then serialise on its row lock.
         if conn.dialect.name == "postgresql":
-            conn.execute(text("INSERT INTO audit_chain_heads (org_id, last_seq, last_hash) "
-                              "VALUES (:o, 0, :g) ON CONFLICT (org_id) DO NOTHING"), {"o": org_id, "g": GENESIS})
-            head = conn.execute(select(heads.c.last_seq, heads.c.last_hash).where(heads.c.org_id == org_id)
-                                .with_for_update()).one()
+            conn.execute(text("INSERT INTO audit_chain_heads (org_id, last_seq, last_hash, keyed_from_seq) "
+                              "VALUES (:o, 0, :g, 1) ON CONFLICT (org_id) DO NOTHING"),
+                         {"o": org_id, "g": GENESIS})
+            head = conn.execute(select(*cols).where(heads.c.org_id == org_id).with_for_update()).one()
         else:
-            head = conn.execute(select(heads.c.last_seq, heads.c.last_hash).where(heads.c.org_id == org_id)).first()
+            head = conn.execute(select(*cols).where(heads.c.org_id == org_id)).first()
             if head is None:
-                conn.execute(heads.insert().values(org_id=org_id, last_seq=0, last_hash=GENESIS))
-                head = SimpleNamespace(last_seq=0, last_hash=GENESIS)
-        rows = conn.execute(
-            select(ar).where(ar.c.org_id == org_id, ar.c.seq.is_(None))
-            .order_by(ar.c.created_at, ar.c.id).limit(batch)).all()
+                conn.execute(heads.insert().values(org_id=org_id, last_seq=0, last_hash=GENESIS, keyed_from_seq=1))
+                head = SimpleNamespace(last_seq=0, last_hash=GENESIS, keyed_from_seq=1, sealed_through=None)
+        q = select(ar).where(ar.c.org_id == org_id, ar.c.seq.is_(None))
+        if head.sealed_through is not None:
+            # Refuse back-dated records: nothing written by a transaction shorter than the limit can
+            # be this much older than a record already sealed. They stay unsealed; verify names them.
+            q = q.where(ar.c.created_at >= head.sealed_through - _max_late())
+        rows = conn.execute(q.order_by(ar.c.created_at, ar.c.id).limit(batch)).all()
         if not rows:
             return 0
         seq, prev = head.last_seq, head.last_hash
         links = []
         for row in rows:
             seq += 1
-            digest = _digest(row, seq, prev)
+            digest = _digest(row, seq, prev, keyed=seq >= head.keyed_from_seq)
             links.append({"b_id": row.id, "b_seq": seq, "b_prev": prev, "b_hash": digest})
             prev = digest
         conn.execute(update(ar).where(ar.c.org_id == org_id, ar.c.id == bindparam("b_id"))
                      .values(seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), hash=bindparam("b_hash")),
                      links)
-        conn.execute(update(heads).where(heads.c.org_id == org_id).values(last_seq=seq, last_hash=prev))
-        return len(rows)
+        newest = rows[-1].created_at
+        through = newest if head.sealed_through is None else max(head.sealed_through, newest)
+        conn.execute(update(heads).where(heads.c.org_id == org_id)
+                     .values(last_seq=seq, last_hash=prev, sealed_through=through))
+        sealed = len(rows)
+    # After the commit: a checkpoint never names a link the database might still roll back.
+    _checkpoint_if_due(audit_checkpoints.Checkpoint(org_id, seq, prev, head.keyed_from_seq, through, now()))
+    return sealed
+
+
+def _checkpoint_if_due(checkpoint: audit_checkpoints.Checkpoint) -> None:
+    interval = get_settings().audit_checkpoint_interval_seconds
+    with _checkpoint_lock:
+        last = _checkpointed.get(checkpoint.org_id)
+        if last is not None and time.monotonic() - last < interval:
+            return
+        audit_checkpoints.append(checkpoint)
+        _checkpointed[checkpoint.org_id] = time.monotonic()
+
+
+def checkpoint(org_id: uuid.UUID | None = None) -> int:
+    """Write a checkpoint of every chain (or one) now, whatever the interval: after an upgrade,
+    before a planned change, or at the end of a day. Returns the checkpoints written."""
+    written = 0
+    with session_scope(None, system=True) as s:
+        q = select(AuditChainHead).where(AuditChainHead.last_seq > 0)
+        if org_id is not None:
+            q = q.where(AuditChainHead.org_id == org_id)
+        heads = list(s.scalars(q))
+    with _checkpoint_lock:
+        for h in heads:
+            audit_checkpoints.append(audit_checkpoints.Checkpoint(
+                h.org_id, h.last_seq, h.last_hash, h.keyed_from_seq, h.sealed_through, now()))
+            _checkpointed[h.org_id] = time.monotonic()
+            written += 1
+    return written
 
 
 @dataclass
 class ChainProblem:
-    org_id: uuid.UUID
+    org_id: uuid.UUID | None  # None: a checkpoint line that names no organisation it can be trusted for
     seq: int | None
     record_id: str | None
     problem: str
@@ -258,6 +349,8 @@ class VerifyReport:
     checked: int
     unsealed: int
     problems: list[ChainProblem]
+    checkpoints: int = 0  # signed checkpoints the chains were compared with
+    unanchored: list[uuid.UUID] = field(default_factory=list)  # sealed chains no checkpoint has seen
 
     @property
     def ok(self) -> bool:
@@ -265,16 +358,31 @@ class VerifyReport:
 
 
 def verify(org_id: uuid.UUID | None = None, *, stale_after: timedelta = timedelta(minutes=5)) -> VerifyReport:
-    """Recompute every sealed chain: an edited, deleted or reordered row is named."""
+    """Recompute every sealed chain and compare it with the signed checkpoints outside the database:
+    an edited, deleted, reordered or back-dated record is named, and so is a chain rewritten or
+    removed since a checkpoint saw it."""
     problems: list[ChainProblem] = []
     checked = unsealed = 0
+    cps = audit_checkpoints.read(org_id)
+    problems += [ChainProblem(None, None, None, f"checkpoint file line {n}: {why}") for n, why in cps.bad_lines]
+    by_org: dict[uuid.UUID, list[audit_checkpoints.Checkpoint]] = {}
+    for cp in cps.checkpoints:
+        by_org.setdefault(cp.org_id, []).append(cp)
+    unanchored: list[uuid.UUID] = []
+    late = _max_late()
     with session_scope(None, system=True) as s:
         heads = {h.org_id: h for h in s.scalars(select(AuditChainHead))}
-        orgs = set(heads) | set(s.scalars(select(AuditRecord.org_id).distinct()))
+        orgs = set(heads) | set(s.scalars(select(AuditRecord.org_id).distinct())) | set(by_org)
         if org_id is not None:
             orgs &= {org_id}
         for org in sorted(orgs, key=str):
+            head = heads.get(org)
+            seen = by_org.get(org, [])
+            problems += _disagreeing(org, seen, head)
+            at_seq = {cp.seq: cp for cp in seen}
+            keyed_from = head.keyed_from_seq if head is not None else 1
             expected_seq, prev = 1, GENESIS
+            newest: datetime | None = None  # the newest created_at among keyed records so far
             q = (select(AuditRecord).where(AuditRecord.org_id == org, AuditRecord.seq.is_not(None))
                  .order_by(AuditRecord.seq).execution_options(yield_per=2000))
             for row in s.scalars(q):
@@ -287,23 +395,69 @@ def verify(org_id: uuid.UUID | None = None, *, stale_after: timedelta = timedelt
                     problems.append(ChainProblem(org, row.seq, str(row.id),
                                                  "link broken: prev_hash does not match the previous "
                                                  "record (reordered or a record removed)"))
-                if _digest(row, row.seq, row.prev_hash or "") != row.hash:
+                keyed = row.seq >= keyed_from
+                if _digest(row, row.seq, row.prev_hash or "", keyed=keyed) != row.hash:
                     problems.append(ChainProblem(org, row.seq, str(row.id),
-                                                 "content does not match its hash (edited)"))
+                                                 "content does not match its hash (edited, or re-hashed "
+                                                 "without the audit key)"))
+                cp = at_seq.get(row.seq)
+                if cp is not None and cp.hash != row.hash:
+                    problems.append(ChainProblem(org, row.seq, str(row.id),
+                                                 f"does not match the checkpoint of {cp.at.isoformat()} "
+                                                 "(the chain was rewritten)"))
+                if keyed:
+                    if newest is not None and row.created_at < newest - late:
+                        problems.append(ChainProblem(org, row.seq, str(row.id),
+                                                     f"dated {row.created_at.isoformat()}, before records "
+                                                     "sealed earlier (back-dated insert)"))
+                    newest = row.created_at if newest is None else max(newest, row.created_at)
                 expected_seq, prev = row.seq + 1, row.hash or ""
-            head = heads.get(org)
             last = expected_seq - 1
+            furthest = max(seen, key=lambda c: c.seq, default=None)
+            if furthest is not None and furthest.seq > last:
+                problems.append(ChainProblem(org, last + 1, None,
+                                             f"the chain ends at {last} but the checkpoint of "
+                                             f"{furthest.at.isoformat()} saw it at {furthest.seq} "
+                                             "(records deleted)"))
             if head is not None and head.last_seq != last:
                 problems.append(ChainProblem(org, head.last_seq, None,
                                              f"chain ends at {last} but the head says {head.last_seq} "
                                              "(records at the end deleted)"))
             elif head is not None and head.last_hash != prev:
                 problems.append(ChainProblem(org, head.last_seq, None, "head hash does not match the chain"))
+            if last and not seen:
+                unanchored.append(org)
+            if newest is not None:
+                # Unsealed and older than what the chain already holds: inserted after the fact.
+                for rid, created in s.execute(select(AuditRecord.id, AuditRecord.created_at).where(
+                        AuditRecord.org_id == org, AuditRecord.seq.is_(None),
+                        AuditRecord.created_at < newest - late).limit(100)):
+                    problems.append(ChainProblem(org, None, str(rid),
+                                                 f"unsealed record dated {created.isoformat()}, before "
+                                                 "records already sealed (back-dated insert; the sealer "
+                                                 "refuses it)"))
             old = s.scalars(select(AuditRecord.id).where(
                 AuditRecord.org_id == org, AuditRecord.seq.is_(None),
                 AuditRecord.created_at < now() - stale_after)).all()
             unsealed += len(old)
-    return VerifyReport(checked, unsealed, problems)
+    return VerifyReport(checked, unsealed, problems, len(cps.checkpoints), unanchored)
+
+
+def _disagreeing(org: uuid.UUID, seen: list[audit_checkpoints.Checkpoint], head: AuditChainHead | None
+                 ) -> list[ChainProblem]:
+    """Problems between an organisation's signed checkpoints and its head in the database."""
+    out: list[ChainProblem] = []
+    if head is not None:
+        moved = sorted({cp.keyed_from for cp in seen if cp.keyed_from != head.keyed_from_seq})
+        if moved:
+            out.append(ChainProblem(org, None, None,
+                                    f"keyed links start at {head.keyed_from_seq} in the database but at "
+                                    f"{moved[0]} in the checkpoints (the chain's key boundary was moved)"))
+    hashes: dict[int, str] = {}
+    for cp in seen:
+        if hashes.setdefault(cp.seq, cp.hash) != cp.hash:
+            out.append(ChainProblem(org, cp.seq, None, "two signed checkpoints disagree on this link"))
+    return out
 
 
 def list_records(

@@ -32,6 +32,9 @@ class Context:
     break_glass_reason: str | None = None
     break_glass_until: datetime | None = None
     reason: str | None = None
+    # The permissions of the standing grants alone, when break-glass widened `permissions`
+    # (None: nothing was widened). Administration is judged on these (see `standing`).
+    standing_permissions: Mapping[str, Scope] | None = None
 
     # --- checks -------------------------------------------------------------------------------
 
@@ -77,6 +80,15 @@ class Context:
     @property
     def is_break_glass(self) -> bool:
         return self.break_glass_reason is not None
+
+    def standing(self) -> Context:
+        """This context judged on standing grants only: what break-glass widened is dropped (the
+        break-glass flag and reason stay, so the audit still says the window was open).
+        Administration (users, grants, roles, API clients, settings) calls this first, so an
+        emergency window never becomes something one may grant or keep."""
+        if self.standing_permissions is None:
+            return self
+        return replace(self, permissions=self.standing_permissions, standing_permissions=None)
 
     def with_reason(self, reason: str | None) -> Context:
         return replace(self, reason=reason)

@@ -41,6 +41,10 @@ class KeyRing:
     active: str
     index_key: bytes
     secret_key: bytes = field(default=b"")  # signs links and ICS URLs
+    # Keys the audit chain's links and signs its checkpoints; never stored in the database, so
+    # whoever can only write the database cannot forge a link. Rings written before it existed
+    # derive it from their secret key (the same on every process reading that file).
+    audit_key: bytes = field(default=b"")
 
     def encrypt(self, plaintext: str, aad: bytes = b"") -> str:
         nonce = os.urandom(12)
@@ -72,6 +76,12 @@ class KeyRing:
     def verify_signature(self, message: str, signature: str) -> bool:
         return hmac.compare_digest(self.sign(message), signature)
 
+    def audit_mac(self, purpose: str, data: bytes) -> str:
+        """HMAC-SHA256 (hex) under the audit key, separated by purpose ("link", "checkpoint")."""
+        key = self.audit_key or hmac.new(self.secret_key or self.index_key, b"praxis audit key v1",
+                                         hashlib.sha256).digest()
+        return hmac.new(key, purpose.encode() + b"\x00" + data, hashlib.sha256).hexdigest()
+
     # --- persistence --------------------------------------------------------------------------
 
     def to_json(self) -> str:
@@ -80,6 +90,7 @@ class KeyRing:
             "keys": {k: _b64e(v) for k, v in self.keys.items()},
             "index_key": _b64e(self.index_key),
             "secret_key": _b64e(self.secret_key),
+            **({"audit_key": _b64e(self.audit_key)} if self.audit_key else {}),
         }, indent=2)
 
     @classmethod
@@ -90,19 +101,22 @@ class KeyRing:
             active=raw["active"],
             index_key=_b64d(raw["index_key"]),
             secret_key=_b64d(raw.get("secret_key", "")),
+            audit_key=_b64d(raw.get("audit_key", "")),
         )
 
     @classmethod
     def generate(cls) -> KeyRing:
         kid = "k" + secrets.token_hex(4)
         return cls(keys={kid: AESGCM.generate_key(bit_length=256)}, active=kid,
-                   index_key=secrets.token_bytes(32), secret_key=secrets.token_bytes(32))
+                   index_key=secrets.token_bytes(32), secret_key=secrets.token_bytes(32),
+                   audit_key=secrets.token_bytes(32))
 
     def rotated(self) -> KeyRing:
         kid = "k" + secrets.token_hex(4)
         keys = dict(self.keys)
         keys[kid] = AESGCM.generate_key(bit_length=256)
-        return KeyRing(keys=keys, active=kid, index_key=self.index_key, secret_key=self.secret_key)
+        return KeyRing(keys=keys, active=kid, index_key=self.index_key, secret_key=self.secret_key,
+                       audit_key=self.audit_key)
 
 
 _ring: KeyRing | None = None

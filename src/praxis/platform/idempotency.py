@@ -2,11 +2,17 @@
 
 The key is scoped by the caller's credential (a hash of the token or session), so two clients
 can use the same key. A replay with another body is refused (422): it is a client bug.
+
+The web layer looks a key up only after the caller is authenticated and holds the route's
+permission (web.idempotent), so nothing is stored for, or replayed to, a caller who could not
+make the request now; a replayed answer that carries patients' data is audited like a read.
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +20,9 @@ from sqlalchemy import Integer, LargeBinary, String, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from praxis.platform import audit
 from praxis.platform.clock import now
+from praxis.platform.context import Context
 from praxis.platform.db import Base, session_scope
 
 PENDING_TIMEOUT = timedelta(seconds=60)
@@ -31,6 +39,8 @@ class IdempotentRequest(Base):
     headers: Mapped[dict[str, Any] | None]
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # Patients named by the audit rows of the first request: whose data the answer may carry.
+    patient_ids: Mapped[list[Any] | None]
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -59,11 +69,24 @@ def begin(scope: str, key: str, request_hash: str) -> tuple[str, IdempotentReque
     return "new", None
 
 
-def complete(scope: str, key: str, status_code: int, headers: dict[str, str], body: bytes) -> None:
+def complete(scope: str, key: str, status_code: int, headers: dict[str, str], body: bytes,
+             patient_ids: Iterable[uuid.UUID] = ()) -> None:
     with session_scope(None, system=True) as s:
         row = s.get(IdempotentRequest, (scope, key))
         if row is not None:
             row.status_code, row.headers, row.body = status_code, headers, body
+            row.patient_ids = sorted(str(p) for p in patient_ids) or None
+
+
+def audit_replay(ctx: Context, stored: IdempotentRequest, path: str) -> int:
+    """Audit a replayed answer like any read: one row per patient whose data it may carry (those the
+    first request's audit rows named). Returns the rows written."""
+    patients = [uuid.UUID(p) for p in stored.patient_ids or []]
+    if not patients:
+        return 0
+    with session_scope(ctx.org_id) as s:
+        return audit.record_many(s, ctx, "idempotent.replay", "http_answer", [(path[:80], p) for p in patients],
+                                 detail={"status": stored.status_code})
 
 
 def release(scope: str, key: str) -> None:

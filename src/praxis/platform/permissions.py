@@ -15,20 +15,26 @@ class Permission:
     description: str
     # Location-bound permissions are granted per location; org-level ones only org-wide.
     location_bound: bool = True
+    # Break-glass may widen this permission beyond the actor's standing scope for its window. Only
+    # seeing and doing patient care opts in; administration (users, roles, grants, API clients,
+    # settings, configuration) never does, so an emergency cannot be turned into a standing grant.
+    break_glass: bool = False
 
 
 CATALOGUE: dict[str, Permission] = {}
 
 
-def register(name: str, description: str, *, location_bound: bool = True) -> str:
-    """Add a permission to the catalogue and return its name (for use as a constant)."""
+def register(name: str, description: str, *, location_bound: bool = True, break_glass: bool = False) -> str:
+    """Add a permission to the catalogue and return its name (for use as a constant).
+    `break_glass=True` only for patient care (see Permission.break_glass)."""
     domain, _, action = name.partition(":")
     if not domain or not action:
         raise ValueError(f"permission {name!r} must be 'domain:action'")
     existing = CATALOGUE.get(name)
-    if existing and existing.description != description:
+    if existing and (existing.description, existing.location_bound, existing.break_glass) != (
+            description, location_bound, break_glass):
         raise ValueError(f"permission {name!r} registered twice with different meanings")
-    CATALOGUE[name] = Permission(name, description, location_bound)
+    CATALOGUE[name] = Permission(name, description, location_bound, break_glass)
     return name
 
 

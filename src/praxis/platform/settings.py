@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,15 +31,54 @@ class Settings(BaseSettings):
     # Where the npm-installed front-end assets are (node_modules of the repo by default).
     assets_dir: Path = Path("node_modules")
     audit_seal_interval_seconds: float = 2.0
+    # Signed checkpoints of the audit chains (sequence number and head hash), appended to a file
+    # outside the database that `praxis audit verify` compares against (var/audit/checkpoints.jsonl
+    # by default); a new one per organisation at most this often while its chain grows.
+    audit_checkpoint_file: Path | None = None
+    audit_checkpoint_interval_seconds: float = Field(default=60.0, ge=0)
+    # The longest a transaction that writes audit records may run: the sealer refuses (and verify
+    # reports) unsealed records dated earlier than this before the newest sealed one (back-dated).
+    audit_max_transaction_seconds: int = Field(default=900, ge=1)
     # Where patients reach the app: links sent by SMS/e-mail (intake links) start with this.
     public_base_url: str = "http://localhost:8000"
     log_level: str = "INFO"
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses or
+    # networks, e.g. "127.0.0.1,10.0.0.0/8"). Empty: no proxy, so a client cannot choose the address
+    # the per-IP sign-in throttle and the audit log see by sending the header itself.
+    trusted_proxies: str = ""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in (x.strip() for x in value.split(",")):
+            if not part:
+                continue
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"PRAXIS_TRUSTED_PROXIES: {part!r} is not an IP address or network") from None
+        return value
+
+    def trusted_proxy_list(self) -> list[str]:
+        return [x.strip() for x in self.trusted_proxies.split(",") if x.strip()]
+
+    def uvicorn_proxy_options(self) -> dict[str, object]:
+        """What `praxis serve` tells uvicorn about proxies: X-Forwarded-* headers are read only from
+        the trusted proxies, and not at all when none is named (uvicorn's own default trusts
+        127.0.0.1, which lets any local client, or one behind no proxy, pick its address)."""
+        trusted = self.trusted_proxy_list()
+        if not trusted:
+            return {"proxy_headers": False, "forwarded_allow_ips": ""}
+        return {"proxy_headers": True, "forwarded_allow_ips": ",".join(trusted)}
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.var_dir / 'praxis.db').as_posix()}"
 
     def resolved_keyring_file(self) -> Path:
         return self.keyring_file or self.var_dir / "keyring.json"
+
+    def resolved_audit_checkpoint_file(self) -> Path:
+        return self.audit_checkpoint_file or self.var_dir / "audit" / "checkpoints.jsonl"
 
 
 @lru_cache

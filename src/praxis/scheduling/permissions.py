@@ -2,9 +2,12 @@
 
 from praxis.platform.permissions import register
 
-SCHEDULING_READ = register("scheduling:read", "View schedules, appointments and the day sheet")
-SCHEDULING_BOOK = register("scheduling:book", "Book, reschedule and cancel appointments")
-SCHEDULING_CHECKIN = register("scheduling:checkin", "Check patients in and out, room them, mark no-shows")
+# break_glass=True: patient care, which break-glass may widen for its window (platform.permissions).
+
+SCHEDULING_READ = register("scheduling:read", "View schedules, appointments and the day sheet", break_glass=True)
+SCHEDULING_BOOK = register("scheduling:book", "Book, reschedule and cancel appointments", break_glass=True)
+SCHEDULING_CHECKIN = register("scheduling:checkin", "Check patients in and out, room them, mark no-shows",
+                              break_glass=True)
 SCHEDULING_MANAGE = register("scheduling:manage", "Manage providers, rooms, visit types, templates and hours")
-WAITLIST_MANAGE = register("waitlist:manage", "Manage the waitlist and offers")
+WAITLIST_MANAGE = register("waitlist:manage", "Manage the waitlist and offers", break_glass=True)
 REMINDERS_MANAGE = register("reminders:manage", "Manage reminder rules", location_bound=False)

@@ -20,6 +20,7 @@ from fastapi import Request
 from praxis.platform.context import Context
 from praxis.platform.errors import Forbidden, Unauthenticated
 from praxis.platform.permissions import is_known
+from praxis.web import idempotent
 
 ContextResolver = Callable[[Request], Context | None]
 _resolver: ContextResolver | None = None
@@ -54,6 +55,7 @@ def permission(name: str) -> Callable[[Request], Context]:
             raise Unauthenticated("Sign in or send a bearer token")
         if not ctx.has(name):
             raise Forbidden(f"Permission {name} required")
+        idempotent.gate(request, ctx)  # only now: a stored answer goes to whom may ask for it
         return ctx
 
     require_permission.permission = name  # type: ignore[attr-defined]
@@ -65,6 +67,7 @@ def authenticated(request: Request) -> Context:
     ctx = current_context(request)
     if ctx is None:
         raise Unauthenticated("Sign in or send a bearer token")
+    idempotent.gate(request, ctx)
     return ctx
 
 
@@ -72,7 +75,8 @@ authenticated.permission = AUTHENTICATED  # type: ignore[attr-defined]
 
 
 def public(request: Request) -> Context | None:
-    """Dependency: no login needed; returns the context when there happens to be one."""
+    """Dependency: no login needed; returns the context when there happens to be one. Idempotency
+    keys are not honoured here: an answer is stored only for an authenticated caller."""
     return current_context(request)
 
 

@@ -19,8 +19,9 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from praxis.platform import idempotency
+from praxis.platform import audit, idempotency
 from praxis.platform.logs import request_id_var
+from praxis.web import idempotent
 from praxis.web.problems import PROBLEM_JSON, problem_body
 
 log = logging.getLogger("praxis.access")
@@ -266,7 +267,12 @@ class NulGuardMiddleware:
 
 
 class IdempotencyMiddleware:
-    """`Idempotency-Key` on POST: the first answer is stored and replayed to retries."""
+    """`Idempotency-Key` on POST: the first answer is stored and replayed to retries.
+
+    This only notes the key and the body's fingerprint on the request; whether to reserve the key
+    or answer from the store is decided by the route's access rule once the caller is
+    authenticated and permitted (web.idempotent.gate). An answer is stored only for a reserved key.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -285,31 +291,14 @@ class IdempotencyMiddleware:
                                 "Idempotency-Key must be at most 255 characters.")
             return
         credential = headers.get("authorization") or _cookies(scope).get(SESSION_COOKIE) or ""
-        cred_scope = hashlib.sha256(credential.encode()).hexdigest()
         body = await _read_body(receive, MAX_BUFFERED_BODY)
         if body is None:
             await _too_large(scope, send)
             return
         path = scope["path"] + ("?" + scope["query_string"].decode() if scope.get("query_string") else "")
-        fp = idempotency.fingerprint("POST", path, body)
-        from starlette.concurrency import run_in_threadpool
-
-        outcome, row = await run_in_threadpool(idempotency.begin, cred_scope, key, fp)
-        if outcome == "mismatch":
-            await _send_problem(scope, send, 422, "idempotency-key-reused", "Idempotency key reused",
-                                "This Idempotency-Key was already used with a different request.")
-            return
-        if outcome == "busy":
-            await _send_problem(scope, send, 409, "idempotency-in-progress", "Request in progress",
-                                "A request with this Idempotency-Key is still being processed; retry later.",
-                                extra_headers=[(b"retry-after", b"1")])
-            return
-        if outcome == "replay" and row is not None:
-            stored = [(k.encode(), v.encode()) for k, v in (row.headers or {}).items()]
-            stored.append((b"idempotent-replayed", b"true"))
-            await send({"type": "http.response.start", "status": row.status_code, "headers": stored})
-            await send({"type": "http.response.body", "body": row.body or b""})
-            return
+        pending = idempotent.Pending(hashlib.sha256(credential.encode()).hexdigest(), key,
+                                     idempotency.fingerprint("POST", path, body))
+        scope.setdefault("state", {})[idempotent.STATE_KEY] = pending
 
         captured: dict[str, Any] = {"status": 500, "headers": {}, "body": []}
 
@@ -324,13 +313,10 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, _replay(body), send_wrapper)
+            with audit.collecting_patients() as pending.patients:
+                await self.app(scope, _replay(body), send_wrapper)
         except Exception:
-            await run_in_threadpool(idempotency.release, cred_scope, key)
+            await idempotent.abandon(pending)
             raise
-        if captured["status"] >= 500:
-            await run_in_threadpool(idempotency.release, cred_scope, key)
-        else:
-            await run_in_threadpool(idempotency.complete, cred_scope, key, captured["status"],
-                                    captured["headers"], b"".join(captured["body"]))
+        await idempotent.finish(pending, captured["status"], captured["headers"], b"".join(captured["body"]))
 

@@ -11,8 +11,10 @@ from typer.testing import CliRunner
 from praxis.cli import app as cli
 from praxis.identity import service
 from praxis.platform import audit, clock
+from praxis.platform.context import system_context
 from praxis.platform.db import get_engine
 from tests.integration.identity.helpers import fix_session_cookie, member_ctx
+from tests.integration.patients.helpers import register
 
 # Direct table statements, bypassing the ORM, as someone with database access would tamper.
 T = audit.AuditRecord.__table__
@@ -49,16 +51,18 @@ def test_break_glass_widens_scope_expires_and_is_audited(org, make_user, login):
     assert c.get("/api/v1/me").json()["break_glass_until"] is None
 
 
-def test_actions_under_break_glass_are_flagged(org, make_user, login):
+def test_actions_under_break_glass_are_flagged(make_org, make_user, login):
+    # Patients are seen per location only when the organisation restricts search to locations.
+    org = make_org("Restricted Clinics", restrict_patient_search_to_locations=True)
     lm = make_user(org, "location_manager", org.loc_a)
-    far = make_user(org, "front_desk", org.loc_b)
+    far = register(system_context(org.id, "test"), location_id=org.loc_b.id)
     c = login(lm)
-    assert c.get(f"/api/v1/users/{far.membership_id}").status_code == 404
-    reason = "Phoenix manager out sick; fixing a schedule"
+    assert c.get(f"/api/v1/patients/{far.id}").status_code == 404
+    reason = "Phoenix manager out sick; covering the front desk"
     assert c.post("/api/v1/break-glass", json={"reason": reason}).status_code == 201
-    assert c.get(f"/api/v1/users/{far.membership_id}").status_code == 200
+    assert c.get(f"/api/v1/patients/{far.id}").status_code == 200
     rows = service.list_audit(member_ctx(make_user(org, "org_admin")), actor_id=lm.user_id)
-    read = next(x for x in rows if x.action == "read" and x.resource_id == str(far.membership_id))
+    read = next(x for x in rows if x.action == "patient.read" and x.resource_id == str(far.id))
     assert read.break_glass and read.reason == reason
 
 

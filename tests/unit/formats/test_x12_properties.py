@@ -26,6 +26,7 @@ from praxis.formats.x12 import (
     ServiceLine,
     Subscriber,
 )
+from praxis.formats.x12.acks import read_acknowledgements
 from praxis.formats.x12.read837 import read_837p
 from praxis.formats.x12.reader import ReadResult, read_interchange
 from praxis.formats.x12.write837 import write_837p
@@ -45,6 +46,8 @@ def _assert_typed(data: bytes) -> None:
     assert isinstance(result, ReadResult)
     assert all(d.code != "reader.internal" for d in result.defects), result.defects
     read_837p(result)
+    acks = read_acknowledgements(result)
+    assert all(d.code != "reader.internal" for d in acks.defects), acks.defects
 
 
 @settings(max_examples=300, deadline=None)

@@ -312,7 +312,7 @@ class _Plan:
     """Which fields of an input dataclass hold text, nested inputs or tuples of either, read
     with one `attrgetter` each (the input check walks every claim: it must be cheap)."""
 
-    __slots__ = ("nested", "nested_tuples", "text_tuples", "texts")
+    __slots__ = ("nested", "nested_tuples", "text_names", "text_tuples", "texts")
 
     def __init__(self, cls: type) -> None:
         texts, text_tuples, nested, nested_tuples = [], [], [], []
@@ -328,6 +328,7 @@ class _Plan:
                     nested.append(f.name)
             elif kind in ("str", "EntityType", "PayerResponsibility", "FrequencyCode") or kind.startswith("Literal"):
                 texts.append(f.name)
+        self.text_names = frozenset(texts)
         self.texts = attrgetter(*texts, *texts[:1]) if texts else None  # twice the first: always a tuple
         self.text_tuples = tuple(attrgetter(n) for n in text_tuples)
         self.nested = tuple(attrgetter(n) for n in nested)
@@ -359,9 +360,6 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
 
-def _text_names(cls: type) -> frozenset[str]:
-    getter = _PLANS[cls].texts
-    return frozenset(getter.__reduce__()[1]) if getter is not None else frozenset()
 
 
 def _scan_text(obj: Any, path: str, bad: re.Pattern[str], seen: set[int], problems: list[str]) -> None:
@@ -386,8 +384,7 @@ def _name_bad_fields(obj: Any, path: str, bad: re.Pattern[str], problems: list[s
     plan = _PLANS.get(type(obj))
     for name in _field_names(type(obj)):
         value = getattr(obj, name)
-        if plan is not None and plan.texts is not None and name in _text_names(type(obj)) and not isinstance(
-                value, str):
+        if plan is not None and name in plan.text_names and not isinstance(value, str):
             problems.append(f"{path}.{name}: {type(value).__name__} given, text expected")
         elif isinstance(value, str):
             if bad.search(value):

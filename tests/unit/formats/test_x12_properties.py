@@ -29,6 +29,7 @@ from praxis.formats.x12 import (
 from praxis.formats.x12.acks import read_acknowledgements
 from praxis.formats.x12.read837 import read_837p
 from praxis.formats.x12.reader import ReadResult, read_interchange
+from praxis.formats.x12.remit835 import read_835
 from praxis.formats.x12.write837 import write_837p
 from tests.unit.formats import claims as c
 from tests.unit.formats.corpus import CORPUS
@@ -47,6 +48,7 @@ def _assert_typed(data: bytes) -> None:
     assert all(d.code != "reader.internal" for d in result.defects), result.defects
     read_837p(result)
     acks = read_acknowledgements(result)
+    assert all(d.code != "reader.internal" for d in read_835(result).defects)
     assert all(d.code != "reader.internal" for d in acks.defects), acks.defects
 
 

@@ -5,6 +5,7 @@ Public API (import from here):
 - `read_interchange(data) -> ReadResult`: envelopes, segments, loops, defects; never raises.
 - `write_837p(interchange) -> str`: an 837P interchange from `claim837` dataclasses.
 - `read_837p(data) -> Read837`: the claims of an 837P back as the same dataclasses.
+- `read_835(data) -> Read835`: remittances as payments by CLP01 / REF*6R, in cents, balanced.
 - `read_999`, `read_277ca`, `read_ta1` (all `read_acknowledgements`): typed acknowledgements.
 """
 
@@ -45,6 +46,7 @@ from praxis.formats.x12.claim837 import (
 )
 from praxis.formats.x12.read837 import Read837, read_837p
 from praxis.formats.x12.reader import Defect, ReadResult, read_interchange
+from praxis.formats.x12.remit835 import ClaimPayment, Read835, Remittance, ServicePayment, read_835
 from praxis.formats.x12.write837 import X12WriteError, check_interchange, write_837p
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "Claim",
     "ClaimAck",
     "ClaimAdjustment",
+    "ClaimPayment",
     "ClaimStatus",
     "ControlNumbers",
     "Defect",
@@ -69,11 +72,14 @@ __all__ = [
     "PayToAddress",
     "Payer",
     "Provider",
+    "Read835",
     "Read837",
     "ReadResult",
     "Receiver",
+    "Remittance",
     "Separators",
     "ServiceLine",
+    "ServicePayment",
     "Submitter",
     "Subscriber",
     "Transaction837",
@@ -81,6 +87,7 @@ __all__ = [
     "X12WriteError",
     "check_interchange",
     "read_277ca",
+    "read_835",
     "read_837p",
     "read_999",
     "read_acknowledgements",

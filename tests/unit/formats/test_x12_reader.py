@@ -244,3 +244,20 @@ def test_separators_come_from_isa() -> None:
     assert (result.delimiters.element, result.delimiters.component, result.delimiters.repetition,
             result.delimiters.segment) == ("|", ">", "{", "'")
     assert read_837p(result).claims == [c.modifiers_claim()]
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("ims_x12_bad_valid_code.x12", {("segment.unexpected", 9), ("loop.missing", 8)}),
+    ("ims_x12_missing_elements.x12", {("element.missing", 7), ("element.missing", 31)}),
+    ("ims_x12_segments_out_of_order.x12", {("segment.order", 10), ("segment.order", 12)}),
+    ("ims_x12_segment_errors.x12", {("segment.order", 10), ("segment.missing", 21), ("element.invalid", 23)}),
+    ("ims_x12_loop_errors3_missing_loops.x12", {("loop.missing", 8)}),
+])
+def test_each_imsweb_negative_is_caught_for_what_it_breaks(name: str, expected: set[tuple[str, int]]) -> None:
+    """What each file changes against ims_x12_valid.x12: NM1*117 for NM1*85; NM102 and CLM05
+    emptied; N4 before N3; N3 and HI removed, pointers to no diagnosis; 2010AA removed."""
+    result = _read(f"837p/invalid/{name}")
+    assert expected <= {(d.code, d.segment) for d in result.defects}
+    missing = next((d for d in result.defects if d.code == "element.missing"), None)
+    if name == "ims_x12_missing_elements.x12":
+        assert missing is not None and missing.message == "NM102 is required"

@@ -43,7 +43,7 @@ def walk_envelopes(segments: list[Segment], delimiters: Delimiters, defects: lis
             else:
                 group = FunctionalGroup("", "", "", "", "", "", "")
                 while i < n and segments[i].elements[0] == "ST":
-                    tx, i = _transaction(segments, i, group, defects)
+                    tx, i = _transaction(segments, i, group, defects, delimiters)
                     group.transactions.append(tx)
             ic.groups.append(group)
         else:
@@ -96,7 +96,7 @@ def _interchange(segments: list[Segment], i: int, delimiters: Delimiters, defect
         elif sid == "ST":
             defects.append(Defect(seg.position, "ST", "gs.missing", "transaction set outside a functional group"))
             group = FunctionalGroup("", "", "", "", "", "", "")
-            tx, i = _transaction(segments, i, group, defects)
+            tx, i = _transaction(segments, i, group, defects, delimiters)
             group.transactions.append(tx)
             ic.groups.append(group)
         else:
@@ -123,7 +123,7 @@ def _group(segments: list[Segment], i: int, delimiters: Delimiters, defects: lis
         seg = segments[i]
         sid = seg.elements[0]
         if sid == "ST":
-            tx, i = _transaction(segments, i, group, defects)
+            tx, i = _transaction(segments, i, group, defects, delimiters)
             group.transactions.append(tx)
         elif sid == "GE":
             if seg.get(1) != str(len(group.transactions)):
@@ -148,8 +148,8 @@ def _group(segments: list[Segment], i: int, delimiters: Delimiters, defects: lis
     return group, n
 
 
-def _transaction(segments: list[Segment], i: int, group: FunctionalGroup, defects: list[Defect]
-                 ) -> tuple[TransactionSet, int]:
+def _transaction(segments: list[Segment], i: int, group: FunctionalGroup, defects: list[Defect],
+                 delimiters: Delimiters) -> tuple[TransactionSet, int]:
     st = segments[i]
     control = st.get(2)
     tx_id = st.get(1)
@@ -187,6 +187,6 @@ def _transaction(segments: list[Segment], i: int, group: FunctionalGroup, defect
     if not control:
         defects.append(Defect(st.position, "ST", "st.control_number", "ST02 (control number) is empty", control))
     body = segments[start:i]
-    root = build_loops(tx_id, version, body, defects, control)
+    root = build_loops(tx_id, version, body, defects, control, delimiters.component)
     return TransactionSet(id=tx_id, control_number=control, version=version, segments=body, root=root,
                           complete=complete), i

@@ -34,6 +34,11 @@ class LoopSpec:
     required_loops: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     required_segments: dict[str, tuple[str, ...]] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
+    required_elements: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    known_names: frozenset[str] = frozenset()
+    """NM101 codes this set knows (837: a name loop for each); others are reported."""
+    address_pairs: bool = False
+    """N3 is always followed by N4, and N4 preceded by N3 (every 837 address)."""
 
 
 _837_TRIGGERS: dict[str, tuple[Trigger, ...]] = {
@@ -79,6 +84,12 @@ SPEC_837P = LoopSpec(
                     "2300": (("2400",),), "2320": (("2330A",), ("2330B",))},
     required_segments={"ST": ("BHT",), "2000B": ("SBR",), "2000C": ("PAT",), "2300": ("HI",), "2400": ("SV1", "DTP")},
     labels=_837_LABELS,
+    required_elements={"BHT": (1, 2, 4, 5, 6), "HL": (1, 3, 4), "NM1": (1, 2), "N3": (1,), "N4": (1,), "SBR": (1, 9),
+                       "PAT": (1,), "DMG": (1, 2, 3), "CLM": (1, 2, 5, 6, 7, 8, 9), "HI": (1,), "LX": (1,),
+                       "SV1": (1, 2, 3, 4, 7), "DTP": (1, 2, 3), "REF": (1, 2), "PRV": (1, 2, 3), "OI": (3, 6),
+                       "SVD": (1, 2, 3, 5), "AMT": (1, 2), "CAS": (1, 2, 3)},
+    known_names=frozenset(k[4:] for k in _837_TRIGGERS if k.startswith("NM1*")),
+    address_pairs=True,
 )
 SPEC_837 = LoopSpec(
     name="837", hl=_837_HL, triggers=_837_TRIGGERS, owners={"SE": "ST"},
@@ -158,7 +169,7 @@ def spec_for(transaction_id: str, version: str) -> LoopSpec | None:
 
 
 def build_loops(transaction_id: str, version: str, body: list[Segment], defects: list[Defect],
-                control: str) -> Loop:
+                control: str, component: str = ":") -> Loop:
     """The loop tree of one transaction set (ST..SE), adding structural defects."""
     root = Loop("ST")
     spec = spec_for(transaction_id, version)
@@ -171,9 +182,30 @@ def build_loops(transaction_id: str, version: str, body: list[Segment], defects:
     stack: list[Loop] = [root]
     hl_seen: set[str] = set()
     hl_expected = 1
+    required_elements = spec.required_elements
+    known_names = spec.known_names
+    previous = ""
     for seg in body:
         el = seg.elements
         sid = el[0]
+        if required_elements:
+            required = required_elements.get(sid)
+            if required is not None:
+                n = len(el)
+                for index in required:
+                    if index >= n or not el[index]:
+                        defects.append(Defect(seg.position, sid, "element.missing",
+                                              f"{sid}{index:02d} is required", control))
+            if sid == "NM1" and known_names and len(el) > 1 and el[1] and el[1] not in known_names:
+                defects.append(Defect(seg.position, sid, "segment.unexpected",
+                                      f"NM1*{el[1]} names no loop of the {spec.name}", control))
+            if spec.address_pairs and (sid == "N4") != (previous == "N3"):
+                if sid == "N4":
+                    defects.append(Defect(seg.position, sid, "segment.order", "N4 does not follow an N3", control))
+                else:
+                    defects.append(Defect(seg.position - 1, "N3", "segment.order", "N3 is not followed by N4",
+                                          control))
+            previous = sid
         if sid == "HL" and hl_codes:
             code = el[3] if len(el) > 3 else ""
             hl_id = el[1] if len(el) > 1 else ""
@@ -210,9 +242,11 @@ def build_loops(transaction_id: str, version: str, body: list[Segment], defects:
                     del stack[depth + 1:]
                     break
         stack[-1].segments.append(seg)
+    if spec.address_pairs and previous == "N3":
+        defects.append(Defect(body[-1].position, "N3", "segment.order", "N3 is not followed by N4", control))
     _check(root, spec, defects, control, body[0] if body else None)
     if spec is SPEC_837P:
-        _check_claim_totals(root, defects, control)
+        _check_claims(root, defects, control, component)
     return root
 
 
@@ -258,10 +292,30 @@ def _decimal(text: str) -> Decimal | None:
         return None
 
 
-def _check_claim_totals(root: Loop, defects: list[Defect], control: str) -> None:
-    """CLM02 is the sum of the claim's SV102 line charges (837P guide rule)."""
+def _check_claims(root: Loop, defects: list[Defect], control: str, component: str) -> None:
+    """CLM02 is the sum of the claim's SV102 line charges; HI holds qualifier:code composites;
+    SV107 points at diagnoses the claim has (837P guide rules)."""
     for claim in root.walk("2300"):
         clm = claim.segments[0]
+        diagnoses = 0
+        for hi in claim.all("HI"):
+            for index in range(1, len(hi.elements)):
+                value = hi.elements[index]
+                if value and component not in value:
+                    defects.append(Defect(hi.position, "HI", "element.invalid",
+                                          f"HI{index:02d} {value!r} is not a qualifier{component}code composite",
+                                          control))
+                elif value and value.split(component, 1)[0] in ("ABK", "ABF", "BK", "BF"):
+                    diagnoses += 1
+        for line in claim.children:
+            sv1 = line.first("SV1") if line.id == "2400" else None
+            if sv1 is None:
+                continue
+            for pointer in sv1.get(7).split(component):
+                if pointer and (not pointer.isdigit() or not 1 <= int(pointer) <= max(diagnoses, 1)):
+                    defects.append(Defect(sv1.position, "SV1", "element.invalid",
+                                          f"SV107 pointer {pointer!r} points at no diagnosis of the claim "
+                                          f"({diagnoses} in HI)", control))
         total = _decimal(clm.get(2))
         if total is None:
             defects.append(Defect(clm.position, "CLM", "element.invalid",

@@ -23,6 +23,7 @@ from praxis.formats.x12 import (
     PayToAddress,
     Provider,
     Separators,
+    ServiceFacility,
     ServiceLine,
     Subscriber,
 )
@@ -185,7 +186,7 @@ def claims(draw: st.DrawFn) -> Claim:
         suffix=opt(text(max_size=3)), sex=st.sampled_from(["M", "F", "U"]), birth_date=dates, address=addresses,
         payer_responsibility=st.sampled_from(["P", "S", "T"]),
         claim_filing_indicator=st.sampled_from(["CI", "MB", "MC", "BL"]), group_number=opt(text()),
-        group_name=opt(text())))
+        group_name=opt(text()), insurance_type_code=st.sampled_from(["", "12", "13", "14", "16", "41", "43", "47"])))
     if patient is not None:  # the guide sends no DMG for a dependant's subscriber: not in the file
         subscriber = replace(subscriber, sex="U", birth_date=date.min)
     frequency = draw(st.sampled_from(["1", "7", "8"]))
@@ -204,6 +205,9 @@ def claims(draw: st.DrawFn) -> Claim:
         payer_claim_control_number=draw(text()) if frequency != "1" else draw(opt(text())),
         prior_authorization=draw(opt(text())), referring_provider=draw(st.one_of(st.none(), referring)),
         rendering_provider=draw(st.one_of(st.none(), providers)), other_coverages=other,
+        service_facility=draw(st.one_of(st.none(), st.builds(
+            ServiceFacility, name=text(), address=addresses,
+            npi=st.one_of(st.just(""), st.text("0123456789", min_size=10, max_size=10))))),
         provider_signature_on_file=draw(st.booleans()), assignment_code=draw(st.sampled_from(["A", "B", "C"])),
         benefits_assigned=draw(st.booleans()), release_of_information=draw(st.sampled_from(["I", "Y"])),
         patient_paid_cents=draw(st.one_of(st.none(), cents)))

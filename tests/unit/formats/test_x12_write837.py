@@ -25,7 +25,7 @@ def test_many_claims_many_transactions_validate_under_pyx12() -> None:
     claims += [c.claim(f"PX9{n:05d}", lines=(c.line(1, cents=100 * n),), total_charge_cents=100 * n)
                for n in range(1, 6)]
     text = write_837p(c.interchange(*claims, per_transaction=4))
-    assert text.count("ST*837*") == 3
+    assert text.count("ST*837*") == -(-len(claims) // 4)
     ok, errors = pyx12_errors(text)
     assert errors == []
     assert ok is True

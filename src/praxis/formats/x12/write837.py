@@ -125,7 +125,7 @@ class _Writer:
     def subscriber(self, hl: int, parent: int, s: Subscriber, payer: Payer, is_patient: bool) -> None:
         self.seg("HL", str(hl), str(parent), "22", "0" if is_patient else "1")
         self.seg("SBR", s.payer_responsibility, "18" if is_patient else "", s.group_number, s.group_name,
-                 "", "", "", "", s.claim_filing_indicator)
+                 s.insurance_type_code, "", "", "", s.claim_filing_indicator)
         self.seg("NM1", "IL", "1", s.last_name, s.first_name, s.middle_name, "", s.suffix, "MI", s.member_id)
         self.address(s.address)
         if is_patient:
@@ -211,6 +211,10 @@ class _Writer:
             self.provider("DN", c.referring_provider)
         if c.rendering_provider is not None:
             self.provider("82", c.rendering_provider)
+        if c.service_facility is not None:
+            facility = c.service_facility
+            self.seg("NM1", "77", "2", facility.name, "", "", "", "", "XX" if facility.npi else "", facility.npi)
+            self.address(facility.address)
         for oc in c.other_coverages:
             self.other_coverage(oc)
         el, t, out = self.e, self.t, self.out

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from praxis.platform.clock import now
 from praxis.platform.context import Context
-from praxis.platform.db import Base, TenantScoped, session_scope
+from praxis.platform.db import Base, TenantScoped, session_scope, set_system_read_auditor
 from praxis.platform.hotsql import HotStatement
 from praxis.platform.ids import new_id
 from praxis.platform.uow import write_lock
@@ -194,7 +194,7 @@ def _digest(row: Any, seq: int, prev_hash: str) -> str:
 def seal_pending(org_id: uuid.UUID | None = None, *, batch: int = 5000) -> int:
     """Seal committed unsealed rows into their organisation's chain. Returns rows sealed."""
     sealed = 0
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="audit sealer: finds every organisation with unsealed records") as s:
         if org_id is None:
             orgs = list(s.scalars(select(AuditRecord.org_id).where(AuditRecord.seq.is_(None)).distinct()))
         else:
@@ -209,7 +209,7 @@ def _seal_org(org_id: uuid.UUID, batch: int) -> int:
     # record (quadratic in the batch), which made sealing the web process's largest CPU cost
     # under booking load. One executemany writes the whole batch's links.
     ar, heads = AuditRecord.__table__, AuditChainHead.__table__
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="audit sealer: one organisation's chain") as s:
         write_lock(s)
         conn = s.connection()
         # Create the head row once; concurrent sealers then serialise on its row lock.
@@ -268,7 +268,7 @@ def verify(org_id: uuid.UUID | None = None, *, stale_after: timedelta = timedelt
     """Recompute every sealed chain: an edited, deleted or reordered row is named."""
     problems: list[ChainProblem] = []
     checked = unsealed = 0
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="audit verify: recomputes every organisation's chain") as s:
         heads = {h.org_id: h for h in s.scalars(select(AuditChainHead))}
         orgs = set(heads) | set(s.scalars(select(AuditRecord.org_id).distinct()))
         if org_id is not None:
@@ -331,3 +331,14 @@ def list_records(
         q = q.where(AuditRecord.break_glass.is_(break_glass))
     q = q.order_by(AuditRecord.created_at.desc(), AuditRecord.id.desc()).limit(limit).offset(offset)
     return list(session.scalars(q))
+
+
+def _audit_system_read(session: Session, reason: str, tables: list[str], per_org: dict[uuid.UUID, int]) -> None:
+    """A system session read patient data: one record per organisation, with the session's reason."""
+    for org_id, rows in per_org.items():
+        session.add(AuditRecord(org_id=org_id, actor_id=None, actor_type="system", actor_name="system",
+                                role="system", action="system.read", resource_type=",".join(tables),
+                                reason=reason, detail={"rows": rows}))
+
+
+set_system_read_auditor(_audit_system_read)

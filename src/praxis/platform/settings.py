@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # Where patients reach the app: links sent by SMS/e-mail (intake links) start with this.
     public_base_url: str = "http://localhost:8000"
     log_level: str = "INFO"
+    # Check every Core statement for an org_id condition on the tenant tables it uses, before it
+    # runs (platform.scoping). On in the test suite and `make run`; costs a walk of each statement.
+    check_tenant_scope: bool = False
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.var_dir / 'praxis.db').as_posix()}"

@@ -5,6 +5,7 @@ built-in roles match the catalogue. (The import contracts: test_import_contracts
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ import pytest
 from praxis.platform.permissions import CATALOGUE
 from praxis.web.deps import AUTHENTICATED, PUBLIC, declared_permissions
 from praxis.web.routes import iter_routes
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "praxis"
 
 # Reviewed allow-list of routes reachable without signing in. A new public route fails this test
 # until someone reviews it and adds its pattern here (with the reason).
@@ -44,8 +47,29 @@ def _describe(route: Any) -> str:
     return f"{','.join(sorted(route.methods or ()))} {route.path}"
 
 
-def test_app_has_routes(all_routes: list[Any]) -> None:
-    assert len(all_routes) > 5
+def test_every_router_in_the_code_is_mounted_whole(all_routes: list[Any]) -> None:
+    """Every router an `api.py`/`ui.py` (or web/system.py) defines is in the app with all its
+    routes, so the access-rule tests below see every route the code has, and a domain whose router
+    is not wired (wiring.routers) fails here rather than answering 404 in production."""
+    import importlib
+
+    from fastapi.routing import APIRoute, APIRouter
+
+    mounted = {id(route) for route in all_routes}
+    modules = [*sorted(p for name in ("api.py", "ui.py") for p in SRC.glob(f"*/{name}")), SRC / "web" / "system.py"]
+    seen, missing = 0, []
+    for path in modules:
+        name = "praxis." + ".".join(path.relative_to(SRC).with_suffix("").parts)
+        routers = [v for v in vars(importlib.import_module(name)).values() if isinstance(v, APIRouter)]
+        assert routers, f"{name} defines no router"
+        for router in routers:
+            for route in router.routes:
+                if isinstance(route, APIRoute):
+                    seen += 1
+                    if id(route) not in mounted:
+                        missing.append(f"{name}: {_describe(route)}")
+    assert not missing, f"routes defined but not mounted (wiring.routers): {missing}"
+    assert seen == len(all_routes), "the app has routes no api.py/ui.py/web/system.py defines"
 
 
 def test_every_route_declares_exactly_one_known_access_rule(all_routes: list[Any]) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -279,8 +279,18 @@ def _touches_tenant_table(state: ORMExecuteState) -> bool:
     return any(issubclass(mapper.class_, TenantScoped) for mapper in state.all_mappers)
 
 
+_scoped_tables: tuple[int, frozenset[Any]] = (-1, frozenset())
+
+
 def _tenant_scoped_tables() -> frozenset[Any]:
-    return frozenset(m.local_table for m in Base.registry.mappers if issubclass(m.class_, TenantScoped))
+    """Tables of TenantScoped entities (the session hook's loader criteria scope them), computed
+    again only when a mapper is added."""
+    global _scoped_tables
+    mappers = Base.registry.mappers
+    if _scoped_tables[0] != len(mappers):
+        _scoped_tables = (len(mappers), frozenset(m.local_table for m in mappers
+                                                  if issubclass(m.class_, TenantScoped)))
+    return _scoped_tables[1]
 
 
 def _check_tenant_scope(_conn: Connection, statement: Any, _multi: Any, _params: Any,
@@ -307,7 +317,8 @@ def holds_phi(*table_names: str) -> None:
     PHI_TABLES.update(table_names)
 
 
-SystemReadAuditor = Any  # (session, reason, table names, {org_id: rows read}) -> None
+# (session, reason, table names, {org_id: rows read}) -> None
+SystemReadAuditor = Callable[[Session, str, list[str], dict[uuid.UUID, int]], None]
 _phi_auditor: SystemReadAuditor | None = None
 
 

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import MetaData, Table
 from sqlalchemy.sql import operators, visitors
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.dml import Delete, Insert, Update
 from sqlalchemy.sql.elements import (
     BinaryExpression,
@@ -43,7 +44,7 @@ from sqlalchemy.sql.elements import (
     TextClause,
     Tuple,
 )
-from sqlalchemy.sql.selectable import Alias, FromClause, Join, Select, TableClause
+from sqlalchemy.sql.selectable import Alias, Join, Select, TableClause
 
 from praxis.platform.errors import TenantScopeError
 
@@ -53,7 +54,7 @@ CROSS_ORG = "praxis_cross_org"  # the stated reason a statement crosses organisa
 SCOPE_CHECKED = "praxis_scope_checked"  # already checked (a HotStatement, when it was built)
 ORM_SCOPED = "praxis_orm_scoped"  # an ORM statement the session hook scoped with loader criteria
 
-S = TypeVar("S", bound=ClauseElement)
+S = TypeVar("S", bound=Executable)
 
 
 def cross_org(statement: S, reason: str) -> S:
@@ -62,7 +63,7 @@ def cross_org(statement: S, reason: str) -> S:
     the outbox, the audit sealer."""
     if not reason or not reason.strip():
         raise ValueError("cross_org: a statement that crosses organisations must state its reason")
-    return statement.execution_options(**{CROSS_ORG: reason})  # type: ignore[attr-defined,no-any-return]
+    return statement.execution_options(**{CROSS_ORG: reason})
 
 
 def is_tenant_table(table: Any) -> bool:
@@ -155,7 +156,7 @@ class _Walk:
 
     # --- what the statement reads or changes --------------------------------------------------
 
-    def source(self, source: FromClause) -> None:
+    def source(self, source: Any) -> None:
         if isinstance(source, Alias) and isinstance(source.element, TableClause):
             table: Any = source.element
         elif isinstance(source, TableClause):

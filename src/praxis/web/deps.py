@@ -51,8 +51,8 @@ def set_context_resolver(resolver: ContextResolver) -> None:
 def current_context(request: Request) -> Context | None:
     """The caller's context (cached per request), or None when not signed in."""
     if hasattr(request.state, "ctx"):
-        ctx: Context | None = request.state.ctx
-        return ctx
+        cached: Context | None = request.state.ctx
+        return cached
     ctx: Context | None = None
     if _resolver is not None:
         ctx, shell = _resolver(credentials(request))

@@ -39,12 +39,15 @@ migrate: install
 demo: migrate
 	$(BIN)/praxis demo
 
-# Plain http on 127.0.0.1: cookies without the Secure flag unless you say otherwise.
+# Plain http on 127.0.0.1: cookies without the Secure flag unless you say otherwise. Development
+# checks every Core statement for its org_id condition (platform.scoping), as the tests do.
 run: install assets demo
-	PRAXIS_COOKIE_SECURE=$${PRAXIS_COOKIE_SECURE:-false} $(BIN)/praxis serve
+	PRAXIS_COOKIE_SECURE=$${PRAXIS_COOKIE_SECURE:-false} PRAXIS_CHECK_TENANT_SCOPE=$${PRAXIS_CHECK_TENANT_SCOPE:-true} \
+		$(BIN)/praxis serve
 
 serve: install assets
-	PRAXIS_COOKIE_SECURE=$${PRAXIS_COOKIE_SECURE:-false} $(BIN)/praxis serve
+	PRAXIS_COOKIE_SECURE=$${PRAXIS_COOKIE_SECURE:-false} PRAXIS_CHECK_TENANT_SCOPE=$${PRAXIS_CHECK_TENANT_SCOPE:-true} \
+		$(BIN)/praxis serve
 
 lint: install
 	$(BIN)/ruff check src tests bench

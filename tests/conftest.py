@@ -24,6 +24,8 @@ import pytest
 _TMP = Path(tempfile.mkdtemp(prefix="praxis-test-"))
 os.environ.setdefault("PRAXIS_VAR_DIR", str(_TMP / "var"))
 os.environ["PRAXIS_COOKIE_SECURE"] = "true"
+# Every Core statement is checked for its org_id condition (platform.scoping) throughout the suite.
+os.environ["PRAXIS_CHECK_TENANT_SCOPE"] = "true"
 # Cheap argon2 for speed: the tests check behaviour, not the cost parameters.
 os.environ.setdefault("PRAXIS_ARGON2_TIME_COST", "1")
 os.environ.setdefault("PRAXIS_ARGON2_MEMORY_KIB", "1024")
@@ -233,7 +235,7 @@ def login(new_client: Callable[[], TestClient]) -> Callable[[UserFixture], TestC
     def do(u: UserFixture) -> TestClient:
         c = new_client()
         result = auth.login(u.email, u.password)
-        with session_scope(None, system=True) as s:
+        with session_scope(None, system=True, reason="test: reads across organisations") as s:
             ws = s.get(WebSession, digest(result.token))
             assert ws is not None
             ws.mfa_passed = True

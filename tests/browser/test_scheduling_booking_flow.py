@@ -17,8 +17,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 def test_find_slot_book_and_check_in(live_server, page, org, make_user):
     import httpx
 
-    if httpx.get(f"{live_server}/scheduling/book", follow_redirects=False).status_code == 404:
-        pytest.skip("scheduling/desk routers are not wired yet (wiring.routers)")
+    # The regression this test exists to catch: the booking screen not wired (wiring.routers).
+    missing = httpx.get(f"{live_server}/scheduling/book", follow_redirects=False).status_code == 404
+    assert not missing, "/scheduling/book answers 404: the scheduling router is not wired"
     w = make_world(org)
     setup.update_visit_type(w.ctx, w.new_visit_id, {"buffer_after_minutes": 0})
     make_patient(org, first="Nora", last="Newcomer")

@@ -135,7 +135,7 @@ def test_password_only_session_cannot_replace_an_existing_authenticator(browser_
     token = csrf_of(c.get("/login").text)
     r = c.post("/account/mfa/enrol", data={"action": "restart", "csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="test: reads across organisations") as s:
         assert s.get(User, u.user_id).mfa_enabled
 
 

@@ -9,7 +9,10 @@ from fastapi import APIRouter, Depends
 from praxis.web.deps import public
 
 
-def test_unhandled_error_is_a_problem_without_stack_trace(app, client, caplog):
+def test_unhandled_error_is_a_problem_without_stack_trace(db, caplog):
+    from praxis.main import create_app
+
+    app = create_app(seal_audit=False)  # its own app: the session's app stays as the code builds it
     router = APIRouter()
 
     @router.get("/__boom", dependencies=[Depends(public)], include_in_schema=False)

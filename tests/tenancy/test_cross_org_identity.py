@@ -73,11 +73,11 @@ def test_pending_invitation_grants_nothing_until_accepted(
     _, their_email = other_orgs_person(world)
     resp = Inviter(world, login).invite(their_email)
     user_id = uuid.UUID(resp.json()["user_id"])
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="test: reads across organisations") as s:
         orgs_before = {m.org_id for m in auth._memberships(s, user_id)}
     assert world.a.id not in orgs_before
     invitation = next(i for i in service.list_invitations(user_id) if i.org_id == world.a.id)
     service.accept_invitation(user_id, invitation.membership_id)
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="test: reads across organisations") as s:
         assert world.a.id in {m.org_id for m in auth._memberships(s, user_id)}
         assert s.scalars(select(Membership).where(Membership.id == invitation.membership_id)).one().accepted_at

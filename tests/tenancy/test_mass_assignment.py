@@ -132,8 +132,8 @@ def test_sort_parameters_are_enums_and_refuse_sql(
     assert not problems, "\n".join(problems)
 
 
-# Explicit `null` for a field whose column is NOT NULL reaches the database: NOTES-security.md#F5.
-# Fields whose explicit null once answered 500 (NOTES-security.md#F5, fixed by PatchModel).
+# Explicit `null` for a field whose column is NOT NULL reaches the database: docs/security.md, F5.
+# Fields whose explicit null once answered 500 (docs/security.md, F5, fixed by PatchModel).
 FORMER_NULL_500 = {f"PATCH /api/v1/locations/{{location_id}} {f}" for f in (
     "name", "timezone", "address_line1", "address_line2", "city", "state", "postal_code", "phone",
     "place_of_service", "active")}

@@ -2,9 +2,10 @@
 organisation-wide API client holding every permission, in an organisation of its own.
 
 Checks: no 5xx, every error is application/problem+json, responses conform to the schema
-(body and content type). Undocumented status codes are counted in the report, not failed:
-FastAPI documents only 200/201/422, while the design answers 403/404/409 too (see
-NOTES-security.md). The budget is bounded: MAX_EXAMPLES per operation, no shrinking (a failing
+(body and content type). Undocumented status codes are counted in the report, not failed: the
+OpenAPI document lists 401/403/404/409/422 problems on every operation (docs/security.md,
+"Findings of the security sweeps", F4), but an operation may still answer a code it does not
+list (e.g. 429, 413). The budget is bounded: MAX_EXAMPLES per operation, no shrinking (a failing
 case is recorded, not minimised), so the run stays well under two minutes on SQLite.
 """
 
@@ -38,7 +39,8 @@ def problem_json_errors(ctx: Any, response: Any, case: Any) -> bool | None:
 
 
 def known_finding(case: Any, response: Any, text: str) -> str | None:
-    """Failures already written up in NOTES-security.md and not yet fixed (counted, not failed).
+    """Failures already written up in docs/security.md ("Findings of the security sweeps") and not
+    yet fixed (counted, not failed).
 
     F4 (errors documented as application/json) and F5 (explicit null answered 500) are fixed, so
     nothing is excused today; keep the hook for the next finding.

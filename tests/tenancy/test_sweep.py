@@ -60,10 +60,10 @@ EXEMPT: dict[tuple[str, str, str, str], str] = {
         "organisation by name so a break-glass holder can choose one (names only, no PHI).",
 }
 
-# Real bugs found by the sweep, written up in NOTES-security.md: recorded as "known" in the report
-# (not failures) so the rest of the sweep stays useful; each has a strict xfail test, which
-# starts failing (XPASS) once fixed — then delete the entry here. F1 (/switch) is fixed. Identifier "*" = the route's
-# database-change check.
+# Real bugs found by the sweep, written up in docs/security.md ("Findings of the security sweeps"):
+# recorded as "known" in the report (not failures) so the rest of the sweep stays useful; each has
+# a strict xfail test, which starts failing (XPASS) once fixed — then delete the entry here. F1
+# (/switch) is fixed. Identifier "*" = the route's database-change check.
 KNOWN: dict[tuple[str, str, str, str], str] = {}
 
 # Tables of the caller's own organisation that legitimately change while probing it.
@@ -285,7 +285,7 @@ def test_switch_refuses_a_location_outside_the_callers_scope(
     client.follow_redirects = False
     resp = client.post("/switch", data={"org_id": str(world.a.id), "location_id": str(world.a.loc_b.id)},
                        headers={"Accept": "text/html"})
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="test: reads across organisations") as s:
         ws = s.get(WebSession, digest(client.cookies[SESSION_COOKIE]))
         assert ws is not None
         location = ws.location_id

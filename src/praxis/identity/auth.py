@@ -151,7 +151,7 @@ def login(email: str, password: str, *, client_ip: str | None = None, user_agent
     if found is None or attempt is None or not ok:
         ip_throttle.hit(client_ip)
         raise bad
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="login: the e-mail precedes the organisation") as s:
         user = s.get(User, found.id)
         assert user is not None
         if user.last_login_at is None:
@@ -210,14 +210,14 @@ def _idle_minutes(s: Session, org_id: uuid.UUID | None) -> int:
 
 def pending_session_user(token: str) -> User | None:
     """The user of a session that passed the password but not yet MFA (for the MFA pages)."""
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="sign-in: a pending session has no organisation") as s:
         ws = _live_session(s, token)
         return s.get(User, ws.user_id) if ws else None
 
 
 def verify_mfa(token: str, code: str) -> bool:
     """Second factor: a TOTP code (not reusable) or a single-use recovery code."""
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="sign-in: a pending session has no organisation") as s:
         write_lock(s)  # SQLite: the guess is counted below; take the write lock before reading
         ws = _live_session(s, token)
         if ws is None:
@@ -265,7 +265,7 @@ def _use_recovery_code(s: Session, user: User, code: str) -> bool:
 def start_mfa_enrolment(user_id: uuid.UUID) -> tuple[str, str]:
     """A fresh TOTP secret (stored encrypted, not yet enabled) and its otpauth:// URI."""
     secret = mfa.new_secret()
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="MFA enrolment belongs to the user, not to an organisation") as s:
         user = s.get(User, user_id)
         assert user is not None
         user.mfa_secret = crypto.keyring().encrypt(secret)
@@ -275,7 +275,7 @@ def start_mfa_enrolment(user_id: uuid.UUID) -> tuple[str, str]:
 
 def pending_enrolment(user_id: uuid.UUID) -> tuple[str, str] | None:
     """The started, not yet confirmed TOTP secret and its otpauth:// URI, or None."""
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="MFA enrolment belongs to the user, not to an organisation") as s:
         user = s.get(User, user_id)
         if user is None or user.mfa_enabled or not user.mfa_secret:
             return None
@@ -285,7 +285,7 @@ def pending_enrolment(user_id: uuid.UUID) -> tuple[str, str] | None:
 
 def confirm_mfa_enrolment(user_id: uuid.UUID, code: str, token: str | None = None) -> list[str]:
     """Enable MFA once the user proves the authenticator works; returns recovery codes (shown once)."""
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="MFA enrolment belongs to the user, not to an organisation") as s:
         user = s.get(User, user_id)
         if user is None or not user.mfa_secret:
             raise ValidationProblem("Start enrolment first", field="code")
@@ -306,7 +306,7 @@ def confirm_mfa_enrolment(user_id: uuid.UUID, code: str, token: str | None = Non
 
 
 def logout(token: str) -> None:
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="logout: ends the session whatever its organisation") as s:
         ws = s.get(WebSession, tokens.digest(token))
         if ws is not None and ws.ended_at is None:
             ws.ended_at = now()
@@ -314,7 +314,7 @@ def logout(token: str) -> None:
 
 def switch(token: str, org_id: uuid.UUID, location_id: uuid.UUID | None) -> None:
     """Move the session to another organisation the user belongs to, and a working location."""
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="switching organisation") as s:
         ws = _live_session(s, token)
         if ws is None:
             raise Unauthenticated("Sign in again")
@@ -348,7 +348,7 @@ class SessionInfo:
 def resolve_session(token: str, *, client_ip: str | None = None, request_id: str | None = None
                     ) -> tuple[Context, SessionInfo] | None:
     """The Context of a fully signed-in session, or None (expired, idle, MFA pending)."""
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="session lookup by cookie") as s:
         ws = _live_session(s, token)
         if ws is None or not ws.mfa_passed or ws.org_id is None:
             return None
@@ -371,7 +371,7 @@ def resolve_session(token: str, *, client_ip: str | None = None, request_id: str
 _AC = ApiClient.__table__
 _BEARER = HotStatement(select(_AC.c.org_id, _AC.c.id, _AC.c.name, _AC.c.token_hash, _AC.c.scopes, _AC.c.location_ids,
                               _AC.c.expires_at, _AC.c.revoked_at, _AC.c.last_used_at)
-                       .where(_AC.c.token_prefix == bindparam("prefix")))
+                       .where(_AC.c.token_prefix == bindparam("prefix")), cross_org="bearer lookup by token")
 
 
 def resolve_bearer(token: str, *, client_ip: str | None = None, request_id: str | None = None

@@ -2,35 +2,28 @@
 
 from __future__ import annotations
 
-from fastapi import Request
-
 from praxis.identity import auth
 from praxis.platform.context import Context
 from praxis.practice.service import list_organisations
-from praxis.web.deps import client_ip
-from praxis.web.middleware import SESSION_COOKIE
+from praxis.web.deps import Credentials
 
 
-def resolve(request: Request) -> Context | None:
-    rid = getattr(request.state, "request_id", None)
-    header = request.headers.get("authorization", "")
-    if header:
-        scheme, _, token = header.partition(" ")
+def resolve(creds: Credentials) -> tuple[Context | None, dict[str, object] | None]:
+    """The caller's context (None: not signed in) and, for a full page, its shell."""
+    if creds.authorization:
+        scheme, _, token = creds.authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
-            return None
-        return auth.resolve_bearer(token.strip(), client_ip=client_ip(request), request_id=rid)
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    resolved = auth.resolve_session(token, client_ip=client_ip(request), request_id=rid)
+            return None, None
+        return auth.resolve_bearer(token.strip(), client_ip=creds.client_ip, request_id=creds.request_id), None
+    if not creds.session_token:
+        return None, None
+    resolved = auth.resolve_session(creds.session_token, client_ip=creds.client_ip, request_id=creds.request_id)
     if resolved is None:
-        return None
+        return None, None
     ctx, info = resolved
     # Only full pages show the organisation/location switcher: API calls and htmx fragments (the
     # day sheet refreshes every 15 s) skip its two queries.
-    if not request.url.path.startswith("/api/") and not request.headers.get("hx-request"):
-        request.state.shell = _shell(ctx, info)
-    return ctx
+    return ctx, (_shell(ctx, info) if creds.full_page else None)
 
 
 def _shell(ctx: Context, info: auth.SessionInfo) -> dict[str, object]:

@@ -49,7 +49,7 @@ def seed_builtin_roles(org_id: uuid.UUID) -> None:
 def create_user(email: str, name: str, password: str) -> User:
     """A login identity (CLI and invitations); memberships attach it to organisations."""
     email = _email(email)
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="a user account belongs to no one organisation") as s:
         user = User(email=email, name=name.strip(), password_hash=passwords.hash_password(password))
         s.add(user)
         try:
@@ -315,7 +315,7 @@ def list_invitations(user_id: uuid.UUID) -> list[Invitation]:
     """Organisations that invited this person and await their acceptance."""
     from praxis.practice.models import Organisation
 
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="a user's invitations come from any organisation") as s:
         rows = s.execute(select(Membership, Organisation.name)
                          .join(Organisation, Organisation.id == Membership.org_id)
                          .where(Membership.user_id == user_id, Membership.accepted_at.is_(None),
@@ -326,7 +326,7 @@ def list_invitations(user_id: uuid.UUID) -> list[Invitation]:
 
 def accept_invitation(user_id: uuid.UUID, membership_id: uuid.UUID) -> None:
     """The person accepts an organisation's invitation (only their own)."""
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="accepting an invitation to an organisation") as s:
         m = s.scalars(select(Membership).where(Membership.id == membership_id, Membership.user_id == user_id,
                                                Membership.accepted_at.is_(None))).first()
         if m is None:
@@ -339,7 +339,7 @@ def change_password(user_id: uuid.UUID, current: str, new: str, *, keep_session:
     old password). Returns how many sessions were ended."""
     from praxis.identity.models import WebSession
 
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="a user's password is not an organisation's") as s:
         user = s.get(User, user_id)
         if user is None or not passwords.verify_password(user.password_hash, current):
             raise ValidationProblem("Current password is wrong", field="current_password")
@@ -351,7 +351,7 @@ def change_password(user_id: uuid.UUID, current: str, new: str, *, keep_session:
 
 
 def get_user(user_id: uuid.UUID) -> User | None:
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="a user account belongs to no one organisation") as s:
         return s.get(User, user_id)
 
 

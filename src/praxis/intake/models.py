@@ -10,7 +10,10 @@ from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from praxis.platform.clock import now
-from praxis.platform.db import Base, TenantScoped, org_fk
+from praxis.platform.db import Base, TenantScoped, holds_phi, org_fk
+
+# A system session reading these leaves an audit record (platform.db.holds_phi).
+holds_phi("intake_submissions", "intake_links")
 
 
 class IntakeWorkflow(TenantScoped, Base):

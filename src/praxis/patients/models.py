@@ -11,10 +11,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from praxis.platform.clock import now
 from praxis.platform.crypto import EncryptedString, register_encrypted_column
-from praxis.platform.db import Base, TenantScoped, org_fk
+from praxis.platform.db import Base, TenantScoped, holds_phi, org_fk
 
 # Key rotation re-encrypts every registered column.
 register_encrypted_column("patients", "ssn_encrypted")
+# A system session reading these leaves an audit record (platform.db.holds_phi).
+holds_phi("patients", "patient_locations", "patient_aliases", "coverages", "patient_documents", "patient_merges")
 
 
 class MrnCounter(Base):

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from praxis.platform import audit_checkpoints, crypto
 from praxis.platform.clock import now
 from praxis.platform.context import Context
-from praxis.platform.db import Base, TenantScoped, session_scope
+from praxis.platform.db import Base, TenantScoped, session_scope, set_system_read_auditor
 from praxis.platform.hotsql import HotStatement
 from praxis.platform.ids import new_id
 from praxis.platform.settings import get_settings
@@ -242,7 +242,7 @@ def _max_late() -> timedelta:
 def seal_pending(org_id: uuid.UUID | None = None, *, batch: int = 5000) -> int:
     """Seal committed unsealed rows into their organisation's chain. Returns rows sealed."""
     sealed = 0
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="audit sealer: finds every organisation with unsealed records") as s:
         if org_id is None:
             orgs = list(s.scalars(select(AuditRecord.org_id).where(AuditRecord.seq.is_(None)).distinct()))
         else:
@@ -263,7 +263,7 @@ def _seal_org(org_id: uuid.UUID, batch: int) -> int:
     # under booking load. One executemany writes the whole batch's links.
     ar, heads = AuditRecord.__table__, AuditChainHead.__table__
     cols = (heads.c.last_seq, heads.c.last_hash, heads.c.keyed_from_seq, heads.c.sealed_through)
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="audit sealer: one organisation's chain") as s:
         write_lock(s)
         conn = s.connection()
         # Create the head row once; concurrent sealers then serialise on its row lock.
@@ -319,7 +319,7 @@ def checkpoint(org_id: uuid.UUID | None = None) -> int:
     """Write a checkpoint of every chain (or one) now, whatever the interval: after an upgrade,
     before a planned change, or at the end of a day. Returns the checkpoints written."""
     written = 0
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="audit checkpoint: anchors every organisation's chain head") as s:
         q = select(AuditChainHead).where(AuditChainHead.last_seq > 0)
         if org_id is not None:
             q = q.where(AuditChainHead.org_id == org_id)
@@ -370,7 +370,7 @@ def verify(org_id: uuid.UUID | None = None, *, stale_after: timedelta = timedelt
         by_org.setdefault(cp.org_id, []).append(cp)
     unanchored: list[uuid.UUID] = []
     late = _max_late()
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="audit verify: recomputes every organisation's chain") as s:
         heads = {h.org_id: h for h in s.scalars(select(AuditChainHead))}
         orgs = set(heads) | set(s.scalars(select(AuditRecord.org_id).distinct())) | set(by_org)
         if org_id is not None:
@@ -485,3 +485,14 @@ def list_records(
         q = q.where(AuditRecord.break_glass.is_(break_glass))
     q = q.order_by(AuditRecord.created_at.desc(), AuditRecord.id.desc()).limit(limit).offset(offset)
     return list(session.scalars(q))
+
+
+def _audit_system_read(session: Session, reason: str, tables: list[str], per_org: dict[uuid.UUID, int]) -> None:
+    """A system session read patient data: one record per organisation, with the session's reason."""
+    for org_id, rows in per_org.items():
+        session.add(AuditRecord(org_id=org_id, actor_id=None, actor_type="system", actor_name="system",
+                                role="system", action="system.read", resource_type=",".join(tables),
+                                reason=reason, detail={"rows": rows}))
+
+
+set_system_read_auditor(_audit_system_read)

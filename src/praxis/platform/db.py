@@ -3,13 +3,17 @@
 Tenancy is enforced here and nowhere else: every ORM SELECT/UPDATE/DELETE touching a
 `TenantScoped` table gets `org_id = <session org>` added, and a query with no organisation
 set fails closed. A flush stamps `org_id` on new rows and refuses rows of another org.
+Core statements carry their own `org_id` condition, which platform.scoping checks (before each
+statement when the setting `check_tenant_scope` is on). A system session crosses organisations
+and must say why; when it reads a table marked `holds_phi`, it leaves an audit record per
+organisation with that reason.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -27,7 +31,7 @@ from sqlalchemy import (
     event,
     select,
 )
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Row
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -39,8 +43,10 @@ from sqlalchemy.orm import (
     sessionmaker,
     with_loader_criteria,
 )
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.types import TypeDecorator
 
+from praxis.platform import scoping
 from praxis.platform.errors import NotFound, TenantScopeError
 from praxis.platform.ids import new_id
 
@@ -111,7 +117,17 @@ def org_fk(columns: list[str], target: str, *, ondelete: str | None = None, name
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout; with the setting
+    `check_tenant_scope`, every Core statement is checked for its org_id condition."""
+    from praxis.platform.settings import get_settings
+
+    engine = _make_engine(url, **kwargs)
+    if get_settings().check_tenant_scope:
+        event.listen(engine, "before_execute", _check_tenant_scope)
+    return engine
+
+
+def _make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
@@ -183,13 +199,19 @@ def get_engine() -> Engine:
     return _engine
 
 
-def new_session(org_id: uuid.UUID | None, *, system: bool = False) -> Session:
-    """A session bound to one organisation. `system=True` is for cross-org platform jobs only."""
+def new_session(org_id: uuid.UUID | None, *, system: bool = False, reason: str | None = None) -> Session:
+    """A session bound to one organisation. `system=True` is for cross-org platform jobs only and
+    must state its `reason` (login, the outbox, the audit sealer...): every statement it runs
+    carries it, and its reads of patient data are audited with it."""
+    if system and not (reason and reason.strip()):
+        raise TenantScopeError("a system session crosses organisations: state its reason "
+                               "(session_scope(None, system=True, reason=...))")
     get_engine()
     assert _factory is not None
     session = _factory()
     session.info["org_id"] = org_id
     session.info["system"] = system
+    session.info["reason"] = reason if system else None
     return session
 
 
@@ -209,9 +231,11 @@ def session_on(conn: Connection, org_id: uuid.UUID) -> Iterator[Session]:
 
 
 @contextmanager
-def session_scope(org_id: uuid.UUID | None, *, system: bool = False) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
-    session = new_session(org_id, system=system)
+def session_scope(org_id: uuid.UUID | None, *, system: bool = False, reason: str | None = None
+                  ) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error. A system session
+    (`system=True`) must give its `reason` (see new_session)."""
+    session = new_session(org_id, system=system, reason=reason)
     try:
         yield session
         session.commit()
@@ -226,25 +250,115 @@ def session_scope(org_id: uuid.UUID | None, *, system: bool = False) -> Iterator
 
 
 @event.listens_for(Session, "do_orm_execute")
-def _scope_to_org(state: ORMExecuteState) -> None:
+def _scope_to_org(state: ORMExecuteState) -> Any:
+    system = state.session.info.get("system")
+    if system:
+        # Every statement of a system session carries the session's stated reason.
+        state.update_execution_options(**{scoping.CROSS_ORG: state.session.info["reason"]})
     if not (state.is_select or state.is_update or state.is_delete):
-        return
+        return None
     if state.is_column_load or state.is_relationship_load:
-        return
+        return None
     org_id = state.session.info.get("org_id")
     if org_id is None:
-        if state.session.info.get("system"):
-            return
+        if system:
+            return _audit_phi_read(state) if state.is_select and _reads_phi(state) else None
         if _touches_tenant_table(state):
             raise TenantScopeError("tenant-scoped query with no organisation in the session")
-        return
+        return None
     state.statement = state.statement.options(
         with_loader_criteria(TenantScoped, lambda cls: cls.org_id == org_id, include_aliases=True)
     )
+    if state.is_orm_statement:
+        # The criteria scope the TenantScoped entities; the Core check looks at the rest.
+        state.update_execution_options(**{scoping.ORM_SCOPED: True})
+    return None
 
 
 def _touches_tenant_table(state: ORMExecuteState) -> bool:
     return any(issubclass(mapper.class_, TenantScoped) for mapper in state.all_mappers)
+
+
+_scoped_tables: tuple[int, frozenset[Any]] = (-1, frozenset())
+
+
+def _tenant_scoped_tables() -> frozenset[Any]:
+    """Tables of TenantScoped entities (the session hook's loader criteria scope them), computed
+    again only when a mapper is added."""
+    global _scoped_tables
+    mappers = Base.registry.mappers
+    if _scoped_tables[0] != len(mappers):
+        _scoped_tables = (len(mappers), frozenset(m.local_table for m in mappers
+                                                  if issubclass(m.class_, TenantScoped)))
+    return _scoped_tables[1]
+
+
+def _check_tenant_scope(_conn: Connection, statement: Any, _multi: Any, _params: Any,
+                        options: Any) -> None:
+    """Core hook (with the setting): refuse a statement that uses a tenant table without an org_id
+    condition, unless it states why it crosses organisations."""
+    if options.get(scoping.CROSS_ORG) or options.get(scoping.SCOPE_CHECKED):
+        return
+    if not isinstance(statement, ClauseElement):
+        return
+    covered = _tenant_scoped_tables() if options.get(scoping.ORM_SCOPED) else ()
+    scoping.check(statement, Base.metadata, covered=covered)
+
+
+# --- patient data read by system sessions ------------------------------------------------------
+
+
+PHI_TABLES: set[str] = set()
+
+
+def holds_phi(*table_names: str) -> None:
+    """Name tables holding patient data (each domain, beside its models): a system session that
+    reads them leaves an audit record with its reason."""
+    PHI_TABLES.update(table_names)
+
+
+# (session, reason, table names, {org_id: rows read}) -> None
+SystemReadAuditor = Callable[[Session, str, list[str], dict[uuid.UUID, int]], None]
+_phi_auditor: SystemReadAuditor | None = None
+
+
+def set_system_read_auditor(auditor: SystemReadAuditor) -> None:
+    """platform.audit installs the writer of system-read audit records (it imports this module)."""
+    global _phi_auditor
+    _phi_auditor = auditor
+
+
+def _reads_phi(state: ORMExecuteState) -> bool:
+    return bool(_phi_tables(state.statement))
+
+
+def _phi_tables(statement: Any) -> list[str]:
+    return sorted(t.name for t in scoping.tables_used(statement) if t.name in PHI_TABLES)
+
+
+def _audit_phi_read(state: ORMExecuteState) -> Any:
+    """Run the statement, count the rows read per organisation and audit them with the session's
+    reason. Rows must show their organisation (an entity, or an org_id column)."""
+    if _phi_auditor is None:
+        raise TenantScopeError("a system session read patient data before the audit log was wired")
+    frozen = state.invoke_statement().freeze()
+    result = frozen()
+    keys = list(result.keys())
+    per_org: dict[uuid.UUID, int] = {}
+    for data in frozen.data:
+        row = tuple(data) if isinstance(data, Row) else (data,)  # scalars() keeps bare entities
+        orgs = {value.org_id for value in row if isinstance(value, TenantScoped)}
+        if "org_id" in keys and len(row) == len(keys):
+            orgs.add(row[keys.index("org_id")])
+        orgs.discard(None)
+        if not orgs:
+            raise TenantScopeError("a system session reading patient data must select org_id (or the "
+                                   "entities), so that the read is audited in the right organisation")
+        for org in orgs:
+            per_org[org] = per_org.get(org, 0) + 1
+    if per_org:
+        _phi_auditor(state.session, state.session.info["reason"], _phi_tables(state.statement), per_org)
+    return frozen()
 
 
 @event.listens_for(Session, "before_flush")

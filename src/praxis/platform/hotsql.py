@@ -29,7 +29,8 @@ from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
 
-from praxis.platform.db import UTCDateTime
+from praxis.platform import scoping
+from praxis.platform.db import Base, UTCDateTime
 
 # Bind types the driver adapts exactly as SQLAlchemy would (UTCDateTime only checks the zone).
 _PLAIN = (sqltypes.Uuid, sqltypes.String, sqltypes.Integer, sqltypes.Boolean, sqltypes.DateTime,
@@ -51,9 +52,20 @@ class _Compiled:
 class HotStatement:
     """One Core statement (SELECT, INSERT, or `text()`) for a hot path. `rows()` returns fetched
     rows with attribute access; `run()` executes without reading a result; `run_many()` is an
-    executemany. Parameters are a dict keyed by bind name (an INSERT: by column name)."""
+    executemany. Parameters are a dict keyed by bind name (an INSERT: by column name).
 
-    def __init__(self, statement: Executable) -> None:
+    Its tenant scoping is checked once, here: a statement that uses a tenant table without an
+    org_id condition is refused unless `cross_org` states why it crosses organisations
+    (platform.scoping)."""
+
+    def __init__(self, statement: Executable, *, cross_org: str | None = None) -> None:
+        if cross_org is not None:
+            statement = scoping.cross_org(statement, cross_org)
+        else:
+            assert isinstance(statement, ClauseElement)
+            scoping.check(statement, Base.metadata)
+            # Checked: the Core hook need not walk it again on every execution (SQLite's path).
+            statement = statement.execution_options(**{scoping.SCOPE_CHECKED: True})
         self.statement = statement
         self._compiled: dict[tuple[str, ...] | None, _Compiled] = {}
 

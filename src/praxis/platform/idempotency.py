@@ -49,7 +49,7 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 def begin(scope: str, key: str, request_hash: str) -> tuple[str, IdempotentRequest | None]:
     """Reserve the key. Returns ("new", None), ("replay", row), ("mismatch", row) or ("busy", row)."""
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="idempotency keys: keyed by caller") as s:
         existing = s.get(IdempotentRequest, (scope, key))
         if existing is not None:
             if existing.request_hash != request_hash:
@@ -62,7 +62,7 @@ def begin(scope: str, key: str, request_hash: str) -> tuple[str, IdempotentReque
             else:
                 return "replay", existing
     try:
-        with session_scope(None, system=True) as s:
+        with session_scope(None, system=True, reason="idempotency keys: keyed by caller") as s:
             s.add(IdempotentRequest(scope=scope, key=key, request_hash=request_hash))
     except IntegrityError:
         return "busy", None
@@ -71,7 +71,7 @@ def begin(scope: str, key: str, request_hash: str) -> tuple[str, IdempotentReque
 
 def complete(scope: str, key: str, status_code: int, headers: dict[str, str], body: bytes,
              patient_ids: Iterable[uuid.UUID] = ()) -> None:
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="idempotency keys: keyed by caller") as s:
         row = s.get(IdempotentRequest, (scope, key))
         if row is not None:
             row.status_code, row.headers, row.body = status_code, headers, body
@@ -91,11 +91,11 @@ def audit_replay(ctx: Context, stored: IdempotentRequest, path: str) -> int:
 
 def release(scope: str, key: str) -> None:
     """Forget a reservation whose request failed with a server error, so a retry runs again."""
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="idempotency keys: keyed by caller") as s:
         s.execute(delete(IdempotentRequest).where(IdempotentRequest.scope == scope,
                                                   IdempotentRequest.key == key))
 
 
 def purge(older_than: timedelta = RETENTION) -> None:
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="idempotency keys: purging expired keys of every caller") as s:
         s.execute(delete(IdempotentRequest).where(IdempotentRequest.created_at < now() - older_than))

@@ -13,6 +13,9 @@ from sqlalchemy import text
 
 from praxis.platform import crypto
 from praxis.platform.db import get_engine
+from praxis.platform.scoping import cross_org
+
+_EVERY_ORG = "key rotation re-encrypts every organisation's rows"
 
 
 def rotate(path: Path, *, batch: int = 500, progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
@@ -34,9 +37,9 @@ def reencrypt(ring: crypto.KeyRing, *, batch: int = 500,
         cols = ", ".join(pk)
         while True:
             with engine.begin() as conn:
-                rows = conn.execute(text(
+                rows = conn.execute(cross_org(text(
                     f"SELECT {cols}, {column} FROM {table} "  # noqa: S608 - names come from code
-                    f"WHERE {column} IS NOT NULL AND {column} NOT LIKE :p LIMIT :n"),
+                    f"WHERE {column} IS NOT NULL AND {column} NOT LIKE :p LIMIT :n"), _EVERY_ORG),
                     {"p": prefix + "%", "n": batch}).all()
                 if not rows:
                     break
@@ -44,8 +47,8 @@ def reencrypt(ring: crypto.KeyRing, *, batch: int = 500,
                 for row in rows:
                     values = dict(zip(pk, row[: len(pk)], strict=True))
                     plain = ring.decrypt(row[len(pk)])
-                    conn.execute(text(
-                        f"UPDATE {table} SET {column} = :v WHERE {where} AND {column} = :old"),  # noqa: S608
+                    conn.execute(cross_org(text(
+                        f"UPDATE {table} SET {column} = :v WHERE {where} AND {column} = :old"), _EVERY_ORG),  # noqa: S608
                         {**values, "v": ring.encrypt(plain), "old": row[len(pk)]})
                 done += len(rows)
                 if progress:

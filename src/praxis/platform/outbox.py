@@ -97,7 +97,7 @@ def run_once(*, batch: int = 50, max_attempts: int = 8) -> int:
     if get_engine().dialect.name == "sqlite":
         return _run_once_leased(batch=batch, max_attempts=max_attempts)
     handled = 0
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="outbox: delivers every organisation's events") as s:
         for msg in s.scalars(_due(batch).with_for_update(skip_locked=True)).all():
             handled += 1
             try:
@@ -133,7 +133,7 @@ def _run_once_leased(*, batch: int, max_attempts: int) -> int:
     leasing the rows (moving `available_at` past the lease), commit, then run the handlers and
     record each outcome in its own transaction. A worker that dies mid-run leaves the lease to
     expire, and the message runs again (handlers are idempotent)."""
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="outbox: delivers every organisation's events") as s:
         write_lock(s)
         claimed = []
         for msg in s.scalars(_due(batch)).all():
@@ -146,7 +146,7 @@ def _run_once_leased(*, batch: int, max_attempts: int) -> int:
                 handler(org_id, payload)
         except Exception as exc:  # a failing handler must not stop the others
             error = exc
-        with session_scope(None, system=True) as s:
+        with session_scope(None, system=True, reason="outbox: delivers every organisation's events") as s:
             write_lock(s)  # read-then-write: lock first
             row = s.get(OutboxMessage, msg_id)
             if row is None or row.status != "pending":
@@ -159,7 +159,7 @@ def _run_once_leased(*, batch: int, max_attempts: int) -> int:
 
 
 def purge_done(older_than: timedelta = timedelta(days=7)) -> int:
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="outbox: purges every organisation's delivered events") as s:
         result = s.execute(text("DELETE FROM outbox WHERE status = 'done' AND done_at < :t"),
                            {"t": now() - older_than})
         return int(getattr(result, "rowcount", 0) or 0)

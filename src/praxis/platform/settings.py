@@ -71,6 +71,10 @@ class Settings(BaseSettings):
             return {"proxy_headers": False, "forwarded_allow_ips": ""}
         return {"proxy_headers": True, "forwarded_allow_ips": ",".join(trusted)}
 
+    # Check every Core statement for an org_id condition on the tenant tables it uses, before it
+    # runs (platform.scoping). On in the test suite and `make run`; costs a walk of each statement.
+    check_tenant_scope: bool = False
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.var_dir / 'praxis.db').as_posix()}"
 

@@ -32,7 +32,7 @@ def create_organisation(name: str, slug: str, settings: OrgSettings | None = Non
         raise ValidationProblem("name is required", field="name")
     org = Organisation(name=name.strip(), slug=slug, settings=(settings or OrgSettings()).model_dump())
     try:
-        with session_scope(None, system=True) as s:
+        with session_scope(None, system=True, reason="creating an organisation: none exists yet") as s:
             s.add(org)
             s.flush()
             outbox.emit(s, "org.created", {"org_id": str(org.id)}, org_id=org.id)
@@ -65,12 +65,12 @@ def settings_of(org: Organisation) -> OrgSettings:
 
 
 def find_organisation_by_slug(slug: str) -> Organisation | None:
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="organisation lookup by its public slug") as s:
         return s.scalars(select(Organisation).where(Organisation.slug == slug)).first()
 
 
 def list_organisations(org_ids: list[uuid.UUID]) -> list[Organisation]:
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="the user's organisations, for the switcher") as s:
         return list(s.scalars(select(Organisation).where(Organisation.id.in_(org_ids))
                               .order_by(Organisation.name)))
 

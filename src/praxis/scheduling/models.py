@@ -21,7 +21,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from praxis.platform.clock import now
 from praxis.platform.crypto import EncryptedString
-from praxis.platform.db import Base, TenantScoped, org_fk
+from praxis.platform.db import Base, TenantScoped, holds_phi, org_fk
+
+# A system session reading these leaves an audit record (platform.db.holds_phi).
+holds_phi("appointments", "appointment_series", "waitlist_entries", "waitlist_offers", "reminder_log",
+          "booking_verifications")
 
 ACTIVE_STATUSES = ("booked", "confirmed", "checked_in", "roomed", "checked_out")
 _ACTIVE_SQL = "status IN ('booked', 'confirmed', 'checked_in', 'roomed', 'checked_out')"

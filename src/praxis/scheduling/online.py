@@ -57,7 +57,7 @@ class PublicLocation:
 
 
 def find_location(org_slug: str, location_code: str) -> PublicLocation:
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="online booking: the public address names the organisation") as s:
         row = s.execute(select(Organisation.id, Organisation.name, Location.id, Location.name, Location.timezone)
                         .join(Location, Location.org_id == Organisation.id)
                         .where(Organisation.slug == org_slug, Location.code == location_code,

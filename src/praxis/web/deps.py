@@ -13,6 +13,7 @@ does not import identity.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -21,8 +22,22 @@ from praxis.platform.context import Context
 from praxis.platform.errors import Forbidden, Unauthenticated
 from praxis.platform.permissions import is_known
 from praxis.web import idempotent
+from praxis.web.middleware import SESSION_COOKIE
 
-ContextResolver = Callable[[Request], Context | None]
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a request presents, read off HTTP here so the resolver (identity) needs no web types."""
+
+    authorization: str  # the Authorization header, "" when absent
+    session_token: str | None  # the session cookie
+    client_ip: str | None
+    request_id: str | None
+    full_page: bool  # neither /api/ nor an htmx fragment: the page shell (org/location switcher) is wanted
+
+
+# The resolver returns the context (None: not signed in) and, for full pages, the page shell.
+ContextResolver = Callable[[Credentials], tuple[Context | None, dict[str, object] | None]]
 _resolver: ContextResolver | None = None
 
 AUTHENTICATED = "*authenticated*"
@@ -37,11 +52,25 @@ def set_context_resolver(resolver: ContextResolver) -> None:
 def current_context(request: Request) -> Context | None:
     """The caller's context (cached per request), or None when not signed in."""
     if hasattr(request.state, "ctx"):
-        ctx: Context | None = request.state.ctx
-        return ctx
-    ctx = _resolver(request) if _resolver else None
+        cached: Context | None = request.state.ctx
+        return cached
+    ctx: Context | None = None
+    if _resolver is not None:
+        ctx, shell = _resolver(credentials(request))
+        if shell is not None:
+            request.state.shell = shell
     request.state.ctx = ctx
     return ctx
+
+
+def credentials(request: Request) -> Credentials:
+    return Credentials(
+        authorization=request.headers.get("authorization", ""),
+        session_token=request.cookies.get(SESSION_COOKIE),
+        client_ip=client_ip(request),
+        request_id=getattr(request.state, "request_id", None),
+        full_page=not request.url.path.startswith("/api/") and not request.headers.get("hx-request"),
+    )
 
 
 def permission(name: str) -> Callable[[Request], Context]:

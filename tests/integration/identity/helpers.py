@@ -33,7 +33,7 @@ def enable_mfa(user_id: uuid.UUID) -> str:
 
 def fix_session_cookie(c: TestClient) -> TestClient:
     """tests/conftest.py's `login` stores the session cookie for domain "testserver", which the
-    cookie jar never sends (it files the host as "testserver.local"); move it (see NOTES-identity)."""
+    cookie jar never sends (it files the host as "testserver.local"); move it."""
     for ck in list(c.cookies.jar):
         if ck.name == SESSION_COOKIE and ck.domain == "testserver":
             c.cookies.jar.clear(ck.domain, ck.path, ck.name)

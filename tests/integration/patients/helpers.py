@@ -58,7 +58,7 @@ def staff(login: Any, user: Any) -> Any:
     """`login(user)`, re-setting the session cookie for the host name httpx's jar really uses.
 
     (tests/conftest.py sets it for domain "testserver"; the cookie jar files the host as
-    "testserver.local", so the cookie would never be sent. Reported in NOTES-patients.md.)
+    "testserver.local", so the cookie would never be sent.)
     """
     from praxis.web.middleware import SESSION_COOKIE
 

@@ -141,7 +141,7 @@ def test_each_search_result_gets_exactly_one_audit_row(org):
 
 
 def _restrict(org_id):
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="test: reads across organisations") as s:
         o = s.get(Organisation, org_id)
         o.settings = {**(o.settings or {}), "restrict_patient_search_to_locations": True}
 
@@ -180,7 +180,8 @@ def test_update_and_ssn_blind_index(org):
         row = s.scalars(select(Patient).where(Patient.id == p.id)).one()
         assert row.ssn_encrypted == "123456789"
         t = Patient.__table__
-        raw = s.execute(select(type_coerce(t.c.ssn_encrypted, String)).where(t.c.id == p.id)).scalar()
+        raw = s.execute(select(type_coerce(t.c.ssn_encrypted, String))
+                        .where(t.c.org_id == org.id, t.c.id == p.id)).scalar()
     assert raw.startswith("v1:") and "123456789" not in raw
     with session_scope(org.id) as s:
         res = service.find_duplicate_candidates(s, ctx, service.DuplicateProbe("X", "Y", None, ssn="123456789"))

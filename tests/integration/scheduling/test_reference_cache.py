@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from praxis.platform.db import get_engine
 from praxis.platform.errors import NotFound, ValidationProblem
 from praxis.platform.outbox import OutboxMessage
+from praxis.platform.scoping import cross_org
 from praxis.scheduling import booking, reference, reminders, service, setup
 from praxis.scheduling.service import SlotTaken
 
@@ -60,7 +61,7 @@ def test_raw_sql_insert_and_delete_bump_the_version(world):
     rule = reminders.create_rule(world.ctx, hours_before=72)
     v1 = _version(world.org.id)
     with get_engine().begin() as conn:
-        conn.execute(text("DELETE FROM reminder_rules WHERE id = :r"),
+        conn.execute(cross_org(text("DELETE FROM reminder_rules WHERE id = :r"), "test: an operator's raw SQL"),
                      {"r": rule.id.hex if conn.dialect.name == "sqlite" else rule.id})
     assert len({v0, v1, _version(world.org.id)}) == 3
 

@@ -411,7 +411,7 @@ def test_restricted_patient_visibility_applies_to_booking(world, make_user):
     from praxis.platform.db import session_scope as scope
     from praxis.practice.models import Organisation
 
-    with scope(None, system=True) as s:
+    with scope(None, system=True, reason="test: reads across organisations") as s:
         o = s.get(Organisation, world.org.id)
         o.settings = {**(o.settings or {}), "restrict_patient_search_to_locations": True}
     ctx = user_ctx(make_user(world.org, "front_desk", world.org.loc_a))

@@ -1,0 +1,1 @@
+"""Per-location intake workflows (versioned definitions), self-service links, check-in."""

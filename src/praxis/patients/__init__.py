@@ -1,0 +1,1 @@
+"""Patient registry, payers and coverage, documents, duplicates and merge, spreadsheet import."""

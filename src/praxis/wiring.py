@@ -48,12 +48,15 @@ def wire() -> None:
 
 
 def routers() -> list[APIRouter]:
+    from praxis.desk import patient as desk_patient
     from praxis.desk import ui as desk_ui
     from praxis.identity import api as identity_api
     from praxis.identity import ui as identity_ui
     from praxis.intake import api as intake_api
     from praxis.intake import ui as intake_ui
     from praxis.patients import api as patients_api
+    from praxis.patients import page_ui as patients_page_ui
+    from praxis.patients import payers_ui as patients_payers_ui
     from praxis.patients import ui as patients_ui
     from praxis.practice import api as practice_api
     from praxis.scheduling import api as scheduling_api
@@ -62,4 +65,5 @@ def routers() -> list[APIRouter]:
 
     return [system.router, identity_api.router, practice_api.router, patients_api.router, intake_api.router,
             scheduling_api.router, scheduling_api.public_router,
-            identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, desk_ui.router]
+            identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, desk_ui.router,
+            desk_patient.router, patients_page_ui.router, patients_payers_ui.router]

@@ -16,10 +16,12 @@ from praxis.patients.normalise import format_phone
 from praxis.patients.permissions import (
     DOCUMENTS_READ,
     DOCUMENTS_WRITE,
+    PATIENTS_ALERTS,
     PATIENTS_IMPORT,
     PATIENTS_MERGE,
     PATIENTS_READ,
     PATIENTS_WRITE,
+    PAYERS_MANAGE,
 )
 from praxis.patients.schemas import CoverageIn, PatientCreate
 from praxis.platform.context import Context
@@ -216,6 +218,8 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
 
 
 def _page(request: Request, ctx: Context, patient_id: str, **extra: Any) -> Response:
+    """The whole patient page; `extra` opens a card's form (`edit`, `form`, `editing_coverage`,
+    `coverage_form`) or carries messages (`errors`, 422)."""
     view = overview.patient_overview(ctx, parse_id(patient_id, "patient"))
     merges = [
         {
@@ -241,11 +245,22 @@ def _page(request: Request, ctx: Context, patient_id: str, **extra: Any) -> Resp
             "can_upload": ctx.has(DOCUMENTS_WRITE),
             "can_merge": ctx.has(PATIENTS_MERGE),
             "merges": merges,
+            "alerts": view.alerts,
+            "can_ack": ctx.has(PATIENTS_ALERTS),
+            "can_manage_payers": ctx.has(PAYERS_MANAGE),
             "errors": {},
+            "edit": None,
+            "form": {},
+            "editing": extra.pop("editing_coverage", None),
+            "saved": "",
+            "coverage_form": {},
             **extra,
         },
         status_code=422 if extra.get("errors") else 200,
     )
+
+
+page = _page  # for the page's card routes (page_ui)
 
 
 @router.get("/patients/{patient_id}")
@@ -257,18 +272,23 @@ def patient_page(request: Request, patient_id: str, ctx: Context = Depends(permi
 async def add_coverage(
     request: Request, patient_id: str, ctx: Context = Depends(permission(PATIENTS_WRITE))
 ) -> Response:
-    form = await request.form()
-    values = {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str) and v != ""}
+    from praxis.patients import page_ui  # the page's card answers (htmx or not)
+
+    pid = parse_id(patient_id, "patient")
+    raw = await request.form()
+    form = {k: v for k, v in raw.items() if k != "csrf_token" and isinstance(v, str)}
+    errors: dict[str, str] = {}
     try:
-        data = CoverageIn.model_validate(values)
-        await run_in_threadpool(coverage.add_coverage, ctx, parse_id(patient_id, "patient"), data)
+        data = CoverageIn.model_validate(page_ui.coverage_values(form))
+        await run_in_threadpool(coverage.add_coverage, ctx, pid, data)
     except ValidationError as exc:
-        return await run_in_threadpool(_page,
-            request, ctx, patient_id, errors={"coverage": "; ".join(f"{k}: {v}" for k, v in _errors(exc).items())}
-        )
+        errors = page_ui.coverage_errors(exc)
     except ProblemError as exc:
-        return await run_in_threadpool(_page, request, ctx, patient_id, errors={"coverage": exc.detail})
-    return RedirectResponse(f"/patients/{patient_id}#coverage", status_code=303)
+        if exc.status in (401, 403) or (exc.status == 404 and exc.field != "payer_id"):
+            raise
+        errors = page_ui.problem_errors(exc)
+    return await run_in_threadpool(page_ui.coverage_answer, request, ctx, pid, saved="Insurance added.", form=form,
+                                   errors=errors)
 
 
 @router.post("/patients/{patient_id}/documents")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     # Where patients reach the app: links sent by SMS/e-mail (intake links) start with this.
     public_base_url: str = "http://localhost:8000"
     log_level: str = "INFO"
+    # json: one JSON object a line (production); console: readable lines; auto: console when
+    # stderr is a terminal, else JSON.
+    log_format: Literal["auto", "json", "console"] = "auto"
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.var_dir / 'praxis.db').as_posix()}"

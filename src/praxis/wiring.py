@@ -39,6 +39,10 @@ def wire() -> None:
     from praxis.web.deps import set_context_resolver
 
     set_context_resolver(resolver.resolve)
+    from praxis.patients import lookup as patient_lookup
+    from praxis.web.lookups import set_patient_lookup
+
+    set_patient_lookup(patient_lookup.find, patient_lookup.names)
     outbox.subscribe("scheduling.reminder_due", reminders.handle_reminder_due)
     outbox.subscribe("scheduling.slot_freed", waitlist.handle_slot_freed)
     outbox.subscribe("scheduling.offer_expire", waitlist.handle_offer_expire)

@@ -21,9 +21,10 @@ from praxis.platform.errors import ProblemError
 from praxis.platform.ids import parse_id
 from praxis.web.deps import permission
 from praxis.web.routes import Router
-from praxis.web.templating import render
+from praxis.web.templating import register_nav, render
 
 router = Router(tags=["patients-ui"], include_in_schema=False)
+register_nav("Payers", "/payers", PAYERS_MANAGE, "Admin")
 
 FILING_INDICATORS = {
     "CI": "Commercial insurance", "MB": "Medicare Part B", "MA": "Medicare Part A", "MC": "Medicaid",

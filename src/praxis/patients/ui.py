@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from praxis.patients import coverage, documents, importer, merge, overview, service
-from praxis.patients.import_rows import FIELDS, guess_mapping, read_table
+from praxis.patients.import_rows import DATE_FORMATS, FIELDS, field_label, guess_mapping, read_table, split_mapping
 from praxis.patients.normalise import format_phone
 from praxis.patients.permissions import (
     DOCUMENTS_READ,
@@ -33,8 +33,9 @@ from praxis.web.templating import register_nav, render
 
 router = Router(tags=["patients-ui"], include_in_schema=False)
 
-register_nav("Patients", "/patients", PATIENTS_READ)
-register_nav("Import", "/patients/import", PATIENTS_IMPORT)
+register_nav("Patients", "/patients", PATIENTS_READ, "Patients")
+register_nav("Register", "/patients/new", PATIENTS_WRITE, "Patients")
+register_nav("Import", "/patients/import", PATIENTS_IMPORT, "Admin")
 
 CHECKBOXES = ("consent_sms", "consent_email", "consent_voice", "confirm_duplicate")
 
@@ -109,13 +110,24 @@ def _import_context(**kw: Any) -> dict[str, Any]:
         "upload": "",
         "filename": "",
         "ignore": IGNORE,
+        "field_label": field_label,
+        "date_formats": DATE_FORMATS,
+        "chosen_date_format": None,
+        "locations": [],
     }
     return {**base, **kw}
 
 
+def _import_locations(ctx: Context) -> list[Any]:
+    """The locations the actor may import at, for the screen's picker."""
+    from praxis.practice.service import list_locations
+
+    return list_locations(ctx, permission=PATIENTS_IMPORT)
+
+
 @router.get("/patients/import")
 def import_page(request: Request, ctx: Context = Depends(permission(PATIENTS_IMPORT))) -> Response:
-    return render(request, "patients/import.html", _import_context())
+    return render(request, "patients/import.html", _import_context(locations=_import_locations(ctx)))
 
 
 def _chosen_mapping(values: dict[str, str], headers: list[str]) -> dict[str, str] | None:
@@ -144,6 +156,7 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
     headers: list[str] = []
     samples: list[str] = []
     chosen: dict[str, str] = {}
+    chosen_date_format: str | None = None
     filename = ""
     data: bytes | None = None
     if isinstance(file, UploadFile) and file.filename:
@@ -174,10 +187,14 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
             mapping = None if new_file else _chosen_mapping(values, headers)
             if mapping is None:
                 saved = await run_in_threadpool(importer.get_saved_mapping, ctx, source, kind)
+                saved_columns, saved_format = split_mapping(saved or {})
                 mapping = (
-                    {h: f for h, f in saved.items() if h in headers} if saved else guess_mapping(headers, kind)
+                    {h: f for h, f in saved_columns.items() if h in headers} if saved
+                    else guess_mapping(headers, kind)
                 )
+                chosen_date_format = saved_format
             chosen = mapping
+            date_format = values.get("date_format") or chosen_date_format or None
             report = await run_in_threadpool(
                 lambda: importer.run_import(
                     ctx,
@@ -189,6 +206,7 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
                     mapping=mapping,
                     dry_run=new_file or "apply" not in values,
                     encoding=encoding,
+                    date_format=date_format if date_format in DATE_FORMATS else None,
                 )
             )
         except ProblemError as exc:
@@ -209,6 +227,8 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
             upload=upload,
             filename=filename,
             kind=kind,
+            chosen_date_format=chosen_date_format,
+            locations=await run_in_threadpool(_import_locations, ctx),
         ),
         status_code=422 if error else 200,
     )

@@ -284,3 +284,35 @@ def test_alert_acknowledgement_permission_and_scope(org, other_org, make_user, l
     ok = provider.post(f"/patients/{patient.id}/alerts/{alert.id}/acknowledge", headers=HTML,
                        follow_redirects=False)
     assert ok.status_code == 303
+
+
+# --- the same through the API -------------------------------------------------------------------
+
+
+def test_alerts_and_payers_through_the_api(org, other_org, bearer, patient):
+    _phq9_intake(org, patient.id, "Several days")
+    reader = bearer(org, ["patients:read"])
+    [alert] = reader.get(f"/api/v1/patients/{patient.id}/alerts").json()
+    assert alert["kind"] == "phq9_item9" and alert["acknowledged_at"] is None
+    denied = reader.post(f"/api/v1/patients/{patient.id}/alerts/{alert['id']}/acknowledge", json={})
+    assert denied.status_code == 403
+    acker = bearer(org, ["patients:read", "patients:alerts"])
+    too_long = acker.post(f"/api/v1/patients/{patient.id}/alerts/{alert['id']}/acknowledge",
+                          json={"note": "x" * 501})
+    assert too_long.status_code == 422 and too_long.headers["content-type"].startswith("application/problem+json")
+    done = acker.post(f"/api/v1/patients/{patient.id}/alerts/{alert['id']}/acknowledge", json={"note": "seen"})
+    assert done.status_code == 200 and done.json()["acknowledgement_note"] == "seen"
+    assert acker.post(f"/api/v1/patients/{patient.id}/alerts/{alert['id']}/acknowledge").status_code == 409
+    outsider = bearer(other_org, ["patients:read", "patients:alerts"])
+    assert outsider.get(f"/api/v1/patients/{patient.id}/alerts").status_code == 404
+
+    manager = bearer(org, ["patients:read", "payers:manage"])
+    made = payer(system_context(org.id), "60054", "Aetna")
+    r = manager.put(f"/api/v1/payers/{made.id}", json={"payer_code": "60054", "name": "Aetna Better Health"})
+    assert r.status_code == 200 and r.json()["name"] == "Aetna Better Health"
+    assert manager.post(f"/api/v1/payers/{made.id}/deactivate").json()["active"] is False
+    assert manager.post(f"/api/v1/payers/{made.id}/activate").json()["active"] is True
+    assert manager.get(f"/api/v1/payers/{made.id}").json()["name"] == "Aetna Better Health"
+    assert outsider.get(f"/api/v1/payers/{made.id}").status_code == 404
+    assert bearer(other_org, ["payers:manage"]).put(
+        f"/api/v1/payers/{made.id}", json={"payer_code": "X", "name": "Hijack"}).status_code == 404

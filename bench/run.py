@@ -41,7 +41,8 @@ from zoneinfo import ZoneInfo
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-TARGETS = {"day_sheet": 50.0, "slot_search": 50.0, "patient_search": 30.0, "booking": 300.0}
+TARGETS = {"day_sheet": 50.0, "slot_search": 50.0, "patient_search": 30.0, "booking": 300.0,
+           "patient_page": 100.0}
 BOOKING_GOAL = 500.0
 
 
@@ -229,6 +230,7 @@ def _measure(engine: Any, info: dict[str, Any], args: Any) -> list[dict[str, Any
                              _median_ms(lambda: find_patients(ctx, q="smith, mar", limit=25)),
                              TARGETS["patient_search"]))
 
+    rows.append(_patient_page_row(ctx, org_id))
     rows.append(_booking_http(engine, info, args))
     rows.append(_booking_raw(engine, info, args))
 
@@ -236,6 +238,32 @@ def _measure(engine: Any, info: dict[str, Any], args: Any) -> list[dict[str, Any
 
     rows += bench_x12.rows()
     return rows
+
+
+def _patient_page_row(ctx: Any, org_id: uuid.UUID) -> dict[str, Any]:
+    """The patient page's reads for the patient with the most visits: the page itself (patient,
+    coverages, payers, documents, alerts) and the panels it loads (visits and waitlist, intake
+    history). Template rendering is not included (a few ms)."""
+    from sqlalchemy import func, select
+
+    from praxis.desk import visits
+    from praxis.intake import service as intake
+    from praxis.patients.overview import patient_overview
+    from praxis.platform.db import get_engine
+    from praxis.scheduling.models import Appointment
+
+    a = Appointment.__table__
+    with get_engine().connect() as conn:
+        pid, n = conn.execute(select(a.c.patient_id, func.count()).where(a.c.org_id == org_id)
+                              .group_by(a.c.patient_id).order_by(func.count().desc()).limit(1)).one()
+
+    def page() -> None:
+        patient_overview(ctx, pid)
+        visits.schedule(ctx, pid)
+        intake.list_submissions(ctx, pid)
+
+    return _latency_row(f"patient page reads ({n} visits: page, visits panel, intake)", _median_ms(page),
+                        TARGETS["patient_page"])
 
 
 def _late_filter() -> Any:

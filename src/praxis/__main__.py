@@ -1,3 +1,3 @@
-from praxis.cli import app
+from praxis.cli import main
 
-app()
+main()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -57,7 +57,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False,
     from praxis.platform.logs import configure_logging
 
     _boot()
-    configure_logging(get_settings().log_level)
+    configure_logging(get_settings().log_level, get_settings().log_format)
     uvicorn.run("praxis.asgi:app", host=host, port=port, reload=reload, workers=workers,
                 log_config=None, **get_settings().uvicorn_proxy_options())  # type: ignore[arg-type]
 
@@ -69,7 +69,7 @@ def worker(once: bool = False, interval: float = 1.0) -> None:
     from praxis.worker import run
 
     _boot()
-    configure_logging(get_settings().log_level)
+    configure_logging(get_settings().log_level, get_settings().log_format)
     run(once=once, interval=interval)
 
 
@@ -142,8 +142,13 @@ def user_create(
                 console.print(f"[red]No location {location!r}[/red]")
                 raise typer.Exit(2)
             loc_id = loc.id
-    user = create_user(email, name, password)
-    add_membership(org_id, user.id, [(role, loc_id)])
+    from praxis.platform.errors import ProblemError
+
+    try:
+        user = create_user(email, name, password)
+        add_membership(org_id, user.id, [(role, loc_id)])
+    except ProblemError as exc:
+        _fail(f"{exc.detail} ({email})" if exc.field == "email" else exc.detail)
     typer.echo(str(user.id))
 
 
@@ -231,10 +236,34 @@ import_app = typer.Typer(help="Import spreadsheets (CSV or .xlsx)")
 app.add_typer(import_app, name="import")
 
 
-def _run_import(kind: str, file: Path, org: str, location: str, source: str, apply: bool,
-                mapping: Path | None, encoding: str) -> None:
+def _read_mapping(path: Path) -> dict[str, str]:
+    """A mapping file: {"column": "field", ...}, or {"columns": {...}, "date_format": "MM/DD/YYYY"}."""
     import json
 
+    from praxis.patients.import_rows import DATE_FORMAT_KEY
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read the mapping file {path}: {exc}")
+    if not isinstance(data, dict):
+        _fail(f"the mapping file {path} must hold a JSON object (column -> field)")
+    if isinstance(data.get("columns"), dict):
+        columns = dict(data["columns"])
+        if data.get(DATE_FORMAT_KEY):
+            columns[DATE_FORMAT_KEY] = data[DATE_FORMAT_KEY]
+        data = columns
+    return {str(k): str(v) for k, v in data.items() if v is not None}
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr and a non-zero exit: what a person at a terminal needs, not a traceback."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _run_import(kind: str, file: Path, org: str, location: str, source: str, apply: bool,
+                mapping: Path | None, encoding: str, date_format: str | None = None) -> None:
     from rich.progress import Progress
 
     from praxis.patients.importer import run_import
@@ -252,10 +281,9 @@ def _run_import(kind: str, file: Path, org: str, location: str, source: str, app
         try:
             report = run_import(ctx, kind, file.read_bytes(), filename=file.name, location_code=location,
                                 source=source, dry_run=not apply, encoding=encoding, progress=progress,
-                                mapping=json.loads(mapping.read_text()) if mapping else None)
+                                mapping=_read_mapping(mapping) if mapping else None, date_format=date_format)
         except ProblemError as exc:
-            typer.echo(f"error: {exc.detail}", err=True)
-            raise typer.Exit(2) from None
+            _fail(exc.detail)
     for line in report.lines():
         typer.echo(line)
     raise typer.Exit(1 if report.errors else 0)
@@ -270,9 +298,11 @@ def import_patients(
     apply: Annotated[bool, typer.Option(help="write (default: dry run)")] = False,
     mapping: Annotated[Path | None, typer.Option(help="JSON file: column header -> field")] = None,
     encoding: str = "utf-8",
+    date_format: Annotated[str | None, typer.Option(
+        help="how the file writes dates like 04/05/1969: MM/DD/YYYY or DD/MM/YYYY")] = None,
 ) -> None:
     """Import patients: dry run by default; --apply writes all rows or none."""
-    _run_import("patients", file, org, location, source, apply, mapping, encoding)
+    _run_import("patients", file, org, location, source, apply, mapping, encoding, date_format)
 
 
 @import_app.command("coverages")
@@ -284,13 +314,21 @@ def import_coverages(
     apply: bool = False,
     mapping: Annotated[Path | None, typer.Option(help="JSON file: column header -> field")] = None,
     encoding: str = "utf-8",
+    date_format: Annotated[str | None, typer.Option(
+        help="how the file writes dates like 04/05/1969: MM/DD/YYYY or DD/MM/YYYY")] = None,
 ) -> None:
     """Import insurance coverages (patients matched by external id of that source, or MRN)."""
-    _run_import("coverages", file, org, location, source, apply, mapping, encoding)
+    _run_import("coverages", file, org, location, source, apply, mapping, encoding, date_format)
 
 
 def main() -> None:
-    app()
+    from praxis.platform.errors import ProblemError
+
+    try:
+        app()
+    except ProblemError as exc:  # any command: a refusal is one line, not a traceback
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise SystemExit(2) from None
 
 
 

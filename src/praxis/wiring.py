@@ -55,6 +55,10 @@ def wire() -> None:
     from praxis.web.deps import set_context_resolver
 
     set_context_resolver(resolver.resolve)
+    from praxis.patients import lookup as patient_lookup
+    from praxis.web.lookups import set_patient_lookup
+
+    set_patient_lookup(patient_lookup.find, patient_lookup.names)
     outbox.subscribe("scheduling.reminder_due", reminders.handle_reminder_due)
     outbox.subscribe("scheduling.slot_freed", waitlist.handle_slot_freed)
     outbox.subscribe("scheduling.offer_expire", waitlist.handle_offer_expire)
@@ -65,12 +69,15 @@ def wire() -> None:
 
 def routers() -> list[APIRouter]:
     from praxis.desk import ui as desk_ui
+    from praxis.desk.ui import patient as desk_patient
     from praxis.identity import api as identity_api
     from praxis.identity import ui as identity_ui
     from praxis.intake import api as intake_api
     from praxis.intake import ui as intake_ui
     from praxis.patients import api as patients_api
     from praxis.patients import ui as patients_ui
+    from praxis.patients.ui import page as patients_page_ui
+    from praxis.patients.ui import payers as patients_payers_ui
     from praxis.practice import api as practice_api
     from praxis.scheduling import api as scheduling_api
     from praxis.scheduling import ui as scheduling_ui
@@ -78,4 +85,5 @@ def routers() -> list[APIRouter]:
 
     return [system.router, identity_api.router, practice_api.router, patients_api.router, intake_api.router,
             scheduling_api.router, scheduling_api.public_router,
-            identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, desk_ui.router]
+            identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, desk_ui.router,
+            desk_patient.router, patients_page_ui.router, patients_payers_ui.router]

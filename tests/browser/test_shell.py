@@ -52,7 +52,8 @@ def test_mfa_sign_in_navigation_and_sign_out(page, org, make_user):
 def test_front_desk_sees_only_their_navigation(page, org, make_user):
     desk = make_user(org, "front_desk", org.loc_a)
     browser_login(page, desk)
-    assert page.get_by_role("heading", name=re.compile("Hello")).is_visible()
+    page.wait_for_url(re.compile(r"/desk/day-sheet$"))  # the front desk lands on its work screen
+    assert page.get_by_role("heading", name="Day sheet").is_visible()
     labels = _nav_labels(page)
     for label in ADMIN_LINKS:
         assert label not in labels
@@ -74,7 +75,7 @@ def test_mfa_enrolment_in_the_browser(page, make_org, make_user):
     page.click("button[type=submit]")
     assert page.locator("#recovery-codes li").count() == 10
     page.get_by_role("link", name="Continue").click()
-    page.wait_for_url(re.compile(r"/$"))
+    page.wait_for_url(re.compile(r"/desk/day-sheet$"))  # a location manager lands on the day sheet
     labels = _nav_labels(page)
     assert "Users" in labels and "Audit" not in labels
     assert not page.page_errors

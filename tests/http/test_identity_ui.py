@@ -153,8 +153,8 @@ def test_logout_ends_session(browser_client, org, make_user):
     u = make_user(org, "front_desk", org.loc_a)
     c = browser_client()
     form_login(c, u.email, u.password)
-    home = c.get("/")
-    assert home.status_code == 200 and "Hello" in home.text
+    home = c.get("/")  # the front desk lands on its work screen, the day sheet
+    assert home.status_code == 200 and str(home.url).endswith("/desk/day-sheet") and "Day sheet" in home.text
     r = c.post("/logout", data={"csrf_token": csrf_of(home.text)}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/login"
     assert c.get("/", follow_redirects=False).headers["location"].startswith("/login")

@@ -254,6 +254,25 @@ def make_merge(env: SeedEnv) -> Seeded:
     return Seeded("merge", out.id, strings, [survivor.id, merged.id])
 
 
+def make_section(env: SeedEnv) -> Seeded:
+    """A card of the patient page (`/patients/{id}/edit/{section}`): a name, not an object."""
+    return Seeded("section", "demographics")
+
+
+def make_alert(env: SeedEnv) -> Seeded:
+    """An open alert on the seeded patient (as intake raises for a positive PHQ-9 item 9)."""
+    alerts = _module("praxis.patients.alerts")
+    uow = _module("praxis.platform.uow")
+    _tables("patient_alerts")
+    p = _patient(env)
+    message = env.unique("Alert")
+    with uow.unit_of_work(env.ctx) as session:
+        alert = alerts.raise_alert_in(session, env.ctx, p.id, kind="phq9_item9", message=message,
+                                      source_type="tenancy", source_id=uuid.uuid4())
+        alert_id = alert.id
+    return Seeded("alert", alert_id, [message, *env.cache["patient_strings"]], [p.id])
+
+
 # --- practice (strings of the public booking routes) -------------------------------------------
 
 
@@ -531,6 +550,7 @@ COLLECTIONS: dict[str, str] = {
     "submissions": "submission",
     "documents": "document",
     "merges": "merge",
+    "alerts": "alert",
 }
 
 # The public token routes take differently made tokens under the one name `token`.
@@ -554,6 +574,8 @@ FACTORIES: dict[str, Factory] = {
     "mrn": make_mrn,
     "document": make_document,
     "merge": make_merge,
+    "alert": make_alert,
+    "section": make_section,
     "org_slug": make_org_slug,
     "location_code": make_location_code,
     "visit_type": make_visit_type,
@@ -594,6 +616,8 @@ KIND_EXEMPT: dict[tuple[str, str], str] = {
     ("reply_token", "location"): _BEARER,
     ("step", "org"): "not a reference: the index of a step within the workflow of the link's own token",
     ("step", "location"): "not a reference: the index of a step within the workflow of the link's own token",
+    ("section", "org"): "not a reference: the name of a card of the patient page (demographics, contact)",
+    ("section", "location"): "not a reference: the name of a card of the patient page (demographics, contact)",
 }
 
 # Fields named like identifiers that are not references to objects ("Schema.field" or "field").

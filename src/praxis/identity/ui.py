@@ -8,6 +8,7 @@ raised by a service inside a form POST re-render the form with the message and t
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
@@ -34,6 +35,7 @@ from praxis.platform.ids import parse_id
 from praxis.platform.permissions import AUDIT_READ, CATALOGUE
 from praxis.platform.settings import get_settings
 from praxis.practice.service import list_locations
+from praxis.web import lookups
 from praxis.web.deps import authenticated, client_ip, permission, public
 from praxis.web.middleware import SESSION_COOKIE
 from praxis.web.routes import Router
@@ -41,11 +43,11 @@ from praxis.web.templating import register_nav, render
 
 router = Router(include_in_schema=False)
 
-register_nav("Users", "/admin/users", USERS_READ)
-register_nav("Roles", "/admin/roles", USERS_READ)
-register_nav("API clients", "/admin/api-clients", APICLIENTS_MANAGE)
-register_nav("Audit", "/admin/audit", AUDIT_READ)
-register_nav("Break-glass review", "/admin/break-glass", BREAKGLASS_REVIEW)
+register_nav("Users", "/admin/users", USERS_READ, "Admin")
+register_nav("Roles", "/admin/roles", USERS_READ, "Admin")
+register_nav("API clients", "/admin/api-clients", APICLIENTS_MANAGE, "Admin")
+register_nav("Audit", "/admin/audit", AUDIT_READ, "Admin")
+register_nav("Break-glass review", "/admin/break-glass", BREAKGLASS_REVIEW, "Admin")
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -206,9 +208,11 @@ def _grouped_secret(secret: str) -> str:
 def _enrol_view(pending: tuple[str, str] | None) -> dict[str, Any]:
     """The pending (not yet confirmed) secret and its URI, if there is one."""
     if pending is None:
-        return {"secret": None, "uri": None}
+        return {"secret": None, "uri": None, "qr": None}
     secret, uri = pending
-    return {"secret": _grouped_secret(secret), "uri": uri}
+    from praxis.identity.mfa import qr_svg
+
+    return {"secret": _grouped_secret(secret), "uri": uri, "qr": qr_svg(uri)}
 
 
 @router.get("/account/mfa/enrol")
@@ -263,8 +267,25 @@ def logout(request: Request, ctx: Context = Depends(authenticated)) -> Response:
     return response
 
 
+_ID_SEGMENT = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+
+
+def screen_after_switch(path: str, org_changed: bool) -> str:
+    """The screen to show after switching: the same one. Its query is dropped (it may name the
+    old location); after an organisation switch a page about one object of the old organisation
+    becomes its list (/patients/<id> -> /patients), since that object is not in the new one."""
+    nxt = urlsplit(safe_next(path)).path or "/"
+    if org_changed:
+        parts = nxt.split("/")
+        for i, part in enumerate(parts):
+            if _ID_SEGMENT.match(part):
+                nxt = "/".join(parts[:i]) or "/"
+                break
+    return nxt
+
+
 @router.post("/switch")
-def switch(request: Request, org_id: str = Form(""), location_id: str = Form(""),
+def switch(request: Request, org_id: str = Form(""), location_id: str = Form(""), next: str = Form("/"),
            ctx: Context = Depends(authenticated)) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
@@ -276,18 +297,46 @@ def switch(request: Request, org_id: str = Form(""), location_id: str = Form("")
     except ProblemError as exc:
         return render(request, "web/error.html", {"title": "Cannot switch", "detail": exc.detail,
                                                   "status": _status(exc)}, status_code=_status(exc))
-    return _redirect("/")
+    return _redirect(screen_after_switch(next, org != ctx.org_id))
 
 
 # --- home and account -------------------------------------------------------------------------
 
 
-@router.get("/")
-def home(request: Request, ctx: Context = Depends(authenticated)) -> Response:
+# The screen each role works from; "/" takes a user there (the first role of theirs listed
+# here whose screen they may open). Roles not listed (organisation admin, analyst) get the home
+# page with every screen they may open.
+LANDING = (
+    ("front_desk", "/desk/day-sheet"),
+    ("location_manager", "/desk/day-sheet"),
+    ("provider", "/scheduling"),
+    ("care_coordinator", "/patients"),
+    ("biller", "/patients"),
+)
+
+
+def landing(ctx: Context) -> str | None:
+    """The work screen for the actor's roles, or None for the home page."""
     from praxis.web.templating import NAV
 
+    if "org_admin" in ctx.roles:
+        return None
+    allowed = {path for _label, path, perm, _group in NAV if ctx.has(perm)}
+    for role, path in LANDING:
+        if role in ctx.roles and path in allowed:
+            return path
+    return None
+
+
+@router.get("/")
+def home(request: Request, home: bool = False, ctx: Context = Depends(authenticated)) -> Response:
+    from praxis.web.templating import NAV
+
+    work = None if home else landing(ctx)
+    if work:
+        return _redirect(work)
     links = [(label, path, CATALOGUE[perm].description if perm in CATALOGUE else "")
-             for label, path, perm in NAV if ctx.has(perm)]
+             for label, path, perm, _group in NAV if ctx.has(perm)]
     return render(request, "identity/home.html", {"links": links})
 
 
@@ -586,29 +635,65 @@ def _day(value: str, field: str) -> date | None:
         raise ValidationProblem("Use a date like 2025-01-31", field=field) from None
 
 
+def _audit_patient(ctx: Context, patient: str, patient_id: str) -> tuple[str, list[Any]]:
+    """The patient the audit search is about: a name / MRN typed in the box, else the id chosen
+    before -> (patient id or "", the matches to choose from when more than one fits)."""
+    q = patient.strip()[:100]
+    if not q:  # nothing typed: the patient chosen before (a choice link, the next page)
+        return patient_id.strip(), []
+    if _ID_SEGMENT.match(q):
+        return q, []
+    matches = lookups.find_patients(ctx, q)
+    if not matches:
+        raise ValidationProblem(f"No patient found for “{q}”: try the MRN, “last, first” or a date of birth",
+                                field="patient")
+    if len(matches) == 1:
+        return str(matches[0].id), []
+    return "", matches
+
+
 @router.get("/admin/audit")
-def audit_log(request: Request, patient_id: str = "", user_id: str = "", since: str = "", until: str = "",
-              break_glass: str = "", page: int = 1, ctx: Context = Depends(permission(AUDIT_READ))) -> Response:
-    filters = {"patient_id": patient_id, "user_id": user_id, "since": since, "until": until,
+def audit_log(request: Request, patient: str = "", patient_id: str = "", user_id: str = "", since: str = "",
+              until: str = "", break_glass: str = "", page: int = 1,
+              ctx: Context = Depends(permission(AUDIT_READ))) -> Response:
+    filters = {"patient": patient, "patient_id": patient_id, "user_id": user_id, "since": since, "until": until,
                "break_glass": break_glass}
     page = max(1, min(page, 10_000))
     size = 100
     rows: list[Any] = []
+    choices: list[Any] = []
     try:
+        patient_id, choices = _audit_patient(ctx, patient, patient_id)
+        filters["patient_id"] = patient_id
         pid = _parse_form_id(patient_id.strip(), "patient_id") if patient_id.strip() else None
         uid = _parse_form_id(user_id.strip(), "user_id") if user_id.strip() else None
         d_since, d_until = _day(since, "since"), _day(until, "until")
-        rows = service.list_audit(
-            ctx, patient_id=pid, actor_id=uid,
-            since=datetime.combine(d_since, time.min, UTC) if d_since else None,
-            until=datetime.combine(d_until, time.min, UTC) + timedelta(days=1) if d_until else None,
-            break_glass=True if break_glass else None, limit=size + 1, offset=(page - 1) * size)
+        if not choices:
+            rows = service.list_audit(
+                ctx, patient_id=pid, actor_id=uid,
+                since=datetime.combine(d_since, time.min, UTC) if d_since else None,
+                until=datetime.combine(d_until, time.min, UTC) + timedelta(days=1) if d_until else None,
+                break_glass=True if break_glass else None, limit=size + 1, offset=(page - 1) * size)
         extra: dict[str, Any] = {}
     except ProblemError as exc:
         extra = _error(exc)
+    has_more = len(rows) > size
+    rows = rows[:size]
+    # Names, not ids: the patients the rows are about (and the patient searched for), named for an
+    # actor who may read them (the adapter audits each name it discloses).
+    ids = {r.patient_id for r in rows if r.patient_id}
+    for r in rows:
+        if r.resource_type == "patient" and r.resource_id and _ID_SEGMENT.match(r.resource_id):
+            ids.add(uuid.UUID(r.resource_id))
+    if filters["patient_id"] and _ID_SEGMENT.match(filters["patient_id"]):
+        ids.add(uuid.UUID(filters["patient_id"]))
+    names = lookups.patient_names(ctx, sorted(ids, key=str))
+    shown = names.get(uuid.UUID(filters["patient_id"])) if filters["patient_id"] and _ID_SEGMENT.match(
+        filters["patient_id"]) else None
     return render(request, "identity/audit.html", {
-        "rows": rows[:size], "filters": filters, "page": page, "has_more": len(rows) > size,
-        "locations": service.location_names(ctx), **extra,
+        "rows": rows, "filters": filters, "page": page, "has_more": has_more,
+        "locations": service.location_names(ctx), "patient_names": names, "choices": choices,
+        "patient_label": shown, **extra,
     }, status_code=422 if extra else 200)
 
 

@@ -17,6 +17,7 @@ from praxis.intake.models import IntakeSubmission, IntakeWorkflow, IntakeWorkflo
 from praxis.intake.permissions import INTAKE_DESIGN, INTAKE_FILL, INTAKE_READ, INTAKE_REVIEW
 from praxis.intake.schemas import SubmissionDetail, SubmissionOut, WorkflowIn, WorkflowOut
 from praxis.patients.access import link_location, load_patient
+from praxis.patients.alerts import raise_alert_in
 from praxis.patients.permissions import PATIENTS_READ
 from praxis.platform import audit, outbox
 from praxis.platform.clock import now
@@ -24,7 +25,7 @@ from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import Conflict, NotFound, ValidationProblem
 from praxis.platform.hotsql import HotStatement
-from praxis.platform.uow import unit_of_work
+from praxis.platform.uow import unit_of_work, write_lock
 from praxis.practice.models import Location
 
 
@@ -337,6 +338,7 @@ def submit_in(session: Session, ctx: Context, sub: IntakeSubmission, defn: dict[
     if errors:
         raise answer_problem(errors)
     sub.submitted_at = now()
+    raise_phq9_alerts(session, ctx, sub, defn)
     if defn.get("review_required"):
         sub.status = "submitted"
     else:
@@ -356,6 +358,24 @@ def submit_in(session: Session, ctx: Context, sub: IntakeSubmission, defn: dict[
         "intake.submitted",
         {"submission_id": str(sub.id), "patient_id": str(sub.patient_id), "status": sub.status},
     )
+
+
+def raise_phq9_alerts(session: Session, ctx: Context, sub: IntakeSubmission, defn: dict[str, Any]) -> None:
+    """A PHQ-9 whose item 9 (thoughts of self-harm) is answered anything but "Not at all" raises a
+    patient alert that a person must acknowledge, in the submission's own transaction (a badge
+    on the submission alone is easy to miss when nobody opens it)."""
+    for step in defn["steps"]:
+        if step.get("kind") != "questionnaire" or not step["key"].startswith("phq9"):
+            continue
+        answer = sub.answers.get(f"{step['key']}_9")
+        if answer is None or answer == d.PHQ9_OPTIONS[0]:
+            continue
+        score = d.score_phq9(sub.answers, step["key"])
+        total = f" (PHQ-9 total {score['total']}, {score['severity']})" if score else ""
+        raise_alert_in(session, ctx, sub.patient_id, kind="phq9_item9", severity="high",
+                       message=f"PHQ-9 item 9 (thoughts of self-harm) answered “{answer}”{total} in an intake "
+                               f"submitted {sub.submitted_at:%m/%d/%Y}; a clinician must follow up.",
+                       source_type="intake_submission", source_id=sub.id)
 
 
 def submit_intake(ctx: Context, submission_id: uuid.UUID) -> SubmissionOut:
@@ -415,6 +435,9 @@ def get_submission(ctx: Context, submission_id: uuid.UUID) -> SubmissionDetail:
 def list_submissions(ctx: Context, patient_id: uuid.UUID) -> list[SubmissionOut]:
     """A patient's intake history, newest first (only locations the actor covers)."""
     with unit_of_work(ctx) as session:
+        # Ends with an audit write. SQLite: lock first, so this panel and the patient page's other
+        # panels (loaded at the same moment) wait their turn instead of failing on a stale read.
+        write_lock(session)
         patient = load_patient(session, ctx, patient_id, PATIENTS_READ if ctx.has(PATIENTS_READ) else INTAKE_READ)
         rows = session.scalars(
             select(IntakeSubmission)

@@ -10,10 +10,12 @@ from typing import Annotated, Literal
 from fastapi import Depends, File, Form, Query, UploadFile
 from fastapi.responses import Response
 
-from praxis.patients import coverage, documents, importer, merge, service
+from praxis.patients import alerts, coverage, documents, importer, merge, service
+from praxis.patients.alerts import AlertOut
 from praxis.patients.permissions import (
     DOCUMENTS_READ,
     DOCUMENTS_WRITE,
+    PATIENTS_ALERTS,
     PATIENTS_IMPORT,
     PATIENTS_MERGE,
     PATIENTS_READ,
@@ -21,6 +23,7 @@ from praxis.patients.permissions import (
     PAYERS_MANAGE,
 )
 from praxis.patients.schemas import (
+    AlertAcknowledgeIn,
     CoverageIn,
     CoverageOut,
     DocumentOut,
@@ -153,6 +156,39 @@ def create_payer(data: PayerIn, ctx: Context = Depends(permission(PAYERS_MANAGE)
 @router.post("/payers/{payer_id}/deactivate", response_model=PayerOut)
 def deactivate_payer(payer_id: str, ctx: Context = Depends(permission(PAYERS_MANAGE))) -> PayerOut:
     return coverage.set_payer_active(ctx, parse_id(payer_id, "payer"), False)
+
+
+@router.get("/payers/{payer_id}", response_model=PayerOut)
+def get_payer(payer_id: str, ctx: Context = Depends(permission(PATIENTS_READ))) -> PayerOut:
+    return coverage.get_payer(ctx, parse_id(payer_id, "payer"))
+
+
+@router.put("/payers/{payer_id}", response_model=PayerOut)
+def update_payer(payer_id: str, data: PayerIn, ctx: Context = Depends(permission(PAYERS_MANAGE))) -> PayerOut:
+    """Change a payer's details (the payer id stays unique in the organisation)."""
+    return coverage.update_payer(ctx, parse_id(payer_id, "payer"), data)
+
+
+@router.post("/payers/{payer_id}/activate", response_model=PayerOut)
+def activate_payer(payer_id: str, ctx: Context = Depends(permission(PAYERS_MANAGE))) -> PayerOut:
+    return coverage.set_payer_active(ctx, parse_id(payer_id, "payer"), True)
+
+
+# --- alerts ---------------------------------------------------------------------------------------
+
+
+@router.get("/patients/{patient_id}/alerts", response_model=list[AlertOut])
+def list_alerts(patient_id: str, ctx: Context = Depends(permission(PATIENTS_READ))) -> list[AlertOut]:
+    """The patient's alerts (e.g. a positive PHQ-9 item 9), open ones first."""
+    return alerts.list_alerts(ctx, parse_id(patient_id, "patient"))
+
+
+@router.post("/patients/{patient_id}/alerts/{alert_id}/acknowledge", response_model=AlertOut)
+def acknowledge_alert(patient_id: str, alert_id: str, data: AlertAcknowledgeIn | None = None,
+                      ctx: Context = Depends(permission(PATIENTS_ALERTS))) -> AlertOut:
+    """A person acknowledges the alert (who and when are recorded); a second time is 409."""
+    return alerts.acknowledge_alert(ctx, parse_id(patient_id, "patient"), parse_id(alert_id, "alert"),
+                                    data.note if data else "")
 
 
 # --- merge ----------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from praxis.platform import audit
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProblem
-from praxis.platform.uow import unit_of_work
+from praxis.platform.uow import unit_of_work, write_lock
 
 PRIORITY_NAMES = {1: "primary", 2: "secondary", 3: "tertiary"}
 
@@ -49,6 +49,32 @@ def set_payer_active(ctx: Context, payer_id: uuid.UUID, active: bool) -> PayerOu
         payer.active = active
         audit.record(session, ctx, "payer.update", "payer", payer.id, detail={"active": active})
         return PayerOut.model_validate(payer)
+
+
+def update_payer(ctx: Context, payer_id: uuid.UUID, data: PayerIn) -> PayerOut:
+    """Change a payer's details (its code stays unique in the organisation); coverages keep
+    pointing at it."""
+    ctx.require(PAYERS_MANAGE)
+    with unit_of_work(ctx) as session:
+        payer = get_or_404(session, Payer, payer_id, "payer")
+        code = data.payer_code.upper()
+        clash = session.scalars(select(Payer.id).where(Payer.payer_code == code, Payer.id != payer.id)).first()
+        if clash is not None:
+            raise Conflict(f"A payer with id {code} already exists", field="payer_code")
+        values = {**data.model_dump(), "payer_code": code}
+        changed = sorted(k for k, v in values.items() if getattr(payer, k) != v)
+        for key, value in values.items():
+            setattr(payer, key, value)
+        audit.record(session, ctx, "payer.update", "payer", payer.id, detail={"fields": changed})
+        return PayerOut.model_validate(payer)
+
+
+def get_payer(ctx: Context, payer_id: uuid.UUID) -> PayerOut:
+    """One payer of the directory (inactive ones too)."""
+    if not (ctx.has(PATIENTS_READ) or ctx.has(PAYERS_MANAGE)):
+        raise Forbidden(f"Permission {PATIENTS_READ} required")
+    with unit_of_work(ctx) as session:
+        return PayerOut.model_validate(get_or_404(session, Payer, payer_id, "payer"))
 
 
 def list_payers(ctx: Context, *, include_inactive: bool = False) -> list[PayerOut]:
@@ -135,10 +161,19 @@ def add_coverage_in(
     return cov
 
 
-def update_coverage(ctx: Context, coverage_id: uuid.UUID, data: CoverageIn) -> CoverageOut:
-    """Replace a coverage's details."""
+def _coverage_of(session: Session, coverage_id: uuid.UUID, patient_id: uuid.UUID | None) -> Coverage:
+    """The coverage; 404 when it is missing or, with `patient_id`, another patient's."""
+    cov = get_or_404(session, Coverage, coverage_id, "coverage")
+    if patient_id is not None and cov.patient_id != patient_id:
+        raise NotFound("No such coverage")
+    return cov
+
+
+def update_coverage(ctx: Context, coverage_id: uuid.UUID, data: CoverageIn, *,
+                    patient_id: uuid.UUID | None = None) -> CoverageOut:
+    """Replace a coverage's details (with `patient_id`: only a coverage of that patient)."""
     with unit_of_work(ctx) as session:
-        cov = get_or_404(session, Coverage, coverage_id, "coverage")
+        cov = _coverage_of(session, coverage_id, patient_id)
         load_patient(session, ctx, cov.patient_id, PATIENTS_WRITE)
         return CoverageOut.model_validate(update_coverage_in(session, ctx, cov, data))
 
@@ -162,10 +197,11 @@ def coverage_in(cov: Coverage, **changes: Any) -> CoverageIn:
     return CoverageIn.model_validate({**{f: getattr(cov, f) for f in CoverageIn.model_fields}, **changes})
 
 
-def end_coverage(ctx: Context, coverage_id: uuid.UUID) -> CoverageOut:
-    """Deactivate a coverage (history stays; its order becomes free)."""
+def end_coverage(ctx: Context, coverage_id: uuid.UUID, *, patient_id: uuid.UUID | None = None) -> CoverageOut:
+    """Deactivate a coverage (history stays; its order becomes free); with `patient_id`, only a
+    coverage of that patient."""
     with unit_of_work(ctx) as session:
-        cov = get_or_404(session, Coverage, coverage_id, "coverage")
+        cov = _coverage_of(session, coverage_id, patient_id)
         load_patient(session, ctx, cov.patient_id, PATIENTS_WRITE)
         cov.active = False
         audit.record(session, ctx, "coverage.end", "coverage", cov.id, patient_id=cov.patient_id)
@@ -175,6 +211,7 @@ def end_coverage(ctx: Context, coverage_id: uuid.UUID) -> CoverageOut:
 def list_coverages(ctx: Context, patient_id: uuid.UUID) -> list[CoverageOut]:
     """A patient's coverages (ended ones too), active first, by order."""
     with unit_of_work(ctx) as session:
+        write_lock(session)  # an audited read: SQLite write lock first (docs/decisions.md)
         return coverages_in(session, ctx, load_patient(session, ctx, patient_id))
 
 
@@ -189,6 +226,7 @@ def coverages_in(session: Session, ctx: Context, patient: Patient) -> list[Cover
 def get_coverage(ctx: Context, coverage_id: uuid.UUID) -> CoverageOut:
     """One coverage (through its patient's visibility)."""
     with unit_of_work(ctx) as session:
+        write_lock(session)
         cov = session.scalars(select(Coverage).where(Coverage.id == coverage_id)).first()
         if cov is None:
             raise NotFound("No such coverage")

@@ -11,6 +11,7 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from praxis.patients import normalise as n
@@ -126,6 +127,69 @@ def guess_mapping(headers: list[str], kind: str) -> dict[str, str]:
     return mapping
 
 
+# How the file writes dates like 04/05/1969. The mapping states it under the reserved key
+# "date_format" (a value no field has); unstated, such a date is reported, never guessed.
+DATE_FORMATS = {"MM/DD/YYYY": "month first (US)", "DD/MM/YYYY": "day first", "YYYY-MM-DD": "ISO"}
+DATE_FORMAT_KEY = "date_format"
+_SLASHED = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def split_mapping(mapping: dict[str, str]) -> tuple[dict[str, str], str | None]:
+    """(header -> field, stated date format or None) from a mapping that may state its dates."""
+    columns = dict(mapping)
+    stated = columns.get(DATE_FORMAT_KEY)
+    if stated in DATE_FORMATS:
+        del columns[DATE_FORMAT_KEY]
+        return columns, stated
+    return columns, None
+
+
+def field_label(name: str) -> str:
+    """A field name as words for people ("dob" -> "date of birth")."""
+    return FIELD_LABELS.get(name, name.replace("_", " "))
+
+
+FIELD_LABELS = {
+    "dob": "date of birth", "mrn": "MRN", "external_id": "id in the old system", "ssn": "SSN",
+    "phone_mobile": "mobile phone", "phone_home": "home phone", "phone_work": "work phone", "email": "e-mail",
+    "postal_code": "ZIP code", "address_line1": "address", "address_line2": "address line 2",
+    "consent_sms": "consents to texts", "consent_email": "consents to e-mail", "consent_voice": "consents to calls",
+    "patient_external_id": "patient's id in the old system", "patient_mrn": "patient's MRN",
+    "payer_code": "payer id", "subscriber_dob": "subscriber's date of birth",
+    "priority": "order (primary, secondary, tertiary)", "effective_from": "effective from",
+    "effective_to": "effective to",
+}
+
+
+def read_date(value: Any, date_format: str | None) -> Any:
+    """A date cell by the stated format. ISO dates and spreadsheet dates are read as they are; a
+    day and month that could be either way round (04/05/1969) follow `date_format`, and without
+    one they are refused with both readings named. Anything else goes to `normalise.parse_date`."""
+    if value in ("", None) or not isinstance(value, str):
+        return value
+    m = _SLASHED.match(value.strip())
+    if m is None or date_format == "YYYY-MM-DD":
+        return value
+    first, second, year = (int(g) for g in m.groups())
+    if date_format is None:
+        if first <= 12 and second <= 12 and first != second:
+            raise n.ParseError(
+                f"'{value.strip()}' could be {_MONTHS[first - 1]} {second} or {first} {_MONTHS[second - 1]}: "
+                f"state the file's date format (MM/DD/YYYY or DD/MM/YYYY) in the mapping")
+        month, day = (first, second) if first <= 12 else (second, first)
+    elif date_format == "DD/MM/YYYY":
+        day, month = first, second
+    else:
+        month, day = first, second
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise n.ParseError(f"'{value.strip()}' is not a real date"
+                           + (f" in the stated format {date_format}" if date_format else "")) from None
+
+
 def check_mapping(headers: list[str], mapping: dict[str, str], kind: str) -> dict[str, str]:
     """Validate a header -> field mapping against the file and the field list."""
     fields = FIELDS[kind]
@@ -143,7 +207,11 @@ def check_mapping(headers: list[str], mapping: dict[str, str], kind: str) -> dic
     if kind == "coverages" and not ({"patient_external_id", "patient_mrn"} & set(targets)):
         missing.append("patient_external_id or patient_mrn")
     if missing:
-        raise ImportFileError(f"No column is mapped to the required field(s): {', '.join(missing)}")
+        found = ", ".join(f"'{h}'" for h in headers if h) or "none"
+        raise ImportFileError(
+            f"No column is mapped to the required field(s): {', '.join(field_label(m) for m in missing)} "
+            f"({', '.join(missing)}). The file's columns are: {found}. Map them with a mapping file "
+            f"(JSON: column -> field) or on the import screen")
     return clean
 
 
@@ -318,7 +386,7 @@ def _bounded_text(v: dict[str, Any], clean: dict[str, Any], bad: Reporter,
         clean[fname] = text
 
 
-def validate_patient_rows(table: Table, mapping: dict[str, str]) -> ParsedRows:
+def validate_patient_rows(table: Table, mapping: dict[str, str], date_format: str | None = None) -> ParsedRows:
     """Check every row; returns clean values per row and every problem found (not just the first)."""
     out = ParsedRows()
     seen_external: dict[str, int] = {}
@@ -336,7 +404,8 @@ def validate_patient_rows(table: Table, mapping: dict[str, str]) -> ParsedRows:
                 bad(fname, "longer than 100 characters")
             clean[fname] = s
         try:
-            clean["dob"] = n.parse_dob(v.get("dob")) if v.get("dob") not in ("", None) else None
+            dob = read_date(v.get("dob"), date_format)
+            clean["dob"] = n.parse_dob(dob) if dob not in ("", None) else None
         except n.ParseError as exc:
             bad("dob", str(exc))
         try:
@@ -407,7 +476,7 @@ RELATIONSHIPS = {
 PRIORITIES = {"1": 1, "PRIMARY": 1, "P": 1, "2": 2, "SECONDARY": 2, "S": 2, "3": 3, "TERTIARY": 3, "T": 3}
 
 
-def validate_coverage_rows(table: Table, mapping: dict[str, str]) -> ParsedRows:
+def validate_coverage_rows(table: Table, mapping: dict[str, str], date_format: str | None = None) -> ParsedRows:
     """Check coverage rows (payer existence and patient matching happen against the database)."""
     out = ParsedRows()
     for rownum, v, where, errors in _extract(table, mapping):
@@ -438,7 +507,8 @@ def validate_coverage_rows(table: Table, mapping: dict[str, str]) -> ParsedRows:
         clean["priority"] = PRIORITIES.get(prio, 1)
         for fname in ("subscriber_dob", "effective_from", "effective_to"):
             try:
-                clean[fname] = n.parse_date(v.get(fname)) if v.get(fname) not in ("", None) else None
+                value = read_date(v.get(fname), date_format)
+                clean[fname] = n.parse_date(value) if value not in ("", None) else None
             except n.ParseError as exc:
                 bad(fname, str(exc))
         if (

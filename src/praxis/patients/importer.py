@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from praxis.patients import normalise as n
 from praxis.patients.import_rows import (
+    DATE_FORMAT_KEY,
+    DATE_FORMATS,
     FIELDS,
     ImportFileError,
     ParsedRows,
@@ -27,6 +29,7 @@ from praxis.patients.import_rows import (
     check_mapping,
     guess_mapping,
     read_table,
+    split_mapping,
     validate_coverage_rows,
     validate_patient_rows,
 )
@@ -89,6 +92,7 @@ class ImportReport:
     unmapped_columns: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     duplicates: list[RowWarning] = field(default_factory=list)
+    date_format: str | None = None  # as stated (argument or mapping); None: ambiguous dates refused
 
     @property
     def ok(self) -> bool:
@@ -127,6 +131,7 @@ def run_import(
     dry_run: bool = True,
     encoding: str = "utf-8",
     progress: Progress | None = None,
+    date_format: str | None = None,
 ) -> ImportReport:
     """Validate a file and, unless `dry_run`, apply it all or nothing.
 
@@ -134,7 +139,13 @@ def run_import(
     is written. Duplicates of existing patients are reported and skipped. `source` names the
     system the file came from (external ids are unique per source); the column mapping used is
     remembered for that source. Raises ImportFileError when the file itself cannot be read.
+
+    Dates such as 04/05/1969 follow `date_format` (or the mapping's "date_format" key):
+    "MM/DD/YYYY" or "DD/MM/YYYY"; when neither states it, each such date is a row error naming
+    both readings, so nothing is written on a guess.
     """
+    if date_format is not None and date_format not in DATE_FORMATS:
+        raise ValidationProblem(f"date format must be one of {', '.join(DATE_FORMATS)}", field="date_format")
     if kind not in FIELDS:
         raise ValidationProblem("kind must be patients or coverages", field="kind")
     check_size(data, filename)
@@ -152,6 +163,8 @@ def run_import(
                 select(ImportMapping).where(ImportMapping.source_name == source, ImportMapping.kind == kind)
             ).first()
             mapping = dict(saved.mapping) if saved else guess_mapping(table.headers, kind)
+        mapping, stated = split_mapping(mapping)
+        date_format = date_format or stated
         mapping = check_mapping(table.headers, mapping, kind)
         report = ImportReport(
             kind=kind,
@@ -160,6 +173,7 @@ def run_import(
             total_rows=len(table.rows),
             mapping=mapping,
             unmapped_columns=[h for h in table.headers if h and h not in mapping],
+            date_format=date_format,
         )
         progress("validate", 0, report.total_rows)
         if kind == "patients":
@@ -168,7 +182,8 @@ def run_import(
             _import_coverages(session, ctx, table, mapping, report, dry_run, progress)
         report.errors.sort(key=lambda e: e.row)
         if report.applied:
-            _save_mapping(session, ctx, source, kind, mapping)
+            _save_mapping(session, ctx, source, kind,
+                          {**mapping, DATE_FORMAT_KEY: date_format} if date_format else mapping)
         else:
             # A dry run or a rejected file must leave no trace but the report.
             session.rollback()
@@ -229,7 +244,7 @@ def _import_patients(
     dry_run: bool,
     progress: Progress,
 ) -> None:
-    parsed: ParsedRows = validate_patient_rows(table, mapping)
+    parsed: ParsedRows = validate_patient_rows(table, mapping, report.date_format)
     report.errors.extend(parsed.errors)
     progress("validate", report.total_rows, report.total_rows)
 
@@ -408,7 +423,7 @@ def _import_coverages(
     dry_run: bool,
     progress: Progress,
 ) -> None:
-    parsed = validate_coverage_rows(table, mapping)
+    parsed = validate_coverage_rows(table, mapping, report.date_format)
     report.errors.extend(parsed.errors)
     payers = {
         code: (pid, active) for pid, code, active in session.execute(select(Payer.id, Payer.payer_code, Payer.active))

@@ -53,6 +53,7 @@ def register_reference(table: str, column: str) -> None:
 register_reference("coverages", "patient_id")
 register_reference("patient_documents", "patient_id")
 register_reference("patient_aliases", "patient_id")
+register_reference("patient_alerts", "patient_id")
 
 
 def _table(name: str) -> Table:

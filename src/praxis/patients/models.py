@@ -256,3 +256,31 @@ class ImportMapping(TenantScoped, Base):
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (UniqueConstraint("org_id", "source_name", "kind", name="uq_patient_import_mappings_src"),)
+
+
+class PatientAlert(TenantScoped, Base):
+    """Something about a patient a person must see and acknowledge (e.g. a positive PHQ-9 item 9
+    in an intake). Raised by the domain that found it, in that domain's transaction; the
+    acknowledgement keeps who and when, so "someone looked at it" is a record, not a badge."""
+
+    __tablename__ = "patient_alerts"
+
+    patient_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(String(40))  # e.g. phq9_item9
+    severity: Mapped[str] = mapped_column(String(10), default="high")  # high | medium | info
+    message: Mapped[str] = mapped_column(String(500))
+    # What raised it (e.g. "intake_submission" + its id); no FK: intake sits above patients.
+    source_type: Mapped[str] = mapped_column(String(40), default="")
+    source_id: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    acknowledged_by: Mapped[uuid.UUID | None]
+    # The name as it was when acknowledged: the record must say who, even after the user is renamed.
+    acknowledged_by_name: Mapped[str] = mapped_column(String(200), default="")
+    acknowledged_at: Mapped[datetime | None]
+    acknowledgement_note: Mapped[str] = mapped_column(String(500), default="")
+
+    __table_args__ = (
+        org_fk(["patient_id"], "patients"),
+        Index("ix_patient_alerts_org_patient", "org_id", "patient_id", "acknowledged_at"),
+        UniqueConstraint("org_id", "source_type", "source_id", "kind", name="uq_patient_alerts_source"),
+    )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from praxis.patients.access import load_patient, visibility_clause, visible_locations
+from praxis.patients.alerts import AlertOut, alerts_in
 from praxis.patients.coverage import coverages_in, payers_in
 from praxis.patients.documents import documents_in
 from praxis.patients.merge import merges_in
@@ -24,7 +25,7 @@ from praxis.patients.schemas import CoverageOut, DocumentOut, MergeOut, PatientO
 from praxis.patients.service import to_out
 from praxis.platform import audit
 from praxis.platform.context import Context
-from praxis.platform.uow import unit_of_work
+from praxis.platform.uow import unit_of_work, write_lock
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,13 @@ class PatientOverview:
     payers: list[PayerOut]  # the whole directory (inactive too), by name
     documents: list[DocumentOut]  # newest first; empty without documents:read
     merges: list[MergeEntry]  # newest first; empty without patients:merge
+    alerts: list[AlertOut]  # open first, newest first (part of reading the patient)
 
 
 def patient_overview(ctx: Context, patient_id: uuid.UUID) -> PatientOverview:
     """Everything the patient page shows (404 when the patient is missing or out of scope)."""
     with unit_of_work(ctx) as session:
+        write_lock(session)  # an audited read: SQLite write lock first (docs/decisions.md)
         patient = load_patient(session, ctx, patient_id)
         audit.record(session, ctx, "patient.read", "patient", patient.id, patient_id=patient.id)
         out = to_out(session, patient)
@@ -82,7 +85,7 @@ def patient_overview(ctx: Context, patient_id: uuid.UUID) -> PatientOverview:
                 other_id = m.merged_id if survivor else m.survivor_id
                 merges.append(MergeEntry(m, survivor, other_id, others.get(other_id)))
 
-        return PatientOverview(out, coverages, payers, docs, merges)
+        return PatientOverview(out, coverages, payers, docs, merges, alerts_in(session, patient))
 
 
 __all__ = ["MergeEntry", "PatientOverview", "patient_overview"]

@@ -11,3 +11,6 @@ PATIENTS_IMPORT = register("patients:import", "Import patients, coverages and ap
 DOCUMENTS_READ = register("documents:read", "View patient documents (card images, signed forms)", break_glass=True)
 DOCUMENTS_WRITE = register("documents:write", "Upload patient documents", break_glass=True)
 PAYERS_MANAGE = register("payers:manage", "Manage the organisation's payer directory", location_bound=False)
+PATIENTS_ALERTS = register(
+    "patients:alerts", "Acknowledge a patient's alerts (e.g. a positive PHQ-9 item 9 in an intake)"
+)

@@ -328,3 +328,7 @@ class MergeOut(BaseModel):
     status: str
     merged_at: datetime
     unmerged_at: datetime | None
+
+
+class AlertAcknowledgeIn(StrictModel):
+    note: Annotated[str, Field(max_length=500)] = ""

@@ -50,7 +50,7 @@ from praxis.platform import audit
 from praxis.platform.context import Context
 from praxis.platform.crypto import keyring
 from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProblem
-from praxis.platform.uow import unit_of_work
+from praxis.platform.uow import unit_of_work, write_lock
 from praxis.practice.service import org_settings
 
 
@@ -428,6 +428,7 @@ def update_patient_in(
 def get_patient(ctx: Context, patient_id: uuid.UUID) -> PatientOut:
     """One patient (404 when missing, in another org or outside the caller's visible locations)."""
     with unit_of_work(ctx) as session:
+        write_lock(session)  # an audited read: SQLite write lock first (docs/decisions.md)
         patient = load_patient(session, ctx, patient_id)
         audit.record(session, ctx, "patient.read", "patient", patient.id, patient_id=patient.id)
         return to_out(session, patient)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -74,6 +75,10 @@ class Settings(BaseSettings):
     # Check every Core statement for an org_id condition on the tenant tables it uses, before it
     # runs (platform.scoping). On in the test suite and `make run`; costs a walk of each statement.
     check_tenant_scope: bool = False
+
+    # json: one JSON object a line (production); console: readable lines; auto: console when
+    # stderr is a terminal, else JSON.
+    log_format: Literal["auto", "json", "console"] = "auto"
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.var_dir / 'praxis.db').as_posix()}"

@@ -36,6 +36,7 @@ def _count(org_id, model=Patient):
 
 
 def _run(ctx, text, dry_run, **kw):
+    kw.setdefault("date_format", "MM/DD/YYYY")  # GOOD has 04/05/1975: the file states US dates
     return importer.run_import(ctx, "patients", text.encode(), filename="p.csv", location_code="NYC",
                                source="oldpm", dry_run=dry_run, **kw)
 
@@ -85,7 +86,8 @@ def test_bad_encoding_and_wrong_type_are_clear_errors(org):
     with pytest.raises(ImportFileError) as exc:
         importer.run_import(ctx, "patients", latin1, filename="p.csv", location_code="NYC")
     assert "line 2" in exc.value.detail and "UTF-8" in exc.value.detail
-    ok = importer.run_import(ctx, "patients", latin1, filename="p.csv", location_code="NYC", encoding="cp1252")
+    ok = importer.run_import(ctx, "patients", latin1, filename="p.csv", location_code="NYC", encoding="cp1252",
+                             date_format="MM/DD/YYYY")
     assert ok.valid_rows == 3
     with pytest.raises(ImportFileError):
         importer.run_import(ctx, "patients", b"\xd0\xcf\x11\xe0" + b"\x00" * 100, filename="p.xls",

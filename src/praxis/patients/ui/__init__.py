@@ -11,15 +11,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from praxis.patients import coverage, documents, importer, merge, overview, service
-from praxis.patients.import_rows import FIELDS, guess_mapping, read_table
+from praxis.patients.import_rows import DATE_FORMATS, FIELDS, field_label, guess_mapping, read_table, split_mapping
 from praxis.patients.normalise import format_phone
 from praxis.patients.permissions import (
     DOCUMENTS_READ,
     DOCUMENTS_WRITE,
+    PATIENTS_ALERTS,
     PATIENTS_IMPORT,
     PATIENTS_MERGE,
     PATIENTS_READ,
     PATIENTS_WRITE,
+    PAYERS_MANAGE,
 )
 from praxis.patients.schemas import CoverageIn, PatientCreate
 from praxis.platform.context import Context
@@ -31,8 +33,9 @@ from praxis.web.templating import register_nav, render
 
 router = Router(tags=["patients-ui"], include_in_schema=False)
 
-register_nav("Patients", "/patients", PATIENTS_READ)
-register_nav("Import", "/patients/import", PATIENTS_IMPORT)
+register_nav("Patients", "/patients", PATIENTS_READ, "Patients")
+register_nav("Register", "/patients/new", PATIENTS_WRITE, "Patients")
+register_nav("Import", "/patients/import", PATIENTS_IMPORT, "Admin")
 
 CHECKBOXES = ("consent_sms", "consent_email", "consent_voice", "confirm_duplicate")
 
@@ -107,13 +110,24 @@ def _import_context(**kw: Any) -> dict[str, Any]:
         "upload": "",
         "filename": "",
         "ignore": IGNORE,
+        "field_label": field_label,
+        "date_formats": DATE_FORMATS,
+        "chosen_date_format": None,
+        "locations": [],
     }
     return {**base, **kw}
 
 
+def _import_locations(ctx: Context) -> list[Any]:
+    """The locations the actor may import at, for the screen's picker."""
+    from praxis.practice.service import list_locations
+
+    return list_locations(ctx, permission=PATIENTS_IMPORT)
+
+
 @router.get("/patients/import")
 def import_page(request: Request, ctx: Context = Depends(permission(PATIENTS_IMPORT))) -> Response:
-    return render(request, "patients/import.html", _import_context())
+    return render(request, "patients/import.html", _import_context(locations=_import_locations(ctx)))
 
 
 def _chosen_mapping(values: dict[str, str], headers: list[str]) -> dict[str, str] | None:
@@ -142,6 +156,7 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
     headers: list[str] = []
     samples: list[str] = []
     chosen: dict[str, str] = {}
+    chosen_date_format: str | None = None
     filename = ""
     data: bytes | None = None
     if isinstance(file, UploadFile) and file.filename:
@@ -172,10 +187,14 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
             mapping = None if new_file else _chosen_mapping(values, headers)
             if mapping is None:
                 saved = await run_in_threadpool(importer.get_saved_mapping, ctx, source, kind)
+                saved_columns, saved_format = split_mapping(saved or {})
                 mapping = (
-                    {h: f for h, f in saved.items() if h in headers} if saved else guess_mapping(headers, kind)
+                    {h: f for h, f in saved_columns.items() if h in headers} if saved
+                    else guess_mapping(headers, kind)
                 )
+                chosen_date_format = saved_format
             chosen = mapping
+            date_format = values.get("date_format") or chosen_date_format or None
             report = await run_in_threadpool(
                 lambda: importer.run_import(
                     ctx,
@@ -187,6 +206,7 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
                     mapping=mapping,
                     dry_run=new_file or "apply" not in values,
                     encoding=encoding,
+                    date_format=date_format if date_format in DATE_FORMATS else None,
                 )
             )
         except ProblemError as exc:
@@ -207,6 +227,8 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
             upload=upload,
             filename=filename,
             kind=kind,
+            chosen_date_format=chosen_date_format,
+            locations=await run_in_threadpool(_import_locations, ctx),
         ),
         status_code=422 if error else 200,
     )
@@ -216,6 +238,8 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
 
 
 def _page(request: Request, ctx: Context, patient_id: str, **extra: Any) -> Response:
+    """The whole patient page; `extra` opens a card's form (`edit`, `form`, `editing_coverage`,
+    `coverage_form`) or carries messages (`errors`, 422)."""
     view = overview.patient_overview(ctx, parse_id(patient_id, "patient"))
     merges = [
         {
@@ -241,11 +265,22 @@ def _page(request: Request, ctx: Context, patient_id: str, **extra: Any) -> Resp
             "can_upload": ctx.has(DOCUMENTS_WRITE),
             "can_merge": ctx.has(PATIENTS_MERGE),
             "merges": merges,
+            "alerts": view.alerts,
+            "can_ack": ctx.has(PATIENTS_ALERTS),
+            "can_manage_payers": ctx.has(PAYERS_MANAGE),
             "errors": {},
+            "edit": None,
+            "form": {},
+            "editing": extra.pop("editing_coverage", None),
+            "saved": "",
+            "coverage_form": {},
             **extra,
         },
         status_code=422 if extra.get("errors") else 200,
     )
+
+
+page = _page  # for the page's card routes (ui.page)
 
 
 @router.get("/patients/{patient_id}")
@@ -257,18 +292,23 @@ def patient_page(request: Request, patient_id: str, ctx: Context = Depends(permi
 async def add_coverage(
     request: Request, patient_id: str, ctx: Context = Depends(permission(PATIENTS_WRITE))
 ) -> Response:
-    form = await request.form()
-    values = {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str) and v != ""}
+    from praxis.patients.ui import page as page_ui  # the page's card answers (htmx or not)
+
+    pid = parse_id(patient_id, "patient")
+    raw = await request.form()
+    form = {k: v for k, v in raw.items() if k != "csrf_token" and isinstance(v, str)}
+    errors: dict[str, str] = {}
     try:
-        data = CoverageIn.model_validate(values)
-        await run_in_threadpool(coverage.add_coverage, ctx, parse_id(patient_id, "patient"), data)
+        data = CoverageIn.model_validate(page_ui.coverage_values(form))
+        await run_in_threadpool(coverage.add_coverage, ctx, pid, data)
     except ValidationError as exc:
-        return await run_in_threadpool(_page,
-            request, ctx, patient_id, errors={"coverage": "; ".join(f"{k}: {v}" for k, v in _errors(exc).items())}
-        )
+        errors = page_ui.coverage_errors(exc)
     except ProblemError as exc:
-        return await run_in_threadpool(_page, request, ctx, patient_id, errors={"coverage": exc.detail})
-    return RedirectResponse(f"/patients/{patient_id}#coverage", status_code=303)
+        if exc.status in (401, 403) or (exc.status == 404 and exc.field != "payer_id"):
+            raise
+        errors = page_ui.problem_errors(exc)
+    return await run_in_threadpool(page_ui.coverage_answer, request, ctx, pid, saved="Insurance added.", form=form,
+                                   errors=errors)
 
 
 @router.post("/patients/{patient_id}/documents")

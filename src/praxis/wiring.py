@@ -6,7 +6,7 @@ import importlib
 
 from fastapi import APIRouter
 
-DOMAINS = ("practice", "identity", "patients", "intake", "scheduling", "desk")
+DOMAINS = ("practice", "identity", "patients", "intake", "scheduling", "care", "desk")
 
 # Columns of other domains' tables that hold a patient id and must follow a patient merge (and its
 # undo). Patients cannot import the domains above it, so they are declared here, next to the map of
@@ -17,6 +17,15 @@ MERGE_REFERENCES = (
     ("waitlist_entries", "patient_id"),
     ("intake_submissions", "patient_id"),
     ("intake_links", "patient_id"),
+    # care (issue 16)
+    ("care_problems", "patient_id"),
+    ("care_consents", "patient_id"),
+    ("care_enrolments", "patient_id"),
+    ("care_timers", "patient_id"),
+    ("care_time_entries", "patient_id"),
+    ("care_rpm_readings", "patient_id"),
+    ("care_rpm_day_counts", "patient_id"),
+    ("care_months", "patient_id"),
 )
 
 _wired = False

@@ -492,6 +492,47 @@ def make_token(env: SeedEnv) -> Seeded:
                   [sub.id, sub.patient_id])
 
 
+# --- care ---------------------------------------------------------------------------------------
+
+
+def _problem_in(code: str) -> Any:
+    schemas = _module("praxis.care.schemas")
+    return schemas.ProblemIn(icd10=code, onset_date=date(2015, 1, 1), expected_months=120, high_risk=True)
+
+
+def make_problem(env: SeedEnv) -> Seeded:
+    service = _module("praxis.care.service")
+    _tables("care_problems")
+    p = _patient(env)
+    problem = service.add_problem(env.ctx, p.id, _problem_in("I10"))
+    return Seeded("problem", problem.id, list(env.cache["patient_strings"]), [p.id])
+
+
+def _enrolment(env: SeedEnv) -> Any:
+    """A CCM enrolment of the env's patient with the env's provider at the env's location."""
+    if "enrolment" not in env.cache:
+        service = _module("praxis.care.service")
+        schemas = _module("praxis.care.schemas")
+        clock = _module("praxis.platform.clock")
+        _tables("care_enrolments")
+        p = _patient(env)
+        for code in ("E11.9", "J44.9"):
+            service.add_problem(env.ctx, p.id, _problem_in(code))
+        start = clock.now().date().replace(day=1) - timedelta(days=40)
+        consent = schemas.ConsentIn(method="written", obtained_at=clock.now() - timedelta(days=60),
+                                    obtained_by_name=env.unique("Consenter"), told_availability=True,
+                                    told_cost_sharing=True, told_stop_month_end=True, told_one_practitioner=True)
+        env.cache["enrolment"] = service.enrol(env.ctx, schemas.EnrolmentIn(
+            patient_id=p.id, provider_id=_provider(env).id, location_id=env.location_id, program="ccm",
+            start_date=start, initiating_visit_on=start, initiating_visit_kind="em", consent=consent))
+    return env.cache["enrolment"]
+
+
+def make_enrolment(env: SeedEnv) -> Seeded:
+    e = _enrolment(env)
+    return Seeded("enrolment", e.id, list(env.cache["patient_strings"]), [e.patient_id, e.provider_id])
+
+
 # Parameter name (without _id/_ids) -> kind, where the name is not the kind itself.
 ALIASES: dict[str, str] = {
     "member": "membership",
@@ -507,6 +548,7 @@ ALIASES: dict[str, str] = {
     "waitlist_entry": "entry",
     "reminder_rule": "rule",
     "intake": "submission",
+    "care_enrolment": "enrolment",
 }
 
 # A generic name (`id`, `event_id`, …) takes its kind from the collection segment before it.
@@ -531,6 +573,8 @@ COLLECTIONS: dict[str, str] = {
     "submissions": "submission",
     "documents": "document",
     "merges": "merge",
+    "problems": "problem",
+    "enrolments": "enrolment",
 }
 
 # The public token routes take differently made tokens under the one name `token`.
@@ -571,6 +615,8 @@ FACTORIES: dict[str, Factory] = {
     "submission": make_submission,
     "step": make_step,
     "token": make_token,
+    "problem": make_problem,
+    "enrolment": make_enrolment,
 }
 
 # Kinds that live at the organisation level: there is no "other location" variant of them.

@@ -45,8 +45,8 @@ def new_patient(ctx: Context, location_id: uuid.UUID, *, chronic: int = 2, high_
     return p.id
 
 
-def consent() -> ConsentIn:
-    return ConsentIn(method="verbal", obtained_at=now() - timedelta(days=1), told_availability=True,
+def consent(when: datetime | None = None) -> ConsentIn:
+    return ConsentIn(method="verbal", obtained_at=when or now() - timedelta(days=1), told_availability=True,
                      told_cost_sharing=True, told_stop_month_end=True, told_one_practitioner=True)
 
 
@@ -57,7 +57,8 @@ def enrol(w: CareWorld, patient_id: uuid.UUID, program: str = "ccm", *, provider
     return service.enrol(w.ctx, EnrolmentIn(
         patient_id=patient_id, provider_id=provider_id or w.provider_id, location_id=location_id or w.org.loc_a.id,
         program=program, complex=complex, start_date=start, initiating_visit_on=start - timedelta(days=10),  # type: ignore[arg-type]
-        initiating_visit_kind="em", consent=consent() if with_consent else None))
+        initiating_visit_kind="em",
+        consent=consent(datetime.combine(start, datetime.min.time(), UTC)) if with_consent else None))
 
 
 def at(y: int, m: int, d: int, hh: int = 15) -> datetime:

@@ -73,6 +73,7 @@ def wire() -> None:
 
 
 def routers() -> list[APIRouter]:
+    from praxis.care import api as care_api
     from praxis.desk import ui as desk_ui
     from praxis.identity import api as identity_api
     from praxis.identity import ui as identity_ui
@@ -86,5 +87,5 @@ def routers() -> list[APIRouter]:
     from praxis.web import system
 
     return [system.router, identity_api.router, practice_api.router, patients_api.router, intake_api.router,
-            scheduling_api.router, scheduling_api.public_router,
+            scheduling_api.router, scheduling_api.public_router, care_api.router,
             identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, desk_ui.router]

@@ -533,6 +533,33 @@ def make_enrolment(env: SeedEnv) -> Seeded:
     return Seeded("enrolment", e.id, list(env.cache["patient_strings"]), [e.patient_id, e.provider_id])
 
 
+def _care_actor(env: SeedEnv) -> Any:
+    """Care minutes are logged by a person: the env's system context with a person's id."""
+    from dataclasses import replace
+
+    return replace(env.ctx, actor_id=uuid.uuid4(), actor_type="user", actor_name=env.unique("Carer"))
+
+
+def make_time_entry(env: SeedEnv) -> Seeded:
+    timing = _module("praxis.care.timing")
+    clock = _module("praxis.platform.clock")
+    _tables("care_time_entries")
+    e = _enrolment(env)
+    note = env.unique("CareNote")
+    entry = timing.add_entry(_care_actor(env), e.id, activity="coordination", minutes=5, note=note,
+                             started_at=clock.now() - timedelta(days=1))
+    return Seeded("time_entry", entry.id, [note, *env.cache["patient_strings"]], [e.id, e.patient_id])
+
+
+def make_timer(env: SeedEnv) -> Seeded:
+    """A running timer of a person of the env's organisation (only its owner may act on it)."""
+    timing = _module("praxis.care.timing")
+    _tables("care_timers")
+    e = _enrolment(env)
+    timer = timing.start_timer(_care_actor(env), e.id, activity="coordination")
+    return Seeded("timer", timer.id, list(env.cache["patient_strings"]), [e.id, e.patient_id])
+
+
 # Parameter name (without _id/_ids) -> kind, where the name is not the kind itself.
 ALIASES: dict[str, str] = {
     "member": "membership",
@@ -617,6 +644,8 @@ FACTORIES: dict[str, Factory] = {
     "token": make_token,
     "problem": make_problem,
     "enrolment": make_enrolment,
+    "time_entry": make_time_entry,
+    "timer": make_timer,
 }
 
 # Kinds that live at the organisation level: there is no "other location" variant of them.

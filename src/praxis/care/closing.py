@@ -25,7 +25,7 @@ from praxis.patients import service as patients
 from praxis.platform import audit
 from praxis.platform.clock import now
 from praxis.platform.context import Context
-from praxis.platform.errors import ValidationProblem
+from praxis.platform.errors import Forbidden, ValidationProblem
 from praxis.platform.uow import unit_of_work, write_lock
 
 
@@ -59,8 +59,8 @@ def get_settings(ctx: Context) -> rules.EngineSettings:
 def update_settings(ctx: Context, **changes: Any) -> rules.EngineSettings:
     """Change where the organisation stands on CMS's open choices (org-wide care:approve)."""
     ctx.require(CARE_APPROVE)
-    if not ctx.can(CARE_APPROVE):
-        ctx.require(CARE_APPROVE, None, what="organisation settings")
+    if ctx.scope(CARE_APPROVE) is not None:
+        raise Forbidden("changing the engine settings needs care:approve for the whole organisation")
     allowed = {"pool_practitioner_minutes", "rpm_setup_min_days", "short_window_minutes"}
     for key in changes:
         if key not in allowed:

@@ -119,3 +119,162 @@ class EligibilityOut(BaseModel):
     chronic_problems: int
     high_risk_problems: int
     enrolled: list[Program]
+
+
+class ResolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resolved_on: date
+
+
+class TimeEntryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    activity: str = Field(max_length=40)
+    started_at: datetime
+    minutes: int = Field(ge=1, le=600)
+    role: Role = "staff"
+    note: str = Field(default="", max_length=4000)
+    interactive: bool = Field(default=False, description="A real-time interactive communication with the patient")
+    reason: str | None = Field(default=None, max_length=500, description="Required when the month is approved")
+
+
+class TimeEntryEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: int | None = Field(default=None, ge=1, le=600)
+    note: str | None = Field(default=None, max_length=4000)
+    activity: str | None = Field(default=None, max_length=40)
+    interactive: bool | None = None
+    voided: bool | None = None
+    reason: str | None = Field(default=None, max_length=500, description="Required when the month is approved")
+
+
+class TimeEntryOut(_Out):
+    id: uuid.UUID
+    enrolment_id: uuid.UUID
+    patient_id: uuid.UUID
+    program: str
+    author_name: str
+    role: str
+    activity: str
+    started_at: datetime
+    minutes: int
+    service_month: str
+    note: str
+    interactive: bool
+    source: str
+    voided: bool
+    edited_after_billing: bool
+    edit_reason: str
+
+
+class TimerStartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    activity: str = Field(max_length=40)
+    role: Role = "staff"
+    interactive: bool = False
+
+
+class TimerStopIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=4000)
+    interactive: bool | None = None
+
+
+class TimerOut(_Out):
+    id: uuid.UUID
+    enrolment_id: uuid.UUID
+    patient_id: uuid.UUID
+    activity: str
+    role: str
+    started_at: datetime
+    running: bool
+    elapsed_seconds: int
+
+
+class ReadingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reading_id: str = Field(min_length=1, max_length=120, description="The vendor's id: a resend is stored once")
+    enrolment_id: uuid.UUID
+    measured_at: datetime
+    kind: str = Field(default="", max_length=40)
+    value: dict[str, float | int | str] | None = None
+
+
+class ReadingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    readings: list[ReadingIn] = Field(min_length=1, max_length=1000)
+
+
+class ReadingsOut(BaseModel):
+    accepted: int
+    duplicates: int
+
+
+class DayCountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count_id: str = Field(min_length=1, max_length=120)
+    period_start: date
+    days: int = Field(ge=0, le=30)
+
+
+class DayCountOut(_Out):
+    id: uuid.UUID
+    enrolment_id: uuid.UUID
+    period_start: date
+    days: int
+
+
+class PreviewOut(BaseModel):
+    enrolment_id: uuid.UUID
+    patient_id: uuid.UUID
+    patient_name: str
+    mrn: str
+    provider_id: uuid.UUID
+    location_id: uuid.UUID
+    program: str
+    codes: dict[str, int]
+    lane: str | None
+    minutes: dict[str, int]
+    next_code: str | None
+    minutes_to_next: int | None
+    reasons: list[str]
+    approved: bool
+    days_left: int
+
+
+class ApproveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    location_id: uuid.UUID | None = None
+    provider_id: uuid.UUID | None = None
+    enrolment_ids: list[uuid.UUID] | None = Field(default=None, max_length=5000)
+
+
+class CareMonthOut(_Out):
+    id: uuid.UUID
+    enrolment_id: uuid.UUID
+    patient_id: uuid.UUID
+    provider_id: uuid.UUID
+    month: str
+    codes: dict[str, int]
+    minutes: dict[str, int]
+    approved_by_name: str
+    approved_at: datetime
+    charges_created: bool
+
+
+class SettingsIO(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pool_practitioner_minutes: bool | None = Field(
+        default=None, description="Count the practitioner's minutes as clinical-staff time when they do not "
+        "reach the practitioner code (CMS CCM FAQ allows it)")
+    rpm_setup_min_days: int | None = Field(default=None, ge=2, le=30)
+    short_window_minutes: int | None = Field(default=None, ge=1, le=60)

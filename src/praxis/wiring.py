@@ -74,6 +74,7 @@ def wire() -> None:
 
 def routers() -> list[APIRouter]:
     from praxis.care import api as care_api
+    from praxis.care import ui as care_ui
     from praxis.desk import ui as desk_ui
     from praxis.identity import api as identity_api
     from praxis.identity import ui as identity_ui
@@ -88,4 +89,5 @@ def routers() -> list[APIRouter]:
 
     return [system.router, identity_api.router, practice_api.router, patients_api.router, intake_api.router,
             scheduling_api.router, scheduling_api.public_router, care_api.router,
-            identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, desk_ui.router]
+            identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, care_ui.router,
+            desk_ui.router]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,6 @@ from praxis.platform.ids import new_id
 from praxis.platform.uow import unit_of_work, write_lock
 
 MAX_READINGS = 1000
-R = RpmReading.__table__
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,9 @@ def post_readings(ctx: Context, readings: list[ReadingIn]) -> PostResult:
         fresh = [r for r in rows if r["reading_id"] not in existing]
         if fresh:
             dialect = session.get_bind().dialect.name
-            insert = (postgresql.insert(R) if dialect == "postgresql" else sqlite.insert(R))
+            table = RpmReading.__table__
+            assert isinstance(table, Table)
+            insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
             # ON CONFLICT DO NOTHING: a concurrent post of the same reading id stores it once.
             session.execute(insert.values(fresh).on_conflict_do_nothing(
                 index_elements=["org_id", "vendor", "reading_id"]))

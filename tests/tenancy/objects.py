@@ -682,6 +682,7 @@ FIELD_HINTS: dict[str, object] = {
     "scopes": ["locations:read"],
     "permissions": ["locations:read"],
     "body": "C",  # a reminder reply that confirms, so the token is looked up (not refused as text)
+    "month": "2025-05",  # care: a calendar month YYYY-MM
 }
 
 

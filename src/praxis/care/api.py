@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Query
 
 from praxis.care import closing, rpm, service, timing
 from praxis.care.closing import PreviewRow
 from praxis.care.models import CareTimer
+from praxis.care.months import MONTH_PATTERN
 from praxis.care.permissions import CARE_APPROVE, CARE_DEVICE, CARE_ENROL, CARE_LOG, CARE_READ
 from praxis.care.schemas import (
     ApproveIn,
@@ -41,6 +43,7 @@ from praxis.web.deps import permission
 from praxis.web.routes import Router
 
 router = Router(prefix="/api/v1/care", tags=["care"])
+Month = Annotated[str, Query(pattern=MONTH_PATTERN, description="A calendar month, YYYY-MM")]
 
 
 def timer_out(t: CareTimer) -> TimerOut:
@@ -119,7 +122,7 @@ def get_consent(patient_id: str, provider_id: str, ctx: Context = Depends(permis
 
 
 @router.get("/enrolments/{enrolment_id}/entries", response_model=list[TimeEntryOut])
-def list_entries(enrolment_id: str, month: str, ctx: Context = Depends(permission(CARE_READ))) -> list[TimeEntryOut]:
+def list_entries(enrolment_id: str, month: Month, ctx: Context = Depends(permission(CARE_READ))) -> list[TimeEntryOut]:
     return [TimeEntryOut.model_validate(e) for e in timing.list_entries(ctx, parse_id(enrolment_id, "enrolment"),
                                                                         month)]
 
@@ -189,7 +192,7 @@ def post_day_count(enrolment_id: str, data: DayCountIn, ctx: Context = Depends(p
 
 
 @router.get("/billing-preview", response_model=list[PreviewOut])
-def billing_preview(month: str, patient_id: str | None = None, provider_id: str | None = None,
+def billing_preview(month: Month, patient_id: str | None = None, provider_id: str | None = None,
                     location_id: str | None = None, ctx: Context = Depends(permission(CARE_READ))
                     ) -> list[PreviewOut]:
     """Per enrolment: codes and units the engine would bill, minutes per lane, minutes to the next
@@ -201,21 +204,21 @@ def billing_preview(month: str, patient_id: str | None = None, provider_id: str 
 
 
 @router.get("/worklist", response_model=list[PreviewOut])
-def worklist(month: str, location_id: str | None = None, ctx: Context = Depends(permission(CARE_READ))
+def worklist(month: Month, location_id: str | None = None, ctx: Context = Depends(permission(CARE_READ))
              ) -> list[PreviewOut]:
     return [preview_out(r) for r in closing.worklist(
         ctx, month, location_id=parse_id(location_id, "location") if location_id else None)]
 
 
-@router.post("/months/{month}/approve", response_model=list[CareMonthOut])
-def approve_month(month: str, data: ApproveIn, ctx: Context = Depends(permission(CARE_APPROVE))
-                  ) -> list[CareMonthOut]:
+@router.post("/months/approve", response_model=list[CareMonthOut])
+def approve_month(data: ApproveIn, ctx: Context = Depends(permission(CARE_APPROVE))) -> list[CareMonthOut]:
     """Approve a finished month (the newly approved enrolments are returned; a repeat returns none)."""
-    return [CareMonthOut.model_validate(m) for m in closing.approve_month(ctx, month, **data.model_dump())]
+    return [CareMonthOut.model_validate(m) for m in closing.approve_month(ctx, **data.model_dump())]
 
 
-@router.get("/months/{month}", response_model=list[CareMonthOut])
-def approved(month: str, ctx: Context = Depends(permission(CARE_READ))) -> list[CareMonthOut]:
+@router.get("/months", response_model=list[CareMonthOut])
+def approved(month: Month, ctx: Context = Depends(permission(CARE_READ))) -> list[CareMonthOut]:
+    """The approved months (frozen codes) in the caller's locations."""
     return [CareMonthOut.model_validate(m) for m in closing.list_approved(ctx, month)]
 
 

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 from praxis.platform.errors import ValidationProblem
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+_MONTH = re.compile(MONTH_PATTERN)
 RPM_PERIOD_DAYS = 30
 
 

@@ -252,6 +252,7 @@ class PreviewOut(BaseModel):
 class ApproveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="The finished month, YYYY-MM")
     location_id: uuid.UUID | None = None
     provider_id: uuid.UUID | None = None
     enrolment_ids: list[uuid.UUID] | None = Field(default=None, max_length=5000)

@@ -32,7 +32,7 @@ from praxis.platform import audit
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
-from praxis.platform.errors import Conflict, ValidationProblem
+from praxis.platform.errors import Conflict, NotFound, ValidationProblem
 from praxis.platform.uow import unit_of_work, write_lock
 from praxis.scheduling.models import Provider
 
@@ -133,8 +133,8 @@ def start_timer(ctx: Context, enrolment_id: uuid.UUID, *, activity: str, role: s
 
 def _own_timer(session: Session, ctx: Context, timer_id: uuid.UUID) -> CareTimer:
     timer = get_or_404(session, CareTimer, timer_id, "timer")
-    if timer.actor_id != ctx.actor_id:
-        raise Conflict("this timer belongs to someone else", field="timer_id")
+    if timer.actor_id != ctx.actor_id:  # a timer is its owner's alone: to anyone else it does not exist
+        raise NotFound("No such timer", field="timer_id")
     load_enrolment(session, ctx, timer.enrolment_id, CARE_LOG)
     return timer
 

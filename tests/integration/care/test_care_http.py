@@ -39,13 +39,13 @@ def test_month_through_the_api(org, make_user, login, bearer):
     (row,) = coord.get("/api/v1/care/billing-preview", params={"month": "2025-05"}).json()
     assert row["codes"] == {"99490": 1} and row["minutes"]["billed"] == 20 and row["minutes_to_next"] == 18
     bad = coord.get("/api/v1/care/billing-preview", params={"month": "2025-13"})
-    assert bad.status_code == 422 and bad.json()["field"] == "month"
+    assert bad.status_code == 422 and bad.json()["field"].endswith("month")
 
     doc = login(make_user(org, "provider", org.loc_a))
-    approved = doc.post("/api/v1/care/months/2025-05/approve", json={})
+    approved = doc.post("/api/v1/care/months/approve", json={"month": "2025-05"})
     assert approved.status_code == 200 and [m["codes"] for m in approved.json()] == [{"99490": 1}]
-    assert doc.post("/api/v1/care/months/2025-05/approve", json={}).json() == []
-    assert coord.post("/api/v1/care/months/2025-05/approve", json={}).status_code == 403
+    assert doc.post("/api/v1/care/months/approve", json={"month": "2025-05"}).json() == []
+    assert coord.post("/api/v1/care/months/approve", json={"month": "2025-05"}).status_code == 403
 
     entry_id = coord.get(f"/api/v1/care/enrolments/{e['id']}/entries", params={"month": "2025-05"}).json()[0]["id"]
     r = coord.patch(f"/api/v1/care/time-entries/{entry_id}", json={"minutes": 3})

@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session
 from praxis.care import months, rpm, rules
 from praxis.care.models import CareConsent, CareEnrolment, CareMonth, CareProblem, CareSettings, CareTimeEntry
 from praxis.care.permissions import CARE_APPROVE, CARE_READ
-from praxis.care.service import eligibility_of, location_zone
+from praxis.care.service import eligibility_of, load_enrolment, location_zone
 from praxis.patients import service as patients
 from praxis.platform import audit
 from praxis.platform.clock import now
 from praxis.platform.context import Context
-from praxis.platform.errors import Forbidden, ValidationProblem
+from praxis.platform.errors import Forbidden, NotFound, ValidationProblem
 from praxis.platform.uow import unit_of_work, write_lock
+from praxis.scheduling import reference
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,25 @@ def worklist(ctx: Context, month: str, *, location_id: uuid.UUID | None = None,
     return sorted(rows, key=key)
 
 
+def _require_refs(session: Session, ctx: Context, location_id: uuid.UUID | None, provider_id: uuid.UUID | None,
+                  enrolment_ids: list[uuid.UUID] | None) -> None:
+    """A command naming another organisation's (or an out-of-scope) object answers 404."""
+    ref = reference.current(session.connection(), ctx.org_id)
+    scope = ctx.scope(CARE_APPROVE)
+    if location_id is not None:
+        if location_id not in ref.zones:
+            raise NotFound("No such location", field="location_id")
+        ctx.require(CARE_APPROVE, location_id, what="location")
+    if provider_id is not None and not any(p == provider_id and (scope is None or loc in scope)
+                                           for p, loc in ref.pairs):
+        raise NotFound("No such provider", field="provider_id")
+    for i, eid in enumerate(enrolment_ids or []):
+        try:
+            load_enrolment(session, ctx, eid, CARE_APPROVE)
+        except NotFound:
+            raise NotFound("No such enrolment", field=f"enrolment_ids[{i}]") from None
+
+
 def approve_month(ctx: Context, month: str, *, location_id: uuid.UUID | None = None,
                   provider_id: uuid.UUID | None = None, enrolment_ids: list[uuid.UUID] | None = None
                   ) -> list[CareMonth]:
@@ -219,6 +239,7 @@ def approve_month(ctx: Context, month: str, *, location_id: uuid.UUID | None = N
         ctx.require(CARE_APPROVE)
     with unit_of_work(ctx) as session:
         write_lock(session)
+        _require_refs(session, ctx, location_id, provider_id, enrolment_ids)
         rows = _month_rows(session, ctx, month, CARE_APPROVE, patient_id=None, provider_id=provider_id,
                            location_id=location_id)
         if enrolment_ids is not None:

@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Program = Literal["ccm", "pcm", "rpm"]
 Role = Literal["staff", "practitioner"]
+# Kept equal to timing.ACTIVITIES (a test checks it).
+Activity = Literal["coordination", "care_plan", "care_plan_revision", "medication", "patient_call", "caregiver_call",
+                   "referral", "device_review", "education", "other"]
 _ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
 
 
@@ -130,7 +133,7 @@ class ResolveIn(BaseModel):
 class TimeEntryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    activity: str = Field(max_length=40)
+    activity: Activity
     started_at: datetime
     minutes: int = Field(ge=1, le=600)
     role: Role = "staff"
@@ -144,7 +147,7 @@ class TimeEntryEdit(BaseModel):
 
     minutes: int | None = Field(default=None, ge=1, le=600)
     note: str | None = Field(default=None, max_length=4000)
-    activity: str | None = Field(default=None, max_length=40)
+    activity: Activity | None = None
     interactive: bool | None = None
     voided: bool | None = None
     reason: str | None = Field(default=None, max_length=500, description="Required when the month is approved")
@@ -172,7 +175,7 @@ class TimeEntryOut(_Out):
 class TimerStartIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    activity: str = Field(max_length=40)
+    activity: Activity
     role: Role = "staff"
     interactive: bool = False
 

@@ -37,7 +37,7 @@ from praxis.platform.uow import unit_of_work, write_lock
 from praxis.scheduling.models import Provider
 
 MAX_ENTRY_MINUTES = 600
-ACTIVITIES = ("care_plan", "care_plan_revision", "medication", "coordination", "patient_call", "caregiver_call",
+ACTIVITIES = ("coordination", "care_plan", "care_plan_revision", "medication", "patient_call", "caregiver_call",
               "referral", "device_review", "education", "other")
 
 
@@ -108,11 +108,11 @@ def start_timer(ctx: Context, enrolment_id: uuid.UUID, *, activity: str, role: s
     """Start a timer for the actor on an enrolment. A second running timer of the same person
     is refused (409), also when two starts race: the database's partial unique index decides."""
     actor = _user(ctx)
-    _check_activity(activity)
     try:
         with unit_of_work(ctx) as session:
             write_lock(session)  # SQLite: serialise the check and the insert; PostgreSQL: the index decides
-            enrolment = load_enrolment(session, ctx, enrolment_id, CARE_LOG)
+            enrolment = load_enrolment(session, ctx, enrolment_id, CARE_LOG)  # 404 before any other answer
+            _check_activity(activity)
             _check_role(session, ctx, enrolment, role)
             if (conflict := _running_conflict(session, actor)) is not None:
                 raise conflict
@@ -216,15 +216,15 @@ def add_entry(ctx: Context, enrolment_id: uuid.UUID, *, activity: str, started_a
               ) -> CareTimeEntry:
     """Log minutes by hand. Into an approved month only with a reason (flagged and audited)."""
     actor = _user(ctx)
-    _check_activity(activity)
-    if not 1 <= minutes <= MAX_ENTRY_MINUTES:
-        raise ValidationProblem(f"minutes must be 1 to {MAX_ENTRY_MINUTES}", field="minutes")
-    if started_at.tzinfo is None:
-        raise ValidationProblem("started_at needs a time zone", field="started_at")
-    if started_at + timedelta(minutes=minutes) > now() + timedelta(minutes=1):
-        raise ValidationProblem("the entry ends in the future", field="started_at")
     with unit_of_work(ctx) as session:
-        enrolment = load_enrolment(session, ctx, enrolment_id, CARE_LOG)
+        enrolment = load_enrolment(session, ctx, enrolment_id, CARE_LOG)  # 404 before any other answer
+        _check_activity(activity)
+        if not 1 <= minutes <= MAX_ENTRY_MINUTES:
+            raise ValidationProblem(f"minutes must be 1 to {MAX_ENTRY_MINUTES}", field="minutes")
+        if started_at.tzinfo is None:
+            raise ValidationProblem("started_at needs a time zone", field="started_at")
+        if started_at + timedelta(minutes=minutes) > now() + timedelta(minutes=1):
+            raise ValidationProblem("the entry ends in the future", field="started_at")
         _check_role(session, ctx, enrolment, role)
         month = _month_for(session, ctx, enrolment, started_at)
         after_billing = _approved(session, enrolment.id, month)

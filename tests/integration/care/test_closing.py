@@ -126,3 +126,16 @@ def test_settings_change_the_engine(month, make_user, ctx_for):
     with pytest.raises(ValidationProblem):
         closing.update_settings(admin, rpm_setup_min_days=1)
     assert closing.get_settings(coord).short_window_minutes == 3
+
+
+def test_approval_naming_foreign_objects_is_404(month, other_org):
+    from praxis.platform.errors import NotFound
+
+    w, _coord, _es = month
+    w2 = make_world(other_org)
+    e2 = enrol(w2, new_patient(w2.ctx, other_org.loc_a.id), "ccm", start=date(2025, 1, 1))
+    for kwargs in ({"location_id": other_org.loc_a.id}, {"provider_id": w2.provider_id},
+                   {"enrolment_ids": [e2.id]}):
+        with pytest.raises(NotFound):
+            closing.approve_month(w.ctx, MONTH, **kwargs)
+    assert closing.list_approved(w.ctx, MONTH) == []

@@ -279,3 +279,12 @@ def test_thresholds_are_never_rounded_up(cs, phy, program):
             lane = lanes[code]
             used = cs + phy if program != "ccm" or lane.name != "ccm_practitioner" else phy
             assert used >= lane.base_minutes
+
+
+def test_api_activities_match_the_service():
+    from typing import get_args
+
+    from praxis.care import timing
+    from praxis.care.schemas import Activity
+
+    assert get_args(Activity) == timing.ACTIVITIES

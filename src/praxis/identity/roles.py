@@ -24,6 +24,8 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
     BuiltinRole("location_manager", "Location manager", "Runs one or more locations: staff, schedule, intake",
                 ("locations:read", "locations:manage", "users:*", "patients:*", "documents:*", "intake:*",
                  "scheduling:*", "waitlist:*", "billing:read", "billing:collect", "billing:charge", "care:read",
+                 # care: what the provider and care-coordinator roles hold, so a manager may grant them
+                 "care:log", "care:enrol", "care:approve",
                  "analytics:read",
                  "breakglass:use")),
     BuiltinRole("front_desk", "Front desk", "Registration, booking, check-in and payments at the desk",

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 from praxis.platform.errors import ValidationProblem
 
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+# Years 1900-2099: a calendar month a care programme could have billed (and year 0 is no date).
+MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
 _MONTH = re.compile(MONTH_PATTERN)
 RPM_PERIOD_DAYS = 30
 

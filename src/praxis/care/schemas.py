@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from praxis.care.months import MONTH_PATTERN
+
 Program = Literal["ccm", "pcm", "rpm"]
 Role = Literal["staff", "practitioner"]
 # Kept equal to timing.ACTIVITIES (a test checks it).
@@ -255,7 +257,7 @@ class PreviewOut(BaseModel):
 class ApproveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="The finished month, YYYY-MM")
+    month: str = Field(pattern=MONTH_PATTERN, description="The finished month, YYYY-MM")
     location_id: uuid.UUID | None = None
     provider_id: uuid.UUID | None = None
     enrolment_ids: list[uuid.UUID] | None = Field(default=None, max_length=5000)

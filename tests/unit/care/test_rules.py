@@ -288,3 +288,12 @@ def test_api_activities_match_the_service():
     from praxis.care.schemas import Activity
 
     assert get_args(Activity) == timing.ACTIVITIES
+
+
+@pytest.mark.parametrize("bad", ["0000-01", "2025-13", "2025-00", "25-01", "2025-1", "", "2025-05-01"])
+def test_month_must_be_a_real_calendar_month(bad):
+    from praxis.care import months
+    from praxis.platform.errors import ValidationProblem
+
+    with pytest.raises(ValidationProblem):
+        months.parse_month(bad)

@@ -6,7 +6,7 @@ import importlib
 
 from fastapi import APIRouter
 
-DOMAINS = ("practice", "identity", "patients", "intake", "scheduling", "desk")
+DOMAINS = ("practice", "identity", "patients", "intake", "scheduling", "care", "desk")
 
 # Columns of other domains' tables that hold a patient id and must follow a patient merge (and its
 # undo). Patients cannot import the domains above it, so they are declared here, next to the map of
@@ -17,6 +17,15 @@ MERGE_REFERENCES = (
     ("waitlist_entries", "patient_id"),
     ("intake_submissions", "patient_id"),
     ("intake_links", "patient_id"),
+    # care (issue 16)
+    ("care_problems", "patient_id"),
+    ("care_consents", "patient_id"),
+    ("care_enrolments", "patient_id"),
+    ("care_timers", "patient_id"),
+    ("care_time_entries", "patient_id"),
+    ("care_rpm_readings", "patient_id"),
+    ("care_rpm_day_counts", "patient_id"),
+    ("care_months", "patient_id"),
 )
 
 _wired = False
@@ -68,6 +77,8 @@ def wire() -> None:
 
 
 def routers() -> list[APIRouter]:
+    from praxis.care import api as care_api
+    from praxis.care import ui as care_ui
     from praxis.desk import ui as desk_ui
     from praxis.desk.ui import patient as desk_patient
     from praxis.identity import api as identity_api
@@ -84,6 +95,6 @@ def routers() -> list[APIRouter]:
     from praxis.web import system
 
     return [system.router, identity_api.router, practice_api.router, patients_api.router, intake_api.router,
-            scheduling_api.router, scheduling_api.public_router,
-            identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, desk_ui.router,
-            desk_patient.router, patients_page_ui.router, patients_payers_ui.router]
+            scheduling_api.router, scheduling_api.public_router, care_api.router,
+            identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, care_ui.router,
+            desk_ui.router, desk_patient.router, patients_page_ui.router, patients_payers_ui.router]

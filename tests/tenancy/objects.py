@@ -511,6 +511,74 @@ def make_token(env: SeedEnv) -> Seeded:
                   [sub.id, sub.patient_id])
 
 
+# --- care ---------------------------------------------------------------------------------------
+
+
+def _problem_in(code: str) -> Any:
+    schemas = _module("praxis.care.schemas")
+    return schemas.ProblemIn(icd10=code, onset_date=date(2015, 1, 1), expected_months=120, high_risk=True)
+
+
+def make_problem(env: SeedEnv) -> Seeded:
+    service = _module("praxis.care.service")
+    _tables("care_problems")
+    p = _patient(env)
+    problem = service.add_problem(env.ctx, p.id, _problem_in("I10"))
+    return Seeded("problem", problem.id, list(env.cache["patient_strings"]), [p.id])
+
+
+def _enrolment(env: SeedEnv) -> Any:
+    """A CCM enrolment of the env's patient with the env's provider at the env's location."""
+    if "enrolment" not in env.cache:
+        service = _module("praxis.care.service")
+        schemas = _module("praxis.care.schemas")
+        clock = _module("praxis.platform.clock")
+        _tables("care_enrolments")
+        p = _patient(env)
+        for code in ("E11.9", "J44.9"):
+            service.add_problem(env.ctx, p.id, _problem_in(code))
+        start = clock.now().date().replace(day=1) - timedelta(days=40)
+        consent = schemas.ConsentIn(method="written", obtained_at=clock.now() - timedelta(days=60),
+                                    obtained_by_name=env.unique("Consenter"), told_availability=True,
+                                    told_cost_sharing=True, told_stop_month_end=True, told_one_practitioner=True)
+        env.cache["enrolment"] = service.enrol(env.ctx, schemas.EnrolmentIn(
+            patient_id=p.id, provider_id=_provider(env).id, location_id=env.location_id, program="ccm",
+            start_date=start, initiating_visit_on=start, initiating_visit_kind="em", consent=consent))
+    return env.cache["enrolment"]
+
+
+def make_enrolment(env: SeedEnv) -> Seeded:
+    e = _enrolment(env)
+    return Seeded("enrolment", e.id, list(env.cache["patient_strings"]), [e.patient_id, e.provider_id])
+
+
+def _care_actor(env: SeedEnv) -> Any:
+    """Care minutes are logged by a person: the env's system context with a person's id."""
+    from dataclasses import replace
+
+    return replace(env.ctx, actor_id=uuid.uuid4(), actor_type="user", actor_name=env.unique("Carer"))
+
+
+def make_time_entry(env: SeedEnv) -> Seeded:
+    timing = _module("praxis.care.timing")
+    clock = _module("praxis.platform.clock")
+    _tables("care_time_entries")
+    e = _enrolment(env)
+    note = env.unique("CareNote")
+    entry = timing.add_entry(_care_actor(env), e.id, activity="coordination", minutes=5, note=note,
+                             started_at=clock.now() - timedelta(days=1))
+    return Seeded("time_entry", entry.id, [note, *env.cache["patient_strings"]], [e.id, e.patient_id])
+
+
+def make_timer(env: SeedEnv) -> Seeded:
+    """A running timer of a person of the env's organisation (only its owner may act on it)."""
+    timing = _module("praxis.care.timing")
+    _tables("care_timers")
+    e = _enrolment(env)
+    timer = timing.start_timer(_care_actor(env), e.id, activity="coordination")
+    return Seeded("timer", timer.id, list(env.cache["patient_strings"]), [e.id, e.patient_id])
+
+
 # Parameter name (without _id/_ids) -> kind, where the name is not the kind itself.
 ALIASES: dict[str, str] = {
     "member": "membership",
@@ -526,6 +594,7 @@ ALIASES: dict[str, str] = {
     "waitlist_entry": "entry",
     "reminder_rule": "rule",
     "intake": "submission",
+    "care_enrolment": "enrolment",
 }
 
 # A generic name (`id`, `event_id`, …) takes its kind from the collection segment before it.
@@ -551,6 +620,8 @@ COLLECTIONS: dict[str, str] = {
     "documents": "document",
     "merges": "merge",
     "alerts": "alert",
+    "problems": "problem",
+    "enrolments": "enrolment",
 }
 
 # The public token routes take differently made tokens under the one name `token`.
@@ -593,6 +664,10 @@ FACTORIES: dict[str, Factory] = {
     "submission": make_submission,
     "step": make_step,
     "token": make_token,
+    "problem": make_problem,
+    "enrolment": make_enrolment,
+    "time_entry": make_time_entry,
+    "timer": make_timer,
 }
 
 # Kinds that live at the organisation level: there is no "other location" variant of them.
@@ -631,6 +706,7 @@ FIELD_HINTS: dict[str, object] = {
     "scopes": ["locations:read"],
     "permissions": ["locations:read"],
     "body": "C",  # a reminder reply that confirms, so the token is looked up (not refused as text)
+    "month": "2025-05",  # care: a calendar month YYYY-MM
 }
 
 

@@ -1,0 +1,236 @@
+"""JSON API of care management under /api/v1/care (thin: parse, declare permission, call service)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, Query
+
+from praxis.care import closing, rpm, service, timing
+from praxis.care.closing import PreviewRow
+from praxis.care.models import CareTimer
+from praxis.care.months import MONTH_PATTERN
+from praxis.care.permissions import CARE_APPROVE, CARE_DEVICE, CARE_ENROL, CARE_LOG, CARE_READ
+from praxis.care.schemas import (
+    ApproveIn,
+    CareMonthOut,
+    ConsentOut,
+    DayCountIn,
+    DayCountOut,
+    DisenrolIn,
+    EligibilityOut,
+    EnrolmentIn,
+    EnrolmentOut,
+    PreviewOut,
+    ProblemIn,
+    ProblemOut,
+    ReadingsIn,
+    ReadingsOut,
+    ResolveIn,
+    SettingsIO,
+    TimeEntryEdit,
+    TimeEntryIn,
+    TimeEntryOut,
+    TimerOut,
+    TimerStartIn,
+    TimerStopIn,
+)
+from praxis.platform.context import Context
+from praxis.platform.errors import NotFound
+from praxis.platform.ids import parse_id
+from praxis.web.deps import permission
+from praxis.web.routes import Router
+
+router = Router(prefix="/api/v1/care", tags=["care"])
+Month = Annotated[str, Query(pattern=MONTH_PATTERN, description="A calendar month, YYYY-MM")]
+
+
+def timer_out(t: CareTimer) -> TimerOut:
+    return TimerOut(id=t.id, enrolment_id=t.enrolment_id, patient_id=t.patient_id, activity=t.activity, role=t.role,
+                    started_at=t.started_at, running=t.running_since is not None,
+                    elapsed_seconds=timing.elapsed_seconds(t))
+
+
+def preview_out(r: PreviewRow) -> PreviewOut:
+    e, res = r.enrolment, r.result
+    return PreviewOut(enrolment_id=e.id, patient_id=e.patient_id, patient_name=r.patient_name, mrn=r.mrn,
+                      provider_id=e.provider_id, location_id=e.location_id, program=e.program, codes=res.codes,
+                      lane=res.lane, minutes=res.minutes, next_code=res.next_code,
+                      minutes_to_next=res.minutes_to_next, reasons=list(res.reasons), approved=r.approved,
+                      days_left=r.days_left)
+
+
+# --- problems, eligibility, enrolment --------------------------------------------------------------
+
+
+@router.get("/patients/{patient_id}/problems", response_model=list[ProblemOut])
+def list_problems(patient_id: str, ctx: Context = Depends(permission(CARE_READ))) -> list[ProblemOut]:
+    return [ProblemOut.model_validate(p) for p in service.list_problems(ctx, parse_id(patient_id, "patient"))]
+
+
+@router.post("/patients/{patient_id}/problems", response_model=ProblemOut, status_code=201)
+def add_problem(patient_id: str, data: ProblemIn, ctx: Context = Depends(permission(CARE_ENROL))) -> ProblemOut:
+    return ProblemOut.model_validate(service.add_problem(ctx, parse_id(patient_id, "patient"), data))
+
+
+@router.post("/problems/{problem_id}/resolve", response_model=ProblemOut)
+def resolve_problem(problem_id: str, data: ResolveIn, ctx: Context = Depends(permission(CARE_ENROL))) -> ProblemOut:
+    return ProblemOut.model_validate(service.resolve_problem(ctx, parse_id(problem_id, "problem"), data.resolved_on))
+
+
+@router.get("/eligibility", response_model=list[EligibilityOut])
+def eligibility(ctx: Context = Depends(permission(CARE_ENROL))) -> list[EligibilityOut]:
+    """Patients whose problem list makes them eligible for CCM or PCM and who are not enrolled."""
+    return service.eligibility_worklist(ctx)
+
+
+@router.post("/enrolments", response_model=EnrolmentOut, status_code=201)
+def enrol(data: EnrolmentIn, ctx: Context = Depends(permission(CARE_ENROL))) -> EnrolmentOut:
+    return EnrolmentOut.model_validate(service.enrol(ctx, data))
+
+
+@router.get("/enrolments", response_model=list[EnrolmentOut])
+def list_enrolments(patient_id: str | None = None, location_id: str | None = None, active_on: date | None = None,
+                    ctx: Context = Depends(permission(CARE_READ))) -> list[EnrolmentOut]:
+    return [EnrolmentOut.model_validate(e) for e in service.list_enrolments(
+        ctx, patient_id=parse_id(patient_id, "patient") if patient_id else None,
+        location_id=parse_id(location_id, "location") if location_id else None, active_on=active_on)]
+
+
+@router.get("/enrolments/{enrolment_id}", response_model=EnrolmentOut)
+def get_enrolment(enrolment_id: str, ctx: Context = Depends(permission(CARE_READ))) -> EnrolmentOut:
+    return EnrolmentOut.model_validate(service.get_enrolment(ctx, parse_id(enrolment_id, "enrolment")))
+
+
+@router.post("/enrolments/{enrolment_id}/disenrol", response_model=EnrolmentOut)
+def disenrol(enrolment_id: str, data: DisenrolIn, ctx: Context = Depends(permission(CARE_ENROL))) -> EnrolmentOut:
+    """End the enrolment at the end of the calendar month (CMS: the patient may stop at month end)."""
+    return EnrolmentOut.model_validate(service.disenrol(ctx, parse_id(enrolment_id, "enrolment"), reason=data.reason,
+                                                       requested_on=data.requested_on))
+
+
+@router.get("/patients/{patient_id}/consents/{provider_id}", response_model=ConsentOut)
+def get_consent(patient_id: str, provider_id: str, ctx: Context = Depends(permission(CARE_READ))) -> ConsentOut:
+    consent = service.get_consent(ctx, parse_id(patient_id, "patient"), parse_id(provider_id, "provider"))
+    if consent is None:
+        raise NotFound("No consent with this practitioner", field="provider_id")
+    return ConsentOut.model_validate(consent)
+
+
+# --- time ------------------------------------------------------------------------------------------
+
+
+@router.get("/enrolments/{enrolment_id}/entries", response_model=list[TimeEntryOut])
+def list_entries(enrolment_id: str, month: Month, ctx: Context = Depends(permission(CARE_READ))) -> list[TimeEntryOut]:
+    return [TimeEntryOut.model_validate(e) for e in timing.list_entries(ctx, parse_id(enrolment_id, "enrolment"),
+                                                                        month)]
+
+
+@router.post("/enrolments/{enrolment_id}/entries", response_model=TimeEntryOut, status_code=201)
+def add_entry(enrolment_id: str, data: TimeEntryIn, ctx: Context = Depends(permission(CARE_LOG))) -> TimeEntryOut:
+    return TimeEntryOut.model_validate(timing.add_entry(ctx, parse_id(enrolment_id, "enrolment"),
+                                                        **data.model_dump()))
+
+
+@router.patch("/time-entries/{time_entry_id}", response_model=TimeEntryOut)
+def edit_entry(time_entry_id: str, data: TimeEntryEdit, ctx: Context = Depends(permission(CARE_LOG))) -> TimeEntryOut:
+    """Edit or void an entry; once its month is approved a reason is required and the edit is flagged."""
+    changes = data.model_dump(exclude_unset=True, exclude={"reason"})
+    return TimeEntryOut.model_validate(timing.edit_entry(ctx, parse_id(time_entry_id, "time entry"), changes,
+                                                         reason=data.reason))
+
+
+@router.get("/timers", response_model=list[TimerOut])
+def my_timers(ctx: Context = Depends(permission(CARE_LOG))) -> list[TimerOut]:
+    """The caller's own timers (running first)."""
+    return [timer_out(t) for t in timing.my_timers(ctx)]
+
+
+@router.post("/enrolments/{enrolment_id}/timer", response_model=TimerOut, status_code=201)
+def start_timer(enrolment_id: str, data: TimerStartIn, ctx: Context = Depends(permission(CARE_LOG))) -> TimerOut:
+    """Start a timer; 409 `care-timer-running` while another of the caller's timers runs."""
+    return timer_out(timing.start_timer(ctx, parse_id(enrolment_id, "enrolment"), **data.model_dump()))
+
+
+@router.post("/timers/{timer_id}/pause", response_model=TimerOut)
+def pause_timer(timer_id: str, ctx: Context = Depends(permission(CARE_LOG))) -> TimerOut:
+    return timer_out(timing.pause_timer(ctx, parse_id(timer_id, "timer")))
+
+
+@router.post("/timers/{timer_id}/resume", response_model=TimerOut)
+def resume_timer(timer_id: str, ctx: Context = Depends(permission(CARE_LOG))) -> TimerOut:
+    return timer_out(timing.resume_timer(ctx, parse_id(timer_id, "timer")))
+
+
+@router.post("/timers/{timer_id}/stop", response_model=TimeEntryOut | None)
+def stop_timer(timer_id: str, data: TimerStopIn, ctx: Context = Depends(permission(CARE_LOG))) -> TimeEntryOut | None:
+    """Stop the timer; its whole minutes become a time entry (null under one minute)."""
+    entry = timing.stop_timer(ctx, parse_id(timer_id, "timer"), note=data.note, interactive=data.interactive)
+    return TimeEntryOut.model_validate(entry) if entry else None
+
+
+# --- RPM -------------------------------------------------------------------------------------------
+
+
+@router.post("/rpm/readings", response_model=ReadingsOut)
+def post_readings(data: ReadingsIn, ctx: Context = Depends(permission(CARE_DEVICE))) -> ReadingsOut:
+    """Device readings from a vendor, idempotent by the vendor's reading id; all or nothing."""
+    result = rpm.post_readings(ctx, [rpm.ReadingIn(**r.model_dump()) for r in data.readings])
+    return ReadingsOut(accepted=result.accepted, duplicates=result.duplicates)
+
+
+@router.post("/enrolments/{enrolment_id}/rpm-day-counts", response_model=DayCountOut)
+def post_day_count(enrolment_id: str, data: DayCountIn, ctx: Context = Depends(permission(CARE_DEVICE))
+                   ) -> DayCountOut:
+    """A vendor's count of days with data in one 30-day period, idempotent by `count_id`."""
+    return DayCountOut.model_validate(rpm.post_day_count(ctx, parse_id(enrolment_id, "enrolment"),
+                                                         **data.model_dump()))
+
+
+# --- the month -------------------------------------------------------------------------------------
+
+
+@router.get("/billing-preview", response_model=list[PreviewOut])
+def billing_preview(month: Month, patient_id: str | None = None, provider_id: str | None = None,
+                    location_id: str | None = None, ctx: Context = Depends(permission(CARE_READ))
+                    ) -> list[PreviewOut]:
+    """Per enrolment: codes and units the engine would bill, minutes per lane, minutes to the next
+    code and the reasons for anything not billed."""
+    return [preview_out(r) for r in closing.billing_preview(
+        ctx, month, patient_id=parse_id(patient_id, "patient") if patient_id else None,
+        provider_id=parse_id(provider_id, "provider") if provider_id else None,
+        location_id=parse_id(location_id, "location") if location_id else None)]
+
+
+@router.get("/worklist", response_model=list[PreviewOut])
+def worklist(month: Month, location_id: str | None = None, ctx: Context = Depends(permission(CARE_READ))
+             ) -> list[PreviewOut]:
+    return [preview_out(r) for r in closing.worklist(
+        ctx, month, location_id=parse_id(location_id, "location") if location_id else None)]
+
+
+@router.post("/months/approve", response_model=list[CareMonthOut])
+def approve_month(data: ApproveIn, ctx: Context = Depends(permission(CARE_APPROVE))) -> list[CareMonthOut]:
+    """Approve a finished month (the newly approved enrolments are returned; a repeat returns none)."""
+    return [CareMonthOut.model_validate(m) for m in closing.approve_month(ctx, **data.model_dump())]
+
+
+@router.get("/months", response_model=list[CareMonthOut])
+def approved(month: Month, ctx: Context = Depends(permission(CARE_READ))) -> list[CareMonthOut]:
+    """The approved months (frozen codes) in the caller's locations."""
+    return [CareMonthOut.model_validate(m) for m in closing.list_approved(ctx, month)]
+
+
+@router.get("/settings", response_model=SettingsIO)
+def get_settings(ctx: Context = Depends(permission(CARE_READ))) -> SettingsIO:
+    s = closing.get_settings(ctx)
+    return SettingsIO(pool_practitioner_minutes=s.pool_practitioner_minutes,
+                      rpm_setup_min_days=s.rpm_setup_min_days, short_window_minutes=s.short_window_minutes)
+
+
+@router.put("/settings", response_model=SettingsIO)
+def put_settings(data: SettingsIO, ctx: Context = Depends(permission(CARE_APPROVE))) -> SettingsIO:
+    s = closing.update_settings(ctx, **data.model_dump(exclude_none=True))
+    return SettingsIO(pool_practitioner_minutes=s.pool_practitioner_minutes,
+                      rpm_setup_min_days=s.rpm_setup_min_days, short_window_minutes=s.short_window_minutes)

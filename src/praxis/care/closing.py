@@ -1,0 +1,283 @@
+"""The month: inputs for the engine from the database, the billing preview, the coordinator's
+worklist and the month-end approval (one CareMonth per enrolment and month, created once).
+
+Exclusions span a patient's enrolments (CCM with two practitioners, CCM and PCM with one), so
+the engine always sees all of a filtered patient's enrolments of the month, even those outside
+the filter or the actor's locations; only the rows the actor may see are returned.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import Session
+
+from praxis.care import months, rpm, rules
+from praxis.care.models import CareConsent, CareEnrolment, CareMonth, CareProblem, CareSettings, CareTimeEntry
+from praxis.care.permissions import CARE_APPROVE, CARE_READ
+from praxis.care.service import eligibility_of, load_enrolment, location_zone
+from praxis.patients import service as patients
+from praxis.platform import audit
+from praxis.platform.clock import now
+from praxis.platform.context import Context
+from praxis.platform.errors import Forbidden, NotFound, ValidationProblem
+from praxis.platform.uow import unit_of_work, write_lock
+from praxis.scheduling import reference
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    enrolment: CareEnrolment
+    result: rules.MonthResult
+    approved: bool
+    patient_name: str
+    mrn: str
+    days_left: int
+
+
+def engine_settings(session: Session, org_id: uuid.UUID) -> rules.EngineSettings:
+    row = session.get(CareSettings, org_id)
+    if row is None:
+        return rules.EngineSettings()
+    return rules.EngineSettings(pool_practitioner_minutes=row.pool_practitioner_minutes,
+                                rpm_setup_min_days=row.rpm_setup_min_days,
+                                short_window_minutes=row.short_window_minutes)
+
+
+def get_settings(ctx: Context) -> rules.EngineSettings:
+    """The organisation's engine settings (defaults until changed)."""
+    if not ctx.has(CARE_READ):
+        ctx.require(CARE_READ)
+    with unit_of_work(ctx) as session:
+        return engine_settings(session, ctx.org_id)
+
+
+def update_settings(ctx: Context, **changes: Any) -> rules.EngineSettings:
+    """Change where the organisation stands on CMS's open choices (org-wide care:approve)."""
+    ctx.require(CARE_APPROVE)
+    if ctx.scope(CARE_APPROVE) is not None:
+        raise Forbidden("changing the engine settings needs care:approve for the whole organisation")
+    allowed = {"pool_practitioner_minutes", "rpm_setup_min_days", "short_window_minutes"}
+    for key in changes:
+        if key not in allowed:
+            raise ValidationProblem(f"unknown setting {key}", field=key)
+    if "rpm_setup_min_days" in changes and not 2 <= changes["rpm_setup_min_days"] <= 30:
+        raise ValidationProblem("rpm_setup_min_days must be 2 to 30", field="rpm_setup_min_days")
+    if "short_window_minutes" in changes and not 1 <= changes["short_window_minutes"] <= 60:
+        raise ValidationProblem("short_window_minutes must be 1 to 60", field="short_window_minutes")
+    with unit_of_work(ctx) as session:
+        row = session.get(CareSettings, ctx.org_id)
+        if row is None:
+            row = CareSettings(org_id=ctx.org_id, pool_practitioner_minutes=True, rpm_setup_min_days=16,
+                               short_window_minutes=10)
+            session.add(row)
+        before = {k: getattr(row, k) for k in changes}
+        for k, v in changes.items():
+            setattr(row, k, v)
+        audit.record(session, ctx, "care.settings.update", "care_settings", ctx.org_id,
+                     detail={"before": before, "after": changes})
+        session.flush()
+        return engine_settings(session, ctx.org_id)
+
+
+def _active_in(month: str) -> Any:
+    return (CareEnrolment.start_date <= months.last_day(month),
+            or_(CareEnrolment.end_date.is_(None), CareEnrolment.end_date >= months.first_day(month)))
+
+
+def inputs_for(session: Session, month: str, enrolments: list[CareEnrolment]) -> list[rules.MonthInput]:
+    """The engine's inputs for these enrolments' month (one query per kind of fact)."""
+    ids = [e.id for e in enrolments]
+    if not ids:
+        return []
+    first, last = months.first_day(month), months.last_day(month)
+    minutes: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
+    interactive: set[uuid.UUID] = set()
+    revised: set[uuid.UUID] = set()
+    for eid, role, total, inter, rev in session.execute(
+            select(CareTimeEntry.enrolment_id, CareTimeEntry.role, func.sum(CareTimeEntry.minutes),
+                   func.max(case((CareTimeEntry.interactive.is_(True), 1), else_=0)),
+                   func.max(case((CareTimeEntry.activity == "care_plan_revision", 1), else_=0)))
+            .where(CareTimeEntry.enrolment_id.in_(ids), CareTimeEntry.service_month == month,
+                   CareTimeEntry.voided.is_(False))
+            .group_by(CareTimeEntry.enrolment_id, CareTimeEntry.role)):
+        minutes[(eid, role)] += int(total or 0)
+        if inter:
+            interactive.add(eid)
+        if rev:
+            revised.add(eid)
+    consents = {c.id: c for c in session.scalars(select(CareConsent).where(
+        CareConsent.id.in_({e.consent_id for e in enrolments})))}
+    problems: dict[uuid.UUID, list[CareProblem]] = defaultdict(list)
+    for p in session.scalars(select(CareProblem).where(CareProblem.patient_id.in_({e.patient_id for e in enrolments}))):
+        problems[p.patient_id].append(p)
+    setup_done = {eid for eid, codes in session.execute(
+        select(CareMonth.enrolment_id, CareMonth.codes).where(CareMonth.enrolment_id.in_(ids),
+                                                              CareMonth.month < month))
+        if rules.RPM_SETUP in (codes or {})}
+    device: dict[uuid.UUID, list[int]] = defaultdict(list)
+    rpm_enrolments = [e for e in enrolments if e.program == "rpm"]
+    for index in (0, 1):  # at most two 30-day periods end in one month
+        periods = {e.id: ps[index] for e in rpm_enrolments
+                   if len(ps := months.rpm_periods_ending_in(e.start_date, month)) > index
+                   and (e.end_date is None or ps[index][1] <= e.end_date)}
+        days = rpm.data_days_in(session, list(periods), periods)
+        for eid in periods:
+            device[eid].append(days.get(eid, 0))
+    out = []
+    for e in enrolments:
+        consent = consents.get(e.consent_id)
+        out.append(rules.MonthInput(
+            key=e.id, patient=e.patient_id, practitioner=e.provider_id, program=e.program,
+            staff_minutes=minutes[(e.id, "staff")], practitioner_minutes=minutes[(e.id, "practitioner")],
+            interactive=e.id in interactive,
+            consent=consent is not None and consent.obtained_at.date() <= last,
+            initiating_visit=e.initiating_visit_on <= last,
+            eligible=eligibility_of(problems[e.patient_id], first).allows(e.program),
+            complex=e.complex and e.id in revised, device_days=tuple(device.get(e.id, ())),
+            setup_billed=e.rpm_setup_billed or e.id in setup_done))
+    return out
+
+
+def _month_rows(session: Session, ctx: Context, month: str, permission: str, *, patient_id: uuid.UUID | None,
+                provider_id: uuid.UUID | None, location_id: uuid.UUID | None) -> list[PreviewRow]:
+    scope = ctx.scope(permission)
+    q = select(CareEnrolment).where(*_active_in(month))
+    if patient_id is not None:
+        q = q.where(CareEnrolment.patient_id == patient_id)
+    if provider_id is not None:
+        q = q.where(CareEnrolment.provider_id == provider_id)
+    if location_id is not None:
+        ctx.require(permission, location_id, what="location")
+        q = q.where(CareEnrolment.location_id == location_id)
+    elif scope is not None:
+        q = q.where(CareEnrolment.location_id.in_(list(scope)))
+    wanted = list(session.scalars(q))
+    if not wanted:
+        return []
+    # The engine sees every enrolment of these patients this month (exclusions span them).
+    everything = list(session.scalars(select(CareEnrolment).where(
+        *_active_in(month), CareEnrolment.patient_id.in_({e.patient_id for e in wanted}))))
+    results = {r.key: r for r in rules.bill_month(inputs_for(session, month, everything), months.first_day(month),
+                                                  engine_settings(session, ctx.org_id))}
+    approved = set(session.scalars(select(CareMonth.enrolment_id).where(
+        CareMonth.month == month, CareMonth.enrolment_id.in_([e.id for e in wanted]))))
+    names = patients.names(session.connection(), ctx.org_id, list({e.patient_id for e in wanted}))
+    zones: dict[uuid.UUID, str] = {}
+    rows = []
+    for e in wanted:
+        zone = zones.setdefault(e.location_id, location_zone(session, ctx, e.location_id))
+        today = months.local_date(now(), zone)
+        end = min(months.last_day(month), e.end_date or months.last_day(month))
+        left = 0 if today > end else months.days_left(month, today) - (months.last_day(month) - end).days
+        first, last_name, mrn, _dob = names.get(e.patient_id, ("?", "?", "", date.min))
+        rows.append(PreviewRow(e, results[e.id], e.id in approved, f"{last_name}, {first}", mrn, max(left, 0)))
+    return rows
+
+
+def billing_preview(ctx: Context, month: str, *, patient_id: uuid.UUID | None = None,
+                    provider_id: uuid.UUID | None = None, location_id: uuid.UUID | None = None) -> list[PreviewRow]:
+    """Per enrolment: the codes and units the engine would bill this month, the minutes counted,
+    the minutes to the next code and the reasons for anything not billed."""
+    months.parse_month(month)
+    if not ctx.has(CARE_READ):
+        ctx.require(CARE_READ)
+    with unit_of_work(ctx) as session:
+        rows = _month_rows(session, ctx, month, CARE_READ, patient_id=patient_id, provider_id=provider_id,
+                           location_id=location_id)
+        audit.record_many(session, ctx, "care.preview.view", "care_enrolment",
+                          [(r.enrolment.id, r.enrolment.patient_id) for r in rows])
+        return rows
+
+
+def worklist(ctx: Context, month: str, *, location_id: uuid.UUID | None = None,
+             provider_id: uuid.UUID | None = None) -> list[PreviewRow]:
+    """The coordinator's worklist: patients who still need minutes first (fewest needed first,
+    then fewest days left), then those who reached every code they can this month."""
+    rows = billing_preview(ctx, month, location_id=location_id, provider_id=provider_id)
+
+    def key(r: PreviewRow) -> tuple[int, int, int, str]:
+        needed = r.result.minutes_to_next
+        reached_base = bool(r.result.codes) or r.result.error is not None
+        return (1 if reached_base else 0, needed if needed is not None else 10**6, r.days_left, r.patient_name)
+
+    return sorted(rows, key=key)
+
+
+def _require_refs(session: Session, ctx: Context, location_id: uuid.UUID | None, provider_id: uuid.UUID | None,
+                  enrolment_ids: list[uuid.UUID] | None) -> None:
+    """A command naming another organisation's (or an out-of-scope) object answers 404."""
+    ref = reference.current(session.connection(), ctx.org_id)
+    scope = ctx.scope(CARE_APPROVE)
+    if location_id is not None:
+        if location_id not in ref.zones:
+            raise NotFound("No such location", field="location_id")
+        ctx.require(CARE_APPROVE, location_id, what="location")
+    if provider_id is not None and not any(p == provider_id and (scope is None or loc in scope)
+                                           for p, loc in ref.pairs):
+        raise NotFound("No such provider", field="provider_id")
+    for i, eid in enumerate(enrolment_ids or []):
+        try:
+            load_enrolment(session, ctx, eid, CARE_APPROVE)
+        except NotFound:
+            raise NotFound("No such enrolment", field=f"enrolment_ids[{i}]") from None
+
+
+def approve_month(ctx: Context, month: str, *, location_id: uuid.UUID | None = None,
+                  provider_id: uuid.UUID | None = None, enrolment_ids: list[uuid.UUID] | None = None
+                  ) -> list[CareMonth]:
+    """Approve a finished month: every billable enrolment in scope gets one CareMonth with its
+    codes (an enrolment already approved for the month is left as it was: approving twice
+    creates nothing new). Errors and unbilled enrolments are not approved."""
+    months.parse_month(month)
+    if not ctx.has(CARE_APPROVE):
+        ctx.require(CARE_APPROVE)
+    with unit_of_work(ctx) as session:
+        write_lock(session)
+        _require_refs(session, ctx, location_id, provider_id, enrolment_ids)
+        rows = _month_rows(session, ctx, month, CARE_APPROVE, patient_id=None, provider_id=provider_id,
+                           location_id=location_id)
+        if enrolment_ids is not None:
+            wanted = set(enrolment_ids)
+            rows = [r for r in rows if r.enrolment.id in wanted]
+        created: list[CareMonth] = []
+        for r in rows:
+            if r.approved or not r.result.billable:
+                continue
+            zone = location_zone(session, ctx, r.enrolment.location_id)
+            if months.local_date(now(), zone) <= months.last_day(month):
+                raise ValidationProblem(f"{month} is not over yet at the enrolment's location", field="month")
+            cm = CareMonth(org_id=ctx.org_id, enrolment_id=r.enrolment.id, patient_id=r.enrolment.patient_id,
+                           provider_id=r.enrolment.provider_id, month=month, codes=dict(r.result.codes),
+                           minutes=dict(r.result.minutes), reasons=list(r.result.reasons),
+                           approved_by_id=ctx.actor_id, approved_by_name=ctx.actor_name or "system")
+            session.add(cm)
+            if r.result.setup_billed_now:
+                r.enrolment.rpm_setup_billed = True
+            created.append(cm)
+            audit.record(session, ctx, "care.month.approve", "care_month", r.enrolment.id,
+                         patient_id=r.enrolment.patient_id, location_id=r.enrolment.location_id,
+                         detail={"month": month, "codes": r.result.codes})
+        session.flush()
+        return created
+
+
+def list_approved(ctx: Context, month: str) -> list[CareMonth]:
+    """Approved months in the actor's locations."""
+    months.parse_month(month)
+    if not ctx.has(CARE_READ):
+        ctx.require(CARE_READ)
+    scope = ctx.scope(CARE_READ)
+    with unit_of_work(ctx) as session:
+        q = select(CareMonth).join(CareEnrolment, (CareEnrolment.id == CareMonth.enrolment_id)
+                                   & (CareEnrolment.org_id == CareMonth.org_id)).where(CareMonth.month == month)
+        if scope is not None:
+            q = q.where(CareEnrolment.location_id.in_(list(scope)))
+        rows = list(session.scalars(q))
+        audit.record_many(session, ctx, "care.month.list", "care_month", [(m.id, m.patient_id) for m in rows])
+        return rows

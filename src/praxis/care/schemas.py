@@ -1,0 +1,286 @@
+"""Pydantic shapes at the edge of the care-management domain."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from praxis.care.months import MONTH_PATTERN
+
+Program = Literal["ccm", "pcm", "rpm"]
+Role = Literal["staff", "practitioner"]
+# Kept equal to timing.ACTIVITIES (a test checks it).
+Activity = Literal["coordination", "care_plan", "care_plan_revision", "medication", "patient_call", "caregiver_call",
+                   "referral", "device_review", "education", "other"]
+_ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ProblemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    icd10: str = Field(max_length=8, description="ICD-10-CM code, e.g. E11.9")
+    description: str = Field(default="", max_length=200)
+    onset_date: date | None = None
+    expected_months: int = Field(default=12, ge=1, le=1200,
+                                 description="How long the condition is expected to last (CCM needs 12+)")
+    high_risk: bool = Field(default=False, description="High risk of hospitalisation, decline or death (PCM)")
+
+    @field_validator("icd10")
+    @classmethod
+    def _code(cls, v: str) -> str:
+        v = v.strip().upper()
+        if not _ICD10.match(v):
+            raise ValueError("not an ICD-10-CM code (letter, two characters, optional dot and up to 4 more)")
+        return v
+
+
+class ProblemOut(_Out):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    icd10: str
+    description: str
+    onset_date: date | None
+    expected_months: int
+    high_risk: bool
+    resolved_on: date | None
+
+
+class ConsentIn(BaseModel):
+    """What the patient was told, all four required (care-management-rules.md, "Consent")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["verbal", "written"]
+    obtained_at: datetime
+    obtained_by_name: str | None = Field(default=None, max_length=200,
+                                         description="Who obtained it (default: the signed-in user)")
+    told_availability: bool
+    told_cost_sharing: bool
+    told_stop_month_end: bool
+    told_one_practitioner: bool
+    note: str = Field(default="", max_length=2000)
+
+
+class ConsentOut(_Out):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    provider_id: uuid.UUID
+    method: str
+    obtained_by_name: str
+    obtained_at: datetime
+    told_availability: bool
+    told_cost_sharing: bool
+    told_stop_month_end: bool
+    told_one_practitioner: bool
+
+
+class EnrolmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    patient_id: uuid.UUID
+    provider_id: uuid.UUID = Field(description="The billing practitioner (a scheduling provider)")
+    location_id: uuid.UUID
+    program: Program
+    complex: bool = Field(default=False, description="Moderate or high medical decision making (complex CCM)")
+    start_date: date | None = None
+    initiating_visit_on: date = Field(description="Date of the E/M visit, AWV or IPPE that initiates the service")
+    initiating_visit_kind: Literal["em", "awv", "ippe"]
+    consent: ConsentIn | None = Field(default=None, description="Required unless the patient already consented "
+                                      "with this billing practitioner")
+
+
+class EnrolmentOut(_Out):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    provider_id: uuid.UUID
+    location_id: uuid.UUID
+    program: str
+    complex: bool
+    consent_id: uuid.UUID
+    start_date: date
+    end_date: date | None
+    initiating_visit_on: date
+    initiating_visit_kind: str
+
+
+class DisenrolIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=200)
+    requested_on: date | None = Field(default=None, description="Takes effect at the end of this date's month")
+
+
+class EligibilityOut(BaseModel):
+    patient_id: uuid.UUID
+    programs: list[Program]
+    chronic_problems: int
+    high_risk_problems: int
+    enrolled: list[Program]
+
+
+class ResolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resolved_on: date
+
+
+class TimeEntryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    activity: Activity
+    started_at: datetime
+    minutes: int = Field(ge=1, le=600)
+    role: Role = "staff"
+    note: str = Field(default="", max_length=4000)
+    interactive: bool = Field(default=False, description="A real-time interactive communication with the patient")
+    reason: str | None = Field(default=None, max_length=500, description="Required when the month is approved")
+
+
+class TimeEntryEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: int | None = Field(default=None, ge=1, le=600)
+    note: str | None = Field(default=None, max_length=4000)
+    activity: Activity | None = None
+    interactive: bool | None = None
+    voided: bool | None = None
+    reason: str | None = Field(default=None, max_length=500, description="Required when the month is approved")
+
+
+class TimeEntryOut(_Out):
+    id: uuid.UUID
+    enrolment_id: uuid.UUID
+    patient_id: uuid.UUID
+    program: str
+    author_name: str
+    role: str
+    activity: str
+    started_at: datetime
+    minutes: int
+    service_month: str
+    note: str
+    interactive: bool
+    source: str
+    voided: bool
+    edited_after_billing: bool
+    edit_reason: str
+
+
+class TimerStartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    activity: Activity
+    role: Role = "staff"
+    interactive: bool = False
+
+
+class TimerStopIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=4000)
+    interactive: bool | None = None
+
+
+class TimerOut(_Out):
+    id: uuid.UUID
+    enrolment_id: uuid.UUID
+    patient_id: uuid.UUID
+    activity: str
+    role: str
+    started_at: datetime
+    running: bool
+    elapsed_seconds: int
+
+
+class ReadingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reading_id: str = Field(min_length=1, max_length=120, description="The vendor's id: a resend is stored once")
+    enrolment_id: uuid.UUID
+    measured_at: datetime
+    kind: str = Field(default="", max_length=40)
+    value: dict[str, float | int | str] | None = None
+
+
+class ReadingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    readings: list[ReadingIn] = Field(min_length=1, max_length=1000)
+
+
+class ReadingsOut(BaseModel):
+    accepted: int
+    duplicates: int
+
+
+class DayCountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count_id: str = Field(min_length=1, max_length=120)
+    period_start: date
+    days: int = Field(ge=0, le=30)
+
+
+class DayCountOut(_Out):
+    id: uuid.UUID
+    enrolment_id: uuid.UUID
+    period_start: date
+    days: int
+
+
+class PreviewOut(BaseModel):
+    enrolment_id: uuid.UUID
+    patient_id: uuid.UUID
+    patient_name: str
+    mrn: str
+    provider_id: uuid.UUID
+    location_id: uuid.UUID
+    program: str
+    codes: dict[str, int]
+    lane: str | None
+    minutes: dict[str, int]
+    next_code: str | None
+    minutes_to_next: int | None
+    reasons: list[str]
+    approved: bool
+    days_left: int
+
+
+class ApproveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    month: str = Field(pattern=MONTH_PATTERN, description="The finished month, YYYY-MM")
+    location_id: uuid.UUID | None = None
+    provider_id: uuid.UUID | None = None
+    enrolment_ids: list[uuid.UUID] | None = Field(default=None, max_length=5000)
+
+
+class CareMonthOut(_Out):
+    id: uuid.UUID
+    enrolment_id: uuid.UUID
+    patient_id: uuid.UUID
+    provider_id: uuid.UUID
+    month: str
+    codes: dict[str, int]
+    minutes: dict[str, int]
+    approved_by_name: str
+    approved_at: datetime
+    charges_created: bool
+
+
+class SettingsIO(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pool_practitioner_minutes: bool | None = Field(
+        default=None, description="Count the practitioner's minutes as clinical-staff time when they do not "
+        "reach the practitioner code (CMS CCM FAQ allows it)")
+    rpm_setup_min_days: int | None = Field(default=None, ge=2, le=30)
+    short_window_minutes: int | None = Field(default=None, ge=1, le=60)

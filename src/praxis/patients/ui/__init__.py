@@ -280,7 +280,7 @@ def _page(request: Request, ctx: Context, patient_id: str, **extra: Any) -> Resp
     )
 
 
-page = _page  # for the page's card routes (ui.page)
+render_page = _page  # for the page's card routes (ui/page.py)
 
 
 @router.get("/patients/{patient_id}")

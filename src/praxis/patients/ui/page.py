@@ -84,7 +84,7 @@ def edit_form(request: Request, patient_id: str, section: str,
     p = service.get_patient(ctx, parse_id(patient_id, "patient"))
     if _htmx(request):
         return _fragment(request, section, p, editing=True)
-    return ui.page(request, ctx, patient_id, edit=section, form=_current_values(p, section))
+    return ui.render_page(request, ctx, patient_id, edit=section, form=_current_values(p, section))
 
 
 @router.get("/patients/{patient_id}/show/{section}")
@@ -142,7 +142,7 @@ async def save_section(request: Request, patient_id: str, section: str,
     if _htmx(request):
         current = await run_in_threadpool(service.get_patient, ctx, pid)
         return _fragment(request, section, current, editing=True, form=shown, errors=errors, status_code=422)
-    return await run_in_threadpool(ui.page, request, ctx, patient_id, edit=section, form=shown, errors=errors)
+    return await run_in_threadpool(ui.render_page, request, ctx, patient_id, edit=section, form=shown, errors=errors)
 
 
 # --- coverages -----------------------------------------------------------------------------------
@@ -167,7 +167,7 @@ def coverage_answer(request: Request, ctx: Context, pid: uuid.UUID, *, saved: st
     if errors:
         if _htmx(request):
             return _coverage_card(request, ctx, pid, editing=editing, form=form, errors=errors, status_code=422)
-        return ui.page(request, ctx, str(pid), errors=errors, editing_coverage=editing, coverage_form=form or {})
+        return ui.render_page(request, ctx, str(pid), errors=errors, editing_coverage=editing, coverage_form=form or {})
     if _htmx(request):
         return _coverage_card(request, ctx, pid, saved=saved)
     return RedirectResponse(f"/patients/{pid}#coverage", status_code=303)
@@ -207,7 +207,7 @@ def coverage_edit_form(request: Request, patient_id: str, coverage_id: str,
     form = {k: ("" if v is None else str(v)) for k, v in cov.model_dump().items()}
     if _htmx(request):
         return _coverage_card(request, ctx, pid, editing=cid, form=form)
-    return ui.page(request, ctx, patient_id, editing_coverage=cid, coverage_form=form)
+    return ui.render_page(request, ctx, patient_id, editing_coverage=cid, coverage_form=form)
 
 
 @router.post("/patients/{patient_id}/coverages/{coverage_id}")
@@ -258,7 +258,7 @@ async def acknowledge(request: Request, patient_id: str, alert_id: str,
         error = exc.detail
     if not _htmx(request):
         if error:
-            return await run_in_threadpool(ui.page, request, ctx, patient_id, errors={"alerts": error})
+            return await run_in_threadpool(ui.render_page, request, ctx, patient_id, errors={"alerts": error})
         return RedirectResponse(f"/patients/{pid}#alerts", status_code=303)
     items = await run_in_threadpool(alerts.list_alerts, ctx, pid)
     return render(request, "patients/_alerts.html", {

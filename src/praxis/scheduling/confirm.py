@@ -67,8 +67,8 @@ def preview_booking(ctx: Context, *, patient_id: uuid.UUID, visit_type_id: uuid.
             raise NotFound("No such visit type", field="visit_type_id")
         provider = get_or_404(session, Provider, provider_id, "provider")
         location = get_or_404(session, Location, location_id, "location")
-        if not provider.active or location_id not in ref.zones:
-            raise NotFound("That provider or location no longer takes bookings", field="provider_id")
+        if not provider.active or location_id not in ref.zones or (provider_id, location_id) not in ref.pairs:
+            raise NotFound("No such provider at this location", field="provider_id")
         if start_at is None or start_at.tzinfo is None:
             raise ValidationProblem("Pick one of the times shown", field="start_at")
         who = patients_port.contact(conn, ctx.org_id, patient_id)

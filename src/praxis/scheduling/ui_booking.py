@@ -70,7 +70,10 @@ def book_page(request: Request, visit_type_id: str | None = None, patient_id: st
     }
     if at and provider_id and location_id:
         # From a free cell of the grid: the time and provider are chosen; pick patient and visit type.
-        start = _instant(at, "at")
+        try:
+            start = _instant(at, "at")
+        except ValidationProblem as exc:
+            return render(request, "scheduling/book.html", {**data, "form_error": exc.detail}, status_code=422)
         loc = next((x for x in locations if x.id == chosen_locs[0]), None)
         data["fixed"] = {"start_at": at, "provider_id": provider_id, "location_id": location_id[0],
                          "when": confirm.when(to_local(start, loc.timezone)) if loc else at,
@@ -130,10 +133,11 @@ def _confirm_data(ctx: Context, patient_id: str, visit_type_id: str, provider_id
 
 @router.get("/scheduling/book/confirm")
 def confirm_page(request: Request, patient_id: str, visit_type_id: str, provider_id: str, location_id: str,
-                 start_at: str, reschedule: str | None = None,
+                 start_at: datetime, reschedule: str | None = None,
                  ctx: Context = Depends(permission_book)) -> Response:
     try:
-        data = _confirm_data(ctx, patient_id, visit_type_id, provider_id, location_id, start_at, reschedule)
+        data = _confirm_data(ctx, patient_id, visit_type_id, provider_id, location_id, start_at.isoformat(),
+                             reschedule)
     except ProblemError as exc:
         if exc.status in (401, 403, 404):
             raise
@@ -144,11 +148,11 @@ def confirm_page(request: Request, patient_id: str, visit_type_id: str, provider
 
 @router.post("/scheduling/book")
 def book_confirm(request: Request, patient_id: str = Form(...), visit_type_id: str = Form(...),
-                 provider_id: str = Form(...), location_id: str = Form(...), start_at: str = Form(...),
+                 provider_id: str = Form(...), location_id: str = Form(...), start_at: datetime = Form(...),
                  reason_for_visit: str = Form(""), reschedule: str = Form(""),
                  ctx: Context = Depends(permission_book)) -> Response:
     try:
-        start = _instant(start_at)
+        start = _instant(start_at.isoformat())
         if reschedule:
             appt = ui_commands.reschedule(ctx, parse_id(reschedule, "appointment"), start_at=start,
                                           provider_id=parse_id(provider_id, "provider"),
@@ -162,7 +166,8 @@ def book_confirm(request: Request, patient_id: str = Form(...), visit_type_id: s
     except ProblemError as exc:
         if exc.status in (401, 403, 404):
             raise
-        data = _confirm_data(ctx, patient_id, visit_type_id, provider_id, location_id, start_at, reschedule)
+        data = _confirm_data(ctx, patient_id, visit_type_id, provider_id, location_id, start_at.isoformat(),
+                             reschedule)
         data.update(error=exc.detail, reason=reason_for_visit)
         return render(request, "scheduling/book_confirm.html", data, status_code=exc.status)
     tz = next(loc.timezone for loc in list_locations(ctx, permission=SCHEDULING_BOOK) if loc.id == appt.location_id)

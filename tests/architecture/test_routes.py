@@ -28,7 +28,8 @@ PUBLIC_ALLOWED: tuple[tuple[str, str], ...] = (
     (r"^/logout$", "sign-out (works with an expired session too)"),
     (r"^/account/mfa/enrol$", "MFA enrolment during a pending sign-in (password passed, no second factor "
                               "yet); identity.ui._enrol_user refuses users who already have one"),
-    (r"^/intake/l/\{token\}$", "patient intake link page: the single-purpose token is the credential"),
+    (r"^/intake/l/\{token\}(/verify)?$", "patient intake link page (and its date-of-birth check before pre-filling): "
+     "the single-purpose token is the credential"),
     (r"^/api/v1/intake/link/\{token\}(/submit|/steps/\{step\})?$",
      "patient intake link API: the single-purpose token is the credential"),
     (r"^/api/v1/public/reminder-replies/\{[a-z_]+\}$", "reminder reply: the signed token is the credential"),

@@ -91,17 +91,22 @@ def set_status(ctx: Context, appointment_id: uuid.UUID, action: scheduling.Statu
     return ui_commands.change_status(ctx, appointment_id, action, room_id=room_id).status
 
 
+# Bookings that send the intake link by themselves.
+INTAKE_SOURCES = ("online", "staff")
+
+
 def send_intake_link_for_online_booking(org_id: uuid.UUID | None, payload: dict[str, Any]) -> None:
-    """`scheduling.appointment_booked` from online booking -> open the visit's intake and send its
-    link by the patient's preferred consented channel, then mark the appointment.
+    """`scheduling.appointment_booked` from online or staff booking -> open the visit's intake and
+    send its link by the patient's preferred consented channel, then mark the appointment.
+    (API and import bookings are left alone: their caller decides about intake.)
 
     The desk composes scheduling and intake (siblings). Idempotent: intake keeps one submission per
     appointment (a second run finds it and sends nothing); the message is sent inside intake's
     transaction, so a failed send leaves nothing behind and the outbox retries. Reading the
     patient's contact details is audited, as for reminders."""
-    if org_id is None or payload.get("source") != "online":
+    if org_id is None or payload.get("source") not in INTAKE_SOURCES:
         return
-    ctx = system_context(org_id, "online booking intake")
+    ctx = system_context(org_id, f"{payload.get('source')} booking intake")
     appt = scheduling.get_appointment(ctx, uuid.UUID(str(payload["appointment_id"])))
     if appt.status not in ("booked", "confirmed"):
         return

@@ -58,10 +58,9 @@ def _context(ctx: Context, location_id: str | None, day: date | None) -> dict[st
 
 @router.get("/day-sheet")
 def day_sheet(request: Request, location_id: str | None = None, day: date | None = None,
-              done: str | None = None, error: str | None = None,
+              done: str | None = None,
               ctx: Context = Depends(permission(SCHEDULING_READ))) -> Response:
     data = _context(ctx, location_id, day)
-    data["flash"] = error
     data["notice"] = f"Visit {DONE[done]}." if done in DONE else None
     return render(request, "desk/day_sheet.html", data)
 

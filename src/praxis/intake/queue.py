@@ -6,9 +6,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
+from praxis.intake.apply import find_payer, payer_answer
 from praxis.intake.models import IntakeSubmission, IntakeWorkflow
 from praxis.intake.permissions import INTAKE_FILL, INTAKE_READ, INTAKE_REVIEW
 from praxis.intake.service import STATUS_LABELS
@@ -78,3 +80,15 @@ def review_queue(ctx: Context, location_id: uuid.UUID | None = None) -> list[Que
         audit.record_many(session, ctx, "intake.review_queue", "intake_submission",
                           [(i.submission_id, i.patient_id) for i in out])
         return out
+
+
+def unknown_payer(ctx: Context, definition: dict[str, Any], answers: dict[str, Any]) -> str | None:
+    """The insurance company a submission names that the payer directory does not know (what
+    approving would fail to apply), or None when there is nothing to fix."""
+    values = payer_answer(definition, answers)
+    named = values.get("payer_code") or values.get("payer_name")
+    if not named:
+        return None
+    with unit_of_work(ctx) as session:
+        payer = find_payer(session, values)
+    return None if payer is not None and payer.active else str(named)

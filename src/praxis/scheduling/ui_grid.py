@@ -97,8 +97,8 @@ def block_cancel(request: Request, appointment_id: str, reason: str = Form(""), 
 
 
 def _safe_back(back: str) -> str:
-    # Only our own grid and day sheet: never an open redirect.
-    return back if back.startswith(("/scheduling?", "/desk/day-sheet?")) or back in ("/scheduling",) else "/scheduling"
+    # Only back to the grid: never an open redirect.
+    return back if back.startswith("/scheduling?") else "/scheduling"
 
 
 def _with(url: str, **params: str) -> str:
@@ -108,8 +108,6 @@ def _with(url: str, **params: str) -> str:
 
 
 def _grid_error(request: Request, ctx: Context, back: str, message: str, status: int) -> Response:
-    if back.startswith("/desk/"):
-        return RedirectResponse(_with(back, error=message[:200]), status_code=303)
     q = {k: v[0] for k, v in parse_qs(urlsplit(back).query).items()}
     data = _grid_context(ctx, q.get("location_id"), q.get("day"), q.get("view", "provider"), q.get("span", "day"),
                          q.get("column"))

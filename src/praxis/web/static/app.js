@@ -12,3 +12,36 @@ document.addEventListener("keydown", (event) => {
     if (box) { event.preventDefault(); box.focus(); }
   }
 });
+// Intake forms: a question that depends on another answer in the same step is shown or hidden as
+// the patient answers (the server drops answers whose condition does not hold either way).
+function intakeConditions(form) {
+  const valueOf = (name) => {
+    const els = Array.from(form.elements).filter((el) => el.name === name);
+    if (!els.length) return [];
+    if (els[0].type === "checkbox") {
+      if (els.length === 1) return [els[0].checked ? "true" : "false"];
+      return els.filter((el) => el.checked).map((el) => el.value);
+    }
+    if (els[0].type === "radio") return els.filter((el) => el.checked).map((el) => el.value);
+    return [els[0].value];
+  };
+  form.querySelectorAll("[data-cond-field]").forEach((box) => {
+    let wanted = [];
+    try { wanted = JSON.parse(box.getAttribute("data-cond-values") || "[]").map(String); } catch (e) { wanted = []; }
+    const shown = valueOf(box.getAttribute("data-cond-field")).some((v) => wanted.includes(v));
+    box.hidden = !shown;
+    box.querySelectorAll(".cond-hint").forEach((hint) => { hint.hidden = true; });
+  });
+}
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("intake-step");
+  if (!form) return;
+  intakeConditions(form);
+  form.addEventListener("change", () => intakeConditions(form));
+  form.addEventListener("input", () => intakeConditions(form));
+});
+// A block or row that was just booked or changed is scrolled into view.
+document.addEventListener("DOMContentLoaded", () => {
+  const hit = document.querySelector(".block.highlight");
+  if (hit) hit.scrollIntoView({ block: "center", inline: "center" });
+});

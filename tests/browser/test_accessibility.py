@@ -59,7 +59,8 @@ def test_every_staff_screen_and_the_intake_pages_pass_axe(page, org, make_user):
                "/scheduling/book", "/scheduling/book?q=Access", f"/scheduling/book?patient_id={p}",
                f"/scheduling/book?patient_id={p}&visit_type_id={w.visit_id}&from_date={day}",
                f"/scheduling/book?patient_id={p}&visit_type_id={w.visit_id}&from_date=nonsense",
-               f"/desk/check-in/{appt.id}", "/intake/review", "/intake/workflows",
+               f"/desk/check-in/{appt.id}", f"/scheduling/appointments/{appt.id}/menu", "/intake/review",
+               "/intake/workflows",
                "/scheduling/waitlist", "/scheduling/templates", "/patients", "/patients?q=Access", "/patients/new",
                f"/patients/{p}", "/patients/import", "/admin/users", "/admin/roles", "/admin/api-clients",
                "/admin/audit", "/admin/break-glass", "/account"]

@@ -200,8 +200,8 @@ def _journey(browser, live_server, page, org, desk, twin, sender) -> None:
     # 7. Cancel one visit and reschedule another from the grid's block menu.
     page.goto(f"/scheduling?location_id={location_id}&day={morning.date()}")
     others = page.locator("article.block[data-status=booked]:not(#appt-" + appt_id + ")")
-    victim = others.nth(0).get_attribute("data-appointment")
-    moved = others.nth(1).get_attribute("data-appointment")
+    victim = others.nth(0).get_attribute("id").removeprefix("appt-")
+    moved = others.nth(1).get_attribute("id").removeprefix("appt-")
     page.locator(f"#appt-{victim} summary").click()
     page.locator(f"#reason-{victim}").select_option("Patient request")
     page.locator(f"#appt-{victim} button:has-text('Cancel visit')").click()

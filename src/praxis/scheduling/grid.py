@@ -11,11 +11,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
+from urllib.parse import quote
 
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.uow import unit_of_work
-from praxis.scheduling import reference, service
+from praxis.scheduling import reference, service, setup
 from praxis.scheduling.availability import local_minute_to_utc, local_windows, to_local, zone
 from praxis.scheduling.status import allowed_actions
 
@@ -55,6 +56,9 @@ class Block:
     actions: tuple[str, ...]
     telehealth: bool
     overbooked: bool
+    # Strings the template would otherwise build once per block (the flagship shows hundreds).
+    key: str = ""  # str(id)
+    hhmm: str = ""  # local start, HH:MM
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class FreeCell:
     label: str  # local HH:MM
     provider_id: uuid.UUID
     start_at: datetime  # UTC
+    href: str = ""  # booking this time: /scheduling/book?at=…&provider_id=…&location_id=…
 
 
 @dataclass(frozen=True)
@@ -111,8 +116,12 @@ def build_grid(ctx: Context, location_id: uuid.UUID, day: date, *, view: View = 
     """The grid for `span_days` (1 or 7) local days from `day`. A week shows one column (`focus`:
     a provider or room id; the first one when not given) across the days."""
     data = service.list_day_view(ctx, location_id, day, days=span_days, audit_action="appointment.grid")
-    with unit_of_work(ctx) as session:
-        ref = reference.current(session.connection(), ctx.org_id)
+    # list_day_view has just checked the reference snapshot against the database in its own
+    # transaction; the layout (templates, hours) uses that snapshot rather than a second round trip.
+    ref = reference.cached(ctx.org_id)
+    if ref is None or location_id not in ref.zones:
+        with unit_of_work(ctx) as session:
+            ref = reference.current(session.connection(), ctx.org_id)
     tz_name = ref.zones[location_id]
     tz = zone(tz_name)
     step = slot_minutes(location_settings)
@@ -174,11 +183,20 @@ def build_grid(ctx: Context, location_id: uuid.UUID, day: date, *, view: View = 
                 continue
             blocks.append(Block(
                 r.id, r.patient_id, f"{last_name}, {first_name}", mrn, vt.name if vt else "", r.status,
-                STATUS_WORDS.get(r.status, r.status), r.local_start, to_local(r.end_at, tz_name), col,
+                STATUS_WORDS.get(r.status, r.status), r.local_start, r.local_start + (r.end_at - r.start_at), col,
                 row_of(start_min), max(1, -(-minutes // step)),
-                ", ".join(data.rooms.get(x, "") for x in r.room_ids), actions, r.telehealth, r.overbooked))
+                ", ".join(data.rooms.get(x, "") for x in r.room_ids), actions, r.telehealth, r.overbooked,
+                str(r.id), r.local_start.strftime("%H:%M")))
 
     free: list[FreeCell] = []
+    instants: dict[tuple[date, int], datetime] = {}  # every provider shares the day's rows
+
+    def instant(d: date, minute: int) -> datetime:
+        key = (d, minute)
+        if key not in instants:
+            instants[key] = local_minute_to_utc(d, minute, tz)
+        return instants[key]
+
     for (provider_id, d), spans_of_day in windows.items():
         busy = taken.get((provider_id, d), [])
         col = col_of.get((provider_id, d))
@@ -188,13 +206,43 @@ def build_grid(ctx: Context, location_id: uuid.UUID, day: date, *, view: View = 
             minute = s + (-s) % step
             while minute + step <= e:
                 if not any(bs < minute + step and minute < be for bs, be in busy):
-                    start_at = local_minute_to_utc(d, minute, tz)
+                    start_at = instant(d, minute)
                     if start_at > moment:
+                        href = (f"/scheduling/book?at={quote(start_at.isoformat())}&provider_id={provider_id}"
+                                f"&location_id={location_id}")
                         free.append(FreeCell(col, row_of(minute), f"{minute // 60:02d}:{minute % 60:02d}",
-                                             provider_id, start_at))
+                                             provider_id, start_at, href))
                 minute += step
 
     rows = [(row_of(m), f"{m // 60:02d}:{m % 60:02d}") for m in range(first, last, step)]
     abbr = datetime(day.year, day.month, day.day, 12, tzinfo=tz).strftime("%Z")
     return Grid(location_id, tz_name, abbr, view, days, step, rows, columns, blocks, free,
                 dict(data.rooms), dict(data.providers), focus_key)
+
+
+@dataclass(frozen=True)
+class BlockMenu:
+    """What one block's menu offers (loaded when the menu opens, so the grid stays light)."""
+
+    appointment_id: uuid.UUID
+    patient_id: uuid.UUID
+    location_id: uuid.UUID
+    status: str
+    status_words: str
+    local_start: datetime
+    actions: tuple[str, ...]
+    rooms: dict[uuid.UUID, str]
+
+
+def block_menu(ctx: Context, appointment_id: uuid.UUID) -> BlockMenu:
+    """The menu of one appointment's block (audited as a view of the appointment)."""
+    appt = service.get_appointment(ctx, appointment_id)
+    with unit_of_work(ctx) as session:
+        ref = reference.current(session.connection(), ctx.org_id)
+    tz_name = ref.zones.get(appt.location_id, "UTC")
+    moment = now()
+    local = to_local(appt.start_at, tz_name)
+    actions = block_actions(appt.status, appt.start_at, moment, local.date() == to_local(moment, tz_name).date())
+    rooms = {r.id: r.name for r in setup.list_resources(ctx, appt.location_id)} if "room" in actions else {}
+    return BlockMenu(appt.id, appt.patient_id, appt.location_id, appt.status,
+                     STATUS_WORDS.get(appt.status, appt.status), local, actions, rooms)

@@ -48,7 +48,10 @@ def _grid_context(ctx: Context, location_id: str | None, day: str | None, view: 
     common = {"location_id": str(loc.id), "view": view, "span": span}
     if column:
         common["column"] = column
-    data.update(grid=g, day=chosen,
+    # The block menus come back to this view (the menu's `back`); the default view needs no query.
+    menu_params = {k: v for k, v in (("view", view), ("span", span)) if v not in ("provider", "day")}
+    data.update(grid=g, day=chosen, menus=ctx.has(SCHEDULING_CHECKIN) or ctx.has(SCHEDULING_BOOK),
+                menu_query=("?" + urlencode(menu_params)) if menu_params else "",
                 prev_href="/scheduling?" + urlencode({**common, "day": (chosen - step).isoformat()}),
                 next_href="/scheduling?" + urlencode({**common, "day": (chosen + step).isoformat()}),
                 here="/scheduling?" + urlencode({**common, "day": chosen.isoformat()}))
@@ -65,6 +68,20 @@ def grid(request: Request, location_id: str | None = None, day: str | None = Non
     data["flash"] = ("New visit booked; it is highlighted below." if booked else
                      "Visit moved; it is highlighted below." if moved else DONE_WORDS.get(done or ""))
     return render(request, "scheduling/grid.html", data, status_code=422 if data.get("form_error") else 200)
+
+
+@router.get("/scheduling/appointments/{appointment_id}/menu")
+def block_menu(request: Request, appointment_id: str, view: Literal["provider", "room"] = "provider",
+               span: Literal["day", "week"] = "day", ctx: Context = Depends(permission(SCHEDULING_READ))) -> Response:
+    """A block's actions: the fragment htmx loads when the grid's menu opens, or a page of its own
+    (the menu's link without script). Its forms return to the grid of the visit's day and view."""
+    menu = grid_model.block_menu(ctx, parse_id(appointment_id, "appointment"))
+    back = "/scheduling?" + urlencode({"location_id": str(menu.location_id), "view": view, "span": span,
+                                       "day": menu.local_start.date().isoformat()})
+    data = {"m": menu, "back": back, "words": ACTION_WORDS, "reasons": CANCEL_REASONS,
+            "can_checkin": ctx.has(SCHEDULING_CHECKIN), "can_book": ctx.has(SCHEDULING_BOOK)}
+    fragment = request.headers.get("HX-Request") == "true"
+    return render(request, "scheduling/_block_menu.html" if fragment else "scheduling/block_actions.html", data)
 
 
 @router.post("/scheduling/appointments/{appointment_id}/action")

@@ -39,8 +39,14 @@ def test_day_grid_blocks_free_time_and_menu(world, make_user, login):
     block = _block(html, a.id)
     # 11:00 is row 2 + 8; a 30-minute visit spans two 15-minute rows; coloured by status.
     assert "block st-booked gc-2 gr-10 gs-2" in block and "Grid, Gail" in block and f'href="/patients/{p}"' in block
-    assert "Reschedule" in block and "Cancel visit" in block and "No-show" not in block  # not before it starts
-    assert "Check in" not in block  # only on the day
+    menu_href = unescape(re.search(r'<div class="menu"><a href="([^"]+)"', block).group(1))
+    assert menu_href == f"/scheduling/appointments/{a.id}/menu"  # loaded when the menu opens
+    menu = desk.get(menu_href, headers={"HX-Request": "true"}).text
+    assert "<html" not in menu  # a fragment for htmx
+    assert "Reschedule" in menu and "Cancel visit" in menu and "No-show" not in menu  # not before it starts
+    assert "Check in" not in menu  # only on the day
+    page = desk.get(menu_href).text  # without script: the same actions on a page of their own
+    assert "<html" in page and "Cancel visit" in page and "Back to the schedule" in page
     free = [unescape(x) for x in re.findall(r'<a class="free gc-2 gr-(\d+)"', html)]
     assert "2" in free and "10" not in free and "11" not in free  # 09:00 free; 11:00-11:30 taken
     link = unescape(re.search(r'<a class="free gc-2 gr-2" href="([^"]+)"', html).group(1))
@@ -55,8 +61,8 @@ def test_day_grid_blocks_free_time_and_menu(world, make_user, login):
     # On the day, after the start: check in leads to the check-in screen; no-show is offered.
     clock.advance(world.local(day, 11, 10) - now())
     desk = signed_in(login, make_user(world.org, "front_desk"))
-    block = _block(desk.get("/scheduling", params=params).text, a.id)
-    assert f'href="/desk/check-in/{a.id}"' in block and ">No-show<" in block and 'class="danger"' in block
+    menu = desk.get(f"/scheduling/appointments/{a.id}/menu", headers={"HX-Request": "true"}).text
+    assert f'href="/desk/check-in/{a.id}"' in menu and ">No-show<" in menu and 'class="danger"' in menu
 
 
 def test_cancel_and_room_from_the_block_menu(world, make_user, login):

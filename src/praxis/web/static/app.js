@@ -45,3 +45,15 @@ document.addEventListener("DOMContentLoaded", () => {
   const hit = document.querySelector(".block.highlight");
   if (hit) hit.scrollIntoView({ block: "center", inline: "center" });
 });
+// The schedule grid's block menus load their actions when opened (the grid shows hundreds of
+// visits; each menu's forms are fetched once, through htmx so the CSRF header and swaps apply).
+// Without script the menu's link opens the same actions on a page of their own.
+document.addEventListener("toggle", (event) => {
+  const menu = event.target;
+  if (!(menu instanceof HTMLDetailsElement) || !menu.classList.contains("block-menu") || !menu.open) return;
+  if (menu.dataset.loaded || typeof htmx === "undefined") return;
+  const link = menu.querySelector(".menu a[href]");
+  if (!link) return;
+  menu.dataset.loaded = "1";
+  htmx.ajax("GET", link.getAttribute("href"), { target: menu.querySelector(".menu"), swap: "innerHTML" });
+}, true);

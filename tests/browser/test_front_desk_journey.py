@@ -139,9 +139,14 @@ def _journey(browser, live_server, page, org, desk, twin, sender) -> None:
     assert "highlight" in block.get_attribute("class") and f"{last}, {first}" in block.inner_text()
     assert block.locator(f"a[href='/patients/{patient_id}']").count() == 1
     assert "New visit booked" in page.locator(".flash").inner_text()
+    page.set_viewport_size({"width": 1366, "height": 900})
     page.goto(f"/desk/day-sheet?location_id={location_id}&day={morning.date()}")
     row = page.locator(f"#appt-{appt_id}")
     assert f"{last}, {first}" in row.inner_text() and row.get_attribute("data-status") == "booked"
+    # A work queue: at 1366x900 at least 15 visits are on screen without scrolling.
+    visible = page.evaluate("""() => [...document.querySelectorAll('#day-sheet tbody tr')]
+        .filter(r => { const b = r.getBoundingClientRect(); return b.top >= 0 && b.bottom <= innerHeight; }).length""")
+    assert visible >= 15, visible
 
     # 4. The intake link booking sent: the patient opens it and submits.
     _drain_outbox()

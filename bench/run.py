@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 TARGETS = {"day_sheet": 50.0, "slot_search": 50.0, "patient_search": 30.0, "booking": 300.0,
-           "patient_page": 100.0}
+           "grid": 100.0, "patient_page": 100.0}
 BOOKING_GOAL = 500.0
 
 
@@ -126,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="development: use --db as is (already seeded; info dict from generate() as JSON)")
     ap.add_argument("--per-slot", type=int, default=PER_SLOT,
                     help="booking attempts aimed at each slot (4 = contended; 1 = every attempt can win)")
-    ap.add_argument("--only", choices=["all", "booking", "x12"], default="all",
-                    help="development: run only the booking (or the X12 codec) measurements")
+    ap.add_argument("--only", choices=["all", "booking", "screens", "x12"], default="all",
+                    help="development: only the booking measurements, only the screens (day sheet, grid, "
+                         "patient), or only the X12 codec")
     ap.add_argument("--load-client", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     PER_SLOT = max(1, args.per_slot)
@@ -212,6 +213,10 @@ def _measure(engine: Any, info: dict[str, Any], args: Any) -> list[dict[str, Any
     rows.append(_latency_row(f"day sheet, flagship ({n} visits)",
                              _median_ms(lambda: desk.day_sheet(ctx, flagship, today)), TARGETS["day_sheet"]))
 
+    rows.extend(_screens(info, today))
+    if args.only == "screens":
+        return rows
+
     fu = info["visit_type_ids"][1]
     ms = _median_ms(lambda: service.search_slots(ctx, fu, from_date=today, days=30, location_ids=[flagship],
                                                  limit=10))
@@ -264,6 +269,56 @@ def _patient_page_row(ctx: Any, org_id: uuid.UUID) -> dict[str, Any]:
 
     return _latency_row(f"patient page reads ({n} visits: page, visits panel, intake)", _median_ms(page),
                         TARGETS["patient_page"])
+
+
+def _screens(info: dict[str, Any], today: date) -> list[dict[str, Any]]:
+    """Issue 13's screens as a signed-in front desk gets them: the flagship's schedule grid for one
+    day (every provider a column) and a patient page, each a whole GET through the app (routing,
+    session, permission, services, Jinja rendering) in-process with the TestClient; no network."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import select
+
+    from praxis.identity import auth
+    from praxis.identity.models import WebSession
+    from praxis.identity.service import add_membership, create_user, seed_builtin_roles
+    from praxis.identity.tokens import digest
+    from praxis.main import create_app
+    from praxis.platform.db import session_scope
+    from praxis.scheduling.models import Appointment
+    from praxis.web.middleware import SESSION_COOKIE
+
+    org_id, flagship = info["org_id"], info["flagship_id"]
+    seed_builtin_roles(org_id)
+    email, password = f"bench-desk-{secrets.token_hex(3)}@example.org", secrets.token_urlsafe(12)
+    user = create_user(email, "Bench Desk", password)
+    add_membership(org_id, user.id, [("front_desk", None)])
+    token = auth.login(email, password).token
+    with session_scope(None, system=True, reason="bench: signs the bench user's session in") as s:
+        ws = s.get(WebSession, digest(token))
+        assert ws is not None
+        ws.mfa_passed, ws.org_id = True, org_id
+    with session_scope(org_id) as s:
+        patient_id = s.scalars(select(Appointment.patient_id).where(Appointment.location_id == flagship)
+                               .order_by(Appointment.start_at.desc()).limit(1)).one()
+    client = TestClient(create_app(seal_audit=False), base_url="https://testserver")
+    headers = {"cookie": f"{SESSION_COOKIE}={token}", "accept": "text/html"}
+
+    def get(url: str) -> Callable[[], Any]:
+        def call() -> None:
+            r = client.get(url, headers=headers)
+            if r.status_code != 200:
+                raise RuntimeError(f"{url}: {r.status_code} {r.text[:200]}")
+        return call
+
+    grid_url = f"/scheduling?location_id={flagship}&day={today.isoformat()}"
+    page = client.get(grid_url, headers=headers).text
+    columns = page.count('class="sched-head ')
+    blocks = page.count('<article id="appt-')
+    rows = [_latency_row(f"schedule grid page, flagship, one day ({columns} providers, {blocks} visits)",
+                         _median_ms(get(grid_url)), TARGETS["grid"]),
+            _latency_row("patient page", _median_ms(get(f"/patients/{patient_id}")), TARGETS["patient_page"])]
+    client.close()
+    return rows
 
 
 def _late_filter() -> Any:

@@ -6,6 +6,7 @@ The admin's password is generated on first load and kept in var/demo-admin.txt (
 from __future__ import annotations
 
 import secrets
+import uuid
 
 from praxis.platform.settings import get_settings
 
@@ -27,9 +28,31 @@ def load_demo(password: str | None = None) -> tuple[str, str, bool]:
     password = password or f"demo-{secrets.token_urlsafe(9)}"
     info = generate(get_engine(), "small", 1, slug=DEMO_SLUG, name="Riverbend Clinic Group (demo)")
     seed_builtin_roles(info["org_id"])
+    load_demo_front_desk_setup(info["org_id"])
     user = create_user(DEMO_EMAIL, "Demo Admin", password)
     add_membership(info["org_id"], user.id, [("org_admin", None)])
     secret_file.parent.mkdir(parents=True, exist_ok=True)
     secret_file.write_text(password + "\n")
     secret_file.chmod(0o600)
     return DEMO_EMAIL, password, True
+
+
+DEMO_PAYERS = (("60054", "Aetna"), ("00590", "Blue Cross Blue Shield"), ("87726", "UnitedHealthcare"),
+               ("62308", "Cigna"), ("MCRNY", "Medicare (New York)"))
+
+
+def load_demo_front_desk_setup(org_id: uuid.UUID) -> None:
+    """What a clinic sets up before its first day at the desk: a starter intake workflow (the
+    built-in new-patient form, for every location and visit type) and a few payers, so booking
+    sends a working intake link and the patient can name their insurance company."""
+    from praxis.intake.builtin import default_definition
+    from praxis.intake.schemas import WorkflowIn
+    from praxis.intake.service import create_workflow
+    from praxis.patients.coverage import create_payer
+    from praxis.patients.schemas import PayerIn
+    from praxis.platform.context import system_context
+
+    ctx = system_context(org_id, "demo setup")
+    create_workflow(ctx, WorkflowIn(name="New patient intake (starter)", definition=default_definition()))
+    for code, name in DEMO_PAYERS:
+        create_payer(ctx, PayerIn(payer_code=code, name=name))

@@ -28,21 +28,25 @@ def test_find_slot_book_and_check_in(live_server, page, org, make_user):
     user = make_user(org, "front_desk")
     browser_login(page, user)
 
-    page.goto(f"/scheduling/book?q=Newcomer&from_date={day.isoformat()}")
-    page.check("input[name=patient_id]")
-    page.select_option("select[name=visit_type_id]", str(w.new_visit_id))
-    page.click("button:has-text('Find slots')")
-    slots = page.locator("ol.slots button.slot")
+    page.goto("/scheduling/book?q=Newcomer")
+    page.click("a[aria-label^='Choose Newcomer, Nora']")  # nothing is pre-selected
+    page.select_option("#visit_type_id", str(w.new_visit_id))
+    page.fill("#from_date", day.isoformat())
+    page.click("button:has-text('Find open times')")
+    slots = page.locator("ol.slots a.slot")
     assert slots.count() > 0
     texts = slots.all_inner_texts()
     assert any("Midtown" in t for t in texts) and any("Phoenix" in t for t in texts)
     slots.first.focus()
     page.keyboard.press("Enter")
+    page.wait_for_url("**/scheduling/book/confirm**")
+    page.keyboard.press("Enter")  # the reason field has focus; Enter books
     page.wait_for_url("**/scheduling?**")
     assert "Newcomer, Nora" in page.content()
 
     page.goto(f"/desk/day-sheet?location_id={org.loc_a.id}&day={day.isoformat()}")
     row = page.locator("tr", has_text="Newcomer, Nora")
-    row.locator("button", has_text="Check in").click()
+    row.locator("a", has_text="Check in").click()
+    page.click("button:has-text('Mark arrived')")
     page.wait_for_selector("tr[data-status=checked_in]")
     assert page.page_errors == []

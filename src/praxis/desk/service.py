@@ -4,7 +4,7 @@ scheduling (appointments), patients (names) and intake (status), read through th
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -12,12 +12,14 @@ from praxis.intake import links
 from praxis.intake import service as intake_service
 from praxis.intake.schemas import LinkOut
 from praxis.platform import audit
+from praxis.platform.clock import now
 from praxis.platform.context import Context, system_context
 from praxis.platform.settings import get_settings
 from praxis.platform.uow import unit_of_work
-from praxis.scheduling import patients_port, reminders
+from praxis.scheduling import patients_port, reminders, ui_commands
 from praxis.scheduling import service as scheduling
 from praxis.scheduling import setup as scheduling_setup
+from praxis.scheduling.grid import block_actions
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,16 @@ class DeskRow:
     overbooked: bool
     room: str
     intake_status: str  # intake.service.STATUS_LABELS, or "—" when the visit has no intake
-    balance_due_cents: int | None  # placeholder until billing exists
-    eligibility: str  # placeholder until eligibility checks exist
+    balance_due_cents: int | None  # placeholder until billing exists (the column is hidden until then)
+    eligibility: str  # placeholder until eligibility checks exist (the column is hidden until then)
+    arrived: datetime | None = None  # local arrival (check-in) time
+    actions: tuple[str, ...] = ()  # what the desk may do now (scheduling.grid.block_actions)
+
+    def wait_minutes(self, moment: datetime) -> int | None:
+        """Minutes since arrival while the patient waits to be roomed or seen."""
+        if self.arrived is None or self.status != "checked_in":
+            return None
+        return max(0, int((moment - self.arrived).total_seconds() // 60))
 
 
 @dataclass(frozen=True)
@@ -47,38 +57,56 @@ class DaySheet:
     day: date
     rows: list[DeskRow]
     providers: list[tuple[uuid.UUID, str]]
+    rooms: dict[uuid.UUID, str] = field(default_factory=dict)
+    now: datetime | None = None  # the moment the sheet was read (wait times count from it)
 
 
 def day_sheet(ctx: Context, location_id: uuid.UUID, day: date) -> DaySheet:
     view = scheduling.list_day_view(ctx, location_id, day, audit_action="appointment.day_sheet")
     intake = intake_service.status_by_appointment(ctx, location_id, [r.id for r in view.rows])
+    moment = now()
     out = []
     for r in view.rows:
+        tz = r.local_start.tzinfo
+        on_the_day = r.local_start.date() == moment.astimezone(tz).date()
         first, last, mrn, dob = view.patients.get(r.patient_id, ("?", "?", "", None))
         vt = view.visit_types.get(r.visit_type_id)
         out.append(DeskRow(
             r.id, r.local_start, r.provider_id, view.providers.get(r.provider_id, "—"), r.patient_id,
             f"{last}, {first}", mrn, dob, vt.name if vt else "—", vt.colour if vt else "#999999", r.status,
             r.telehealth, r.overbooked, ", ".join(view.rooms.get(x, "") for x in r.room_ids),
-            intake.get(r.id, "—"), None, "not checked"))
-    return DaySheet(location_id, day, out, sorted(view.providers.items(), key=lambda kv: kv[1]))
+            intake.get(r.id, "—"), None, "not checked",
+            r.checked_in_at.astimezone(tz) if r.checked_in_at else None,
+            tuple(a for a in block_actions(r.status, r.start_at, moment, on_the_day) if a in DESK_ACTIONS)))
+    return DaySheet(location_id, day, out, sorted(view.providers.items(), key=lambda kv: kv[1]), dict(view.rooms),
+                    moment.astimezone(out[0].local_start.tzinfo) if out else moment)
 
 
-def set_status(ctx: Context, appointment_id: uuid.UUID, action: scheduling.StatusAction) -> str:
-    return scheduling.change_status(ctx, appointment_id, action).status
+# What the day sheet offers (the grid's menu adds reschedule and cancel).
+DESK_ACTIONS = ("check_in", "room", "check_out", "undo_check_in", "no_show")
+
+
+def set_status(ctx: Context, appointment_id: uuid.UUID, action: scheduling.StatusAction,
+               room_id: uuid.UUID | None = None) -> str:
+    return ui_commands.change_status(ctx, appointment_id, action, room_id=room_id).status
+
+
+# Bookings that send the intake link by themselves.
+INTAKE_SOURCES = ("online", "staff")
 
 
 def send_intake_link_for_online_booking(org_id: uuid.UUID | None, payload: dict[str, Any]) -> None:
-    """`scheduling.appointment_booked` from online booking -> open the visit's intake and send its
-    link by the patient's preferred consented channel, then mark the appointment.
+    """`scheduling.appointment_booked` from online or staff booking -> open the visit's intake and
+    send its link by the patient's preferred consented channel, then mark the appointment.
+    (API and import bookings are left alone: their caller decides about intake.)
 
     The desk composes scheduling and intake (siblings). Idempotent: intake keeps one submission per
     appointment (a second run finds it and sends nothing); the message is sent inside intake's
     transaction, so a failed send leaves nothing behind and the outbox retries. Reading the
     patient's contact details is audited, as for reminders."""
-    if org_id is None or payload.get("source") != "online":
+    if org_id is None or payload.get("source") not in INTAKE_SOURCES:
         return
-    ctx = system_context(org_id, "online booking intake")
+    ctx = system_context(org_id, f"{payload.get('source')} booking intake")
     appt = scheduling.get_appointment(ctx, uuid.UUID(str(payload["appointment_id"])))
     if appt.status not in ("booked", "confirmed"):
         return

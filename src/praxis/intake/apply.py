@@ -16,8 +16,11 @@ from praxis.platform import audit
 from praxis.platform.context import Context
 
 
-def apply_submission(session: Session, ctx: Context, sub: IntakeSubmission, defn: dict[str, Any]) -> list[str]:
-    """Write mapped answers to the patient, coverage and documents; returns notes for staff."""
+def apply_submission(session: Session, ctx: Context, sub: IntakeSubmission, defn: dict[str, Any], *,
+                     payer_id: uuid.UUID | None = None) -> list[str]:
+    """Write mapped answers to the patient, coverage and documents; returns notes for staff.
+    `payer_id` is the reviewer's choice of payer when the answer does not name one in the
+    directory."""
     notes: list[str] = []
     patient_values: dict[str, Any] = {}
     coverage_values: dict[str, Any] = {}
@@ -52,6 +55,8 @@ def apply_submission(session: Session, ctx: Context, sub: IntakeSubmission, defn
                 detail={"submission_id": str(sub.id)},
             )
     if coverage_values:
+        if payer_id is not None:
+            coverage_values["payer_id"] = payer_id  # the reviewer's choice of payer
         # The card's images are the patient's own documents uploaded with this submission.
         cards = [uuid.UUID(doc_id) for kind, doc_id in documents.items() if kind.startswith("card")]
         applied = apply_coverage_card_in(session, ctx, sub.patient_id, coverage_values, card_document_ids=cards)
@@ -66,3 +71,13 @@ def apply_submission(session: Session, ctx: Context, sub: IntakeSubmission, defn
         detail={"notes": notes},
     )
     return notes
+
+
+def payer_answer(defn: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+    """The coverage answers of a submission by target (payer_code, payer_name, member_id, ...)."""
+    out: dict[str, Any] = {}
+    for f in all_fields(defn):
+        target = str(f.get("maps_to") or "")
+        if target.startswith("coverage.") and answers.get(f["key"]) not in (None, "", []):
+            out[target.split(".", 1)[1]] = answers[f["key"]]
+    return out

@@ -129,9 +129,9 @@ def default_definition() -> dict[str, Any]:
                     },
                     {
                         "key": "payer",
-                        "label": "Insurance company (payer id)",
+                        "label": "Insurance company (as printed on your card)",
                         "type": "text",
-                        "maps_to": "coverage.payer_code",
+                        "maps_to": "coverage.payer_name",
                         "required": True,
                         "condition": {"field": "has_insurance", "op": "equals", "value": "yes"},
                     },

@@ -69,6 +69,9 @@ MAPPABLE: dict[str, tuple[str, ...]] = {
     "patient.consent_email": ("checkbox",),
     "patient.consent_voice": ("checkbox",),
     "coverage.payer_code": ("text", "select"),
+    # The insurance company as the patient knows it (the name on the card); matched to the payer
+    # directory by name (or code) when staff apply the intake.
+    "coverage.payer_name": ("text", "select"),
     "coverage.member_id": ("text",),
     "coverage.group_number": ("text",),
     "coverage.plan_name": ("text",),

@@ -9,12 +9,13 @@ it. Every request is rate limited per link and per address.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from praxis.intake import ratelimit
 from praxis.intake.models import IntakeLink, IntakeSubmission
 from praxis.intake.permissions import INTAKE_FILL
+from praxis.intake.prefill import known_answers
 from praxis.intake.schemas import LinkOut
 from praxis.intake.service import (
     answer_step,
@@ -33,11 +35,14 @@ from praxis.intake.service import (
     version_definition,
 )
 from praxis.patients.access import load_patient
+from praxis.patients.coverage import payers_in
 from praxis.patients.documents import check_file, store_in
+from praxis.patients.models import Patient
 from praxis.patients.permissions import PATIENTS_READ
 from praxis.platform import audit
 from praxis.platform.clock import now
 from praxis.platform.context import Context
+from praxis.platform.crypto import keyring
 from praxis.platform.errors import Conflict, NotFound, ProblemError, ValidationProblem
 from praxis.platform.uow import unit_of_work
 
@@ -158,6 +163,9 @@ class LinkView:
     answers: dict[str, Any]
     status: str
     expires_at: datetime
+    payer_names: list[str] = field(default_factory=list)  # the directory, for "insurance company"
+    knows_patient: bool = False  # the record holds answers that a verified patient sees filled in
+    link_id: uuid.UUID | None = None
 
 
 def _link_ctx(org_id: uuid.UUID, link: IntakeLink | None, ip: str | None) -> Context:
@@ -197,8 +205,10 @@ def _session_for(token: str, ip: str | None) -> tuple[uuid.UUID, str]:
     return org_id, secret
 
 
-def view_link(token: str, ip: str | None) -> LinkView:
-    """What the patient sees when opening the link (404/410 for a bad, used or expired link)."""
+def view_link(token: str, ip: str | None, *, verified: str | None = None) -> LinkView:
+    """What the patient sees when opening the link (404/410 for a bad, used or expired link).
+    With `verified` (the proof `verify_birth_date` issued for this link) the form shows what the
+    record already knows about the patient, filled in."""
     org_id, secret = _session_for(token, ip)
     ctx = _link_ctx(org_id, None, ip)
     with unit_of_work(ctx) as session:
@@ -218,12 +228,18 @@ def view_link(token: str, ip: str | None) -> LinkView:
         # Answers are shown only when typed through a link: desk answers may hold what staff
         # know but the link holder should not see.
         answers = sub.answers if sub.channel == "link" else {}
+        if sub.status == "open" and verified and _proof_ok(link, verified):
+            # What the record already knows is shown filled in; the patient's own answers win.
+            answers = {**known_answers(session, sub, defn), **answers}
         return LinkView(
             title=defn["title"],
             steps=defn["steps"],
             answers=answers,
             status=sub.status,
             expires_at=link.expires_at,
+            payer_names=[p.name for p in payers_in(session)],
+            knows_patient=bool(known_answers(session, sub, defn)) if sub.status == "open" else False,
+            link_id=link.id,
         )
 
 
@@ -291,3 +307,31 @@ def submit_link(token: str, ip: str | None) -> None:
         defn, _ = version_definition(session, sub)
         submit_in(session, ctx, sub, defn)
         link.used_at = now()
+
+
+# --- pre-filling after the patient proves who they are ---------------------------------------------
+
+
+def _proof(link: IntakeLink) -> str:
+    return keyring().sign(f"intake-link-dob:{link.id}:{link.token_hash}")
+
+
+def _proof_ok(link: IntakeLink, proof: str) -> bool:
+    return hmac.compare_digest(_proof(link), proof)
+
+
+def verify_birth_date(token: str, ip: str | None, dob: date | None) -> str | None:
+    """The link holder types the patient's date of birth before the form shows what the record
+    knows (a forwarded or intercepted link alone reveals nothing). Returns a proof for this link
+    (kept in a cookie by the page) or None when the date does not match; rate limited like every
+    link request and audited either way."""
+    org_id, secret = _session_for(token, ip)
+    with unit_of_work(_link_ctx(org_id, None, ip)) as session:
+        link = _open(session, secret)
+        ctx = _link_ctx(org_id, link, ip)
+        sub = session.scalars(select(IntakeSubmission).where(IntakeSubmission.id == link.submission_id)).one()
+        patient = session.scalars(select(Patient).where(Patient.id == sub.patient_id)).one()
+        ok = dob is not None and patient.dob == dob
+        audit.record(session, ctx, "intake.link.verify", "intake_submission", sub.id, patient_id=sub.patient_id,
+                     location_id=sub.location_id, detail={"matched": ok})
+        return _proof(link) if ok else None

@@ -389,8 +389,10 @@ def submit_intake(ctx: Context, submission_id: uuid.UUID) -> SubmissionOut:
         return SubmissionOut.model_validate(sub)
 
 
-def review_intake(ctx: Context, submission_id: uuid.UUID, approve: bool, note: str = "") -> SubmissionOut:
-    """Staff review: approve (apply answers to the registry) or reject."""
+def review_intake(ctx: Context, submission_id: uuid.UUID, approve: bool, note: str = "", *,
+                  payer_id: uuid.UUID | None = None) -> SubmissionOut:
+    """Staff review: approve (apply answers to the registry) or reject. `payer_id` is the
+    reviewer's fix when the insurance company the patient named is not in the directory."""
     with unit_of_work(ctx) as session:
         sub = load_submission(session, ctx, submission_id, INTAKE_REVIEW)
         if sub.status != "submitted":
@@ -398,7 +400,7 @@ def review_intake(ctx: Context, submission_id: uuid.UUID, approve: bool, note: s
         defn, _ = version_definition(session, sub)
         sub.reviewed_at, sub.reviewed_by, sub.review_note = now(), ctx.actor_id, note or None
         if approve:
-            sub.apply_notes = apply_submission(session, ctx, sub, defn)
+            sub.apply_notes = apply_submission(session, ctx, sub, defn, payer_id=payer_id)
             sub.status = "applied"
         else:
             sub.status = "rejected"

@@ -5,6 +5,8 @@ review, the patient's intake history fragment, and the public patient-link pages
 from __future__ import annotations
 
 import copy
+import functools
+from datetime import date
 from typing import Any
 
 from fastapi import Depends, Request
@@ -13,13 +15,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from praxis.intake import definition as d
-from praxis.intake import links, service
+from praxis.intake import links, queue, service
 from praxis.intake.permissions import INTAKE_DESIGN, INTAKE_FILL, INTAKE_READ, INTAKE_REVIEW
 from praxis.intake.schemas import WorkflowIn
+from praxis.patients.coverage import list_payers
 from praxis.patients.documents import max_bytes
 from praxis.platform.context import Context
 from praxis.platform.errors import ProblemError
 from praxis.platform.ids import parse_id
+from praxis.platform.settings import get_settings
 from praxis.practice.service import list_locations
 from praxis.web.deps import client_ip, permission, public
 from praxis.web.routes import Router
@@ -28,6 +32,7 @@ from praxis.web.templating import register_nav, render
 router = Router(tags=["intake-ui"], include_in_schema=False)
 
 register_nav("Intake", "/intake/workflows", INTAKE_DESIGN)
+register_nav("Intake review", "/intake/review", INTAKE_REVIEW)
 
 
 # --- workflow editor ------------------------------------------------------------------------------
@@ -268,24 +273,35 @@ async def start(request: Request, patient_id: str, ctx: Context = Depends(permis
 @router.get("/intake/submissions/{submission_id}")
 def submission_page(request: Request, submission_id: str, ctx: Context = Depends(permission(INTAKE_READ))) -> Response:
     sub = service.get_submission(ctx, parse_id(submission_id, "intake"))
-    return render(
-        request,
-        "intake/submission.html",
-        {"s": sub, "fields": d.all_fields(sub.definition), "can_review": ctx.has(INTAKE_REVIEW)},
-    )
+    data: dict[str, Any] = {"s": sub, "fields": d.all_fields(sub.definition), "can_review": ctx.has(INTAKE_REVIEW),
+                            "unknown_payer": None, "payers": []}
+    if sub.status == "submitted" and ctx.has(INTAKE_REVIEW):
+        # What approving could not apply is said before approving, with the fix at hand.
+        data["unknown_payer"] = queue.unknown_payer(ctx, sub.definition, sub.answers)
+        if data["unknown_payer"]:
+            data["payers"] = list_payers(ctx)
+    return render(request, "intake/submission.html", data)
 
 
 @router.post("/intake/submissions/{submission_id}/review")
 async def review(request: Request, submission_id: str, ctx: Context = Depends(permission(INTAKE_REVIEW))) -> Response:
     form = await request.form()
+    payer = str(form.get("payer_id") or "")
     await run_in_threadpool(
-        service.review_intake,
+        functools.partial(service.review_intake, payer_id=parse_id(payer, "payer") if payer else None),
         ctx,
         parse_id(submission_id, "intake"),
         form.get("decision") == "approve",
         str(form.get("note") or "")[:2000],
     )
     return RedirectResponse(f"/intake/submissions/{submission_id}", status_code=303)
+
+
+@router.get("/intake/review")
+def review_queue_page(request: Request, ctx: Context = Depends(permission(INTAKE_REVIEW))) -> Response:
+    items = queue.review_queue(ctx)
+    names = {loc.id: loc.name for loc in list_locations(ctx, permission=INTAKE_REVIEW)}
+    return render(request, "intake/review_queue.html", {"items": items, "locations": names})
 
 
 def form_answers(step: dict[str, Any], form: FormData) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
@@ -389,10 +405,15 @@ def _closed(request: Request, exc: ProblemError) -> Response:
     )
 
 
+PROOF_COOKIE = "praxis_intake_verified"
+
+
 @router.get("/intake/l/{token}")
-def link_page(request: Request, token: str, step: int = 0, _ctx: Context | None = Depends(public)) -> Response:
+def link_page(request: Request, token: str, step: int = 0, verify: str | None = None,
+              _ctx: Context | None = Depends(public)) -> Response:
+    proof = request.cookies.get(PROOF_COOKIE)
     try:
-        view = links.view_link(token, client_ip(request))
+        view = links.view_link(token, client_ip(request), verified=proof)
     except ProblemError as exc:  # LinkClosed included
         return _closed(request, exc)
     step = max(0, min(step, len(view.steps) - 1))
@@ -405,8 +426,32 @@ def link_page(request: Request, token: str, step: int = 0, _ctx: Context | None 
             "action": f"/intake/l/{token}?step={step}",
             "errors": {},
             "public": True,
+            "payer_names": view.payer_names,
+            "offer_verify": view.knows_patient and not proof and step == 0,
+            "verify_action": f"/intake/l/{token}/verify",
+            "verify_failed": verify == "no",
         },
     )
+
+
+@router.post("/intake/l/{token}/verify")
+async def link_verify(request: Request, token: str, _ctx: Context | None = Depends(public)) -> Response:
+    """The patient confirms their date of birth; the form then shows what the record knows."""
+    form = await request.form()
+    try:
+        dob: date | None = date.fromisoformat(str(form.get("dob") or ""))
+    except ValueError:
+        dob = None  # the link is still checked first: a bad or closed link answers 404/410
+    try:
+        proof = await run_in_threadpool(links.verify_birth_date, token, client_ip(request), dob)
+    except ProblemError as exc:
+        return _closed(request, exc)
+    if proof is None:
+        return RedirectResponse(f"/intake/l/{token}?verify=no", status_code=303)
+    response = RedirectResponse(f"/intake/l/{token}?step=0", status_code=303)
+    response.set_cookie(PROOF_COOKIE, proof, max_age=links.DEFAULT_HOURS * 3600, path=f"/intake/l/{token}",
+                        httponly=True, samesite="strict", secure=get_settings().cookie_secure)
+    return response
 
 
 @router.post("/intake/l/{token}")
@@ -414,7 +459,8 @@ async def link_step(request: Request, token: str, step: int = 0, _ctx: Context |
     form = await request.form()
     ip = client_ip(request)
     try:
-        view = await run_in_threadpool(links.view_link, token, ip)
+        view = await run_in_threadpool(
+            functools.partial(links.view_link, verified=request.cookies.get(PROOF_COOKIE)), token, ip)
     except ProblemError as exc:
         return _closed(request, exc)
     step = max(0, min(step, len(view.steps) - 1))
@@ -444,6 +490,7 @@ async def link_step(request: Request, token: str, step: int = 0, _ctx: Context |
                 "action": f"/intake/l/{token}?step={step}",
                 "errors": errors,
                 "public": True,
+                "payer_names": view.payer_names,
             },
             status_code=422,
         )

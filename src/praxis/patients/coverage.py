@@ -245,6 +245,24 @@ class CardApplied:
     notes: list[str] = field(default_factory=list)
 
 
+def find_payer_in(session: Session, values: Mapping[str, Any]) -> Payer | None:
+    """The directory's payer for an insurance card: the reviewer's choice (`payer_id`), else the
+    code, else the name as the patient wrote it (case, spaces and punctuation ignored)."""
+    if values.get("payer_id"):
+        return session.scalars(select(Payer).where(Payer.id == values["payer_id"])).first()
+    if values.get("payer_code"):
+        return payer_by_code(session, str(values["payer_code"]))
+    wanted = _name_key(str(values.get("payer_name") or ""))
+    if not wanted:
+        return None
+    payers = list(session.scalars(select(Payer).where(Payer.active.is_(True))))
+    return next((p for p in payers if _name_key(p.name) == wanted or _name_key(p.payer_code) == wanted), None)
+
+
+def _name_key(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
 def apply_coverage_card_in(
     session: Session,
     ctx: Context,
@@ -264,13 +282,13 @@ def apply_coverage_card_in(
     cannot be applied is returned as a note for staff, never raised: the patient's other answers
     still apply."""
     out = CardApplied()
-    code, member = values.get("payer_code"), values.get("member_id")
-    if not code or not member:
+    named, member = values.get("payer_code") or values.get("payer_name"), values.get("member_id")
+    if not (named or values.get("payer_id")) or not member:
         out.notes.append("insurance not applied: payer and member id are both needed")
         return out
-    payer = payer_by_code(session, str(code))
+    payer = find_payer_in(session, values)
     if payer is None or not payer.active:
-        out.notes.append(f"insurance not applied: payer '{code}' is not in the payer directory")
+        out.notes.append(f"insurance not applied: payer '{named}' is not in the payer directory")
         return out
     active = list(session.scalars(select(Coverage).where(Coverage.patient_id == patient_id,
                                                          Coverage.active.is_(True))))

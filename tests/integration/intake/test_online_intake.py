@@ -98,7 +98,9 @@ def test_online_booking_sends_the_intake_link_once(org, tmp_path, sender):
             IntakeSubmission.appointment_id == appt_id)))) == 1
 
 
-def test_staff_booking_and_no_workflow_send_nothing(org, sender):
+def test_staff_booking_sends_the_link_api_booking_and_no_workflow_send_nothing(org, sender):
+    """Issue 13 item 6: a staff booking sends the intake link by itself (tied to the visit) when
+    the patient consented; an API booking leaves intake to its caller; no workflow, no message."""
     from praxis.scheduling import service as scheduling
 
     world = make_world(org)
@@ -109,14 +111,24 @@ def test_staff_booking_and_no_workflow_send_nothing(org, sender):
     _drain()
     assert len(sender.sent) == before
     intake.create_workflow(world.ctx, WorkflowIn(name="Default", definition=default_definition()))
-    # A staff booking sends no intake link (the desk decides).
-    slot = scheduling.search_slots(world.ctx, world.visit_id, from_date=future_weekday(10), days=7)[0]
-    scheduling.book(world.ctx, patient_id=pid, visit_type_id=world.visit_id, provider_id=slot.provider_id,
-                    location_id=slot.location_id, start_at=slot.start_at)
+    found = scheduling.search_slots(world.ctx, world.visit_id, from_date=future_weekday(10), days=7, limit=10)
+    slots = [found[0], next(x for x in found if x.start_at >= found[0].end_at or x.provider_id != found[0].provider_id)]
+    # An API booking: the integrator decides about intake.
+    scheduling.book(world.ctx, patient_id=pid, visit_type_id=world.visit_id, provider_id=slots[1].provider_id,
+                    location_id=slots[1].location_id, start_at=slots[1].start_at, source="api")
     _drain()
     assert len(sender.sent) == before
+    # A staff booking: the link goes out once, by text, tied to that appointment.
+    appt = scheduling.book(world.ctx, patient_id=pid, visit_type_id=world.visit_id, provider_id=slots[0].provider_id,
+                           location_id=slots[0].location_id, start_at=slots[0].start_at)
+    _drain()
+    sent = sender.sent[before:]
+    assert len(sent) == 1 and sent[0]["channel"] == "sms" and "/intake/l/" in sent[0]["body"]
     with session_scope(org.id) as s:
-        assert s.scalars(select(IntakeSubmission.id).where(IntakeSubmission.patient_id == pid)).first() is None
+        subs = list(s.scalars(select(IntakeSubmission).where(IntakeSubmission.patient_id == pid)))
+        assert [x.appointment_id for x in subs] == [appt.id]
+        assert s.scalars(select(ReminderLog.id).where(ReminderLog.appointment_id == appt.id,
+                                                      ReminderLog.kind == "intake")).first() is not None
 
 
 def test_a_new_patient_who_consents_online_gets_the_intake_link(org, sender):

@@ -5,124 +5,26 @@ booking page. Thin: parse the form, call one service function, render."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Literal
 
 from fastapi import Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.errors import ProblemError
 from praxis.platform.ids import parse_id
-from praxis.practice.service import list_locations
-from praxis.scheduling import online, service, setup, waitlist
-from praxis.scheduling.availability import SlotFilter, to_local
+from praxis.scheduling import online, setup, waitlist
 from praxis.scheduling.permissions import SCHEDULING_BOOK, SCHEDULING_MANAGE, SCHEDULING_READ, WAITLIST_MANAGE
 from praxis.scheduling.schemas import OnlineBookingIn
+from praxis.scheduling.ui.base import hm, pick_location, router
 from praxis.web.deps import client_ip, permission, public
-from praxis.web.routes import Router
 from praxis.web.templating import register_nav, render
 
-router = Router(include_in_schema=False)
 register_nav("Schedule", "/scheduling", SCHEDULING_READ)
 register_nav("Book", "/scheduling/book", SCHEDULING_BOOK)
 register_nav("Waitlist", "/scheduling/waitlist", WAITLIST_MANAGE)
 register_nav("Templates", "/scheduling/templates", SCHEDULING_MANAGE)
-
-
-def _locations(ctx: Context, permission_name: str, location_id: str | None) -> tuple[list[Any], Any]:
-    locations = list_locations(ctx, permission=permission_name)
-    chosen = None
-    if location_id:
-        lid = parse_id(location_id, "location")
-        chosen = next((loc for loc in locations if loc.id == lid), None)
-    if chosen is None and ctx.location_id:
-        chosen = next((loc for loc in locations if loc.id == ctx.location_id), None)
-    return locations, chosen or (locations[0] if locations else None)
-
-
-def _hm(minute: int) -> str:
-    return f"{minute // 60:02d}:{minute % 60:02d}"
-
-
-@router.get("/scheduling")
-def grid(request: Request, location_id: str | None = None, day: date | None = None,
-         view: Literal["provider", "room"] = "provider", span: Literal["day", "week"] = "day",
-         ctx: Context = Depends(permission(SCHEDULING_READ))) -> Response:
-    locations, loc = _locations(ctx, SCHEDULING_READ, location_id)
-    data: dict[str, Any] = {"locations": locations, "location": loc, "view": view, "span": span}
-    if loc is None:
-        return render(request, "scheduling/grid.html", data)
-    day = day or to_local(now(), loc.timezone).date()
-    if span == "week":
-        day = day - timedelta(days=day.weekday())
-    days = 7 if span == "week" else 1
-    view_data = service.list_day_view(ctx, loc.id, day, days=days)
-    providers, rooms, names = view_data.providers, view_data.rooms, view_data.patients
-    columns: dict[Any, list[dict[str, Any]]] = {}
-    keys = (providers if view == "provider" else rooms)
-    for k in keys:
-        columns[k] = []
-    for r in view_data.rows:
-        first, last = names.get(r.patient_id, ("?", "?", "", None))[:2]
-        item = {"row": r, "who": f"{last}, {first}", "visit": view_data.visit_types.get(r.visit_type_id)}
-        targets = [r.provider_id] if view == "provider" else (list(r.room_ids) or ["unassigned"])
-        for t in targets:
-            columns.setdefault(t, []).append(item)
-    labels = {**keys, "unassigned": "No room"}
-    data.update(day=day, days=[day + timedelta(days=i) for i in range(days)], columns=columns, labels=labels,
-                prev=day - timedelta(days=days), next=day + timedelta(days=days))
-    return render(request, "scheduling/grid.html", data)
-
-
-@router.get("/scheduling/book")
-def book_page(request: Request, visit_type_id: str | None = None, patient_id: str | None = None,
-              q: str | None = None, location_id: list[str] | None = None, from_date: date | None = None,
-              time_of_day: Literal["any", "morning", "afternoon", "evening"] = "any",
-              ctx: Context = Depends(permission(SCHEDULING_BOOK))) -> Response:
-    locations = list_locations(ctx, permission=SCHEDULING_BOOK)
-    visit_types = setup.list_visit_types(ctx)
-    chosen_locs = [parse_id(x, "location") for x in location_id] if location_id else [loc.id for loc in locations]
-    data: dict[str, Any] = {"locations": locations, "visit_types": visit_types, "chosen_locations": chosen_locs,
-                            "visit_type_id": visit_type_id, "patient_id": patient_id, "q": q or "",
-                            "from_date": from_date, "time_of_day": time_of_day, "slots": None, "patients": []}
-    if q and not patient_id:
-        try:
-            from praxis.patients.service import find_patients
-
-            data["patients"] = find_patients(ctx, q=q, limit=10)
-        except ProblemError as exc:
-            data["flash"] = exc.detail
-    if visit_type_id and patient_id:
-        slots = service.search_slots(ctx, parse_id(visit_type_id, "visit type"), from_date=from_date, days=30,
-                                     location_ids=chosen_locs, slot_filter=SlotFilter(time_of_day=time_of_day),
-                                     limit=20, permission=SCHEDULING_BOOK)
-        providers = {p.id: p.display_name for p, _ in setup.list_providers(ctx)}
-        loc_names = {loc.id: loc.name for loc in locations}
-        data["slots"] = [{"s": s, "provider": providers.get(s.provider_id, ""),
-                          "location": loc_names.get(s.location_id, "")} for s in slots]
-    return render(request, "scheduling/book.html", data)
-
-
-@router.post("/scheduling/book")
-def book_confirm(request: Request, patient_id: str = Form(...), visit_type_id: str = Form(...),
-                 provider_id: str = Form(...), location_id: str = Form(...), start_at: datetime = Form(...),
-                 ctx: Context = Depends(permission(SCHEDULING_BOOK))) -> Response:
-    try:
-        appt = service.book(ctx, patient_id=parse_id(patient_id, "patient"),
-                            visit_type_id=parse_id(visit_type_id, "visit type"),
-                            provider_id=parse_id(provider_id, "provider"),
-                            location_id=parse_id(location_id, "location"), start_at=start_at)
-    except ProblemError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        return RedirectResponse(f"/scheduling/book?patient_id={patient_id}&visit_type_id={visit_type_id}"
-                                f"&error={exc.type}", status_code=303)
-    tz = next(loc.timezone for loc in list_locations(ctx, permission=SCHEDULING_BOOK) if loc.id == appt.location_id)
-    day = to_local(appt.start_at, tz).date()
-    return RedirectResponse(f"/scheduling?location_id={appt.location_id}&day={day.isoformat()}&booked={appt.id}",
-                            status_code=303)
 
 
 @router.get("/scheduling/waitlist")
@@ -143,9 +45,9 @@ def waitlist_accept(offer_id: str, ctx: Context = Depends(permission(SCHEDULING_
 @router.get("/scheduling/templates")
 def templates_page(request: Request, location_id: str | None = None,
                    ctx: Context = Depends(permission(SCHEDULING_MANAGE))) -> Response:
-    locations, loc = _locations(ctx, SCHEDULING_MANAGE, location_id)
+    locations, loc = pick_location(ctx, SCHEDULING_MANAGE, location_id)
     data: dict[str, Any] = {"locations": locations, "location": loc, "templates": [], "providers": [],
-                            "hm": _hm, "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
+                            "hm": hm, "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
     if loc is not None:
         data["templates"] = setup.list_templates(ctx, location_id=loc.id)
         data["providers"] = setup.list_providers(ctx, location_id=loc.id)
@@ -228,3 +130,10 @@ def online_verify(request: Request, org_slug: str, location_code: str, verificat
             "loc": loc, "org_slug": org_slug, "location_code": location_code, "vid": verification_id,
             "masked": "", "flash": exc.detail}, status_code=exc.status)
     return render(request, "scheduling/online_done.html", {"loc": loc, "done": done})
+
+
+# The booking and schedule-grid screens register their routes on the same router.
+from praxis.scheduling.ui import booking as ui_booking  # noqa: E402
+from praxis.scheduling.ui import grid as ui_grid  # noqa: E402
+
+__all__ = ["router", "ui_booking", "ui_grid"]

@@ -17,6 +17,8 @@ MERGE_REFERENCES = (
     ("waitlist_entries", "patient_id"),
     ("intake_submissions", "patient_id"),
     ("intake_links", "patient_id"),
+    ("hl7_patient_links", "patient_id"),
+    ("hl7_messages", "patient_id"),
 )
 
 _wired = False
@@ -32,6 +34,7 @@ def import_all() -> None:
             except ModuleNotFoundError as exc:
                 if exc.name != f"praxis.{domain}.{module}" and exc.name != f"praxis.{domain}":
                     raise
+    importlib.import_module("praxis.interop.hl7.models")  # HL7 v2 inbound (interop/hl7)
     importlib.import_module("praxis.platform.audit")
     importlib.import_module("praxis.platform.outbox")
     importlib.import_module("praxis.platform.idempotency")

@@ -124,7 +124,8 @@ def _err_segment(err: AckError, version: str) -> tuple[str, list[FieldValue | Re
     code = [err.code, _CODE_NAMES.get(err.code, ""), "HL70357"]
     if _v(version) < (2, 5):
         # ERR-1 (ELD) before v2.5: segment^sequence^field^code.
-        return "ERR", [[err.segment, str(err.sequence), where_field, "^".join(code)]]
+        # ELD.4 is a CE inside a component, so its parts are subcomponents.
+        return "ERR", [[err.segment, str(err.sequence), where_field, code]]
     location = [err.segment, str(err.sequence), where_field, "1" if where_field else "", where_comp]
     return "ERR", ["", location if err.segment else "", code, err.severity, "", "", "", err.text]
 

@@ -223,3 +223,17 @@ def test_tenancy_each_facility_lands_in_its_own_organisation(org: Any, other_org
     assert [p.last_name for p in patients(other_org)] == ["Other"]
     with pytest.raises(Exception):  # noqa: B017 - NotFound: not this organisation's message
         replay(other_org.id, stored(org)[0].id, routes)
+
+
+def test_the_same_message_on_two_connections_at_once_is_applied_once(org: Any) -> None:
+    block = corpus("adt_a04/fc_ADT-A04-02.hl7")
+    routes = {"GHHSFacility": Route(org.id, org.loc_a.id)}
+
+    async def both() -> list[list[Message]]:
+        return list(await asyncio.gather(*(_exchange(routes, [block]) for _ in range(4))))
+
+    codes = sorted(acks[0].get("MSA-1") for acks in asyncio.run(both()))
+    # Each copy gets the first copy's AA, or (while it is in flight) AE 206 "resend later".
+    assert "AA" in codes and set(codes) <= {"AA", "AE"}
+    assert len(patients(org)) == 1
+    assert len(stored(org)) == 1

@@ -125,13 +125,18 @@ def receive(data: bytes, routes: Routes) -> str | None:
             msg,
             Outcome("AR", "MSH-10 required", (AckError("101", "MSH-10 message control id is required", "MSH", 1, 10),)),
         )
-    stored_id, stored_ack = _store(route.org_id, msg, text)
+    stored_id, stored_ack, is_new = _store(route.org_id, msg, text)
+    if is_new:
+        return _process_stored(route, stored_id, msg)
     if stored_ack:
         return stored_ack  # a resend: answered as the first time, applied once
-    return _process_stored(route, stored_id, msg)
+    # A copy is being processed right now (or a crash left it unprocessed: `praxis hl7 replay`).
+    # Never process it a second time; the sender's retry will get the stored ACK.
+    return _ack(msg, Outcome("AE", "being processed; resend later", (
+        AckError("206", "this message (sender and MSH-10) is already being processed", "MSH", 1, 10),)))
 
 
-def _store(org_id: uuid.UUID, msg: Message, text: str) -> tuple[uuid.UUID, str]:
+def _store(org_id: uuid.UUID, msg: Message, text: str) -> tuple[uuid.UUID, str, bool]:
     """Insert the raw message (its own transaction, before processing); on a resend return the
     existing row and its ACK."""
     sender = _sender(msg)
@@ -142,7 +147,7 @@ def _store(org_id: uuid.UUID, msg: Message, text: str) -> tuple[uuid.UUID, str]:
     with session_scope(org_id) as session:
         found = session.execute(find).first()
         if found is not None:
-            return found.id, found.ack or ""
+            return found.id, found.ack or "", False
         row = Hl7Message(
             org_id=org_id,
             sender=sender,
@@ -153,13 +158,13 @@ def _store(org_id: uuid.UUID, msg: Message, text: str) -> tuple[uuid.UUID, str]:
         session.add(row)
         try:
             session.flush()
-            return row.id, ""
+            return row.id, "", True
         except IntegrityError:
             session.rollback()
     # Lost the race to a concurrent copy of the same message: answer with that copy's result.
     with session_scope(org_id) as session:
         found = session.execute(find).one()
-        return found.id, found.ack or ""
+        return found.id, found.ack or "", False
 
 
 def _process_stored(route: Route, message_id: uuid.UUID, msg: Message) -> str:

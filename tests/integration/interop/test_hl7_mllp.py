@@ -237,3 +237,25 @@ def test_the_same_message_on_two_connections_at_once_is_applied_once(org: Any) -
     assert "AA" in codes and set(codes) <= {"AA", "AE"}
     assert len(patients(org)) == 1
     assert len(stored(org)) == 1
+
+
+def test_a04_for_a_known_identifier_updates_instead_of_registering_again(org: Any) -> None:
+    acks = send(org, a04("55", "First", "Fay", "K-1"), a04("55", "Second", "Fay", "K-2"), facility="Ntierprise Clinic")
+    assert [a.get("MSA-1") for a in acks] == ["AA", "AA"]
+    assert [p.last_name for p in patients(org)] == ["Second"]
+
+
+def test_a_body_that_does_not_parse_gets_ar_and_is_stored_rejected(org: Any) -> None:
+    block = b"MSH|^~\\&|EHR|GHHSFacility|PRAXIS|CLINIC|20261207||ADT^A04|BAD-1|P|2.5\rpid|1||X\r"
+    (ack,) = send(org, block)
+    assert ack.get("MSA-1") == "AR"
+    assert ack.get("MSA-2") == "BAD-1"
+    assert ack.get("ERR-3.1") == "100"
+    (row,) = stored(org)
+    assert row.status == "rejected" and row.raw.startswith("MSH|") and "pid" in row.raw
+    assert patients(org) == []
+    # Replaying what cannot be parsed says so (a typed error, not a crash).
+    from praxis.platform.errors import ValidationProblem
+
+    with pytest.raises(ValidationProblem, match="does not parse"):
+        replay(org.id, row.id, {})

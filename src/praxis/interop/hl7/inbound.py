@@ -27,7 +27,7 @@ from praxis.patients.schemas import PatientCreate, PatientUpdate
 from praxis.platform.clock import now
 from praxis.platform.context import Context, system_context
 from praxis.platform.db import get_or_404, session_scope
-from praxis.platform.errors import ProblemError
+from praxis.platform.errors import ProblemError, ValidationProblem
 from praxis.platform.ids import new_id
 from praxis.platform.uow import unit_of_work
 
@@ -103,7 +103,17 @@ def receive(data: bytes, routes: Routes) -> str | None:
             log.warning("hl7: unreadable block dropped (%s)", exc.reason)
             return None
         err = AckError("100" if exc.segment != "MSH" else "102", exc.reason[:200], exc.segment or "MSH", 1, exc.field)
-        return _ack(header, Outcome("AR", "not a valid HL7 v2 message", (err,)))
+        outcome = Outcome("AR", "not a valid HL7 v2 message", (err,))
+        route = routes.get(header.sending_facility)
+        if route is None or not header.control_id:
+            return _ack(header, outcome)
+        # Kept like any other message (raw, rejected) so the sender's fix can be compared with it.
+        stored_id, stored_ack, is_new = _store(route.org_id, header, text)
+        if not is_new:
+            return stored_ack or _ack(header, outcome)
+        ack = _ack(header, outcome)
+        _finish(route.org_id, stored_id, outcome, ack)
+        return ack
     route = routes.get(msg.sending_facility)
     if route is None:
         # No organisation: nothing tenant-scoped may store it. Refused, logged without content.
@@ -177,8 +187,13 @@ def _process_stored(route: Route, message_id: uuid.UUID, msg: Message) -> str:
             "AE", "application error", (AckError("207", "internal error; the message is kept for replay"),)
         )
     ack = _ack(msg, outcome)
+    _finish(route.org_id, message_id, outcome, ack)
+    return ack
+
+
+def _finish(org_id: uuid.UUID, message_id: uuid.UUID, outcome: Outcome, ack: str) -> None:
     status = {"AA": "processed", "AE": "failed", "AR": "rejected"}[outcome.code]
-    with session_scope(route.org_id) as session:
+    with session_scope(org_id) as session:
         row = get_or_404(session, Hl7Message, message_id, "HL7 message")
         row.status = status
         row.ack_code = outcome.code
@@ -187,7 +202,6 @@ def _process_stored(route: Route, message_id: uuid.UUID, msg: Message) -> str:
         row.attempts += 1
         row.patient_id = outcome.patient_id
         row.processed_at = now()
-    return ack
 
 
 def replay(org_id: uuid.UUID, message_id: uuid.UUID, routes: Routes) -> str:
@@ -203,7 +217,10 @@ def replay(org_id: uuid.UUID, message_id: uuid.UUID, routes: Routes) -> str:
                 type="conflict",
             )
         raw = row.raw
-    msg = parse_message(raw)
+    try:
+        msg = parse_message(raw)
+    except HL7ParseError as exc:
+        raise ValidationProblem(f"The stored message does not parse: {exc}", field="raw") from exc
     route = routes.get(msg.sending_facility) or Route(org_id)
     if route.org_id != org_id:
         route = Route(org_id)

@@ -259,3 +259,13 @@ def test_a_body_that_does_not_parse_gets_ar_and_is_stored_rejected(org: Any) -> 
 
     with pytest.raises(ValidationProblem, match="does not parse"):
         replay(org.id, row.id, {})
+
+
+def test_latin1_and_nul_bytes(org: Any) -> None:
+    latin = a04("L1", "Müller", "Zoë", "LAT-1", facility="GHHSFacility").decode().encode("latin-1")
+    nul = a04("N1", "Nul\x00", "Ned", "NUL-1", facility="GHHSFacility")
+    first, second = send(org, latin, nul)
+    assert first.get("MSA-1") == "AA"
+    assert [(p.last_name, p.first_name) for p in patients(org)] == [("Müller", "Zoë")]
+    assert second.get("MSA-1") == "AR"
+    assert len(stored(org)) == 1

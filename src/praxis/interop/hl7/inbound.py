@@ -29,7 +29,7 @@ from praxis.platform.context import Context, system_context
 from praxis.platform.db import get_or_404, session_scope
 from praxis.platform.errors import ProblemError, ValidationProblem
 from praxis.platform.ids import new_id
-from praxis.platform.uow import unit_of_work
+from praxis.platform.uow import unit_of_work, write_lock
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,17 @@ def _header_only(text: str) -> Message | None:
 
 def receive(data: bytes, routes: Routes) -> str | None:
     """Handle one inbound block; the ACK to send back (None when not even MSH is readable)."""
-    text = data.decode("utf-8", errors="replace")
     try:
-        msg = parse_message(data)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")  # as the parser reads it, so the stored raw replays the same
+    if "\x00" in text:
+        # Never text; PostgreSQL cannot store it either. Answer if MSH reads, store nothing.
+        header = _header_only(text.replace("\x00", ""))
+        err = AckError("102", "the message contains a NUL byte", "MSH", 1)
+        return _ack(header, Outcome("AR", "not a valid HL7 v2 message", (err,))) if header else None
+    try:
+        msg = parse_message(text)
     except HL7ParseError as exc:
         header = _header_only(text)
         if header is None:
@@ -155,6 +163,9 @@ def _store(org_id: uuid.UUID, msg: Message, text: str) -> tuple[uuid.UUID, str, 
         Hl7Message.org_id == org_id, Hl7Message.sender == sender, Hl7Message.control_id == control_id
     )
     with session_scope(org_id) as session:
+        # SQLite: take the write lock first, or two copies both read "absent" and one of them
+        # fails to upgrade its lock ("database is locked"). PostgreSQL: the unique key decides.
+        write_lock(session)
         found = session.execute(find).first()
         if found is not None:
             return found.id, found.ack or "", False
@@ -194,6 +205,7 @@ def _process_stored(route: Route, message_id: uuid.UUID, msg: Message) -> str:
 def _finish(org_id: uuid.UUID, message_id: uuid.UUID, outcome: Outcome, ack: str) -> None:
     status = {"AA": "processed", "AE": "failed", "AR": "rejected"}[outcome.code]
     with session_scope(org_id) as session:
+        write_lock(session)  # read-then-write: see _store
         row = get_or_404(session, Hl7Message, message_id, "HL7 message")
         row.status = status
         row.ack_code = outcome.code

@@ -35,6 +35,10 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
                     await writer.drain()
     except (TimeoutError, ValueError, ConnectionError) as exc:
         log.info("hl7: closing connection from %s: %s", peer, exc)
+    except Exception:
+        # A failure outside processing (the database is down while storing): no ACK was sent,
+        # so the sender will resend; close rather than answer something untrue.
+        log.exception("hl7: connection from %s failed", peer)
     finally:
         writer.close()
         with contextlib.suppress(ConnectionError):

@@ -359,5 +359,51 @@ def x12_validate(
     typer.echo(f"{file}: OK ({len(result.segments)} segments, {count} transaction set(s): {', '.join(kinds)})")
 
 
+# -- HL7 v2 over MLLP (interop.hl7) ------------------------------------------------------------
+hl7_app = typer.Typer(help="HL7 v2 over MLLP: inbound ADT")
+app.add_typer(hl7_app, name="hl7")
+
+
+def _hl7_routes(facilities: Path | None):
+    from praxis.interop.hl7.inbound import load_routes
+
+    path = facilities or get_settings().hl7_facilities_file
+    if path is None:
+        console.print("[red]No facility map: pass --facilities FILE or set PRAXIS_HL7_FACILITIES_FILE[/red]")
+        raise typer.Exit(2)
+    return load_routes(path)
+
+
+@hl7_app.command("listen")
+def hl7_listen(
+    port: Annotated[int, typer.Option(help="TCP port")] = 2575,
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    facilities: Annotated[Path | None, typer.Option(help="facility map JSON (default: settings)")] = None,
+) -> None:
+    """Listen for HL7 v2 over MLLP: store, process once, answer one ACK per message."""
+    import asyncio
+
+    from praxis.interop.hl7.listener import serve_forever
+
+    _boot()
+    routes = _hl7_routes(facilities)
+    console.print(f"HL7 MLLP listening on {host}:{port} ({len(routes)} facilities)")
+    asyncio.run(serve_forever(host, port, routes))
+
+
+@hl7_app.command("replay")
+def hl7_replay(
+    message_id: Annotated[str, typer.Argument(help="stored message id")],
+    org: Annotated[str, typer.Option(help="organisation slug")],
+    facilities: Annotated[Path | None, typer.Option(help="facility map JSON (default: settings)")] = None,
+) -> None:
+    """Process a stored (failed or rejected) message again after a fix; prints the new ACK."""
+    from praxis.interop.hl7.inbound import replay
+
+    _boot()
+    ack = replay(_org_id(org), uuid.UUID(message_id), _hl7_routes(facilities))
+    typer.echo(ack.replace("\r", "\n"))
+
+
 if __name__ == "__main__":
     main()

@@ -26,6 +26,9 @@ MERGE_REFERENCES = (
     ("care_rpm_readings", "patient_id"),
     ("care_rpm_day_counts", "patient_id"),
     ("care_months", "patient_id"),
+    # interop (issue 15, HL7 v2)
+    ("hl7_patient_links", "patient_id"),
+    ("hl7_messages", "patient_id"),
 )
 
 _wired = False
@@ -41,6 +44,7 @@ def import_all() -> None:
             except ModuleNotFoundError as exc:
                 if exc.name != f"praxis.{domain}.{module}" and exc.name != f"praxis.{domain}":
                     raise
+    importlib.import_module("praxis.interop.hl7.models")  # HL7 v2 inbound (interop/hl7)
     importlib.import_module("praxis.platform.audit")
     importlib.import_module("praxis.platform.outbox")
     importlib.import_module("praxis.platform.idempotency")

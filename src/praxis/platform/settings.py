@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     audit_max_transaction_seconds: int = Field(default=900, ge=1)
     # Where patients reach the app: links sent by SMS/e-mail (intake links) start with this.
     public_base_url: str = "http://localhost:8000"
+    # HL7 v2 inbound: JSON file mapping MSH-4.1 (sending facility) -> {"org_id", "location_id"}.
+    hl7_facilities_file: Path | None = None
     log_level: str = "INFO"
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses or
     # networks, e.g. "127.0.0.1,10.0.0.0/8"). Empty: no proxy, so a client cannot choose the address

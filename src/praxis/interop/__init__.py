@@ -1,0 +1,1 @@
+"""Channels to other systems: the FHIR facade, HL7 v2 over MLLP, webhooks."""

@@ -1,0 +1,61 @@
+"""HL7 v2 inbound: every message as received (before processing) and the sender's patient ids."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from praxis.platform.clock import now
+from praxis.platform.db import Base, TenantScoped, holds_phi, org_fk
+
+
+class Hl7Message(TenantScoped, Base):
+    """One inbound message, stored raw before anything is done with it.
+
+    (org_id, sender, control_id) is unique: that is what makes processing exactly-once, since a
+    resent message finds its row and gets the stored ACK back instead of being applied again.
+    """
+
+    __tablename__ = "hl7_messages"
+
+    sender: Mapped[str] = mapped_column(String(200))  # MSH-3.1 | MSH-4.1
+    control_id: Mapped[str] = mapped_column(String(199))  # MSH-10
+    message_type: Mapped[str] = mapped_column(String(20))  # MSH-9.1^MSH-9.2
+    raw: Mapped[str] = mapped_column(Text)
+    # received -> processed (AA) | failed (AE) | rejected (AR); replay moves failed/rejected on.
+    status: Mapped[str] = mapped_column(String(12), default="received")
+    ack_code: Mapped[str] = mapped_column(String(2), default="")
+    ack: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(default=0)
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    received_at: Mapped[datetime] = mapped_column(default=now)
+    processed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        UniqueConstraint("org_id", "sender", "control_id", name="uq_hl7_messages_sender_control"),
+        Index("ix_hl7_messages_org_status", "org_id", "status"),
+    )
+
+
+class Hl7PatientLink(TenantScoped, Base):
+    """A sender's patient identifier (PID-3 / MRG-1, by assigning authority) -> our patient."""
+
+    __tablename__ = "hl7_patient_links"
+
+    authority: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(100))
+    patient_id: Mapped[uuid.UUID]
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    __table_args__ = (
+        org_fk(["patient_id"], "patients", ondelete="CASCADE"),
+        UniqueConstraint("org_id", "authority", "external_id", name="uq_hl7_patient_links_key"),
+        Index("ix_hl7_patient_links_org_patient", "org_id", "patient_id"),
+    )
+
+
+holds_phi("hl7_messages", "hl7_patient_links")

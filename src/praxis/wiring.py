@@ -6,7 +6,7 @@ import importlib
 
 from fastapi import APIRouter
 
-DOMAINS = ("practice", "identity", "patients", "intake", "scheduling", "desk")
+DOMAINS = ("practice", "identity", "patients", "intake", "scheduling", "billing", "desk")
 
 _wired = False
 

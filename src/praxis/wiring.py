@@ -31,6 +31,7 @@ def wire() -> None:
     if _wired:
         return
     import_all()
+    from praxis.billing import charges
     from praxis.desk import service as desk
     from praxis.identity import resolver
     from praxis.identity.service import seed_builtin_roles
@@ -44,6 +45,7 @@ def wire() -> None:
     outbox.subscribe("scheduling.offer_expire", waitlist.handle_offer_expire)
     outbox.subscribe("org.created", lambda org_id, _payload: seed_builtin_roles(org_id) if org_id else None)
     outbox.subscribe("scheduling.appointment_booked", desk.send_intake_link_for_online_booking)
+    outbox.subscribe("scheduling.appointment_status", charges.handle_appointment_status)
     _wired = True
 
 

@@ -401,6 +401,7 @@ class Finding(BaseModel):
     field: str
     message: str
     fix: str
+    target: str = "claim"
     severity: str = "error"
 
 

@@ -1,0 +1,68 @@
+"""The billing API for bots and the CLI: EHR charges idempotent, submission, EDI ingest."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from typer.testing import CliRunner
+
+from praxis.billing import claims, reference
+from praxis.cli import app as cli_app
+from praxis.platform.clock import now
+from tests.integration.billing.helpers import make_billing_world
+
+
+def test_ehr_charges_are_idempotent_by_encounter_id(org, bearer):
+    w = make_billing_world(org)
+    pid, _ = w.patient()
+    bot = bearer(org, ["billing:charge"])
+    body = {"source": "epic", "encounter_id": "ENC-1", "patient_id": str(pid), "location_id": str(w.location_id),
+            "date_of_service": str(now().date() - timedelta(days=1)), "rendering_provider_id": str(w.provider_id),
+            "diagnoses": ["E11.9"], "lines": [{"code": "99213", "dx_pointers": [1]}]}
+    r1 = bot.post("/api/v1/billing/charges", json=body)
+    assert r1.status_code == 201, r1.text
+    assert r1.json()["total_charge_cents"] == 15000
+    r2 = bot.post("/api/v1/billing/charges", json=body)
+    assert r2.status_code == 200 and r2.json()["id"] == r1.json()["id"]
+    body["lines"][0]["code"] = "99214"
+    r3 = bot.post("/api/v1/billing/charges", json=body)
+    assert r3.status_code == 200 and r3.json()["lines"][0]["code"] == "99214"
+    assert r3.json()["total_charge_cents"] == 22000
+    bad = bot.post("/api/v1/billing/charges", json={**body, "diagnoses": ["11.9"]})
+    assert bad.status_code == 422 and bad.json()["field"].startswith("diagnoses")
+    assert bot.get(f"/api/v1/billing/claims/{r1.json()['id']}").status_code == 403  # no billing:read
+
+
+def test_submit_and_ingest_through_the_api_and_cli(org, bearer, tmp_path):
+    w = make_billing_world(org)
+    pid, _ = w.patient()
+    claims.build_claims(w.ctx, w.encounter(pid).id)
+    bot = bearer(org, ["billing:read", "billing:submit"])
+    r = bot.post("/api/v1/billing/submissions", json={})
+    assert r.status_code == 200, r.text
+    [batch] = r.json()["batches"]
+    conn = reference.list_connections(w.ctx)[0]
+    ack = (f"ISA*00*          *00*          *ZZ*{conn.receiver_id.ljust(15)}*ZZ*{conn.sender_id.ljust(15)}*261207*0900*^*"
+           f"00501*000000901*0*T*:~GS*FA*X*Y*20261207*0900*77*X*005010X231A1~ST*999*0001*005010X231A1~"
+           f"AK1*HC*{batch['group_control_number']}*005010X222A1~AK2*837*0001*005010X222A1~IK5*A~AK9*A*1*1*1~"
+           "SE*6*0001~GE*1*77~IEA*1*000000901~")
+    first = bot.post("/api/v1/billing/edi-files", json={"content": ack, "file_name": "a.999"})
+    assert first.status_code == 201 and first.json()["file"]["status"] == "processed"
+    again = bot.post("/api/v1/billing/edi-files", json={"content": ack})
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    raw = bot.get(f"/api/v1/billing/edi-files/{batch['edi_file_id']}/raw")
+    assert raw.status_code == 200 and raw.text.startswith("ISA*")
+
+    # the CLI: another ready claim goes out; the same ack file ingested from disk is a duplicate
+    pid2, _ = w.patient()
+    claims.build_claims(w.ctx, w.encounter(pid2).id)
+    runner = CliRunner()
+    out = runner.invoke(cli_app, ["claims", "submit", "--org", org.slug])
+    assert out.exit_code == 0, out.output
+    assert "1 claim(s)" in out.output
+    f = tmp_path / "ack.999"
+    f.write_text(ack)
+    out = runner.invoke(cli_app, ["edi", "ingest", str(f), "--org", org.slug])
+    assert out.exit_code == 0 and "nothing changed" in out.output, out.output
+    out = runner.invoke(cli_app, ["claims", "submit", "--org", org.slug, "--payer", "NOPE"])
+    assert out.exit_code == 2

@@ -51,6 +51,7 @@ def wire() -> None:
 
 def routers() -> list[APIRouter]:
     from praxis.billing import api as billing_api
+    from praxis.billing import ui as billing_ui
     from praxis.desk import ui as desk_ui
     from praxis.identity import api as identity_api
     from praxis.identity import ui as identity_ui
@@ -65,4 +66,5 @@ def routers() -> list[APIRouter]:
 
     return [system.router, identity_api.router, practice_api.router, patients_api.router, intake_api.router,
             scheduling_api.router, scheduling_api.public_router, billing_api.router,
-            identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, desk_ui.router]
+            identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, desk_ui.router,
+            billing_ui.router]

@@ -465,6 +465,7 @@ class ClaimSummary(BaseModel):
 
     id: uuid.UUID
     claim_number: str
+    encounter_id: uuid.UUID
     patient_id: uuid.UUID
     payer_id: uuid.UUID
     location_id: uuid.UUID

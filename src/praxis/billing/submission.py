@@ -327,3 +327,14 @@ def list_batches(ctx: Context, limit: int = 100) -> list[BatchOut]:
     with unit_of_work(ctx) as session:
         return [BatchOut.model_validate(b) for b in session.scalars(
             select(ClaimBatch).order_by(ClaimBatch.created_at.desc()).limit(limit))]
+
+
+def batch_file_id(ctx: Context, batch_id: uuid.UUID) -> uuid.UUID:
+    """The outbound 837P file of a batch (for the claim's "raw X12" link)."""
+    if not ctx.has(BILLING_READ):
+        raise Forbidden(f"Permission {BILLING_READ} required")
+    with unit_of_work(ctx) as session:
+        batch = get_or_404(session, ClaimBatch, batch_id, "batch")
+        if batch.edi_file_id is None:
+            raise NotFound("The batch has no file")
+        return batch.edi_file_id

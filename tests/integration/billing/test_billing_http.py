@@ -42,8 +42,8 @@ def test_submit_and_ingest_through_the_api_and_cli(org, bearer, tmp_path):
     assert r.status_code == 200, r.text
     [batch] = r.json()["batches"]
     conn = reference.list_connections(w.ctx)[0]
-    ack = (f"ISA*00*          *00*          *ZZ*{conn.receiver_id.ljust(15)}*ZZ*{conn.sender_id.ljust(15)}*261207*0900*^*"
-           f"00501*000000901*0*T*:~GS*FA*X*Y*20261207*0900*77*X*005010X231A1~ST*999*0001*005010X231A1~"
+    ack = (f"ISA*00*          *00*          *ZZ*{conn.receiver_id.ljust(15)}*ZZ*{conn.sender_id.ljust(15)}*"
+           f"261207*0900*^*00501*000000901*0*T*:~GS*FA*X*Y*20261207*0900*77*X*005010X231A1~ST*999*0001*005010X231A1~"
            f"AK1*HC*{batch['group_control_number']}*005010X222A1~AK2*837*0001*005010X222A1~IK5*A~AK9*A*1*1*1~"
            "SE*6*0001~GE*1*77~IEA*1*000000901~")
     first = bot.post("/api/v1/billing/edi-files", json={"content": ack, "file_name": "a.999"})

@@ -34,12 +34,24 @@ TELEHEALTH_POS = "10"  # telehealth in the patient's home (CMS POS 10)
 
 
 def _out(session: Session, enc: Encounter) -> EncounterOut:
-    out = EncounterOut.model_validate(enc)
-    lines = list(session.scalars(select(EncounterLine).where(EncounterLine.encounter_id == enc.id)
-                                 .order_by(EncounterLine.line_no)))
-    out.lines = [LineOut.model_validate(ln) for ln in lines]
-    out.total_charge_cents = sum(ln.charge_cents for ln in lines)
-    return out
+    return _outs(session, [enc])[0]
+
+
+def _outs(session: Session, encs: list[Encounter]) -> list[EncounterOut]:
+    """Encounters with their lines, the lines read in one statement."""
+    by_enc: dict[uuid.UUID, list[EncounterLine]] = {}
+    if encs:
+        for ln in session.scalars(select(EncounterLine).where(EncounterLine.encounter_id.in_([e.id for e in encs]))
+                                  .order_by(EncounterLine.line_no)):
+            by_enc.setdefault(ln.encounter_id, []).append(ln)
+    outs = []
+    for enc in encs:
+        out = EncounterOut.model_validate(enc)
+        lines = by_enc.get(enc.id, [])
+        out.lines = [LineOut.model_validate(ln) for ln in lines]
+        out.total_charge_cents = sum(ln.charge_cents for ln in lines)
+        outs.append(out)
+    return outs
 
 
 def primary_coverage(session: Session, patient_id: uuid.UUID, on: date) -> Coverage | None:
@@ -222,7 +234,7 @@ def list_encounters(ctx: Context, *, location_id: uuid.UUID | None = None, statu
             stmt = stmt.where(Encounter.patient_id == patient_id)
         rows = list(session.scalars(stmt))
         audit.record_many(session, ctx, "encounter.list", "encounter", [(e.id, e.patient_id) for e in rows])
-        return [_out(session, e) for e in rows]
+        return _outs(session, rows)
 
 
 # --- from the schedule -----------------------------------------------------------------------------

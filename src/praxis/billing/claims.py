@@ -286,6 +286,7 @@ def _scrub(session: Session, ctx: Context, claim: Claim) -> list[scrubber.Findin
     session.add(ScrubRun(org_id=claim.org_id, claim_id=claim.id, rule_set_id=rule_set_id, clean=not findings,
                          first_pass=first, findings=len(findings)))
     claim.findings = [f.as_dict() for f in findings]
+    claim.finding_count = len(findings)
     claim.scrubbed_at = now()
     if findings:
         if claim.status in ("scrubbed", "ready"):
@@ -383,7 +384,9 @@ def list_claims(ctx: Context, *, status: str | None = None, location_id: uuid.UU
             stmt = stmt.where(Claim.payer_id == payer_id)
         if encounter_id:
             stmt = stmt.where(Claim.encounter_id == encounter_id)
-        rows = [c for c in session.scalars(stmt) if not with_findings or c.findings]
+        if with_findings:
+            stmt = stmt.where(Claim.finding_count > 0)
+        rows = list(session.scalars(stmt))
         audit.record_many(session, ctx, "claim.list", "claim", [(c.id, c.patient_id) for c in rows])
         return [ClaimSummary.model_validate(c) for c in rows]
 

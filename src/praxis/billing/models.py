@@ -290,6 +290,7 @@ class Claim(TenantScoped, Base):
     patient_responsibility_cents: Mapped[int | None] = mapped_column(Integer)
     adjudicated_at: Mapped[date | None] = mapped_column(Date)
     findings: Mapped[list[Any]] = mapped_column(default=list)  # the last scrub's findings
+    finding_count: Mapped[int] = mapped_column(Integer, default=0)  # indexed by the worklist
     scrubbed_at: Mapped[datetime | None]
     batch_id: Mapped[uuid.UUID | None]
     st_control_number: Mapped[str | None] = mapped_column(String(9))
@@ -307,6 +308,7 @@ class Claim(TenantScoped, Base):
         org_fk(["rendering_provider_id"], "providers"),
         UniqueConstraint("org_id", "claim_number", name="uq_claims_number"),
         Index("ix_claims_org_status", "org_id", "status", "date_of_service"),
+        Index("ix_claims_org_findings", "org_id", "finding_count"),
         Index("ix_claims_org_encounter", "org_id", "encounter_id"),
         Index("ix_claims_org_patient", "org_id", "patient_id"),
         Index("ix_claims_org_batch", "org_id", "batch_id"),

@@ -287,6 +287,7 @@ def _refuse(session: Session, ctx: Context, claim: Claim, problems: list[str]) -
     claim.findings = [*claim.findings, *({"rule": "x12_writer", "field": p.split(":", 1)[0].split(".", 2)[-1],
                                           "message": p, "fix": "Correct the data named and scrub again",
                                           "target": "claim", "severity": "error"} for p in problems)]
+    claim.finding_count = len(claim.findings)
     move(session, ctx, claim, "draft", "submit", note="The 837P writer refused the claim",
          detail={"problems": problems[:20]})
 

@@ -380,6 +380,7 @@ def upgrade() -> None:
         sa.Column("patient_responsibility_cents", sa.Integer(), nullable=True),
         sa.Column("adjudicated_at", sa.Date(), nullable=True),
         sa.Column("findings", sa.JSON(), nullable=False),
+        sa.Column("finding_count", sa.Integer(), nullable=False),
         sa.Column("scrubbed_at", UTCDateTime(timezone=True), nullable=True),
         sa.Column("batch_id", sa.Uuid(), nullable=True),
         sa.Column("st_control_number", sa.String(length=9), nullable=True),
@@ -429,6 +430,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_claims_org_batch", ["org_id", "batch_id"], unique=False)
         batch_op.create_index("ix_claims_org_encounter", ["org_id", "encounter_id"], unique=False)
         batch_op.create_index("ix_claims_org_patient", ["org_id", "patient_id"], unique=False)
+        batch_op.create_index("ix_claims_org_findings", ["org_id", "finding_count"], unique=False)
         batch_op.create_index("ix_claims_org_status", ["org_id", "status", "date_of_service"], unique=False)
 
     op.create_table(
@@ -550,6 +552,7 @@ def downgrade() -> None:
     op.drop_table("encounter_lines")
     with op.batch_alter_table("claims", schema=None) as batch_op:
         batch_op.drop_index("ix_claims_org_status")
+        batch_op.drop_index("ix_claims_org_findings")
         batch_op.drop_index("ix_claims_org_patient")
         batch_op.drop_index("ix_claims_org_encounter")
         batch_op.drop_index("ix_claims_org_batch")

@@ -513,14 +513,18 @@ def _encounter(env: SeedEnv) -> Any:
     if "encounter" not in env.cache:
         charges = _module("praxis.billing.charges")
         schemas = _module("praxis.billing.schemas")
+        coverage = _module("praxis.patients.coverage")
+        pschemas = _module("praxis.patients.schemas")
         _billing_ready(env)
-        make_coverage(env)
+        patient = _new_patient(env, "Bill")  # its own patient: the seeded one may have its coverage already
+        coverage.add_coverage(env.ctx, patient.id, pschemas.CoverageIn(payer_id=make_payer(env).id,
+                                                                       member_id=f"B{secrets.token_hex(4)}"))
         notes = env.unique("Superbill")
         env.cache["encounter"] = charges.create_encounter(env.ctx, schemas.EncounterIn(
-            patient_id=_patient(env).id, location_id=env.location_id, date_of_service=date.today(),
+            patient_id=patient.id, location_id=env.location_id, date_of_service=date.today(),
             rendering_provider_id=_provider(env).id, diagnoses=["E11.9"], notes=notes,
             lines=[schemas.LineIn(code="99213", charge_cents=12300, dx_pointers=[1])]))
-        env.cache["encounter_strings"] = [notes, *env.cache["patient_strings"]]
+        env.cache["encounter_strings"] = [notes, patient.first_name, patient.mrn]
     return env.cache["encounter"]
 
 
@@ -535,7 +539,7 @@ def make_claim(env: SeedEnv) -> Seeded:
         e = _encounter(env)
         env.cache["claim"] = claims.build_claims(env.ctx, e.id)[0]
     c = env.cache["claim"]
-    return Seeded("claim", c.id, list(env.cache["patient_strings"]), [c.patient_id, c.encounter_id])
+    return Seeded("claim", c.id, list(env.cache["encounter_strings"]), [c.patient_id, c.encounter_id])
 
 
 def make_schedule(env: SeedEnv) -> Seeded:

@@ -8,18 +8,20 @@ import re
 import uuid
 from typing import Any
 
-from fastapi import Depends, Request, UploadFile
+from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 
-from praxis.billing import charges, claims, codes, edi, submission
-from praxis.billing.permissions import BILLING_CHARGE, BILLING_READ, BILLING_SUBMIT
-from praxis.billing.schemas import AdjudicationIn, CorrectIn, EncounterUpdate, LineIn
+from praxis.billing import charges, claims, codes, edi, reference, rules, submission
+from praxis.billing.permissions import BILLING_CHARGE, BILLING_MANAGE, BILLING_READ, BILLING_SUBMIT
+from praxis.billing.schemas import AdjudicationIn, BillingProfileIn, CorrectIn, EncounterUpdate, LineIn, PayerEdiIdIn
 from praxis.patients.coverage import list_payers
 from praxis.platform.context import Context
 from praxis.platform.errors import ProblemError
 from praxis.platform.ids import parse_id
+from praxis.practice.service import list_locations
 from praxis.scheduling import setup
 from praxis.web.deps import permission
 from praxis.web.routes import Router
@@ -27,6 +29,7 @@ from praxis.web.templating import register_nav, render
 
 router = Router(include_in_schema=False)
 register_nav("Billing", "/billing", BILLING_READ)
+register_nav("Billing set-up", "/billing/setup", BILLING_MANAGE)
 
 MAX_FORM_LINES = 8
 
@@ -44,6 +47,10 @@ def fix_link(claim: Any, finding: Any) -> str:
         return f"/billing/encounters/{claim.encounter_id}#{anchor(field)}"
     if target in ("coverage", "patient"):
         return f"/patients/{claim.patient_id}#{'coverage' if target == 'coverage' else 'main'}"
+    if target == "billing_profile":
+        return f"/billing/setup#loc-{claim.location_id}"
+    if target in ("payer", "provider"):
+        return f"/billing/setup#{target}s"
     return f"/billing/claims/{claim.id}#{anchor(field)}"
 
 
@@ -247,3 +254,86 @@ async def save_encounter(request: Request, encounter_id: str, ctx: Context = Dep
         return await run_in_threadpool(_encounter_page, request, ctx, eid, error=getattr(exc, "detail", str(exc)),
                                        form=form, status_code=422)
     return RedirectResponse(f"/billing/encounters/{encounter_id}?saved=1", status_code=303)
+
+
+# --- set-up -----------------------------------------------------------------------------------------
+
+
+def _setup_page(request: Request, ctx: Context, *, errors: dict[str, str] | None = None,
+                flash: str = "", status_code: int = 200) -> Response:
+    locations = list_locations(ctx)
+    profiles = {}
+    for loc in locations:
+        try:
+            profiles[loc.id] = reference.get_billing_profile(ctx, loc.id)
+        except ProblemError:
+            profiles[loc.id] = None
+    payers = list_payers(ctx, include_inactive=False)
+    edi_ids = {p.id: {x.transaction: x.edi_id for x in reference.list_payer_edi_ids(ctx, p.id)
+                      if x.clearinghouse_id is None} for p in payers}
+    return render(request, "billing/setup.html", {
+        "locations": locations, "profiles": profiles, "payers": payers, "edi_ids": edi_ids,
+        "connections": reference.list_connections(ctx), "rule_sets": rules.list_rule_sets(ctx),
+        "fee_schedules": reference.list_fee_schedules(ctx), "errors": errors or {}, "flash": flash},
+        status_code=status_code)
+
+
+@router.get("/billing/setup")
+def setup_page(request: Request, ctx: Context = Depends(permission(BILLING_MANAGE))) -> Response:
+    return _setup_page(request, ctx, flash=request.query_params.get("flash", "")[:300])
+
+
+@router.post("/billing/setup/locations/{location_id}")
+async def save_profile(request: Request, location_id: str, ctx: Context = Depends(permission(BILLING_MANAGE))
+                       ) -> Response:
+    raw = await request.form()
+    values = {k: v for k, v in raw.items() if k != "csrf_token" and isinstance(v, str) and v != ""}
+    lid = parse_id(location_id, "location")
+    try:
+        await run_in_threadpool(reference.set_billing_profile, ctx, lid, BillingProfileIn.model_validate(values))
+    except ValidationError as exc:
+        msg = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg'].removeprefix('Value error, ')}"
+                        for e in exc.errors())
+        return await run_in_threadpool(_setup_page, request, ctx, errors={str(lid): msg}, status_code=422)
+    except ProblemError as exc:
+        return await run_in_threadpool(_setup_page, request, ctx, errors={str(lid): exc.detail}, status_code=422)
+    return RedirectResponse(f"/billing/setup?flash=Billing identity saved#loc-{lid}", status_code=303)
+
+
+@router.post("/billing/setup/payers/{payer_id}")
+async def save_payer_id(request: Request, payer_id: str, ctx: Context = Depends(permission(BILLING_MANAGE))
+                        ) -> Response:
+    raw = await request.form()
+    pid = parse_id(payer_id, "payer")
+    try:
+        data = PayerEdiIdIn(transaction=str(raw.get("transaction", "claims")),  # type: ignore[arg-type]
+                            edi_id=str(raw.get("edi_id", "")))
+        await run_in_threadpool(reference.set_payer_edi_id, ctx, pid, data)
+    except ValidationError:
+        return await run_in_threadpool(_setup_page, request, ctx, status_code=422,
+                                       errors={"payers": "An EDI id is letters and digits (at most 80)"})
+    except ProblemError as exc:
+        return await run_in_threadpool(_setup_page, request, ctx, errors={"payers": exc.detail}, status_code=422)
+    return RedirectResponse("/billing/setup?flash=Payer EDI id saved#payers", status_code=303)
+
+
+@router.post("/billing/setup/codes")
+async def import_codes(request: Request, ctx: Context = Depends(permission(BILLING_MANAGE))) -> Response:
+    raw = await request.form()
+    file = raw.get("file")
+    system = str(raw.get("system", ""))
+    if not isinstance(file, UploadFile):
+        return await run_in_threadpool(_setup_page, request, ctx, errors={"codes": "Choose a file"}, status_code=422)
+    text = (await file.read(20_000_001)).decode("utf-8-sig", errors="replace")
+    try:
+        out = await run_in_threadpool(reference.import_codes, ctx, system, text, apply=raw.get("apply") == "1")
+    except ProblemError as exc:
+        return await run_in_threadpool(_setup_page, request, ctx, errors={"codes": exc.detail}, status_code=422)
+    if out.errors:
+        shown = "; ".join(f"row {e['row']} {e['field']}: {e['message']}" for e in out.errors[:20])
+        more = f" (and {len(out.errors) - 20} more)" if len(out.errors) > 20 else ""
+        return await run_in_threadpool(_setup_page, request, ctx, status_code=422,
+                                       errors={"codes": f"Nothing loaded. {shown}{more}"})
+    verb = "loaded" if out.applied else "checked (dry run; tick Apply to load)"
+    return RedirectResponse(f"/billing/setup?flash={out.rows} {system} codes {verb}: {out.added} new, "
+                            f"{out.updated} changed#codes", status_code=303)

@@ -50,6 +50,7 @@ def deliver_to_folder(conn: ClearinghouseConnection, file_name: str, content: st
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{file_name}.part"
     tmp.write_text(content, encoding="ascii", newline="")
+    tmp.chmod(0o600)  # claims carry PHI: readable by the service account only
     tmp.replace(folder / file_name)
 
 

@@ -32,6 +32,7 @@ def wire() -> None:
         return
     import_all()
     from praxis.billing import charges
+    from praxis.billing import reference as billing_reference
     from praxis.desk import service as desk
     from praxis.identity import resolver
     from praxis.identity.service import seed_builtin_roles
@@ -46,6 +47,7 @@ def wire() -> None:
     outbox.subscribe("org.created", lambda org_id, _payload: seed_builtin_roles(org_id) if org_id else None)
     outbox.subscribe("scheduling.appointment_booked", desk.send_intake_link_for_online_booking)
     outbox.subscribe("scheduling.appointment_status", charges.handle_appointment_status)
+    outbox.subscribe("org.created", billing_reference.ensure_default_connection)
     _wired = True
 
 

@@ -47,8 +47,9 @@ def ingest(ctx: Context, content: bytes | str, file_name: str = "") -> tuple[Edi
     text = raw.decode("latin-1")
     digest = hashlib.sha256(raw).hexdigest()
     file_id, duplicate = _store(ctx, text, digest, file_name, len(raw))
-    if not duplicate:
-        _process(ctx, file_id)
+    # Also for a duplicate: a file stored by a run that stopped before processing it is processed now;
+    # one processed already is left alone (the status is checked under the row's lock).
+    _process(ctx, file_id)
     with unit_of_work(ctx) as session:
         return EdiFileOut.model_validate(get_or_404(session, EdiFile, file_id, "file")), duplicate
 

@@ -44,6 +44,7 @@ from praxis.platform import audit
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import Forbidden, NotFound, ValidationProblem
+from praxis.platform.locks import key_for, xact_lock
 from praxis.platform.settings import get_settings
 from praxis.platform.uow import unit_of_work
 from praxis.practice.models import Location, Organisation
@@ -187,7 +188,6 @@ def create_connection(ctx: Context, data: ConnectionIn) -> ConnectionOut:
 def list_connections(ctx: Context) -> list[ConnectionOut]:
     _require_read(ctx)
     with unit_of_work(ctx) as session:
-        default_connection(session, ctx.org_id)
         rows = session.scalars(select(ClearinghouseConnection).order_by(ClearinghouseConnection.name))
         return [ConnectionOut.model_validate(c) for c in rows]
 
@@ -209,6 +209,8 @@ def codes_safe(name: str) -> str:
 
 def default_connection(session: Session, org_id: uuid.UUID) -> ClearinghouseConnection:
     """The organisation's default connection; a new organisation gets a folder under var/."""
+    # Serialise the check-then-create (the org.created handler and a first submission may meet).
+    xact_lock(session.connection(), key_for(org_id, CONNECTION_LOCK))
     conn = session.scalars(select(ClearinghouseConnection).where(ClearinghouseConnection.is_default,
                                                                  ClearinghouseConnection.active)).first()
     if conn is None:
@@ -226,6 +228,16 @@ def default_connection(session: Session, org_id: uuid.UUID) -> ClearinghouseConn
     return conn
 
 
+def ensure_default_connection(org_id: uuid.UUID | None, _payload: dict[str, object] | None = None) -> None:
+    """`org.created` -> the new organisation's default connection: a folder under var/ (idempotent)."""
+    if org_id is None:
+        return
+    from praxis.platform.context import system_context
+
+    with unit_of_work(system_context(org_id, "billing.setup")) as session:
+        default_connection(session, org_id)
+
+
 def connection_for_location(session: Session, org_id: uuid.UUID, location_id: uuid.UUID) -> ClearinghouseConnection:
     profile = profile_for(session, location_id)
     if profile is not None and profile.clearinghouse_id is not None:
@@ -238,6 +250,7 @@ def connection_for_location(session: Session, org_id: uuid.UUID, location_id: uu
 # --- code sets ------------------------------------------------------------------------------------
 
 SYSTEMS = ("ICD10CM", "CPT", "HCPCS")
+CONNECTION_LOCK = uuid.UUID("0c7f3a52-1d64-4b8e-b2a9-3e5f6d7c8b90")  # second part of the default-connection lock
 
 
 def import_codes(ctx: Context, system: str, text: str, *, apply: bool) -> CodeImportOut:

@@ -35,6 +35,7 @@ from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import Forbidden, NotFound, ValidationProblem
+from praxis.platform.locks import key_for, xact_lock
 from praxis.platform.uow import unit_of_work, write_lock
 from praxis.practice.models import Organisation
 from praxis.scheduling.models import Provider
@@ -55,6 +56,7 @@ def deliver_to_folder(conn: ClearinghouseConnection, file_name: str, content: st
 
 
 TRANSPORTS: dict[str, Deliver] = {"folder": deliver_to_folder}
+SUBMIT_LOCK = uuid.UUID("5b1e4d2a-8c39-4f0e-9a57-6b3c2d1e0f14")  # the lock key's second part: "claim submission"
 
 
 # --- mapping a claim onto the writer's dataclasses -----------------------------------------------
@@ -204,6 +206,9 @@ def submit_ready(ctx: Context, *, payer_code: str | None = None) -> SubmitResult
     refused: list[tuple[str, str]] = []
     with unit_of_work(ctx) as session:
         write_lock(session)
+        # One submission per organisation at a time: two would race for the same ready claims and
+        # for the default connection (PostgreSQL; SQLite's write lock already serialises them).
+        xact_lock(session.connection(), key_for(ctx.org_id, SUBMIT_LOCK))
         stmt = select(Claim).where(Claim.status == "ready").order_by(Claim.claim_number)
         payer_id = None
         if payer_code:

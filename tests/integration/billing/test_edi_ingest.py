@@ -112,3 +112,26 @@ def test_corpus_acknowledgements_are_read(org, name):
     f, _ = edi.ingest(w.ctx, (CORPUS / name).read_bytes(), name)
     assert f.status == "processed", f.error
     assert f.summary and f.summary["unmatched"]  # nothing of ours in a stranger's file
+
+
+def test_a_file_stored_but_never_processed_is_processed_by_the_resend(org):
+    import hashlib
+
+    w = make_billing_world(org)
+    made, batch, conn, st = _submitted(w, 1)
+    text = _999(conn, batch, st)
+    raw = text.encode()
+    edi._store(w.ctx, text, hashlib.sha256(raw).hexdigest(), "crashed.999", len(raw))  # the run stopped here
+    assert claims.get_claim(w.ctx, made[0].id).status == "submitted"
+    f, dup = edi.ingest(w.ctx, raw, "again.999")
+    assert dup and f.status == "processed"
+    assert claims.get_claim(w.ctx, made[0].id).status == "accepted"
+
+
+def test_a_new_organisation_gets_a_default_folder_connection(org):
+    reference.ensure_default_connection(org.id)
+    reference.ensure_default_connection(org.id)
+    w = make_billing_world(org)
+    [conn] = reference.list_connections(w.ctx)
+    assert conn.is_default and conn.kind == "folder" and conn.outbound_dir.endswith("outbound")
+    assert f"clearinghouse/{org.slug}/" in conn.outbound_dir

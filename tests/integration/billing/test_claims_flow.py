@@ -156,3 +156,20 @@ def test_control_numbers_are_persistent_and_unique(org):
         seen.add(batch.interchange_control_number)
     assert len(seen) == 3
     assert sorted(seen) == [f"{n:09d}" for n in (1, 2, 3)]
+
+
+def test_encounters_and_claims_follow_a_patient_merge(org):
+    from praxis.billing import charges
+    from praxis.patients import merge
+
+    w = make_billing_world(org)
+    from praxis.patients import coverage
+
+    keep, keep_cov = w.patient()
+    coverage.end_coverage(w.ctx, keep_cov)  # two active primaries would collide in the merge (patients' rule)
+    gone, _ = w.patient()
+    enc = w.encounter(gone)
+    [claim] = claims.build_claims(w.ctx, enc.id)
+    merge.merge_patients(w.ctx, keep, gone, "duplicate registration")
+    assert charges.get_encounter(w.ctx, enc.id).patient_id == keep
+    assert claims.get_claim(w.ctx, claim.id).patient_id == keep

@@ -212,6 +212,14 @@ def get_claim(claim_id: uuid.UUID, ctx: Context = Depends(permission(BILLING_REA
     return claims.get_claim(ctx, claim_id)
 
 
+@router.get("/claims/{claim_id}/cms1500", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+def claim_cms1500(claim_id: uuid.UUID, ctx: Context = Depends(permission(BILLING_READ))) -> Response:
+    """The claim as a CMS-1500 (02/12) PDF, for payers that take paper."""
+    name, data = submission.claim_pdf(ctx, claim_id)
+    return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
 @router.post("/claims/{claim_id}/scrub", response_model=ClaimOut)
 def scrub_claim(claim_id: uuid.UUID, ctx: Context = Depends(permission(BILLING_SUBMIT))) -> ClaimOut:
     return claims.scrub_claim(ctx, claim_id)

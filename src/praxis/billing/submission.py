@@ -345,3 +345,19 @@ def batch_file_id(ctx: Context, batch_id: uuid.UUID) -> uuid.UUID:
         if batch.edi_file_id is None:
             raise NotFound("The batch has no file")
         return batch.edi_file_id
+
+
+def claim_pdf(ctx: Context, claim_id: uuid.UUID) -> tuple[str, bytes]:
+    """The claim as a CMS-1500 (02/12) PDF: (file name, bytes). Reading it is audited (PHI)."""
+    from praxis.billing import cms1500
+
+    if not ctx.has(BILLING_READ):
+        raise Forbidden(f"Permission {BILLING_READ} required")
+    with unit_of_work(ctx) as session:
+        claim = get_or_404(session, Claim, claim_id, "claim")
+        ctx.require(BILLING_READ, claim.location_id, what="claim")
+        conn = reference.connection_for_location(session, ctx.org_id, claim.location_id)
+        xc = to_x12_claim(session, claim, conn)
+        audit.record(session, ctx, "claim.cms1500", "claim", claim.id, patient_id=claim.patient_id,
+                     location_id=claim.location_id)
+        return f"CMS1500_{claim.claim_number}.pdf", cms1500.render(xc, amount_paid_cents=claim.paid_cents)

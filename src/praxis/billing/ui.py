@@ -101,6 +101,13 @@ def claim_x12(claim_id: str, ctx: Context = Depends(permission(BILLING_READ))) -
     return RedirectResponse(f"/billing/files/{submission.batch_file_id(ctx, claim.batch_id)}", status_code=303)
 
 
+@router.get("/billing/claims/{claim_id}/cms1500.pdf")
+def claim_cms1500(claim_id: str, ctx: Context = Depends(permission(BILLING_READ))) -> Response:
+    name, data = submission.claim_pdf(ctx, parse_id(claim_id, "claim"))
+    return Response(data, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
 @router.post("/billing/claims/{claim_id}/action")
 async def claim_action(request: Request, claim_id: str, ctx: Context = Depends(permission(BILLING_SUBMIT))
                        ) -> Response:

@@ -66,3 +66,16 @@ def test_submit_and_ingest_through_the_api_and_cli(org, bearer, tmp_path):
     assert out.exit_code == 0 and "nothing changed" in out.output, out.output
     out = runner.invoke(cli_app, ["claims", "submit", "--org", org.slug, "--payer", "NOPE"])
     assert out.exit_code == 2
+
+
+def test_cms1500_pdf_of_a_claim(org, bearer):
+    w = make_billing_world(org)
+    pid, _ = w.patient(dependant=True, secondary=True)
+    [claim] = claims.build_claims(w.ctx, w.encounter(pid, prior_auth="AUTH9").id)
+    bot = bearer(org, ["billing:read"])
+    r = bot.get(f"/api/v1/billing/claims/{claim.id}/cms1500")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    body = r.content
+    assert body.startswith(b"%PDF")
+    for text in (claim.claim_number, "E11.9", "99213", "AUTH9", "Acme Health", "175.00", "Child"):
+        assert text.encode() in body, text

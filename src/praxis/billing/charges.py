@@ -28,7 +28,7 @@ from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProb
 from praxis.platform.uow import unit_of_work, write_lock
 from praxis.practice.models import Location
 from praxis.scheduling.availability import to_local
-from praxis.scheduling.models import Appointment, Provider, VisitType
+from praxis.scheduling.models import Appointment, ProviderLocation, VisitType
 
 TELEHEALTH_POS = "10"  # telehealth in the patient's home (CMS POS 10)
 
@@ -92,9 +92,19 @@ def _check_refs(session: Session, ctx: Context, patient_id: uuid.UUID, location_
     ctx.require(BILLING_CHARGE, location_id, what="location")
     get_or_404(session, Location, location_id, "location")
     load_patient(session, ctx, patient_id, BILLING_CHARGE)
-    if provider_id is not None and session.scalars(select(Provider.id).where(Provider.id == provider_id)).first() \
-            is None:
-        raise ValidationProblem("No such provider", field="rendering_provider_id")
+    _check_provider(session, provider_id, location_id)
+
+
+def _check_provider(session: Session, provider_id: uuid.UUID | None, location_id: uuid.UUID) -> None:
+    """The rendering provider must work at the encounter's location (as booking requires): a provider
+    of another location, or of another organisation, is refused like a missing one."""
+    if provider_id is None:
+        return
+    works_here = session.scalars(select(ProviderLocation.id).where(ProviderLocation.provider_id == provider_id,
+                                                                   ProviderLocation.location_id == location_id)
+                                 ).first()
+    if works_here is None:
+        raise ValidationProblem("No such provider at this location", field="rendering_provider_id")
 
 
 def _new(session: Session, ctx: Context, data: EncounterIn, **extra: Any) -> Encounter:
@@ -168,9 +178,7 @@ def _apply(session: Session, ctx: Context, enc: Encounter, data: EncounterUpdate
     if claims.encounter_locked(session, enc.id):
         raise Conflict("A claim of this encounter is with the payer; send a corrected claim instead",
                        field="encounter_id")
-    if data.rendering_provider_id is not None and session.scalars(
-            select(Provider.id).where(Provider.id == data.rendering_provider_id)).first() is None:
-        raise ValidationProblem("No such provider", field="rendering_provider_id")
+    _check_provider(session, data.rendering_provider_id, enc.location_id)
     for k, v in data.model_dump(exclude={"lines"}).items():
         setattr(enc, k, v)
     for old in session.scalars(select(EncounterLine).where(EncounterLine.encounter_id == enc.id)):

@@ -122,7 +122,8 @@ def render(claim: x12.Claim, *, amount_paid_cents: int | None = None, rendering_
             cells = ["", "", "", "", "", "", ""]
             if line is not None:
                 end = line.service_date_end or line.service_date
-                cells = [f"{line.service_date:%m %d %y} {end:%m %d %y}", line.place_of_service or claim.place_of_service,
+                cells = [f"{line.service_date:%m %d %y} {end:%m %d %y}",
+                         line.place_of_service or claim.place_of_service,
                          f"{line.procedure_code} {' '.join(line.modifiers)}",
                          "".join(LETTERS[p - 1] for p in line.diagnosis_pointers), _money(line.charge_cents),
                          str(line.units),

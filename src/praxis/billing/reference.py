@@ -80,7 +80,10 @@ def set_billing_profile(ctx: Context, location_id: uuid.UUID, data: BillingProfi
 
 
 def get_billing_profile(ctx: Context, location_id: uuid.UUID) -> BillingProfileOut:
+    """A location's billing identity (a location outside the caller's scope answers 404)."""
     _require_read(ctx)
+    held = next(p for p in (BILLING_READ, BILLING_MANAGE, BILLING_CHARGE) if ctx.has(p))
+    ctx.require(held, location_id, what="location")
     with unit_of_work(ctx) as session:
         get_or_404(session, Location, location_id, "location")
         profile = profile_for(session, location_id)

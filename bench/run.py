@@ -125,13 +125,22 @@ def main(argv: list[str] | None = None) -> int:
                     help="development: use --db as is (already seeded; info dict from generate() as JSON)")
     ap.add_argument("--per-slot", type=int, default=PER_SLOT,
                     help="booking attempts aimed at each slot (4 = contended; 1 = every attempt can win)")
-    ap.add_argument("--only", choices=["all", "booking"], default="all",
-                    help="development: run only the booking measurements")
+    ap.add_argument("--only", choices=["all", "booking", "x12"], default="all",
+                    help="development: run only the booking (or the X12 codec) measurements")
     ap.add_argument("--load-client", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     PER_SLOT = max(1, args.per_slot)
     if args.load_client:
         return _load_client()
+    if args.only == "x12":  # pure codec: no database needed
+        import bench_x12
+
+        x12_rows = bench_x12.rows()
+        _print(x12_rows, "no database")
+        (HERE / "results_x12.json").write_text(json.dumps(
+            {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "results": x12_rows},
+            indent=2, default=str))
+        return 0
 
     os.environ.setdefault("PRAXIS_VAR_DIR", tempfile.mkdtemp(prefix="praxis-bench-var-"))
     from praxis import wiring
@@ -222,6 +231,10 @@ def _measure(engine: Any, info: dict[str, Any], args: Any) -> list[dict[str, Any
 
     rows.append(_booking_http(engine, info, args))
     rows.append(_booking_raw(engine, info, args))
+
+    import bench_x12  # pure codec (formats.x12): 837P generation, our reader beside pyx12
+
+    rows += bench_x12.rows()
     return rows
 
 

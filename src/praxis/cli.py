@@ -339,7 +339,33 @@ def main() -> None:
     app()
 
 
+
+
+# -- X12 (formats.x12): pure codec, no database ------------------------------------------------
+x12_app = typer.Typer(help="X12 5010 files (837P, 835, 999, 277CA, TA1, ...)")
+app.add_typer(x12_app, name="x12")
+
+
+@x12_app.command("validate")
+def x12_validate(
+    file: Annotated[Path, typer.Argument(help="an X12 file", exists=True, dir_okay=False, readable=True)],
+    show_all: Annotated[bool, typer.Option("--all", help="list every defect, not only the first")] = False,
+) -> None:
+    """Read FILE with our X12 reader; exit 1 naming the first defect (segment number and reason)."""
+    from praxis.formats.x12 import read_interchange
+
+    result = read_interchange(file.read_bytes())
+    if result.defects:
+        first = result.defects[0]
+        typer.echo(f"{file}: {len(result.defects)} defect(s); first: {first}", err=True)
+        if show_all:
+            for defect in result.defects[1:]:
+                typer.echo(f"  {defect}", err=True)
+        raise typer.Exit(1)
+    kinds = sorted({tx.id for tx in result.transactions()})
+    count = sum(1 for _ in result.transactions())
+    typer.echo(f"{file}: OK ({len(result.segments)} segments, {count} transaction set(s): {', '.join(kinds)})")
+
+
 if __name__ == "__main__":
     main()
-
-

@@ -1,14 +1,21 @@
-"""What billing needs from inbound acknowledgements (999, 277CA, TA1), read by pure code.
+"""What billing needs from inbound acknowledgements (999, 277CA, TA1), read by `praxis.formats.x12`'s
+typed readers and reduced to the few facts the claim statuses depend on.
 
-Adapter on billing's side until `praxis.formats.x12` ships its typed 999/277CA/TA1 readers (being
-written concurrently); it reads only the few segments the claim statuses depend on and reports a
-file it cannot read as `AckError` naming the segment and reason, never a crash. Replace the body of
-`read_ack` with the formats readers when they land; callers use only the dataclasses below.
+A file the reader finds defects in (truncated, broken envelope, missing AK1/AK9) is refused as a
+whole with `AckError` naming the first defects by segment number and reason: a half-read
+acknowledgement must never move half the claims. Only trailer counts and control numbers that do
+not match their headers (a sender's bookkeeping slip in an otherwise complete file: every segment
+and trailer is there) are accepted, and kept as warnings on the file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from praxis.formats import x12
+
+TOLERATED = frozenset({"iea.control_number", "iea.count", "ge.control_number", "ge.count", "se.count",
+                       "se.control_number"})
 
 
 class AckError(ValueError):
@@ -18,7 +25,7 @@ class AckError(ValueError):
 @dataclass(frozen=True)
 class TransactionAck:
     """A 999's verdict on one transaction set (AK2/IK5): A accepted, E accepted with errors, R/M/W/X
-    rejected; `errors` are the IK3/IK4 segment and element notes."""
+    rejected; `errors` are the segment and element notes, readable."""
 
     set_id: str
     control_number: str
@@ -28,18 +35,18 @@ class TransactionAck:
 
 @dataclass(frozen=True)
 class ClaimStatus:
-    """A 277CA's verdict on one claim: its CLM01 (TRN02), the STC category codes and the payer's
-    claim number (REF*1K)."""
+    """A 277CA's verdict on one claim: its CLM01, the status codes (category:code[:entity]) with their
+    texts, and the payer's claim number."""
 
     claim_number: str
-    category: str  # A1, A2 accepted; A3, A4, A6, A7, A8 rejected/returned
+    accepted: bool
     codes: tuple[str, ...]
+    texts: tuple[str, ...] = ()
     payer_claim_number: str = ""
-    amount: str = ""
 
     @property
-    def accepted(self) -> bool:
-        return self.category in ("A1", "A2", "A5")
+    def category(self) -> str:
+        return self.codes[0].split(":", 1)[0] if self.codes else ""
 
 
 @dataclass
@@ -54,78 +61,52 @@ class Ack:
     claims: list[ClaimStatus] = field(default_factory=list)
     ta1_control_number: str = ""  # TA1-01: the interchange acknowledged
     ta1_status: str = ""  # TA1-04: A | E | R
-    ta1_note: str = ""  # TA1-05
+    ta1_note: str = ""  # TA1-05 with its text
+    warnings: list[str] = field(default_factory=list)  # tolerated defects (see the module docstring)
 
 
-def segments(text: str) -> tuple[list[list[str]], str]:
-    """Split an interchange into segments of elements, separators taken from ISA."""
-    data = text.lstrip("\ufeff \r\n\t")
-    if not data.startswith("ISA") or len(data) < 106:
-        raise AckError("segment 1: the file does not start with a complete ISA segment")
-    element, component, terminator = data[3], data[104], data[105]
-    segs = []
-    for raw in data.split(terminator):
-        raw = raw.strip("\r\n ")
-        if raw:
-            segs.append(raw.split(element))
-    return segs, component
+def _reason(r: x12.acks.Reason) -> str:
+    where = f"{r.segment_id} at segment {r.segment_position}" if r.segment_id else ""
+    if r.element:
+        where += f" element {r.element}"
+    text = f"{r.text} ({r.code})" if r.text else r.code
+    return f"{where}: {text}" if where else text
 
 
-def read_ack(text: str) -> Ack:
-    """Read a 999, 277CA or TA1 interchange (the first functional group decides the kind)."""
-    segs, comp = segments(text)
-    isa = segs[0]
-    if len(isa) < 17:
-        raise AckError("segment 1: ISA has fewer than 16 elements")
-    ack = Ack(kind="", sender_id=isa[6].strip(), receiver_id=isa[8].strip(), interchange_control_number=isa[13])
-    if segs[-1][0] != "IEA":
-        raise AckError(f"segment {len(segs)}: the interchange is truncated (no IEA)")
-    current: list[str] | None = None
-    errors: list[str] = []
-    claim_trn = ""
-    in_claim = False
-    for n, seg in enumerate(segs, start=1):
-        tag = seg[0]
-        try:
-            if tag == "TA1":
-                ack.kind = ack.kind or "TA1"
-                ack.ta1_control_number, ack.ta1_status = seg[1], seg[4]
-                ack.ta1_note = seg[5] if len(seg) > 5 else ""
-            elif tag == "ST":
-                if seg[1] == "999":
-                    ack.kind = "999"
-                elif seg[1] == "277":
-                    ack.kind = "277CA"
-                elif not ack.kind:
-                    raise AckError(f"segment {n}: transaction set {seg[1]} is not an acknowledgement billing reads")
-            elif tag == "AK1":
-                ack.group_control_number = seg[2]
-            elif tag == "AK2":
-                current, errors = [seg[1], seg[2]], []
-            elif tag in ("IK3", "IK4"):
-                errors.append(f"{tag} " + "*".join(seg[1:]))
-            elif tag == "IK5":
-                if current is None:
-                    raise AckError(f"segment {n}: IK5 without AK2")
-                ack.transactions.append(TransactionAck(current[0], current[1], seg[1], tuple(errors)))
-                current = None
-            elif tag == "AK9":
-                ack.group_status = seg[1]
-            elif tag == "HL" and ack.kind == "277CA":
-                in_claim = len(seg) > 3 and seg[3] == "PT"
-                claim_trn = ""
-            elif tag == "TRN" and ack.kind == "277CA" and in_claim:
-                claim_trn = seg[2]
-            elif tag == "STC" and ack.kind == "277CA" and in_claim and claim_trn:
-                parts = seg[1].split(comp)
-                ack.claims.append(ClaimStatus(claim_trn, parts[0], tuple(parts[1:]),
-                                              amount=seg[4] if len(seg) > 4 else ""))
-            elif tag == "REF" and ack.kind == "277CA" and in_claim and seg[1] == "1K" and ack.claims \
-                    and ack.claims[-1].claim_number == claim_trn:
-                last = ack.claims[-1]
-                ack.claims[-1] = ClaimStatus(last.claim_number, last.category, last.codes, seg[2], last.amount)
-        except IndexError:
-            raise AckError(f"segment {n}: {tag} has too few elements") from None
-    if not ack.kind:
+def _defect(d: x12.Defect) -> str:
+    return f"segment {d.segment} {d.segment_id}: {d.message}" if d.segment_id else f"segment {d.segment}: {d.message}"
+
+
+def read_ack(text: str | bytes) -> Ack:
+    """Read a 999, 277CA or TA1 interchange; `AckError` when it has defects or holds none of them."""
+    acks = x12.read_acknowledgements(text)
+    fatal = [d for d in acks.defects if d.code not in TOLERATED]
+    if fatal:
+        shown = "; ".join(_defect(d) for d in fatal[:3])
+        raise AckError(shown + (f" (and {len(fatal) - 3} more)" if len(fatal) > 3 else ""))
+    if not acks.result.interchanges:
+        raise AckError("segment 1: no interchange")
+    ic = acks.result.interchanges[0]
+    ack = Ack(kind="", sender_id=ic.sender_id.strip(), receiver_id=ic.receiver_id.strip(),
+              interchange_control_number=ic.control_number, warnings=[_defect(d) for d in acks.defects])
+    if acks.functional_acks:
+        fa = acks.functional_acks[0]
+        ack.kind, ack.group_control_number, ack.group_status = "999", fa.group_control_number, fa.status
+        for f in acks.functional_acks:
+            ack.transactions += [TransactionAck(t.transaction_id, t.control_number, t.status,
+                                                tuple(_reason(r) for r in t.reasons)) for t in f.transactions]
+    elif acks.claim_acks:
+        ack.kind = "277CA"
+        for ca in acks.claim_acks:
+            ack.claims += [ClaimStatus(
+                claim_number=c.claim_id, accepted=c.accepted,
+                codes=tuple(":".join(x for x in (r.category, r.code, r.entity) if x) for r in c.reasons),
+                texts=tuple(r.code_text or r.category_text for r in c.reasons),
+                payer_claim_number=c.payer_claim_control_number) for c in ca.claims]
+    elif acks.interchange_acks:
+        ta = acks.interchange_acks[0]
+        ack.kind, ack.ta1_control_number, ack.ta1_status = "TA1", ta.control_number, ta.status
+        ack.ta1_note = f"{ta.note_code} {ta.note_text}".strip()
+    else:
         raise AckError("segment 2: no TA1, 999 or 277 in the interchange")
     return ack

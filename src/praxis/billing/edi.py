@@ -90,7 +90,7 @@ def _process(ctx: Context, file_id: uuid.UUID) -> None:
             audit.record(session, ctx, "edi_file.failed", "edi_file", f.id, detail={"error": str(exc)})
             return
         f.kind = ack.kind
-        summary: dict[str, Any] = {"kind": ack.kind, "matched": [], "unmatched": []}
+        summary: dict[str, Any] = {"kind": ack.kind, "matched": [], "unmatched": [], "warnings": ack.warnings}
         if ack.kind == "999":
             _apply_999(session, ctx, f, ack, summary)
         elif ack.kind == "277CA":
@@ -157,17 +157,18 @@ def _apply_277ca(session: Session, ctx: Context, f: EdiFile, ack: acks.Ack, summ
             continue
         if status.payer_claim_number:
             claim.payer_claim_number = status.payer_claim_number[:50]
-        codes = ":".join(status.codes)
+        said = "; ".join(f"{c} {t}".strip() for c, t in zip(status.codes, status.texts, strict=False)) \
+            or ", ".join(status.codes)
+        detail = {"stc": status.category, "codes": list(status.codes)}
         if status.accepted:
-            note = f"277CA: accepted by the payer ({status.category}{':' + codes if codes else ''})"
+            note = f"277CA: accepted by the payer ({said})"
             if claim.status == "submitted":
-                _claim_to(session, ctx, claim, "accepted", "ack_277ca", note, f, {"stc": status.category})
+                _claim_to(session, ctx, claim, "accepted", "ack_277ca", note, f, detail)
             else:
-                note_event(session, ctx, claim, "ack_277ca", note, detail={"stc": status.category}, edi_file_id=f.id)
+                note_event(session, ctx, claim, "ack_277ca", note, detail=detail, edi_file_id=f.id)
         else:
             _claim_to(session, ctx, claim, "rejected", "ack_277ca",
-                      f"277CA: rejected ({status.category}:{codes}); fix the claim and send it again", f,
-                      {"stc": status.category, "codes": list(status.codes)})
+                      f"277CA: rejected ({said}); fix the claim and send it again", f, detail)
         summary["matched"].append(claim.claim_number)
 
 

@@ -61,7 +61,8 @@ def test_999_rejection_shows_reasons_on_the_claim(org):
     _f, _ = edi.ingest(w.ctx, _999(conn, batch, st, "R", "IK3*NM1*17**8~IK4*9*67*7*X~"))
     got = claims.get_claim(w.ctx, made[0].id)
     assert got.status == "rejected"
-    assert "rejected" in got.events[-1].note and "IK3 NM1*17**8" in got.events[-1].note
+    assert "rejected" in got.events[-1].note
+    assert "NM1 at segment 17: Segment has data element errors (8)" in got.events[-1].note
 
 
 def test_277ca_accepts_and_rejects_by_claim_number(org):

@@ -80,3 +80,11 @@ def test_a_separator_in_a_nested_name_is_refused() -> None:
     bad = c.claim(subscriber=replace(c.SUBSCRIBER, last_name="O~NEIL"))
     with pytest.raises(X12WriteError, match=r"claims\[0\]\.subscriber\.last_name"):
         write_837p(c.interchange(bad))
+
+
+def test_a_value_of_the_wrong_type_is_refused_not_crashed_on() -> None:
+    bad = c.claim(subscriber=replace(c.SUBSCRIBER, sex=None), payer=replace(c.ACME, payer_id=60054))  # type: ignore[arg-type]
+    with pytest.raises(X12WriteError) as err:
+        write_837p(c.interchange(bad))
+    assert "transactions[0].claims[0].subscriber.sex: NoneType given, text expected" in err.value.problems
+    assert "transactions[0].claims[0].payer.payer_id: int given, text expected" in err.value.problems

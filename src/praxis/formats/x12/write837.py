@@ -12,8 +12,10 @@ import re
 from dataclasses import fields, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
+from praxis.formats.x12 import claim837
 from praxis.formats.x12.claim837 import (
     Address,
     BillingProvider,
@@ -68,29 +70,38 @@ def decimal_text(value: Decimal | int) -> str:
     return text or "0"
 
 
+_D8: dict[date, str] = {}
+
+
 def _d8(day: date) -> str:
-    return day.strftime("%Y%m%d")
+    text = _D8.get(day)
+    if text is None:
+        if len(_D8) > 50_000:  # a bounded cache: claims repeat a few dates of service and birth
+            _D8.clear()
+        text = _D8[day] = f"{day.year:04d}{day.month:02d}{day.day:02d}"
+    return text
 
 
 class _Writer:
     """Per-interchange state: separators and the segment buffer."""
 
-    __slots__ = ("c", "count", "e", "out", "t")
+    __slots__ = ("c", "e", "out", "t")
 
     def __init__(self, seps: Separators) -> None:
         self.e = seps.element
         self.c = seps.component
         self.t = seps.segment + seps.line_ending
         self.out: list[str] = []
-        self.count = 0
 
     def seg(self, *elements: str) -> None:
         """One segment; trailing empty elements are dropped (X12 forbids them)."""
-        n = len(elements)
+        if elements[-1]:
+            self.out.append(self.e.join(elements) + self.t)
+            return
+        n = len(elements) - 1
         while n > 1 and not elements[n - 1]:
             n -= 1
         self.out.append(self.e.join(elements[:n]) + self.t)
-        self.count += 1
 
     # -- loops ---------------------------------------------------------------------------
 
@@ -218,23 +229,26 @@ class _Writer:
             self.provider("82", c.rendering_provider)
         for oc in c.other_coverages:
             self.other_coverage(oc)
+        el, t, out = self.e, self.t, self.out
         for n, line in enumerate(c.lines, 1):
-            self.seg("LX", str(n))
-            self.seg("SV1", self.procedure(line.procedure_code, line.modifiers), money(line.charge_cents),
-                     line.unit_basis, decimal_text(line.units), line.place_of_service, "",
-                     e.join(map(str, line.diagnosis_pointers)))
+            # The hot loop: segments formatted directly (every element here is non-empty but SV105).
+            procedure = e.join(("HC", line.procedure_code, *line.modifiers)) if line.modifiers else (
+                f"HC{e}{line.procedure_code}")
+            pointers = e.join(map(str, line.diagnosis_pointers))
+            out.append(f"LX{el}{n}{t}SV1{el}{procedure}{el}{money(line.charge_cents)}{el}{line.unit_basis}{el}"
+                       f"{decimal_text(line.units)}{el}{line.place_of_service}{el}{el}{pointers}{t}")
             if line.service_date_end is not None and line.service_date_end != line.service_date:
-                self.seg("DTP", "472", "RD8", f"{_d8(line.service_date)}-{_d8(line.service_date_end)}")
+                out.append(f"DTP{el}472{el}RD8{el}{_d8(line.service_date)}-{_d8(line.service_date_end)}{t}")
             else:
-                self.seg("DTP", "472", "D8", _d8(line.service_date))
-            self.seg("REF", "6R", line.line_item_control_number)
+                out.append(f"DTP{el}472{el}D8{el}{_d8(line.service_date)}{t}")
+            out.append(f"REF{el}6R{el}{line.line_item_control_number}{t}")
             if line.rendering_provider is not None:
                 self.provider("82", line.rendering_provider)
             for adj in line.adjudications:
                 self.line_adjudication(adj)
 
     def transaction(self, tx: Transaction837) -> None:
-        self.count = 0
+        start = len(self.out)
         self.seg("ST", "837", tx.control_number, IMPLEMENTATION_GUIDE)
         self.seg("BHT", "0019", "00", tx.reference, tx.created.strftime("%Y%m%d"), tx.created.strftime("%H%M"), "CH")
         sub = tx.submitter
@@ -271,7 +285,11 @@ class _Writer:
                         self.patient(hl, sub_hl, patient)
                     for c in claims:
                         self.claim(c)
-        self.seg("SE", str(self.count + 1), tx.control_number)
+        # SE01 counts ST..SE; the hot loop appends several segments per string, so count terminators.
+        body = "".join(self.out[start:])
+        del self.out[start:]
+        self.out.append(body)
+        self.seg("SE", str(body.count(self.t) + 1), tx.control_number)
 
 
 _TEXT_CACHE: dict[str, re.Pattern[str]] = {}
@@ -286,26 +304,100 @@ def _forbidden(seps: Separators) -> re.Pattern[str]:
     return pattern
 
 
+_INPUT_TYPES = {value.__name__: value for value in vars(claim837).values()
+                if isinstance(value, type) and is_dataclass(value)}
+
+
+class _Plan:
+    """Which fields of an input dataclass hold text, nested inputs or tuples of either, read
+    with one `attrgetter` each (the input check walks every claim: it must be cheap)."""
+
+    __slots__ = ("nested", "nested_tuples", "text_names", "text_tuples", "texts")
+
+    def __init__(self, cls: type) -> None:
+        texts, text_tuples, nested, nested_tuples = [], [], [], []
+        for f in fields(cls):
+            kind = str(f.type).replace(" | None", "")
+            if kind.startswith("tuple[str"):
+                text_tuples.append(f.name)
+            elif kind.startswith("tuple["):
+                if kind[6:].split(",")[0] in _INPUT_TYPES:
+                    nested_tuples.append(f.name)
+            elif kind in _INPUT_TYPES:
+                if kind != "Separators":
+                    nested.append(f.name)
+            elif kind in ("str", "EntityType", "PayerResponsibility", "FrequencyCode") or kind.startswith("Literal"):
+                texts.append(f.name)
+        self.text_names = frozenset(texts)
+        self.texts = attrgetter(*texts, *texts[:1]) if texts else None  # twice the first: always a tuple
+        self.text_tuples = tuple(attrgetter(n) for n in text_tuples)
+        self.nested = tuple(attrgetter(n) for n in nested)
+        self.nested_tuples = tuple(attrgetter(n) for n in nested_tuples)
+
+
+_PLANS = {cls: _Plan(cls) for cls in _INPUT_TYPES.values()}
+
+
+def _strings(obj: Any, out: list[str], seen: set[int]) -> None:
+    """Every string inside `obj` (the input dataclasses and tuples of them), each object once."""
+    seen.add(id(obj))
+    plan = _PLANS[type(obj)]
+    if plan.texts is not None:
+        out += plan.texts(obj)
+    for getter in plan.text_tuples:
+        out += getter(obj)
+    for getter in plan.nested:
+        value = getter(obj)
+        if value is not None and id(value) not in seen:
+            _strings(value, out, seen)
+    for getter in plan.nested_tuples:
+        for value in getter(obj):
+            if id(value) not in seen:
+                _strings(value, out, seen)
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+
+
 def _scan_text(obj: Any, path: str, bad: re.Pattern[str], seen: set[int], problems: list[str]) -> None:
-    """Every string inside `obj` (dataclasses and tuples, recursively) is free of separators."""
+    """Fast path: one regular-expression search over all the object's strings; only when it
+    finds a separator, walk again to name the field."""
     if id(obj) in seen:
         return
-    seen.add(id(obj))
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        if isinstance(value, str):
+    strings: list[str] = []
+    try:
+        _strings(obj, strings, seen)
+        clean = not bad.search("".join(strings))
+    except (TypeError, KeyError, AttributeError):  # not text where text belongs, or not an input type
+        clean = False
+    if not clean:
+        _name_bad_fields(obj, path, bad, problems)
+
+
+def _name_bad_fields(obj: Any, path: str, bad: re.Pattern[str], problems: list[str]) -> None:
+    if not is_dataclass(obj):
+        problems.append(f"{path}: {type(obj).__name__} is not one of the 837P input types")
+        return
+    plan = _PLANS.get(type(obj))
+    for name in _field_names(type(obj)):
+        value = getattr(obj, name)
+        if plan is not None and name in plan.text_names and not isinstance(value, str):
+            problems.append(f"{path}.{name}: {type(value).__name__} given, text expected")
+        elif isinstance(value, str):
             if bad.search(value):
-                problems.append(f"{path}.{f.name}: contains a separator or control character ({value!r})")
-        elif is_dataclass(value):
-            _scan_text(value, f"{path}.{f.name}", bad, seen, problems)
+                problems.append(f"{path}.{name}: contains a separator or control character ({value!r})")
         elif isinstance(value, tuple):
             for i, item in enumerate(value):
                 if isinstance(item, str):
                     if bad.search(item):
-                        problems.append(f"{path}.{f.name}[{i}]: contains a separator or control character "
-                                        f"({item!r})")
+                        problems.append(f"{path}.{name}[{i}]: contains a separator or control character ({item!r})")
                 elif is_dataclass(item):
-                    _scan_text(item, f"{path}.{f.name}[{i}]", bad, seen, problems)
+                    _name_bad_fields(item, f"{path}.{name}[{i}]", bad, problems)
+        elif is_dataclass(value) and not isinstance(value, Separators):
+            _name_bad_fields(value, f"{path}.{name}", bad, problems)
 
 
 def _check_claim(c: Claim, path: str, problems: list[str]) -> None:

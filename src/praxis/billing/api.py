@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from praxis.billing import charges, claims, edi, reference, rules, submission
+from praxis.billing import charges, claims, codes, edi, reference, rules, submission
 from praxis.billing.permissions import BILLING_CHARGE, BILLING_MANAGE, BILLING_READ, BILLING_SUBMIT
 from praxis.billing.schemas import (
     AdjudicationIn,
@@ -104,6 +104,31 @@ class CodeImportIn(StrictModel):
 def import_codes(data: CodeImportIn, ctx: Context = Depends(permission(BILLING_MANAGE))) -> CodeImportOut:
     """Load the organisation's code list (CSV `code,description`); a dry run unless `apply`."""
     return reference.import_codes(ctx, data.system, data.content, apply=data.apply)
+
+
+class CodeOut(BaseModel):
+    code: str
+    description: str
+
+
+@router.get("/code-sets/places-of-service", response_model=list[CodeOut])
+def places_of_service(ctx: Context = Depends(permission(BILLING_CHARGE))) -> list[CodeOut]:
+    """The CMS place-of-service code set (public data shipped with Praxis)."""
+    return [CodeOut(code=c, description=d) for c, d in codes.PLACES_OF_SERVICE.items()]
+
+
+@router.get("/code-sets/modifiers", response_model=list[CodeOut])
+def modifiers(ctx: Context = Depends(permission(BILLING_CHARGE))) -> list[CodeOut]:
+    """Common CPT/HCPCS modifiers (public CMS descriptions shipped with Praxis)."""
+    return [CodeOut(code=c, description=d) for c, d in codes.MODIFIERS.items()]
+
+
+@router.get("/code-sets/{system}", response_model=list[CodeOut])
+def search_codes(system: Literal["ICD10CM", "CPT", "HCPCS"], q: Annotated[str, Query(min_length=1, max_length=60)],
+                 limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                 ctx: Context = Depends(permission(BILLING_CHARGE))) -> list[CodeOut]:
+    """Search the organisation's loaded list by code prefix or words of the description."""
+    return [CodeOut(code=c, description=d) for c, d in reference.search_codes(ctx, system, q, limit=limit)]
 
 
 @router.get("/fee-schedules", response_model=list[FeeScheduleOut])

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from praxis.billing import codes
@@ -326,11 +327,15 @@ def loaded_codes(session: Session, system: str, wanted: list[str]) -> set[str] |
 def search_codes(ctx: Context, system: str, q: str, *, limit: int = 20) -> list[tuple[str, str]]:
     """Codes of a loaded list whose code or description starts with / contains `q`."""
     _require_read(ctx)
-    q = q.strip().upper().replace(".", "")
+    # Input never becomes a LIKE pattern: wildcards and the escape character are escaped.
+    words = q.strip()
+    code = re.sub(r"[^A-Z0-9]", "", words.upper())
+    pattern = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     with unit_of_work(ctx) as session:
         stmt = select(BillingCode.code, BillingCode.description).where(
             BillingCode.system == system, BillingCode.active,
-            or_(BillingCode.code.like(f"{q}%"), BillingCode.description.ilike(f"%{q}%"))) \
+            or_(BillingCode.code.like(f"{code}%") if code else false(),
+                BillingCode.description.ilike(f"%{pattern}%", escape="\\"))) \
             .order_by(BillingCode.code).limit(limit)
         return [(c, d) for c, d in session.execute(stmt)]
 

@@ -79,3 +79,25 @@ def test_cms1500_pdf_of_a_claim(org, bearer):
     assert body.startswith(b"%PDF")
     for text in (claim.claim_number, "E11.9", "99213", "AUTH9", "Acme Health", "175.00", "Child"):
         assert text.encode() in body, text
+
+
+def test_code_sets_import_all_or_nothing_and_search(org, bearer):
+    w = make_billing_world(org)
+    bot = bearer(org, ["billing:read", "billing:charge", "billing:manage"])
+    content = "code,description\nE11.9,Type 2 diabetes mellitus\nI10,Hypertension\nZZ,x\n"
+    body = {"system": "ICD10CM", "content": content, "apply": True}
+    bad = bot.post("/api/v1/billing/code-sets/import", json=body)
+    assert bad.status_code == 200 and not bad.json()["applied"]
+    assert bad.json()["errors"] == [{"row": 4, "field": "code", "message": "'ZZ' is not a ICD10CM code"}]
+    assert bot.get("/api/v1/billing/code-sets/ICD10CM?q=diab").json() == []  # nothing was loaded
+    ok = bot.post("/api/v1/billing/code-sets/import", json={**body, "content": body["content"].replace("ZZ,x\n", "")})
+    assert ok.json()["applied"] and ok.json()["added"] == 2
+    assert [c["code"] for c in bot.get("/api/v1/billing/code-sets/ICD10CM?q=diab").json()] == ["E119"]
+    assert [c["code"] for c in bot.get("/api/v1/billing/code-sets/ICD10CM?q=e11.").json()] == ["E119"]
+    assert bot.get("/api/v1/billing/code-sets/ICD10CM?q=%25").json() == []  # a wildcard is only a character
+    assert {"code": "11", "description": "Office"} in bot.get("/api/v1/billing/code-sets/places-of-service").json()
+    assert any(m["code"] == "25" for m in bot.get("/api/v1/billing/code-sets/modifiers").json())
+    # with a list loaded, a code outside it is a scrubber finding
+    pid, _ = w.patient()
+    [claim] = claims.build_claims(w.ctx, w.encounter(pid, diagnoses=["E11.9", "J45.909"]).id)
+    assert [(f.rule, f.field) for f in claim.findings] == [("icd10", "diagnoses[1]")]

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -70,14 +71,27 @@ def _sex(value: str) -> str:
     return value if value in ("M", "F") else "U"
 
 
-def to_x12_claim(session: Session, claim: Claim, conn: ClearinghouseConnection) -> x12.Claim:
-    """The claim as the 837P writer's input (subscriber and payer details as they are now)."""
-    prof = reference.profile_for(session, claim.location_id)
+def _memo(cache: dict[Any, Any] | None, key: Any, load: Callable[[], Any]) -> Any:
+    """`load()` once per key within one batch (billing identities, payers, providers repeat)."""
+    if cache is None:
+        return load()
+    if key not in cache:
+        cache[key] = load()
+    return cache[key]
+
+
+def to_x12_claim(session: Session, claim: Claim, conn: ClearinghouseConnection,
+                 cache: dict[Any, Any] | None = None) -> x12.Claim:
+    """The claim as the 837P writer's input (subscriber and payer details as they are now). `cache`
+    keeps the reference rows a batch's claims share."""
+    prof = _memo(cache, ("profile", claim.location_id), lambda: reference.profile_for(session, claim.location_id))
     if prof is None:
         raise ValidationProblem("The location has no billing identity", field="billing")
     patient = session.scalars(select(Patient).where(Patient.id == claim.patient_id)).one()
     cov = session.scalars(select(Coverage).where(Coverage.id == claim.coverage_id)).one()
-    payer = session.scalars(select(PayerRow).where(PayerRow.id == claim.payer_id)).one()
+    payer = _memo(cache, ("payer", claim.payer_id),
+                  lambda: session.scalars(select(PayerRow).where(PayerRow.id == claim.payer_id)).one())
+    payer_edi = _memo(cache, ("edi", claim.payer_id), lambda: reference.payer_edi_id(session, payer, "claims", conn.id))
     p_addr = _addr(patient.address_line1, patient.city, patient.state, patient.postal_code, patient.address_line2)
     if cov.relationship == "18":
         subscriber = x12.Subscriber(
@@ -102,10 +116,8 @@ def to_x12_claim(session: Session, claim: Claim, conn: ClearinghouseConnection) 
                      if payer.address_line1 and payer.city and payer.state and payer.postal_code else None)
     rendering = None
     if claim.rendering_provider_id:
-        prov = session.scalars(select(Provider).where(Provider.id == claim.rendering_provider_id)).first()
-        if prov is not None and prov.npi:
-            rendering = x12.Provider(last_name=prov.last_name, first_name=prov.first_name, npi=prov.npi,
-                                     taxonomy_code=reference.taxonomy_of(session, prov.id))
+        pid = claim.rendering_provider_id
+        rendering = _memo(cache, ("provider", pid), lambda: _rendering(session, pid))
     referring = None
     if claim.referring and claim.referring.get("npi"):
         referring = x12.Provider(last_name=claim.referring.get("last_name", "") or "UNKNOWN",
@@ -128,13 +140,20 @@ def to_x12_claim(session: Session, claim: Claim, conn: ClearinghouseConnection) 
             name=prof.name, npi=prof.npi, tax_id=prof.tax_id, taxonomy_code=prof.taxonomy_code,
             address=_addr(prof.address_line1, prof.city, prof.state, prof.postal_code, prof.address_line2),
             tax_id_qualifier="SY" if prof.tax_id_type == "SSN" else "EI"),
-        subscriber=subscriber, payer=x12.Payer(name=payer.name, payer_id=reference.payer_edi_id(
-            session, payer, "claims", conn.id), address=payer_address),
+        subscriber=subscriber, payer=x12.Payer(name=payer.name, payer_id=payer_edi, address=payer_address),
         diagnoses=tuple(claim.diagnoses), lines=x_lines, patient=x_patient, pay_to=pay_to,
         frequency_code=claim.frequency,  # type: ignore[arg-type]
         payer_claim_control_number=claim.payer_claim_number if claim.frequency != "1" else "",
         prior_authorization=claim.prior_auth, referring_provider=referring, rendering_provider=rendering,
         other_coverages=others)
+
+
+def _rendering(session: Session, provider_id: uuid.UUID) -> x12.Provider | None:
+    prov = session.scalars(select(Provider).where(Provider.id == provider_id)).first()
+    if prov is None or not prov.npi:
+        return None
+    return x12.Provider(last_name=prov.last_name, first_name=prov.first_name, npi=prov.npi,
+                        taxonomy_code=reference.taxonomy_of(session, prov.id))
 
 
 def _other_coverages(session: Session, claim: Claim, conn: ClearinghouseConnection
@@ -245,9 +264,10 @@ def _batch(session: Session, ctx: Context, conn: ClearinghouseConnection, claims
     submitter = _submitter(session, conn, claims)
     receiver = x12.Receiver(name=conn.name[:60], receiver_id=conn.receiver_id)
     stamp = now()
+    cache: dict[Any, Any] = {}
     for claim in claims:
         try:
-            xc = to_x12_claim(session, claim, conn)
+            xc = to_x12_claim(session, claim, conn, cache)
             problems = check_interchange(x12.Interchange837(settings, x12.ControlNumbers(1, 1), stamp, (
                 x12.Transaction837("0001", "CHECK", stamp, submitter, receiver, (xc,)),)))
         except ValidationProblem as exc:

@@ -165,8 +165,25 @@ def read_rows(copies: int = 200) -> list[dict[str, Any]]:
     return rows
 
 
+def read_837_rows(n: int = 2000) -> list[dict[str, Any]]:
+    """Our reader on our own 837P (no pyx12 rate here: the 835 rows are the comparison)."""
+    from tests.unit.formats import claims as c
+
+    from praxis.formats.x12 import read_837p, read_interchange, write_837p
+
+    text = write_837p(c.interchange(*_claims(n), per_transaction=500))
+    segments = len(read_interchange(text).segments)
+    wall, cpu = _timed(lambda: read_interchange(text), 2.0)
+    rows = [_row(f"X12 read 837P, ours: {n} claims, {segments} segments (envelopes, loops, checks)", n / cpu,
+                 "claims/s", None, segments_per_s=round(segments / cpu), wall_claims_per_s=round(n / wall))]
+    wall, cpu = _timed(lambda: read_837p(text), 2.0)
+    rows.append(_row(f"X12 read 837P into the claim dataclasses (read_837p): {n} claims", n / cpu, "claims/s", None,
+                     wall_claims_per_s=round(n / wall)))
+    return rows
+
+
 def rows() -> list[dict[str, Any]]:
-    return write_rows() + read_rows()
+    return write_rows() + read_rows() + read_837_rows()
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from praxis.billing.models import Claim, ClaimBatch, ClaimLine, ClearinghouseCon
 from praxis.billing.permissions import BILLING_READ, BILLING_SUBMIT
 from praxis.billing.schemas import BatchOut
 from praxis.formats import x12
-from praxis.formats.x12.write837 import X12WriteError, check_interchange, write_837p
+from praxis.formats.x12 import X12WriteError, check_interchange, write_837p
 from praxis.patients.models import Coverage, Patient
 from praxis.patients.models import Payer as PayerRow
 from praxis.platform import audit

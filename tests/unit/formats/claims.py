@@ -24,6 +24,7 @@ from praxis.formats.x12 import (
     Provider,
     Receiver,
     Separators,
+    ServiceFacility,
     ServiceLine,
     Submitter,
     Subscriber,
@@ -107,6 +108,22 @@ def secondary_claim() -> Claim:
     return claim("PX000106", subscriber=sub, payer=SECOND, other_coverages=(primary,), lines=lines)
 
 
+def facility_claim() -> Claim:
+    """Seen at another location of the group: 2310C service facility."""
+    facility = ServiceFacility(name="RIVERSIDE NORTH CLINIC", npi="1588667638",
+                               address=Address(line1="900 NORTH RD", city="SPRINGFIELD", state="IL",
+                                               postal_code="62702"))
+    return claim("PX000108", service_facility=facility)
+
+
+def medicare_secondary_claim() -> Claim:
+    """Medicare as the secondary payer: SBR05 insurance type code."""
+    sub = replace(SUBSCRIBER, payer_responsibility="S", claim_filing_indicator="MB", insurance_type_code="12",
+                  member_id="1EG4TE5MK73", group_number="")
+    return replace(secondary_claim(), claim_id="PX000109", subscriber=sub,
+                   payer=Payer(name="MEDICARE PART B", payer_id="00952"))
+
+
 def corrected_claim() -> Claim:
     return claim("PX000107", frequency_code="7", payer_claim_control_number="2026334000123", pay_to=PAY_TO)
 
@@ -119,6 +136,8 @@ ALL_SHAPES = {
     "modifiers": modifiers_claim,
     "secondary": secondary_claim,
     "corrected": corrected_claim,
+    "service_facility": facility_claim,
+    "medicare_secondary": medicare_secondary_claim,
 }
 
 

@@ -25,7 +25,7 @@ def test_many_claims_many_transactions_validate_under_pyx12() -> None:
     claims += [c.claim(f"PX9{n:05d}", lines=(c.line(1, cents=100 * n),), total_charge_cents=100 * n)
                for n in range(1, 6)]
     text = write_837p(c.interchange(*claims, per_transaction=4))
-    assert text.count("ST*837*") == 3
+    assert text.count("ST*837*") == -(-len(claims) // 4)
     ok, errors = pyx12_errors(text)
     assert errors == []
     assert ok is True
@@ -88,3 +88,18 @@ def test_a_value_of_the_wrong_type_is_refused_not_crashed_on() -> None:
         write_837p(c.interchange(bad))
     assert "transactions[0].claims[0].subscriber.sex: NoneType given, text expected" in err.value.problems
     assert "transactions[0].claims[0].payer.payer_id: int given, text expected" in err.value.problems
+
+
+def test_element_lengths_and_state_codes_are_checked() -> None:
+    bad = c.claim(subscriber=replace(c.SUBSCRIBER, member_id="W", address=replace(c.SUBSCRIBER.address, city="X",
+                                                                                     state="ZZ")),
+                  lines=(c.line(1, modifiers=("2",)),), billing_provider=replace(c.BILLING, npi="12345"))
+    with pytest.raises(X12WriteError) as err:
+        write_837p(c.interchange(bad))
+    problems = "\n".join(err.value.problems)
+    for expected in ("claims[0].subscriber.member_id: has 1 characters; 2..80 allowed",
+                     "claims[0].subscriber.address.city: has 1 characters; 2..30 allowed",
+                     "claims[0].subscriber.address: a US address needs a state code",
+                     "claims[0].lines[0].modifiers[0]: '2' has 1 characters; 2..2 allowed",
+                     "claims[0].billing_provider.npi: has 5 characters; 10..10 allowed"):
+        assert expected in problems

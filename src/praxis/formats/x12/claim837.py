@@ -205,6 +205,18 @@ class Subscriber:
     group_name: str = ""
     middle_name: str = ""
     suffix: str = ""
+    insurance_type_code: str = ""
+    """SBR05: only when Medicare is secondary (e.g. "12" working aged, "47" other liability)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceFacility:
+    """Loop 2310C: where the service was rendered, when not the billing provider's address
+    (e.g. another location of the group). `npi` only when the facility has its own."""
+
+    name: str
+    address: Address
+    npi: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,7 +358,8 @@ class Claim:
       `payer_claim_control_number` (REF*F8, the payer's claim number from the 835/277CA).
     - `diagnoses`: ICD-10-CM codes without the dot, principal first (ABK, then ABF), 1..12.
     - `prior_authorization`: REF*G1. `referring_provider`: 2310A. `rendering_provider`:
-      2310B, only when it differs from the billing provider.
+      2310B, only when it differs from the billing provider. `service_facility`: 2310C, only
+      when the service was not rendered at the billing provider's address.
     - `other_coverages`: 2320/2330 loops (secondary coverage, prior payer's adjudication).
     """
 
@@ -365,6 +378,7 @@ class Claim:
     prior_authorization: str = ""
     referring_provider: Provider | None = None
     rendering_provider: Provider | None = None
+    service_facility: ServiceFacility | None = None
     other_coverages: tuple[OtherCoverage, ...] = ()
     provider_signature_on_file: bool = True
     """CLM06."""

@@ -29,6 +29,7 @@ from praxis.formats.x12.claim837 import (
     PayToAddress,
     Provider,
     Receiver,
+    ServiceFacility,
     ServiceLine,
     Submitter,
     Subscriber,
@@ -192,7 +193,8 @@ def _subscriber(l2000b: Loop) -> tuple[Subscriber, Payer]:
         suffix=nm1.get(7), sex=_sex(dmg.get(3)) if dmg else "U",
         birth_date=_date(dmg, 2) if dmg else date.min, address=address,
         payer_responsibility=sbr.get(1),  # type: ignore[arg-type]
-        claim_filing_indicator=sbr.get(9), group_number=sbr.get(3), group_name=sbr.get(4))
+        claim_filing_indicator=sbr.get(9), group_number=sbr.get(3), group_name=sbr.get(4),
+        insurance_type_code=sbr.get(5))
     pr = l2010bb.segments[0]
     payer = Payer(name=pr.get(3), payer_id=pr.get(9), address=_address(l2010bb))
     return subscriber, payer
@@ -307,12 +309,18 @@ def _claim(l2300: Loop, component: str, billing: BillingProvider, pay_to: PayToA
     g1, f8 = l2300.first("REF", "G1"), l2300.first("REF", "F8")
     referring = next((_provider(c) for c in l2300.children if c.id == "2310A"), None)
     rendering = next((_provider(c) for c in l2300.children if c.id == "2310B"), None)
+    l2310c = l2300.child("2310C")
+    service_facility = None
+    if l2310c is not None:
+        nm1 = l2310c.segments[0]
+        service_facility = ServiceFacility(name=nm1.get(3), npi=nm1.get(9), address=_need_address(l2310c))
     return Claim(
         claim_id=clm.get(1), total_charge_cents=_amount(clm, 2), place_of_service=facility[0],
         frequency_code=facility[2] if len(facility) > 2 else "1",  # type: ignore[arg-type]
         billing_provider=billing, pay_to=pay_to, subscriber=subscriber, payer=payer, patient=patient,
         diagnoses=diagnoses, payer_claim_control_number=f8.get(2) if f8 else "",
         prior_authorization=g1.get(2) if g1 else "", referring_provider=referring, rendering_provider=rendering,
+        service_facility=service_facility,
         other_coverages=tuple(_other_coverage(c) for c in l2300.children if c.id == "2320"),
         lines=tuple(_line(c, component) for c in l2300.children if c.id == "2400"),
         provider_signature_on_file=clm.get(6) != "N",

@@ -8,14 +8,11 @@ field path). It is a hot path: one pass, string joins, no intermediate objects p
 
 from __future__ import annotations
 
-import re
-from dataclasses import fields, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from operator import attrgetter
 from typing import Any
 
-from praxis.formats.x12 import claim837
+from praxis.formats.x12.check837 import X12WriteError, check_interchange
 from praxis.formats.x12.claim837 import (
     Address,
     BillingProvider,
@@ -34,19 +31,6 @@ from praxis.formats.x12.claim837 import (
 )
 
 IMPLEMENTATION_GUIDE = "005010X222A1"
-MAX_DIAGNOSES = 12
-MAX_MODIFIERS = 4
-MAX_POINTERS = 4
-MAX_LINES = 50
-MAX_CLAIM_ID = 20
-
-
-class X12WriteError(ValueError):
-    """The data cannot be written as a valid 837P; `problems` names each field and why."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(problems))
 
 
 def money(cents: int) -> str:
@@ -141,7 +125,7 @@ class _Writer:
     def subscriber(self, hl: int, parent: int, s: Subscriber, payer: Payer, is_patient: bool) -> None:
         self.seg("HL", str(hl), str(parent), "22", "0" if is_patient else "1")
         self.seg("SBR", s.payer_responsibility, "18" if is_patient else "", s.group_number, s.group_name,
-                 "", "", "", "", s.claim_filing_indicator)
+                 s.insurance_type_code, "", "", "", s.claim_filing_indicator)
         self.seg("NM1", "IL", "1", s.last_name, s.first_name, s.middle_name, "", s.suffix, "MI", s.member_id)
         self.address(s.address)
         if is_patient:
@@ -227,6 +211,10 @@ class _Writer:
             self.provider("DN", c.referring_provider)
         if c.rendering_provider is not None:
             self.provider("82", c.rendering_provider)
+        if c.service_facility is not None:
+            facility = c.service_facility
+            self.seg("NM1", "77", "2", facility.name, "", "", "", "", "XX" if facility.npi else "", facility.npi)
+            self.address(facility.address)
         for oc in c.other_coverages:
             self.other_coverage(oc)
         el, t, out = self.e, self.t, self.out
@@ -290,196 +278,6 @@ class _Writer:
         del self.out[start:]
         self.out.append(body)
         self.seg("SE", str(body.count(self.t) + 1), tx.control_number)
-
-
-_TEXT_CACHE: dict[str, re.Pattern[str]] = {}
-
-
-def _forbidden(seps: Separators) -> re.Pattern[str]:
-    key = seps.element + seps.component + seps.repetition + seps.segment
-    pattern = _TEXT_CACHE.get(key)
-    if pattern is None:
-        pattern = re.compile("[" + re.escape(key) + r"\r\n\x00-\x1f]")
-        _TEXT_CACHE[key] = pattern
-    return pattern
-
-
-_INPUT_TYPES = {value.__name__: value for value in vars(claim837).values()
-                if isinstance(value, type) and is_dataclass(value)}
-
-
-class _Plan:
-    """Which fields of an input dataclass hold text, nested inputs or tuples of either, read
-    with one `attrgetter` each (the input check walks every claim: it must be cheap)."""
-
-    __slots__ = ("nested", "nested_tuples", "text_names", "text_tuples", "texts")
-
-    def __init__(self, cls: type) -> None:
-        texts, text_tuples, nested, nested_tuples = [], [], [], []
-        for f in fields(cls):
-            kind = str(f.type).replace(" | None", "")
-            if kind.startswith("tuple[str"):
-                text_tuples.append(f.name)
-            elif kind.startswith("tuple["):
-                if kind[6:].split(",")[0] in _INPUT_TYPES:
-                    nested_tuples.append(f.name)
-            elif kind in _INPUT_TYPES:
-                if kind != "Separators":
-                    nested.append(f.name)
-            elif kind in ("str", "EntityType", "PayerResponsibility", "FrequencyCode") or kind.startswith("Literal"):
-                texts.append(f.name)
-        self.text_names = frozenset(texts)
-        self.texts = attrgetter(*texts, *texts[:1]) if texts else None  # twice the first: always a tuple
-        self.text_tuples = tuple(attrgetter(n) for n in text_tuples)
-        self.nested = tuple(attrgetter(n) for n in nested)
-        self.nested_tuples = tuple(attrgetter(n) for n in nested_tuples)
-
-
-_PLANS = {cls: _Plan(cls) for cls in _INPUT_TYPES.values()}
-
-
-def _strings(obj: Any, out: list[str], seen: set[int]) -> None:
-    """Every string inside `obj` (the input dataclasses and tuples of them), each object once."""
-    seen.add(id(obj))
-    plan = _PLANS[type(obj)]
-    if plan.texts is not None:
-        out += plan.texts(obj)
-    for getter in plan.text_tuples:
-        out += getter(obj)
-    for getter in plan.nested:
-        value = getter(obj)
-        if value is not None and id(value) not in seen:
-            _strings(value, out, seen)
-    for getter in plan.nested_tuples:
-        for value in getter(obj):
-            if id(value) not in seen:
-                _strings(value, out, seen)
-
-
-def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
-
-
-
-
-def _scan_text(obj: Any, path: str, bad: re.Pattern[str], seen: set[int], problems: list[str]) -> None:
-    """Fast path: one regular-expression search over all the object's strings; only when it
-    finds a separator, walk again to name the field."""
-    if id(obj) in seen:
-        return
-    strings: list[str] = []
-    try:
-        _strings(obj, strings, seen)
-        clean = not bad.search("".join(strings))
-    except (TypeError, KeyError, AttributeError):  # not text where text belongs, or not an input type
-        clean = False
-    if not clean:
-        _name_bad_fields(obj, path, bad, problems)
-
-
-def _name_bad_fields(obj: Any, path: str, bad: re.Pattern[str], problems: list[str]) -> None:
-    if not is_dataclass(obj):
-        problems.append(f"{path}: {type(obj).__name__} is not one of the 837P input types")
-        return
-    plan = _PLANS.get(type(obj))
-    for name in _field_names(type(obj)):
-        value = getattr(obj, name)
-        if plan is not None and name in plan.text_names and not isinstance(value, str):
-            problems.append(f"{path}.{name}: {type(value).__name__} given, text expected")
-        elif isinstance(value, str):
-            if bad.search(value):
-                problems.append(f"{path}.{name}: contains a separator or control character ({value!r})")
-        elif isinstance(value, tuple):
-            for i, item in enumerate(value):
-                if isinstance(item, str):
-                    if bad.search(item):
-                        problems.append(f"{path}.{name}[{i}]: contains a separator or control character ({item!r})")
-                elif is_dataclass(item):
-                    _name_bad_fields(item, f"{path}.{name}[{i}]", bad, problems)
-        elif is_dataclass(value) and not isinstance(value, Separators):
-            _name_bad_fields(value, f"{path}.{name}", bad, problems)
-
-
-def _check_claim(c: Claim, path: str, problems: list[str]) -> None:
-    if not c.claim_id or len(c.claim_id) > MAX_CLAIM_ID:
-        problems.append(f"{path}.claim_id: must be 1..{MAX_CLAIM_ID} characters")
-    if not 1 <= len(c.diagnoses) <= MAX_DIAGNOSES:
-        problems.append(f"{path}.diagnoses: {len(c.diagnoses)} given, 1..{MAX_DIAGNOSES} allowed")
-    if not 1 <= len(c.lines) <= MAX_LINES:
-        problems.append(f"{path}.lines: {len(c.lines)} given, 1..{MAX_LINES} allowed")
-    if c.frequency_code in ("7", "8") and not c.payer_claim_control_number:
-        problems.append(f"{path}.payer_claim_control_number: required for frequency code {c.frequency_code}")
-    total = 0
-    line_ids: set[str] = set()
-    for i, line in enumerate(c.lines):
-        total += line.charge_cents
-        if len(line.modifiers) > MAX_MODIFIERS:
-            problems.append(f"{path}.lines[{i}].modifiers: {len(line.modifiers)} given, at most {MAX_MODIFIERS}")
-        if not 1 <= len(line.diagnosis_pointers) <= MAX_POINTERS:
-            problems.append(f"{path}.lines[{i}].diagnosis_pointers: 1..{MAX_POINTERS} pointers required")
-        for p in line.diagnosis_pointers:
-            if not 1 <= p <= len(c.diagnoses):
-                problems.append(f"{path}.lines[{i}].diagnosis_pointers: {p} points at no diagnosis")
-        if not line.line_item_control_number:
-            problems.append(f"{path}.lines[{i}].line_item_control_number: required")
-        elif line.line_item_control_number in line_ids:
-            problems.append(f"{path}.lines[{i}].line_item_control_number: repeated within the claim")
-        line_ids.add(line.line_item_control_number)
-        if line.units <= 0:
-            problems.append(f"{path}.lines[{i}].units: must be positive")
-    if total != c.total_charge_cents:
-        problems.append(f"{path}.total_charge_cents: {c.total_charge_cents} is not the sum of the lines ({total})")
-
-
-def check_interchange(ic: Interchange837) -> list[str]:
-    """Every problem that would make the file invalid, with the field path; [] when writable."""
-    problems: list[str] = []
-    seps = ic.settings.separators
-    chars = [seps.element, seps.component, seps.repetition, seps.segment]
-    if any(len(ch) != 1 for ch in chars) or len(set(chars)) != 4:
-        problems.append("settings.separators: four distinct single characters required")
-        return problems
-    if any(ch.isalnum() or ch == " " for ch in chars):
-        problems.append("settings.separators: a separator cannot be a letter, digit or space")
-    if not 1 <= ic.control.interchange <= 999_999_999:
-        problems.append("control.interchange: must be 1..999999999")
-    if not 1 <= ic.control.group <= 999_999_999:
-        problems.append("control.group: must be 1..999999999")
-    s = ic.settings
-    for name, value, width in (("sender_id", s.sender_id, 15), ("receiver_id", s.receiver_id, 15),
-                               ("authorization_information", s.authorization_information, 10),
-                               ("security_information", s.security_information, 10)):
-        if len(value) > width:
-            problems.append(f"settings.{name}: at most {width} characters")
-    if not s.sender_id or not s.receiver_id:
-        problems.append("settings: sender_id and receiver_id are required")
-    if not ic.transactions:
-        problems.append("transactions: at least one transaction set is required")
-    bad = _forbidden(seps)
-    seen: set[int] = set()
-    _scan_text(ic.settings, "settings", bad, {id(seps)}, problems)
-    control_numbers: set[str] = set()
-    for t, tx in enumerate(ic.transactions):
-        tpath = f"transactions[{t}]"
-        if not 4 <= len(tx.control_number) <= 9:
-            problems.append(f"{tpath}.control_number: must be 4..9 characters")
-        if tx.control_number in control_numbers:
-            problems.append(f"{tpath}.control_number: repeated within the group")
-        control_numbers.add(tx.control_number)
-        if not tx.claims:
-            problems.append(f"{tpath}.claims: at least one claim is required")
-        for name in ("control_number", "reference"):
-            if bad.search(getattr(tx, name)):
-                problems.append(f"{tpath}.{name}: contains a separator or control character")
-        _scan_text(tx.submitter, f"{tpath}.submitter", bad, seen, problems)
-        _scan_text(tx.receiver, f"{tpath}.receiver", bad, seen, problems)
-        if not (tx.submitter.phone or tx.submitter.email):
-            problems.append(f"{tpath}.submitter: a phone or an email is required")
-        for i, c in enumerate(tx.claims):
-            cpath = f"{tpath}.claims[{i}]"
-            _check_claim(c, cpath, problems)
-            _scan_text(c, cpath, bad, seen, problems)
-    return problems
 
 
 def write_837p(ic: Interchange837, *, check: bool = True) -> str:

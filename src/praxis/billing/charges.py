@@ -118,6 +118,12 @@ def _new(session: Session, ctx: Context, data: EncounterIn, **extra: Any) -> Enc
     return enc
 
 
+def require_patient(ctx: Context, patient_id: uuid.UUID) -> None:
+    """404 unless the actor may enter charges for this patient (the new-superbill form asks first)."""
+    with unit_of_work(ctx) as session:
+        load_patient(session, ctx, patient_id, BILLING_CHARGE)
+
+
 def create_encounter(ctx: Context, data: EncounterIn) -> EncounterOut:
     """Enter charges for a visit that has no appointment (stand-alone superbill)."""
     with unit_of_work(ctx) as session:

@@ -16,7 +16,15 @@ from starlette.datastructures import UploadFile
 
 from praxis.billing import charges, claims, codes, edi, reference, rules, submission
 from praxis.billing.permissions import BILLING_CHARGE, BILLING_MANAGE, BILLING_READ, BILLING_SUBMIT
-from praxis.billing.schemas import AdjudicationIn, BillingProfileIn, CorrectIn, EncounterUpdate, LineIn, PayerEdiIdIn
+from praxis.billing.schemas import (
+    AdjudicationIn,
+    BillingProfileIn,
+    CorrectIn,
+    EncounterIn,
+    EncounterUpdate,
+    LineIn,
+    PayerEdiIdIn,
+)
 from praxis.patients.coverage import list_payers
 from praxis.platform.context import Context
 from praxis.platform.errors import ProblemError
@@ -206,6 +214,33 @@ def _encounter_page(request: Request, ctx: Context, encounter_id: uuid.UUID, *, 
         "e": enc, "error": error, "form": form, "providers": providers, "pos": codes.PLACES_OF_SERVICE,
         "claims": bills, "rows": range(max(MAX_FORM_LINES, len(enc.lines))), "dx_rows": range(12),
         "display_icd10": codes.display_icd10, "can_build": ctx.has(BILLING_SUBMIT)}, status_code=status_code)
+
+
+@router.get("/billing/encounters/new")
+def new_encounter_page(request: Request, patient_id: str, ctx: Context = Depends(permission(BILLING_CHARGE))
+                       ) -> Response:
+    pid = parse_id(patient_id, "patient")
+    charges.require_patient(ctx, pid)
+    return render(request, "billing/new_encounter.html", {
+        "patient_id": pid, "locations": list_locations(ctx, permission=BILLING_CHARGE), "error": ""})
+
+
+@router.post("/billing/encounters/new")
+async def create_encounter(request: Request, ctx: Context = Depends(permission(BILLING_CHARGE))) -> Response:
+    """A stand-alone superbill (a visit outside the schedule): created empty, then filled in."""
+    raw = await request.form()
+    form = {k: v for k, v in raw.items() if isinstance(v, str)}
+    try:
+        data = EncounterIn(patient_id=form.get("patient_id", ""), location_id=form.get("location_id", ""),  # type: ignore[arg-type]
+                           date_of_service=form.get("date_of_service", ""))  # type: ignore[arg-type]
+        enc = await run_in_threadpool(charges.create_encounter, ctx, data)
+    except (ValidationError, ProblemError) as exc:
+        msg = getattr(exc, "detail", None) or "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())  # type: ignore[union-attr]
+        return render(request, "billing/new_encounter.html", {
+            "patient_id": form.get("patient_id", ""), "error": msg,
+            "locations": await run_in_threadpool(list_locations, ctx, permission=BILLING_CHARGE)}, status_code=422)
+    return RedirectResponse(f"/billing/encounters/{enc.id}", status_code=303)
 
 
 @router.get("/billing/encounters/{encounter_id}")

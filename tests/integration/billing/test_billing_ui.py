@@ -70,3 +70,25 @@ def test_setup_saves_a_location_billing_identity_and_refuses_a_bad_npi(org, make
     upload = c.post("/billing/setup/codes", data={"system": "ICD10CM", "apply": "1"},
                     files={"file": ("icd.csv", b"code,description\nE11.9,Type 2 diabetes\nXX,bad\n", "text/csv")})
     assert upload.status_code == 422 and "row 3 code" in upload.text
+
+
+def test_a_standalone_superbill_from_the_patient_page(org, make_user, login):
+    w = make_billing_world(org)
+    pid, _ = w.patient()
+    c = signed_in(login, make_user(org, "biller"))
+    assert f"/billing/encounters/new?patient_id={pid}" in c.get(f"/patients/{pid}").text
+    page = c.get(f"/billing/encounters/new?patient_id={pid}")
+    assert page.status_code == 200
+    bad = c.post("/billing/encounters/new", data={"patient_id": str(pid), "location_id": str(w.location_id),
+                                                   "date_of_service": "not a date"})
+    assert bad.status_code == 422 and "date_of_service" in bad.text
+    ok = c.post("/billing/encounters/new", data={"patient_id": str(pid), "location_id": str(w.location_id),
+                                                  "date_of_service": "2026-12-01"}, follow_redirects=True)
+    assert ok.status_code == 200 and 'id="superbill"' in ok.text and "Superbill · 2026-12-01" in ok.text
+
+
+def test_the_new_superbill_form_is_404_for_another_organisations_patient(org, other_org, make_user, login):
+    w = make_billing_world(other_org)
+    pid, _ = w.patient()
+    c = signed_in(login, make_user(org, "biller"))
+    assert c.get(f"/billing/encounters/new?patient_id={pid}").status_code == 404

@@ -1,4 +1,4 @@
-"""`praxis …`: serve, worker, db, org, location, user, audit, keys, seed, import."""
+"""`praxis …`: serve, worker, db, org, location, user, audit, keys, seed, import, claims, edi."""
 
 from __future__ import annotations
 
@@ -319,6 +319,68 @@ def import_coverages(
 ) -> None:
     """Import insurance coverages (patients matched by external id of that source, or MRN)."""
     _run_import("coverages", file, org, location, source, apply, mapping, encoding, date_format)
+
+
+# --- billing: claim files out, EDI files in ------------------------------------------------------
+
+claims_app = typer.Typer(help="Claims (837P)")
+edi_app = typer.Typer(help="Inbound EDI files (999, 277CA, TA1)")
+app.add_typer(claims_app, name="claims")
+app.add_typer(edi_app, name="edi")
+
+
+@claims_app.command("submit")
+def claims_submit(org: Annotated[str, typer.Option(help="organisation slug")],
+                  payer: Annotated[str | None, typer.Option(help="only this payer's claims (payer code)")] = None
+                  ) -> None:
+    """Batch every ready claim per clearinghouse connection and hand the 837P files over."""
+    from praxis.billing import submission
+    from praxis.platform.context import system_context
+    from praxis.platform.errors import ProblemError
+
+    _boot()
+    try:
+        result = submission.submit_ready(system_context(_org_id(org), "cli"), payer_code=payer)
+    except ProblemError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(2) from None
+    for b in result.batches:
+        typer.echo(f"batch {b.interchange_control_number}: {b.claim_count} claim(s), "
+                   f"{b.total_charge_cents / 100:.2f}, {b.status}, {b.file_name}")
+    for number, why in result.refused:
+        typer.echo(f"REFUSED claim {number}: {why}")
+    for err in result.delivery_errors:
+        typer.echo(f"NOT DELIVERED {err}")
+    if not result.batches and not result.refused:
+        typer.echo("No ready claims.")
+    raise typer.Exit(1 if result.delivery_errors else 0)
+
+
+@edi_app.command("ingest")
+def edi_ingest(file: Path, org: Annotated[str, typer.Option(help="organisation slug")]) -> None:
+    """Store an inbound X12 file and process it once (a file seen before changes nothing)."""
+    from praxis.billing import edi
+    from praxis.platform.context import system_context
+    from praxis.platform.errors import ProblemError
+
+    _boot()
+    try:
+        f, duplicate = edi.ingest(system_context(_org_id(org), "cli"), file.read_bytes(), file.name)
+    except ProblemError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if duplicate:
+        typer.echo(f"already received ({f.status}); nothing changed")
+        raise typer.Exit(0)
+    summary = f.summary or {}
+    typer.echo(f"{f.kind or '?'} {f.status}: {len(summary.get('matched', []))} claim(s) updated, "
+               f"unmatched: {', '.join(summary.get('unmatched', [])) or 'none'}")
+    if f.error:
+        typer.echo(f"FAILED {f.error}")
+    raise typer.Exit(1 if f.status == "failed" else 0)
 
 
 def main() -> None:

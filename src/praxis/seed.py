@@ -31,6 +31,7 @@ LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "D
         "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
         "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson",
         "Nguyen", "Kim", "Patel", "Chen", "Okafor", "Kowalski", "Ivanova", "Haddad", "Tanaka", "Silva"]
+STREETS = ["Main", "Oak", "Maple", "Cedar", "Elm", "Pine", "Hudson", "Lake", "Hill", "River"]
 ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles"]
 
 
@@ -179,6 +180,9 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
                    "email": f"patient{i + 1}@example.org", "preferred_channel": rnd.choice(["sms", "email"]),
                    "consent_sms": rnd.random() < 0.8, "consent_email": rnd.random() < 0.6,
                    "sms_opted_out": rnd.random() < 0.03, "preferred_location_id": rnd.choice(locs)["id"],
+                   # an address derived from the row number (no draw, so the random sequence is unchanged)
+                   "address_line1": f"{100 + i % 900} {STREETS[i % len(STREETS)]} St", "city": "New York",
+                   "state": "NY", "postal_code": f"{10001 + i % 40:05d}",
                    "created_at": now, "updated_at": now}
 
     done = 0
@@ -233,6 +237,9 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
         appts += len(chunk)
         if appts % 100_000 < 5000:
             say(f"{appts} appointments")
+    from praxis.billing.seeddata import seed_billing
+
+    billing = seed_billing(engine, org_id, seed, today, say)
     if engine.dialect.name == "postgresql":
         # Fresh statistics, or the planner guesses (e.g. a bitmap scan of every patient for an id list).
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -240,4 +247,4 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
     say(f"done: {appts} appointments")
     return {"org_id": org_id, "slug": slug, "locations": [loc["id"] for loc in locs],
             "flagship_id": locs[0]["id"], "providers": len(providers), "patients": len(patient_ids),
-            "appointments": appts, "visit_type_ids": [v["id"] for v in vts]}
+            "appointments": appts, "visit_type_ids": [v["id"] for v in vts], "billing": billing}

@@ -6,7 +6,7 @@ import importlib
 
 from fastapi import APIRouter
 
-DOMAINS = ("practice", "identity", "patients", "intake", "scheduling", "care", "desk")
+DOMAINS = ("practice", "identity", "patients", "intake", "scheduling", "billing", "care", "desk")
 
 # Columns of other domains' tables that hold a patient id and must follow a patient merge (and its
 # undo). Patients cannot import the domains above it, so they are declared here, next to the map of
@@ -17,6 +17,9 @@ MERGE_REFERENCES = (
     ("waitlist_entries", "patient_id"),
     ("intake_submissions", "patient_id"),
     ("intake_links", "patient_id"),
+    # billing (issue 14)
+    ("encounters", "patient_id"),
+    ("claims", "patient_id"),
     # care (issue 16)
     ("care_problems", "patient_id"),
     ("care_consents", "patient_id"),
@@ -60,6 +63,8 @@ def wire() -> None:
     if _wired:
         return
     import_all()
+    from praxis.billing import charges
+    from praxis.billing import reference as billing_reference
     from praxis.desk import service as desk
     from praxis.identity import resolver
     from praxis.identity.service import seed_builtin_roles
@@ -77,10 +82,14 @@ def wire() -> None:
     outbox.subscribe("scheduling.offer_expire", waitlist.handle_offer_expire)
     outbox.subscribe("org.created", lambda org_id, _payload: seed_builtin_roles(org_id) if org_id else None)
     outbox.subscribe("scheduling.appointment_booked", desk.send_intake_link_for_online_booking)
+    outbox.subscribe("scheduling.appointment_status", charges.handle_appointment_status)
+    outbox.subscribe("org.created", billing_reference.ensure_default_connection)
     _wired = True
 
 
 def routers() -> list[APIRouter]:
+    from praxis.billing import api as billing_api
+    from praxis.billing import ui as billing_ui
     from praxis.care import api as care_api
     from praxis.care import ui as care_ui
     from praxis.desk import ui as desk_ui
@@ -99,6 +108,6 @@ def routers() -> list[APIRouter]:
     from praxis.web import system
 
     return [system.router, identity_api.router, practice_api.router, patients_api.router, intake_api.router,
-            scheduling_api.router, scheduling_api.public_router, care_api.router,
-            identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, care_ui.router,
-            desk_ui.router, desk_patient.router, patients_page_ui.router, patients_payers_ui.router]
+            scheduling_api.router, scheduling_api.public_router, billing_api.router, care_api.router,
+            identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, billing_ui.router,
+            care_ui.router, desk_ui.router, desk_patient.router, patients_page_ui.router, patients_payers_ui.router]

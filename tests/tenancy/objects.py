@@ -579,6 +579,88 @@ def make_timer(env: SeedEnv) -> Seeded:
     return Seeded("timer", timer.id, list(env.cache["patient_strings"]), [e.id, e.patient_id])
 
 
+# --- billing -----------------------------------------------------------------------------------
+
+
+def _billing_ready(env: SeedEnv) -> None:
+    """A billing identity at the env's location, a provider NPI/taxonomy and a fee schedule, once."""
+    if "billing_ready" in env.cache:
+        return
+    reference = _module("praxis.billing.reference")
+    schemas = _module("praxis.billing.schemas")
+    codes = _module("praxis.billing.codes")
+    _tables("billing_profiles", "encounters", "claims")
+    reference.set_billing_profile(env.ctx, env.location_id, schemas.BillingProfileIn(
+        name=f"Billing {secrets.token_hex(3)}", npi=codes.npi_with_check_digit("123456789"), tax_id="123456789",
+        taxonomy_code="261QP2300X", address_line1="1 Main St", city="Boston", state="MA", postal_code="02110"))
+    env.cache["billing_ready"] = True
+
+
+def _encounter(env: SeedEnv) -> Any:
+    if "encounter" not in env.cache:
+        charges = _module("praxis.billing.charges")
+        schemas = _module("praxis.billing.schemas")
+        coverage = _module("praxis.patients.coverage")
+        pschemas = _module("praxis.patients.schemas")
+        _billing_ready(env)
+        patient = _new_patient(env, "Bill")  # its own patient: the seeded one may have its coverage already
+        coverage.add_coverage(env.ctx, patient.id, pschemas.CoverageIn(payer_id=make_payer(env).id,
+                                                                       member_id=f"B{secrets.token_hex(4)}"))
+        notes = env.unique("Superbill")
+        env.cache["encounter"] = charges.create_encounter(env.ctx, schemas.EncounterIn(
+            patient_id=patient.id, location_id=env.location_id, date_of_service=date.today(),
+            rendering_provider_id=_provider(env).id, diagnoses=["E11.9"], notes=notes,
+            lines=[schemas.LineIn(code="99213", charge_cents=12300, dx_pointers=[1])]))
+        env.cache["encounter_strings"] = [notes, patient.first_name, patient.mrn]
+    return env.cache["encounter"]
+
+
+def make_encounter(env: SeedEnv) -> Seeded:
+    e = _encounter(env)
+    return Seeded("encounter", e.id, list(env.cache["encounter_strings"]), [e.patient_id])
+
+
+def make_claim(env: SeedEnv) -> Seeded:
+    if "claim" not in env.cache:
+        claims = _module("praxis.billing.claims")
+        e = _encounter(env)
+        env.cache["claim"] = claims.build_claims(env.ctx, e.id)[0]
+    c = env.cache["claim"]
+    return Seeded("claim", c.id, list(env.cache["encounter_strings"]), [c.patient_id, c.encounter_id])
+
+
+def make_schedule(env: SeedEnv) -> Seeded:
+    reference = _module("praxis.billing.reference")
+    schemas = _module("praxis.billing.schemas")
+    _tables("fee_schedules")
+    name = env.org_unique("Fees")
+    fs = reference.create_fee_schedule(env.ctx, schemas.FeeScheduleIn(
+        name=name, effective_from=date(2020, 1, 1), items=[schemas.FeeItemIn(code="99213", charge_cents=100)]))
+    return Seeded("schedule", fs.id, [name] if env.foreign_org else [])
+
+
+def make_connection(env: SeedEnv) -> Seeded:
+    reference = _module("praxis.billing.reference")
+    schemas = _module("praxis.billing.schemas")
+    _tables("clearinghouse_connections")
+    name = env.org_unique("Clearinghouse")
+    conn = reference.create_connection(env.ctx, schemas.ConnectionIn(name=name, sender_id="SENDER",
+                                                                     receiver_id="RECEIVER"))
+    return Seeded("connection", conn.id, [name] if env.foreign_org else [])
+
+
+def make_file(env: SeedEnv) -> Seeded:
+    """An inbound EDI file (a 999 that matches nothing) of the env's organisation."""
+    edi = _module("praxis.billing.edi")
+    _tables("edi_files")
+    marker = f"M{secrets.token_hex(4).upper()}"
+    text = (f"ISA*00*          *00*          *ZZ*{marker.ljust(15)}*ZZ*{'PRAXIS'.ljust(15)}*261207*0900*^*00501*"
+            "000000901*0*T*:~GS*FA*X*Y*20261207*0900*77*X*005010X231A1~ST*999*0001*005010X231A1~"
+            "AK1*HC*999999*005010X222A1~AK2*837*0001~IK5*A~AK9*A*1*1*1~SE*6*0001~GE*1*77~IEA*1*000000901~")
+    f, _ = edi.ingest(env.ctx, text, f"{marker}.999")
+    return Seeded("file", f.id, [marker] if env.foreign_org else [])
+
+
 # Parameter name (without _id/_ids) -> kind, where the name is not the kind itself.
 ALIASES: dict[str, str] = {
     "member": "membership",
@@ -595,6 +677,8 @@ ALIASES: dict[str, str] = {
     "reminder_rule": "rule",
     "intake": "submission",
     "care_enrolment": "enrolment",
+    "rendering_provider": "provider",
+    "clearinghouse": "connection",
 }
 
 # A generic name (`id`, `event_id`, …) takes its kind from the collection segment before it.
@@ -622,6 +706,11 @@ COLLECTIONS: dict[str, str] = {
     "alerts": "alert",
     "problems": "problem",
     "enrolments": "enrolment",
+    "encounters": "encounter",
+    "claims": "claim",
+    "fee-schedules": "schedule",
+    "edi-files": "file",
+    "connections": "connection",
 }
 
 # The public token routes take differently made tokens under the one name `token`.
@@ -668,10 +757,16 @@ FACTORIES: dict[str, Factory] = {
     "enrolment": make_enrolment,
     "time_entry": make_time_entry,
     "timer": make_timer,
+    "encounter": make_encounter,
+    "claim": make_claim,
+    "schedule": make_schedule,
+    "connection": make_connection,
+    "file": make_file,
 }
 
 # Kinds that live at the organisation level: there is no "other location" variant of them.
-ORG_LEVEL_KINDS = {"org", "role", "api_client", "break_glass", "payer", "visit_type", "rule", "org_slug"}
+ORG_LEVEL_KINDS = {"org", "role", "api_client", "break_glass", "payer", "visit_type", "rule", "org_slug",
+                   "schedule", "connection", "file"}
 
 _PUBLIC_BOOKING = ("public booking serves any organisation's self-bookable visit types at any active "
                    "location by slug and location code, to anyone, by design (no session scope applies); "
@@ -699,6 +794,10 @@ KIND_EXEMPT: dict[tuple[str, str], str] = {
 NOT_IDENTIFIERS: dict[str, str] = {
     "tax_id": "the employer tax number (EIN) of a location",
     "CoverageIn.member_id": "the insurance member number on the card",
+    "EhrChargeIn.encounter_id": "the EHR's own encounter number (a string of the sending system)",
+    "PayerEdiIdIn.edi_id": "the payer's id at a clearinghouse (an EDI code, not a Praxis object)",
+    "sender_id": "an X12 interchange sender id (ISA06) of a clearinghouse connection",
+    "receiver_id": "an X12 interchange receiver id (ISA08) of a clearinghouse connection",
 }
 
 # Values the request-body example generator cannot guess from the JSON schema alone.

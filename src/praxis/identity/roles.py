@@ -44,7 +44,7 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
     BuiltinRole("analyst", "Analyst", "Reports and KPIs, no patient detail", ("locations:read", "analytics:*")),
     BuiltinRole("integration", "Integration", "Template for API clients: EHR middleware, portals, bots",
                 ("locations:read", "patients:read", "patients:write", "intake:read", "scheduling:read",
-                 "scheduling:book")),
+                 "scheduling:book", "billing:charge")),
 )
 
 BUILTIN_BY_KEY = {r.key: r for r in BUILTIN_ROLES}

@@ -172,6 +172,13 @@ class Coverage(TenantScoped, Base):
     subscriber_first_name: Mapped[str] = mapped_column(String(100), default="")
     subscriber_last_name: Mapped[str] = mapped_column(String(100), default="")
     subscriber_dob: Mapped[date | None] = mapped_column(Date)
+    # The subscriber's sex and address go on claims when the patient is not the subscriber.
+    subscriber_sex: Mapped[str] = mapped_column(String(1), default="U", server_default="U")
+    subscriber_address_line1: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    subscriber_address_line2: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    subscriber_city: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    subscriber_state: Mapped[str] = mapped_column(String(2), default="", server_default="")
+    subscriber_postal_code: Mapped[str] = mapped_column(String(10), default="", server_default="")
     priority: Mapped[int] = mapped_column(Integer)  # 1 primary, 2 secondary, 3 tertiary
     effective_from: Mapped[date | None] = mapped_column(Date)
     effective_to: Mapped[date | None] = mapped_column(Date)

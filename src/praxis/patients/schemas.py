@@ -275,6 +275,12 @@ class CoverageIn(StrictModel):
     subscriber_first_name: OptStr100 = ""
     subscriber_last_name: OptStr100 = ""
     subscriber_dob: date | None = None
+    subscriber_sex: Sex = "U"
+    subscriber_address_line1: Str200 = ""
+    subscriber_address_line2: Str200 = ""
+    subscriber_city: OptStr100 = ""
+    subscriber_state: State = ""
+    subscriber_postal_code: PostalCode = ""
     priority: Literal[1, 2, 3] = 1
     effective_from: date | None = None
     effective_to: date | None = None
@@ -293,6 +299,12 @@ class CoverageOut(BaseModel):
     subscriber_first_name: str
     subscriber_last_name: str
     subscriber_dob: date | None
+    subscriber_sex: str
+    subscriber_address_line1: str
+    subscriber_address_line2: str
+    subscriber_city: str
+    subscriber_state: str
+    subscriber_postal_code: str
     priority: int
     effective_from: date | None
     effective_to: date | None

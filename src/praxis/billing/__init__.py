@@ -1,0 +1,1 @@
+"""Billing: code sets, fee schedules, charges (encounters), the scrubber, claims, EDI files."""

@@ -6,7 +6,7 @@ import importlib
 
 from fastapi import APIRouter
 
-DOMAINS = ("practice", "identity", "patients", "intake", "scheduling", "desk")
+DOMAINS = ("practice", "identity", "patients", "intake", "scheduling", "desk", "interop")
 
 # Columns of other domains' tables that hold a patient id and must follow a patient merge (and its
 # undo). Patients cannot import the domains above it, so they are declared here, next to the map of
@@ -50,11 +50,14 @@ def wire() -> None:
     from praxis.desk import service as desk
     from praxis.identity import resolver
     from praxis.identity.service import seed_builtin_roles
+    from praxis.interop import fhir
     from praxis.platform import outbox
     from praxis.scheduling import reminders, waitlist
+    from praxis.web import problems
     from praxis.web.deps import set_context_resolver
 
     set_context_resolver(resolver.resolve)
+    problems.register_renderer(fhir.PREFIX + "/", fhir.render_error)
     outbox.subscribe("scheduling.reminder_due", reminders.handle_reminder_due)
     outbox.subscribe("scheduling.slot_freed", waitlist.handle_slot_freed)
     outbox.subscribe("scheduling.offer_expire", waitlist.handle_offer_expire)
@@ -69,6 +72,7 @@ def routers() -> list[APIRouter]:
     from praxis.identity import ui as identity_ui
     from praxis.intake import api as intake_api
     from praxis.intake import ui as intake_ui
+    from praxis.interop import fhir
     from praxis.patients import api as patients_api
     from praxis.patients import ui as patients_ui
     from praxis.practice import api as practice_api
@@ -77,5 +81,5 @@ def routers() -> list[APIRouter]:
     from praxis.web import system
 
     return [system.router, identity_api.router, practice_api.router, patients_api.router, intake_api.router,
-            scheduling_api.router, scheduling_api.public_router,
+            scheduling_api.router, scheduling_api.public_router, fhir.router,
             identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, desk_ui.router]

@@ -35,6 +35,7 @@ public_metadata = public
 STARTED = datetime.now(UTC).replace(microsecond=0)
 CONDITIONAL_CREATE: set[str] = set()
 UPDATE_IF_MATCH: set[str] = set()
+VERSIONED = {"Appointment"}  # resources whose domain keeps a version (meta.versionId, ETag)
 
 PREFIX = "/fhir/R4"
 FHIR_JSON = "application/fhir+json"
@@ -382,20 +383,22 @@ def metadata(request: Request, _ctx: Any = Depends(public_metadata)) -> Response
     resources = []
     for resource, interactions in sorted(implemented().items()):
         entry: dict[str, Any] = {"type": resource, "interaction": [{"code": i} for i in interactions]}
-        if resource == "Appointment":
-            entry["versioning"] = "versioned"
-        else:
-            entry["versioning"] = "no-version"
+        # versioned-update: If-Match honoured; versioned: versionId/ETag only; no-version: neither.
+        entry["versioning"] = ("versioned-update" if resource in UPDATE_IF_MATCH and "update" in interactions
+                               else "versioned" if resource in VERSIONED else "no-version")
+        entry["readHistory"] = False
+        if "update" in interactions:
+            entry["updateCreate"] = False
+        if "create" in interactions:
+            entry["conditionalCreate"] = resource in CONDITIONAL_CREATE
         if "search-type" in interactions:
             entry["searchParam"] = [{"name": n, "type": t} for n, t in sorted(SEARCH.get(resource, {}).items())]
-        if resource in CONDITIONAL_CREATE and "create" in interactions:
-            entry["conditionalCreate"] = True
-        if resource in UPDATE_IF_MATCH and "update" in interactions:
-            entry["updateCreate"] = False
         resources.append(entry)
-        entry["readHistory"] = False
     cs = build.capability_statement(base=base_url(request), software_version=__version__,
                                     date_=STARTED.isoformat(), resources=resources)
     scopes = sorted({scope_name(r, i) for (r, i) in SMART_SCOPES if r in implemented()})
     cs["rest"][0]["security"]["description"] += " Scopes: " + ", ".join(scopes) + "."
     return fhir_response(cs)
+
+
+from praxis.interop import fhir_write  # noqa: E402, F401  (its routes join this router; metadata reads them)

@@ -495,6 +495,7 @@ def make_token(env: SeedEnv) -> Seeded:
 # Parameter name (without _id/_ids) -> kind, where the name is not the kind itself.
 ALIASES: dict[str, str] = {
     "member": "membership",
+    "practitioner": "provider",  # FHIR Practitioner is a scheduling provider
     "client": "api_client",
     "api_client": "api_client",
     "actor": "user",

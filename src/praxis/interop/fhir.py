@@ -220,12 +220,10 @@ def search_patient(request: Request, ctx: Context = Depends(scope("Patient", "re
     if not p.values.keys() & PATIENT_SEARCH:
         raise ValidationProblem("Give at least one of: " + ", ".join(sorted(PATIENT_SEARCH)), field="name",
                                 status=400)
-    rows = patient_search.find_patients(ctx, q=p.get("name"), last=p.get("family"), first=p.get("given"),
-                                        dob=dob, phone=p.get("phone"), mrn=mrn, limit=p.count + 1,
-                                        offset=p.offset)
-    # Summaries carry what a search shows; the resource is built from the full record (also audited).
-    full = [patients.get_patient(ctx, r.id) for r in rows]
-    return searchset(request, p, full, build.patient)
+    rows = patient_search.find_patient_records(ctx, q=p.get("name"), last=p.get("family"), first=p.get("given"),
+                                               dob=dob, phone=p.get("phone"), mrn=mrn, limit=p.count + 1,
+                                               offset=p.offset)
+    return searchset(request, p, rows, build.patient)
 
 
 # --- Practitioner, Organization, Location -------------------------------------------------------

@@ -95,11 +95,10 @@ def create_patient(request: Request, body: Any = Body(...), ctx: Context = Depen
         if bar and system != build.MRN_SYSTEM:
             raise ValidationProblem(f"identifier system must be {build.MRN_SYSTEM}", field="If-None-Exist",
                                     status=400)
-        found = patient_search.find_patients(ctx, q=cond.get("name"), last=cond.get("family"),
-                                             first=cond.get("given"), dob=_day(cond.get("birthdate")),
-                                             phone=cond.get("phone"), mrn=value or None, limit=2)
-        if (hit := _existing(request, "Patient", [patients.get_patient(ctx, f.id) for f in found],
-                             build.patient)) is not None:
+        found = patient_search.find_patient_records(ctx, q=cond.get("name"), last=cond.get("family"),
+                                                    first=cond.get("given"), dob=_day(cond.get("birthdate")),
+                                                    phone=cond.get("phone"), mrn=value or None, limit=2)
+        if (hit := _existing(request, "Patient", found, build.patient)) is not None:
             return hit
     try:
         fields, where = read.patient(body)
@@ -129,14 +128,16 @@ def update_patient(patient_id: str, request: Request, body: Any = Body(...),
         raise ValidationProblem("Patient records carry no version here, so If-Match cannot be honoured; "
                                 "send the update without it", field="If-Match", status=400)
     pid = parse_id(patient_id, "patient")
-    if isinstance(body, dict) and body.get("id") != patient_id:
-        raise ValidationProblem("Patient.id must equal the id in the URL", field="Patient.id", status=400)
     try:
+        if not isinstance(body, dict) or body.get("id") != patient_id:
+            raise read.FhirInputError("Patient.id must equal the id in the URL", "Patient.id")
         fields, where = read.patient(body)
         data = PatientUpdate.model_validate({**_PATIENT_REPLACED, **fields})
-    except read.FhirInputError as exc:
-        raise _input_error(exc) from None
-    except ValidationError as exc:
+    except (read.FhirInputError, ValidationError) as exc:
+        # Another organisation's (or a missing) patient answers 404 whatever the body says.
+        patients.get_patient(ctx, pid)
+        if isinstance(exc, read.FhirInputError):
+            raise _input_error(exc) from None
         raise _refused(exc, where, "Patient") from None
     return fhir_response(build.patient(patients.update_patient(ctx, pid, data)))
 
@@ -198,16 +199,17 @@ def _if_match(request: Request) -> int | None:
 def update_appointment(appointment_id: str, request: Request, body: Any = Body(...),
                        ctx: Context = Depends(scope("Appointment", "write"))) -> Response:
     """Cancel (status cancelled with cancelationReason.text) or move (start, practitioner,
-    location) an appointment; `If-Match: W/"<versionId>"` answers 412 when it changed meanwhile."""
+    location) an appointment; `If-Match: W/"<versionId>"` answers 412 when it changed meanwhile.
+    Reading the current appointment needs system/Appointment.read besides the write scope."""
     aid = parse_id(appointment_id, "appointment")
+    current = scheduling.get_appointment(ctx, aid)  # first: a foreign id answers 404 whatever the body
     expected = _if_match(request)
-    if isinstance(body, dict) and body.get("id") != appointment_id:
+    if not isinstance(body, dict) or body.get("id") != appointment_id:
         raise ValidationProblem("Appointment.id must equal the id in the URL", field="Appointment.id", status=400)
     try:
         wanted = read.appointment(body)
     except read.FhirInputError as exc:
         raise _input_error(exc) from None
-    current = scheduling.get_appointment(ctx, aid)
     if str(current.patient_id) != wanted["patient"][0]:
         raise ValidationProblem("The patient of an appointment cannot change; cancel it and book anew",
                                 field=wanted["patient"][1])

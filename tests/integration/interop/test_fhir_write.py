@@ -158,3 +158,19 @@ def test_metadata_lists_the_write_interactions(client: Any) -> None:
     assert {i["code"] for i in by_type["Patient"]["interaction"]} == {"read", "search-type", "create", "update"}
     assert by_type["Appointment"]["versioning"] == "versioned-update"
     assert by_type["Patient"]["versioning"] == "no-version" and by_type["Patient"]["conditionalCreate"] is True
+
+
+def test_another_organisations_object_is_404_on_update_whatever_the_body(org: Any, other_org: Any,
+                                                                         bearer: Any) -> None:
+    w = make_world(org)
+    pid = make_patient(org)
+    from praxis.scheduling import service as scheduling
+
+    appt = scheduling.book(w.ctx, patient_id=pid, visit_type_id=w.visit_id, provider_id=w.provider_id,
+                           location_id=org.loc_a.id, start_at=w.local(future_weekday(), 10))
+    theirs = bearer(other_org, WRITE)
+    assert outcome(theirs.put(f"/fhir/R4/Patient/{pid}", json={}, headers=HEADERS), 404)["code"] == "not-found"
+    body = {**_us_patient(), "id": str(pid)}
+    assert outcome(theirs.put(f"/fhir/R4/Patient/{pid}", json=body, headers=HEADERS), 404)["code"] == "not-found"
+    assert outcome(theirs.put(f"/fhir/R4/Appointment/{appt.id}", json={}, headers=HEADERS), 404)["code"] == "not-found"
+    assert fhir(bearer(org, WRITE).get(f"/fhir/R4/Patient/{pid}"))["name"][0]["family"] != "Chalmers"

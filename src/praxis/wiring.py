@@ -50,7 +50,7 @@ def wire() -> None:
     from praxis.desk import service as desk
     from praxis.identity import resolver
     from praxis.identity.service import seed_builtin_roles
-    from praxis.interop import fhir
+    from praxis.interop import fhir, webhooks
     from praxis.platform import outbox
     from praxis.scheduling import reminders, waitlist
     from praxis.web import problems
@@ -63,6 +63,7 @@ def wire() -> None:
     outbox.subscribe("scheduling.offer_expire", waitlist.handle_offer_expire)
     outbox.subscribe("org.created", lambda org_id, _payload: seed_builtin_roles(org_id) if org_id else None)
     outbox.subscribe("scheduling.appointment_booked", desk.send_intake_link_for_online_booking)
+    webhooks.subscribe_all()
     _wired = True
 
 
@@ -72,7 +73,7 @@ def routers() -> list[APIRouter]:
     from praxis.identity import ui as identity_ui
     from praxis.intake import api as intake_api
     from praxis.intake import ui as intake_ui
-    from praxis.interop import fhir
+    from praxis.interop import fhir, webhooks_api
     from praxis.patients import api as patients_api
     from praxis.patients import ui as patients_ui
     from praxis.practice import api as practice_api
@@ -82,4 +83,5 @@ def routers() -> list[APIRouter]:
 
     return [system.router, identity_api.router, practice_api.router, patients_api.router, intake_api.router,
             scheduling_api.router, scheduling_api.public_router, fhir.router,
+            webhooks_api.router,
             identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, desk_ui.router]

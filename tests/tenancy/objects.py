@@ -157,6 +157,37 @@ def make_api_client(env: SeedEnv) -> Seeded:
     return Seeded("api_client", client.id, [name, token])
 
 
+def _subscription(env: SeedEnv) -> Any:
+    if "subscription" not in env.cache:
+        _tables("webhook_subscriptions")
+        webhooks = _module("praxis.interop.webhooks")
+        desc = env.unique("Hook")
+        sub, secret = webhooks.create_subscription(env.ctx, "https://hooks.example.org/praxis",
+                                                   ["appointment.booked"], description=desc)
+        env.cache["subscription"] = sub
+        env.cache["subscription_strings"] = [desc, secret]
+    return env.cache["subscription"]
+
+
+def make_subscription(env: SeedEnv) -> Seeded:
+    sub = _subscription(env)
+    return Seeded("subscription", sub.id, list(env.cache["subscription_strings"]))
+
+
+def make_delivery(env: SeedEnv) -> Seeded:
+    _tables("webhook_deliveries")
+    sub = _subscription(env)
+    models = _module("praxis.interop.models")
+    marker = env.unique("evt")
+    with session_scope(env.org_id) as s:
+        d = models.WebhookDelivery(org_id=env.org_id, subscription_id=sub.id, event_type="appointment.booked",
+                                   payload={"type": "appointment.booked", "data": {"marker": marker}})
+        s.add(d)
+        s.flush()
+        did = d.id
+    return Seeded("delivery", did, [marker], [sub.id])
+
+
 def make_break_glass(env: SeedEnv, reason: str | None = None) -> Seeded:
     service = _module("praxis.identity.service")
     context = _module("praxis.identity.context")
@@ -548,6 +579,8 @@ FACTORIES: dict[str, Factory] = {
     "grant": make_grant,
     "role": make_role,
     "api_client": make_api_client,
+    "subscription": make_subscription,
+    "delivery": make_delivery,
     "break_glass": make_break_glass,
     "patient": make_patient,
     "payer": make_payer,
@@ -575,7 +608,8 @@ FACTORIES: dict[str, Factory] = {
 }
 
 # Kinds that live at the organisation level: there is no "other location" variant of them.
-ORG_LEVEL_KINDS = {"org", "role", "api_client", "break_glass", "payer", "visit_type", "rule", "org_slug"}
+ORG_LEVEL_KINDS = {"org", "role", "api_client", "break_glass", "payer", "visit_type", "rule", "org_slug",
+                   "subscription", "delivery"}
 
 _PUBLIC_BOOKING = ("public booking serves any organisation's self-bookable visit types at any active "
                    "location by slug and location code, to anyone, by design (no session scope applies); "

@@ -7,7 +7,7 @@ permission, so a scope grants nothing the catalogue does not describe (decision 
 from __future__ import annotations
 
 from praxis.patients.permissions import PATIENTS_READ, PATIENTS_WRITE
-from praxis.platform.permissions import register_alias
+from praxis.platform.permissions import register, register_alias
 from praxis.practice.permissions import LOCATIONS_READ
 from praxis.scheduling.permissions import SCHEDULING_BOOK, SCHEDULING_READ
 
@@ -34,3 +34,6 @@ for (_resource, _interaction), _perm in SMART_SCOPES.items():
 for _interaction in ("read", "write"):
     register_alias(f"system/*.{_interaction}",
                    tuple(sorted({p for (_, i), p in SMART_SCOPES.items() if i == _interaction})))
+
+WEBHOOKS_MANAGE = register("webhooks:manage", "Manage webhook subscriptions, read and replay their deliveries",
+                           location_bound=False)

@@ -358,6 +358,14 @@ def make_provider(env: SeedEnv) -> Seeded:
     return Seeded("provider", p.id, list(env.cache["provider_strings"]))
 
 
+def make_schedule(env: SeedEnv) -> Seeded:
+    """A FHIR Schedule: the env's provider at the env's location (an id derived from the pair)."""
+    p = _provider(env)
+    slots = _module("praxis.interop.fhir_slots")
+    return Seeded("schedule", slots.schedule_id(p.id, env.location_id), list(env.cache["provider_strings"]),
+                  [p.id])
+
+
 def make_template(env: SeedEnv) -> Seeded:
     _provider(env)
     t = env.cache["template"]
@@ -527,6 +535,7 @@ def make_token(env: SeedEnv) -> Seeded:
 ALIASES: dict[str, str] = {
     "member": "membership",
     "practitioner": "provider",  # FHIR Practitioner is a scheduling provider
+    "practitioner_role": "provider",  # FHIR PractitionerRole: one per provider, same id
     "client": "api_client",
     "api_client": "api_client",
     "actor": "user",
@@ -592,6 +601,7 @@ FACTORIES: dict[str, Factory] = {
     "location_code": make_location_code,
     "visit_type": make_visit_type,
     "provider": make_provider,
+    "schedule": make_schedule,
     "template": make_template,
     "room": make_room,
     "appointment": make_appointment,

@@ -399,4 +399,4 @@ def metadata(request: Request, _ctx: Any = Depends(public_metadata)) -> Response
     return fhir_response(cs)
 
 
-from praxis.interop import fhir_write  # noqa: E402, F401  (its routes join this router; metadata reads them)
+from praxis.interop import fhir_slots, fhir_write  # noqa: E402, F401  (their routes join this router)

@@ -163,6 +163,8 @@ def create_appointment(request: Request, body: Any = Body(...),
     if wanted["status"] != "booked":
         raise ValidationProblem("Only status booked can be created", field="Appointment.status")
     patient_id = _uuid(*wanted["patient"])
+    if wanted["slot"] is not None:
+        _from_slot(ctx, wanted)
     if (cond := _condition(request, "Appointment")) is not None:
         unsupported = set(cond) - {"patient", "date"}
         if unsupported:
@@ -183,6 +185,24 @@ def create_appointment(request: Request, body: Any = Body(...),
     resource = build.appointment(appt)
     return fhir_response(resource, 201, {"Location": f"{base_url(request)}/Appointment/{resource['id']}",
                                          **appointment_headers(resource)})
+
+
+def _from_slot(ctx: Context, wanted: dict[str, Any]) -> None:
+    """Fill provider, location, visit type and start from the Slot; what the body also says must agree."""
+    from praxis.interop.fhir_slots import resolve_slot
+
+    provider, location, visit_type, start = resolve_slot(ctx, wanted["slot"])
+    for key, value, path in (("practitioner", provider, "Appointment.participant"),
+                             ("location", location, "Appointment.participant")):
+        given = wanted[key]
+        if given is not None and given[0] != str(value):
+            raise ValidationProblem(f"The {key} differs from the Slot's", field=given[1])
+        wanted[key] = (str(value), given[1] if given else path)
+    if wanted["visit_type"] not in (None, str(visit_type)):
+        raise ValidationProblem("appointmentType differs from the Slot's", field="Appointment.appointmentType")
+    if wanted["start"] is not None and wanted["start"] != start:
+        raise ValidationProblem("start differs from the Slot's", field="Appointment.start")
+    wanted["visit_type"], wanted["start"] = str(visit_type), start
 
 
 def _if_match(request: Request) -> int | None:
@@ -210,6 +230,11 @@ def update_appointment(appointment_id: str, request: Request, body: Any = Body(.
         wanted = read.appointment(body)
     except read.FhirInputError as exc:
         raise _input_error(exc) from None
+    for key, path in (("practitioner", "Appointment.participant"), ("location", "Appointment.participant"),
+                      ("start", "Appointment.start"), ("visit_type", "Appointment.appointmentType")):
+        if wanted[key] is None:
+            raise ValidationProblem(f"An update gives the whole Appointment: {path} is missing", field=path,
+                                    status=400)
     if str(current.patient_id) != wanted["patient"][0]:
         raise ValidationProblem("The patient of an appointment cannot change; cancel it and book anew",
                                 field=wanted["patient"][1])

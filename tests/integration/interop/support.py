@@ -7,7 +7,8 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 
 ALL_READ = ["system/Patient.read", "system/Practitioner.read", "system/Organization.read", "system/Location.read",
-            "system/Appointment.read", "system/Coverage.read"]
+            "system/Appointment.read", "system/Coverage.read", "system/PractitionerRole.read",
+            "system/Schedule.read", "system/Slot.read"]
 
 
 def valid(body: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,8 @@ def test_metadata_claims_exactly_the_routes(client: Any) -> None:
     cs = fhir(client.get("/fhir/R4/metadata"))
     assert cs["resourceType"] == "CapabilityStatement" and cs["fhirVersion"] == "4.0.1"
     by_type = {r["type"]: r for r in cs["rest"][0]["resource"]}
-    assert set(by_type) == {"Patient", "Practitioner", "Organization", "Location", "Appointment", "Coverage"}
+    assert set(by_type) == {"Patient", "Practitioner", "PractitionerRole", "Organization", "Location", "Schedule",
+                            "Slot", "Appointment", "Coverage"}
     assert {i["code"] for i in by_type["Coverage"]["interaction"]} == {"read", "search-type"}
     assert {p["name"] for p in by_type["Patient"]["searchParam"]} >= {"name", "birthdate", "identifier"}
     assert "system/Patient.read" in cs["rest"][0]["security"]["description"]

@@ -137,7 +137,7 @@ def appointment(a: Any) -> dict[str, Any]:
         "meta": meta(getattr(a, "updated_at", None), getattr(a, "version", None)),
         "status": status,
         "cancelationReason": {"text": a.cancel_reason} if getattr(a, "cancel_reason", None) else None,
-        "appointmentType": {"coding": [{"system": "urn:praxis:visit-type", "code": str(a.visit_type_id)}]},
+        "appointmentType": {"coding": [{"system": VISIT_TYPE_SYSTEM, "code": str(a.visit_type_id)}]},
         "description": getattr(a, "reason_for_visit", "") or None,
         "start": instant(a.start_at),
         "end": instant(a.end_at),
@@ -226,3 +226,33 @@ def capability_statement(*, base: str, software_version: str, date_: str,
             "resource": list(resources),
         }],
     }
+
+
+# --- scheduling availability ----------------------------------------------------------------------
+
+VISIT_TYPE_SYSTEM = "urn:praxis:visit-type"
+
+
+def practitioner_role(provider: Any, location_ids: Sequence[Any]) -> dict[str, Any]:
+    """One PractitionerRole per provider (same id): where they work and their specialties."""
+    return _drop_empty({
+        "resourceType": "PractitionerRole",
+        "id": str(provider.id),
+        "active": bool(provider.active),
+        "practitioner": reference("Practitioner", provider.id),
+        "location": [reference("Location", loc) for loc in location_ids],
+        "specialty": [{"text": s} for s in (provider.specialties or []) if isinstance(s, str) and s],
+    })
+
+
+def schedule(schedule_id: str, provider: Any, location_id: Any) -> dict[str, Any]:
+    """A provider's bookable time at one location."""
+    return {"resourceType": "Schedule", "id": schedule_id, "active": bool(provider.active),
+            "actor": [reference("Practitioner", provider.id), reference("Location", location_id)]}
+
+
+def slot(slot_id: str, schedule_id: str, start: datetime, end: datetime, visit_type_id: Any) -> dict[str, Any]:
+    """A free slot for one visit type (we publish free time only)."""
+    return {"resourceType": "Slot", "id": slot_id, "schedule": reference("Schedule", schedule_id),
+            "status": "free", "start": instant(start), "end": instant(end),
+            "appointmentType": {"coding": [{"system": VISIT_TYPE_SYSTEM, "code": str(visit_type_id)}]}}

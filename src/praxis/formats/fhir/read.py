@@ -134,9 +134,9 @@ def appointment(resource: Any) -> dict[str, Any]:
     start (ids as strings), status, description and cancelation reason."""
     r = _expect(resource, "Appointment")
     out: dict[str, Any] = {"status": r.get("status", "booked"), "description": r.get("description") or ""}
-    if not r.get("start"):
+    if not r.get("start") and not r.get("slot"):
         raise FhirInputError("Appointment.start is required", "Appointment.start")
-    out["start"] = _instant(r["start"], "Appointment.start")
+    out["start"] = _instant(r["start"], "Appointment.start") if r.get("start") else None
     actors: dict[str, tuple[str, str]] = {}
     for i, p in enumerate(_list(r, "participant", "Appointment.participant")):
         ref = ((p or {}).get("actor") or {}).get("reference", "")
@@ -144,13 +144,19 @@ def appointment(resource: Any) -> dict[str, Any]:
         if kind in ("Patient", "Practitioner", "Location") and kind not in actors:
             path = f"Appointment.participant[{i}].actor"
             actors[kind] = (reference_id(p["actor"], kind, path), path)
-    for kind in ("Patient", "Practitioner", "Location"):
+    slots = _list(r, "slot", "Appointment.slot")
+    if len(slots) > 1:
+        raise FhirInputError("Book one Slot per Appointment", "Appointment.slot")
+    out["slot"] = reference_id(slots[0], "Slot", "Appointment.slot[0]") if slots else None
+    # With a Slot, the Slot says who, where and what; without, the participants and type must.
+    for kind in ("Patient",) if slots else ("Patient", "Practitioner", "Location"):
         if kind not in actors:
             raise FhirInputError(f"Appointment.participant needs a {kind}", "Appointment.participant")
-        out[kind.lower()] = actors[kind]
+    for kind in ("Patient", "Practitioner", "Location"):
+        out[kind.lower()] = actors.get(kind)
     codings = ((r.get("appointmentType") or {}).get("coding")) or []
     code = next((c.get("code") for c in codings if isinstance(c, dict) and c.get("system") == VISIT_TYPE_SYSTEM), None)
-    if not code:
+    if not code and not slots:
         raise FhirInputError(f"Appointment.appointmentType needs a coding of system {VISIT_TYPE_SYSTEM} "
                              "(our visit type id)", "Appointment.appointmentType")
     out["visit_type"] = code

@@ -44,6 +44,9 @@ MAX_COUNT = 100
 
 router = Router(prefix=PREFIX, tags=["fhir"])
 
+# `_include` values each search accepts (and the CapabilityStatement declares).
+INCLUDES: dict[str, set[str]] = {"Appointment": {"Appointment:patient", "Appointment:practitioner"}}
+
 # Search parameters each search route accepts (and the CapabilityStatement declares), with types.
 SEARCH: dict[str, dict[str, str]] = {
     "Patient": {"name": "string", "family": "string", "given": "string", "birthdate": "date",
@@ -97,7 +100,15 @@ class Params:
         allowed = set(SEARCH[resource])
         self.request = request
         self.values: dict[str, str] = {}
+        self.includes: list[str] = []
         for key, value in request.query_params.multi_items():
+            if key == "_include":
+                if value not in INCLUDES.get(resource, {}):
+                    raise ValidationProblem(f"_include {value!r} is not supported here; supported: "
+                                            f"{', '.join(sorted(INCLUDES.get(resource, {}))) or 'none'}",
+                                            field="_include", status=400)
+                self.includes.append(value)
+                continue
             if key not in allowed and key not in self.CONTROL:
                 raise ValidationProblem(f"Unsupported search parameter {key!r}; supported: "
                                         f"{', '.join(sorted(allowed))}", field=key, status=400)
@@ -166,19 +177,21 @@ class Params:
         query = dict(self.values)
         query["_count"] = str(self.count)
         query["_offset"] = str(self.offset + self.count)
+        pairs = [*query.items(), *(("_include", i) for i in self.includes)]
         return rows[:self.count], f"{base_url(self.request)}{self.request.url.path.removeprefix(PREFIX)}?" \
-                                  f"{urlencode(query)}"
+                                  f"{urlencode(pairs)}"
 
 
 def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/") + PREFIX
 
 
-def searchset(request: Request, params: Params, rows: list[Any], to_fhir: Callable[[Any], dict[str, Any]]
-              ) -> Response:
+def searchset(request: Request, params: Params, rows: list[Any], to_fhir: Callable[[Any], dict[str, Any]],
+              include: Callable[[list[Any]], list[dict[str, Any]]] | None = None) -> Response:
     rows, next_url = params.page(rows)
+    included = include(rows) if include and params.includes else []
     return fhir_response(build.bundle_searchset([to_fhir(r) for r in rows], base=base_url(request),
-                                                self_url=str(request.url), next_url=next_url))
+                                                self_url=str(request.url), next_url=next_url, included=included))
 
 
 def parse_id(raw: str, what: str) -> uuid.UUID:
@@ -326,7 +339,20 @@ def search_appointment(request: Request, ctx: Context = Depends(scope("Appointme
     rows = appointment_search.find_appointments(
         ctx, patient_id=patient_id, location_ids=[location] if location else None, since=since, until=until,
         provider_id=practitioner, statuses=statuses, limit=p.count + 1, offset=p.offset)
-    return searchset(request, p, rows, build.appointment)
+
+    def include(page: list[Any]) -> list[dict[str, Any]]:
+        """The page's patients and practitioners, each once, read through their services (audited)."""
+        out: list[dict[str, Any]] = []
+        if "Appointment:patient" in p.includes:
+            for pid in dict.fromkeys(a.patient_id for a in page):
+                out.append(build.patient(patients.get_patient(ctx, pid)))
+        if "Appointment:practitioner" in p.includes:
+            wanted = {a.provider_id for a in page}
+            out += [build.practitioner(prov) for prov, _ in scheduling_setup.list_providers(ctx, active_only=False)
+                    if prov.id in wanted]
+        return out
+
+    return searchset(request, p, rows, build.appointment, include)
 
 
 # --- Coverage -------------------------------------------------------------------------------------
@@ -389,6 +415,8 @@ def metadata(request: Request, _ctx: Any = Depends(public_metadata)) -> Response
             entry["updateCreate"] = False
         if "create" in interactions:
             entry["conditionalCreate"] = resource in CONDITIONAL_CREATE
+        if resource in INCLUDES and "search-type" in interactions:
+            entry["searchInclude"] = sorted(INCLUDES[resource])
         if "search-type" in interactions:
             entry["searchParam"] = [{"name": n, "type": t} for n, t in sorted(SEARCH.get(resource, {}).items())]
         resources.append(entry)

@@ -149,3 +149,30 @@ def test_every_resource_kind_reads_and_searches_valid(org: Any, bearer: Any) -> 
     cancelled = fhir(c.get("/fhir/R4/Appointment", params={"patient": str(pid), "status": "cancelled"}))
     assert "entry" not in cancelled
     assert date.fromisoformat(lo)
+
+
+def test_appointment_search_includes_patient_and_practitioner(org: Any, bearer: Any) -> None:
+    w = make_world(org)
+    pid = make_patient(org, last="Includewell")
+    from praxis.scheduling import service as scheduling
+
+    day = future_weekday()
+    for hour in (9, 10, 11):
+        scheduling.book(w.ctx, patient_id=pid, visit_type_id=w.visit_id, provider_id=w.provider_id,
+                        location_id=org.loc_a.id, start_at=w.local(day, hour))
+    c = bearer(org, ALL_READ)
+    params = [("patient", str(pid)), ("_include", "Appointment:patient"), ("_include", "Appointment:practitioner"),
+              ("_count", "2")]
+    got = fhir(c.get("/fhir/R4/Appointment", params=params))
+    modes = [(e["search"]["mode"], e["resource"]["resourceType"]) for e in got["entry"]]
+    assert modes == [("match", "Appointment"), ("match", "Appointment"), ("include", "Patient"),
+                     ("include", "Practitioner")]
+    nxt = next(link["url"] for link in got["link"] if link["relation"] == "next")
+    assert nxt.count("_include=") == 2
+    page2 = fhir(c.get(nxt))
+    assert [e["resource"]["resourceType"] for e in page2["entry"]] == ["Appointment", "Patient", "Practitioner"]
+    bad = outcome(c.get("/fhir/R4/Appointment", params={"patient": str(pid), "_include": "Appointment:location"}), 400)
+    assert bad["expression"] == ["_include"]
+    cs = fhir(c.get("/fhir/R4/metadata"))
+    appt = next(r for r in cs["rest"][0]["resource"] if r["type"] == "Appointment")
+    assert appt["searchInclude"] == ["Appointment:patient", "Appointment:practitioner"]

@@ -536,6 +536,7 @@ ALIASES: dict[str, str] = {
     "member": "membership",
     "practitioner": "provider",  # FHIR Practitioner is a scheduling provider
     "practitioner_role": "provider",  # FHIR PractitionerRole: one per provider, same id
+    "questionnaire_response": "submission",  # FHIR QuestionnaireResponse is an intake submission
     "client": "api_client",
     "api_client": "api_client",
     "actor": "user",

@@ -427,4 +427,4 @@ def metadata(request: Request, _ctx: Any = Depends(public_metadata)) -> Response
     return fhir_response(cs)
 
 
-from praxis.interop import fhir_slots, fhir_write  # noqa: E402, F401  (their routes join this router)
+from praxis.interop import fhir_intake, fhir_slots, fhir_write  # noqa: E402, F401  (their routes join this router)

@@ -6,6 +6,7 @@ permission, so a scope grants nothing the catalogue does not describe (decision 
 
 from __future__ import annotations
 
+from praxis.intake.permissions import INTAKE_READ
 from praxis.patients.permissions import PATIENTS_READ, PATIENTS_WRITE
 from praxis.platform.permissions import register, register_alias
 from praxis.practice.permissions import LOCATIONS_READ
@@ -24,6 +25,7 @@ SMART_SCOPES: dict[tuple[str, str], str] = {
     ("Location", "read"): LOCATIONS_READ,
     ("Appointment", "read"): SCHEDULING_READ,
     ("Appointment", "write"): SCHEDULING_BOOK,
+    ("QuestionnaireResponse", "read"): INTAKE_READ,
 }
 
 

@@ -256,3 +256,39 @@ def slot(slot_id: str, schedule_id: str, start: datetime, end: datetime, visit_t
     return {"resourceType": "Slot", "id": slot_id, "schedule": reference("Schedule", schedule_id),
             "status": "free", "start": instant(start), "end": instant(end),
             "appointmentType": {"coding": [{"system": VISIT_TYPE_SYSTEM, "code": str(visit_type_id)}]}}
+
+
+# --- intake ---------------------------------------------------------------------------------------
+
+_QR_STATUS = {"open": "in-progress"}  # submitted, applied and rejected were all completed by the patient
+
+
+def _answer(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"valueBoolean": value}
+    if isinstance(value, int):
+        return {"valueInteger": value}
+    if isinstance(value, float):
+        return {"valueDecimal": value}
+    return {"valueString": str(value)}
+
+
+def questionnaire_response(sub: Any) -> dict[str, Any]:
+    """A QuestionnaireResponse from an intake submission: one item per answered field (linkId = the
+    field key), against the exact workflow version it was filled in (`urn:uuid:<version id>`)."""
+    items = []
+    for key, value in (sub.answers or {}).items():
+        values = value if isinstance(value, list) else [value]
+        answers = [_answer(v) for v in values if v is not None and v != ""]
+        if answers:
+            items.append({"linkId": str(key), "answer": answers})
+    authored = sub.submitted_at or sub.created_at
+    return _drop_empty({
+        "resourceType": "QuestionnaireResponse",
+        "id": str(sub.id),
+        "questionnaire": f"urn:uuid:{sub.version_id}",
+        "status": _QR_STATUS.get(sub.status, "completed"),
+        "subject": reference("Patient", sub.patient_id),
+        "authored": instant(authored) if authored else None,
+        "item": items,
+    })

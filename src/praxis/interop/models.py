@@ -14,6 +14,7 @@ from praxis.platform.crypto import EncryptedString, register_encrypted_column
 from praxis.platform.db import Base, TenantScoped, org_fk
 
 register_encrypted_column("webhook_subscriptions", "secret")
+register_encrypted_column("webhook_subscriptions", "previous_secret")
 
 
 class WebhookSubscription(TenantScoped, Base):
@@ -24,6 +25,9 @@ class WebhookSubscription(TenantScoped, Base):
     url: Mapped[str] = mapped_column(String(500))
     event_types: Mapped[list[Any]] = mapped_column(default=list)
     secret: Mapped[str] = mapped_column(EncryptedString(400))  # whsec_…, shown once at creation
+    # After a rotation the previous secret also signs until it expires, so receivers can switch over.
+    previous_secret: Mapped[str | None] = mapped_column(EncryptedString(400))
+    previous_expires_at: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     description: Mapped[str] = mapped_column(String(200), default="")
     created_by: Mapped[uuid.UUID | None]

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +30,7 @@ from praxis.platform.errors import ValidationProblem
 from praxis.platform.uow import unit_of_work
 
 DELIVER_TOPIC = "interop.webhook_deliver"
+ROTATION_OVERLAP = timedelta(hours=24)
 MAX_ATTEMPTS = 6  # below the outbox's own limit, so the delivery log says "dead", not the outbox alone
 TIMEOUT_SECONDS = 10
 _NAMESPACE = uuid.UUID("0b9f0c55-8a4e-4d5e-9b7e-3d1f0c2a6e11")
@@ -103,6 +105,20 @@ def set_active(ctx: Context, subscription_id: uuid.UUID, active: bool) -> Webhoo
         sub.active = active
         audit.record(s, ctx, "activate" if active else "deactivate", "webhook_subscription", sub.id)
         return sub
+
+
+def rotate_secret(ctx: Context, subscription_id: uuid.UUID, *, overlap: timedelta = ROTATION_OVERLAP
+                  ) -> tuple[WebhookSubscription, str]:
+    """A new signing secret (returned once); the old one keeps signing beside it for `overlap`."""
+    ctx = ctx.standing()
+    ctx.require(WEBHOOKS_MANAGE)
+    secret = signing.new_secret()
+    with unit_of_work(ctx) as s:
+        sub = get_or_404(s, WebhookSubscription, subscription_id, "webhook subscription")
+        sub.previous_secret, sub.previous_expires_at = sub.secret, now() + overlap
+        sub.secret = secret
+        audit.record(s, ctx, "rotate_secret", "webhook_subscription", sub.id)
+        return sub, secret
 
 
 def list_deliveries(ctx: Context, subscription_id: uuid.UUID, *, limit: int = 100) -> list[WebhookDelivery]:
@@ -186,9 +202,14 @@ def deliver(org_id: uuid.UUID | None, payload: dict[str, Any]) -> None:
         if d is None or sub is None or d.status != "pending" or not sub.active:
             return
         body = json.dumps(d.payload, separators=(",", ":"), sort_keys=True).encode()
-        url, secret = sub.url, sub.secret
+        url, secrets_ = sub.url, [sub.secret]
+        if sub.previous_secret and sub.previous_expires_at and sub.previous_expires_at > now():
+            secrets_.append(sub.previous_secret)
     msg_id = f"msg_{did.hex}"
-    status, error = _post(url, body, signing.headers(secret, msg_id, int(now().timestamp()), body))
+    stamp = int(now().timestamp())
+    headers = signing.headers(secrets_[0], msg_id, stamp, body)
+    headers["webhook-signature"] = " ".join(signing.sign(x, msg_id, stamp, body) for x in secrets_)
+    status, error = _post(url, body, headers)
     ok = status is not None and 200 <= status < 300
     with session_scope(org_id) as s:
         d = s.scalars(select(WebhookDelivery).where(WebhookDelivery.id == did)).one()

@@ -79,6 +79,13 @@ def resume(subscription_id: str, ctx: Context = Depends(permission(WEBHOOKS_MANA
     return SubscriptionOut.model_validate(webhooks.set_active(ctx, parse_id(subscription_id, "subscription"), True))
 
 
+@router.post("/{subscription_id}/rotate-secret", response_model=SubscriptionCreated)
+def rotate_secret(subscription_id: str, ctx: Context = Depends(permission(WEBHOOKS_MANAGE))) -> SubscriptionCreated:
+    """A new signing secret, shown once; the previous one keeps signing beside it for 24 hours."""
+    sub, secret = webhooks.rotate_secret(ctx, parse_id(subscription_id, "subscription"))
+    return SubscriptionCreated.model_validate({**SubscriptionOut.model_validate(sub).model_dump(), "secret": secret})
+
+
 @router.get("/{subscription_id}/deliveries", response_model=list[DeliveryOut])
 def deliveries(subscription_id: str, ctx: Context = Depends(permission(WEBHOOKS_MANAGE))) -> list[DeliveryOut]:
     """The delivery log, newest first (status pending, delivered or dead; attempts; last answer)."""

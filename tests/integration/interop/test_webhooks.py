@@ -142,3 +142,28 @@ def test_patient_registered_and_bad_input(org: Any, bearer: Any, receiver: Recei
     assert r.status_code == 201, r.text
     _drain(org)
     assert [json.loads(b)["data"]["patient_id"] for _, b in receiver.received] == [r.json()["id"]]
+
+
+def test_secret_rotation_signs_with_both_until_the_old_expires(org: Any, bearer: Any, receiver: Receiver) -> None:
+    c = bearer(org, ["webhooks:manage"])
+    sub = c.post("/api/v1/webhooks", json={"url": receiver.url, "event_types": ["appointment.booked"]}).json()
+    old = sub["secret"]
+    new = c.post(f"/api/v1/webhooks/{sub['id']}/rotate-secret").json()["secret"]
+    assert new != old and new.startswith("whsec_")
+    _book(org)
+    _drain(org)
+    headers, body = receiver.received[-1]
+    args = (headers["webhook-id"], int(headers["webhook-timestamp"]), body, headers["webhook-signature"])
+    assert signing.verify(new, *args) and signing.verify(old, *args)
+    clock.advance(webhooks.ROTATION_OVERLAP + timedelta(minutes=1))
+    c.post(f"/api/v1/webhooks/{sub['id']}/pause")
+    c.post(f"/api/v1/webhooks/{sub['id']}/resume")
+    from praxis.scheduling import service as scheduling
+
+    w = make_world(org)
+    scheduling.book(w.ctx, patient_id=make_patient(org), visit_type_id=w.visit_id, provider_id=w.provider_id,
+                    location_id=org.loc_a.id, start_at=w.local(future_weekday(9), 10))
+    _drain(org)
+    headers, body = receiver.received[-1]
+    args = (headers["webhook-id"], int(headers["webhook-timestamp"]), body, headers["webhook-signature"])
+    assert signing.verify(new, *args) and not signing.verify(old, *args)

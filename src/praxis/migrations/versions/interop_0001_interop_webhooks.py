@@ -22,6 +22,8 @@ def upgrade() -> None:
         sa.Column("url", sa.String(length=500), nullable=False),
         sa.Column("event_types", sa.JSON(), nullable=False),
         sa.Column("secret", sa.String(length=400), nullable=False),
+        sa.Column("previous_secret", sa.String(length=400), nullable=True),
+        sa.Column("previous_expires_at", UTCDateTime(timezone=True), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("description", sa.String(length=200), nullable=False),
         sa.Column("created_by", sa.Uuid(), nullable=True),

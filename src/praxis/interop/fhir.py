@@ -42,7 +42,11 @@ FHIR_JSON = "application/fhir+json"
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
 
-router = Router(prefix=PREFIX, tags=["fhir"])
+class FhirJSONResponse(JSONResponse):
+    media_type = FHIR_JSON
+
+
+router = Router(prefix=PREFIX, tags=["fhir"], default_response_class=FhirJSONResponse)
 
 # `_include` values each search accepts (and the CapabilityStatement declares).
 INCLUDES: dict[str, set[str]] = {"Appointment": {"Appointment:patient", "Appointment:practitioner"}}

@@ -6,7 +6,7 @@ import importlib
 
 from fastapi import APIRouter
 
-DOMAINS = ("practice", "identity", "patients", "intake", "scheduling", "billing", "care", "desk")
+DOMAINS = ("practice", "identity", "patients", "intake", "scheduling", "billing", "care", "desk", "interop")
 
 # Columns of other domains' tables that hold a patient id and must follow a patient merge (and its
 # undo). Patients cannot import the domains above it, so they are declared here, next to the map of
@@ -68,8 +68,11 @@ def wire() -> None:
     from praxis.desk import service as desk
     from praxis.identity import resolver
     from praxis.identity.service import seed_builtin_roles
+    from praxis.interop import webhooks
+    from praxis.interop.api import fhir
     from praxis.platform import outbox
     from praxis.scheduling import reminders, waitlist
+    from praxis.web import problems
     from praxis.web.deps import set_context_resolver
 
     set_context_resolver(resolver.resolve)
@@ -77,6 +80,7 @@ def wire() -> None:
     from praxis.web.lookups import set_patient_lookup
 
     set_patient_lookup(patient_lookup.find, patient_lookup.names)
+    problems.register_renderer(fhir.PREFIX + "/", fhir.render_error)
     outbox.subscribe("scheduling.reminder_due", reminders.handle_reminder_due)
     outbox.subscribe("scheduling.slot_freed", waitlist.handle_slot_freed)
     outbox.subscribe("scheduling.offer_expire", waitlist.handle_offer_expire)
@@ -84,6 +88,7 @@ def wire() -> None:
     outbox.subscribe("scheduling.appointment_booked", desk.send_intake_link_for_online_booking)
     outbox.subscribe("scheduling.appointment_status", charges.handle_appointment_status)
     outbox.subscribe("org.created", billing_reference.ensure_default_connection)
+    webhooks.subscribe_all()
     _wired = True
 
 
@@ -98,6 +103,8 @@ def routers() -> list[APIRouter]:
     from praxis.identity import ui as identity_ui
     from praxis.intake import api as intake_api
     from praxis.intake import ui as intake_ui
+    from praxis.interop.api import fhir
+    from praxis.interop.api import webhooks as webhooks_api
     from praxis.patients import api as patients_api
     from praxis.patients import ui as patients_ui
     from praxis.patients.ui import page as patients_page_ui
@@ -109,5 +116,6 @@ def routers() -> list[APIRouter]:
 
     return [system.router, identity_api.router, practice_api.router, patients_api.router, intake_api.router,
             scheduling_api.router, scheduling_api.public_router, billing_api.router, care_api.router,
+            fhir.router, webhooks_api.router,
             identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, billing_ui.router,
             care_ui.router, desk_ui.router, desk_patient.router, patients_page_ui.router, patients_payers_ui.router]

@@ -34,6 +34,7 @@ PUBLIC_ALLOWED: tuple[tuple[str, str], ...] = (
     (r"^/api/v1/public/calendars/\{[a-z_]+\}\.ics$", "provider ICS feed: signed token; initials only"),
     (r"^/(book|booking)/\{[a-z_]+\}(/.*)?$", "online booking pages of one organisation"),
     (r"^/api/v1/public/booking/\{[a-z_]+\}(/.*)?$", "online booking API of one organisation"),
+    (r"^/fhir/R4/metadata$", "FHIR CapabilityStatement: what the server supports, no data (FHIR expects it open)"),
 )
 
 

@@ -157,6 +157,37 @@ def make_api_client(env: SeedEnv) -> Seeded:
     return Seeded("api_client", client.id, [name, token])
 
 
+def _subscription(env: SeedEnv) -> Any:
+    if "subscription" not in env.cache:
+        _tables("webhook_subscriptions")
+        webhooks = _module("praxis.interop.webhooks")
+        desc = env.unique("Hook")
+        sub, secret = webhooks.create_subscription(env.ctx, "https://hooks.example.org/praxis",
+                                                   ["appointment.booked"], description=desc)
+        env.cache["subscription"] = sub
+        env.cache["subscription_strings"] = [desc, secret]
+    return env.cache["subscription"]
+
+
+def make_subscription(env: SeedEnv) -> Seeded:
+    sub = _subscription(env)
+    return Seeded("subscription", sub.id, list(env.cache["subscription_strings"]))
+
+
+def make_delivery(env: SeedEnv) -> Seeded:
+    _tables("webhook_deliveries")
+    sub = _subscription(env)
+    models = _module("praxis.interop.models")
+    marker = env.unique("evt")
+    with session_scope(env.org_id) as s:
+        d = models.WebhookDelivery(org_id=env.org_id, subscription_id=sub.id, event_type="appointment.booked",
+                                   payload={"type": "appointment.booked", "data": {"marker": marker}})
+        s.add(d)
+        s.flush()
+        did = d.id
+    return Seeded("delivery", did, [marker], [sub.id])
+
+
 def make_break_glass(env: SeedEnv, reason: str | None = None) -> Seeded:
     service = _module("praxis.identity.service")
     context = _module("praxis.identity.context")
@@ -344,6 +375,14 @@ def make_visit_type(env: SeedEnv) -> Seeded:
 def make_provider(env: SeedEnv) -> Seeded:
     p = _provider(env)
     return Seeded("provider", p.id, list(env.cache["provider_strings"]))
+
+
+def make_schedule(env: SeedEnv) -> Seeded:
+    """A FHIR Schedule: the env's provider at the env's location (an id derived from the pair)."""
+    p = _provider(env)
+    slots = _module("praxis.interop.api.fhir_slots")
+    return Seeded("schedule", slots.schedule_id(p.id, env.location_id), list(env.cache["provider_strings"]),
+                  [p.id])
 
 
 def make_template(env: SeedEnv) -> Seeded:
@@ -629,14 +668,14 @@ def make_claim(env: SeedEnv) -> Seeded:
     return Seeded("claim", c.id, list(env.cache["encounter_strings"]), [c.patient_id, c.encounter_id])
 
 
-def make_schedule(env: SeedEnv) -> Seeded:
+def make_fee_schedule(env: SeedEnv) -> Seeded:
     reference = _module("praxis.billing.reference")
     schemas = _module("praxis.billing.schemas")
     _tables("fee_schedules")
     name = env.org_unique("Fees")
     fs = reference.create_fee_schedule(env.ctx, schemas.FeeScheduleIn(
         name=name, effective_from=date(2020, 1, 1), items=[schemas.FeeItemIn(code="99213", charge_cents=100)]))
-    return Seeded("schedule", fs.id, [name] if env.foreign_org else [])
+    return Seeded("fee_schedule", fs.id, [name] if env.foreign_org else [])
 
 
 def make_connection(env: SeedEnv) -> Seeded:
@@ -664,6 +703,9 @@ def make_file(env: SeedEnv) -> Seeded:
 # Parameter name (without _id/_ids) -> kind, where the name is not the kind itself.
 ALIASES: dict[str, str] = {
     "member": "membership",
+    "practitioner": "provider",  # FHIR Practitioner is a scheduling provider
+    "practitioner_role": "provider",  # FHIR PractitionerRole: one per provider, same id
+    "questionnaire_response": "submission",  # FHIR QuestionnaireResponse is an intake submission
     "client": "api_client",
     "api_client": "api_client",
     "actor": "user",
@@ -708,7 +750,7 @@ COLLECTIONS: dict[str, str] = {
     "enrolments": "enrolment",
     "encounters": "encounter",
     "claims": "claim",
-    "fee-schedules": "schedule",
+    "fee-schedules": "fee_schedule",
     "edi-files": "file",
     "connections": "connection",
 }
@@ -727,6 +769,8 @@ FACTORIES: dict[str, Factory] = {
     "grant": make_grant,
     "role": make_role,
     "api_client": make_api_client,
+    "subscription": make_subscription,
+    "delivery": make_delivery,
     "break_glass": make_break_glass,
     "patient": make_patient,
     "payer": make_payer,
@@ -740,6 +784,7 @@ FACTORIES: dict[str, Factory] = {
     "location_code": make_location_code,
     "visit_type": make_visit_type,
     "provider": make_provider,
+    "schedule": make_schedule,
     "template": make_template,
     "room": make_room,
     "appointment": make_appointment,
@@ -759,14 +804,15 @@ FACTORIES: dict[str, Factory] = {
     "timer": make_timer,
     "encounter": make_encounter,
     "claim": make_claim,
-    "schedule": make_schedule,
+    "fee_schedule": make_fee_schedule,
     "connection": make_connection,
     "file": make_file,
 }
 
 # Kinds that live at the organisation level: there is no "other location" variant of them.
 ORG_LEVEL_KINDS = {"org", "role", "api_client", "break_glass", "payer", "visit_type", "rule", "org_slug",
-                   "schedule", "connection", "file"}
+                   "fee_schedule", "connection", "file",
+                   "subscription", "delivery"}
 
 _PUBLIC_BOOKING = ("public booking serves any organisation's self-bookable visit types at any active "
                    "location by slug and location code, to anyone, by design (no session scope applies); "

@@ -141,9 +141,9 @@ def create_fee_schedule(data: FeeScheduleIn, ctx: Context = Depends(permission(B
     return reference.create_fee_schedule(ctx, data)
 
 
-@router.get("/fee-schedules/{schedule_id}", response_model=FeeScheduleOut)
-def get_fee_schedule(schedule_id: uuid.UUID, ctx: Context = Depends(permission(BILLING_READ))) -> FeeScheduleOut:
-    return reference.get_fee_schedule(ctx, schedule_id)
+@router.get("/fee-schedules/{fee_schedule_id}", response_model=FeeScheduleOut)
+def get_fee_schedule(fee_schedule_id: uuid.UUID, ctx: Context = Depends(permission(BILLING_READ))) -> FeeScheduleOut:
+    return reference.get_fee_schedule(ctx, fee_schedule_id)
 
 
 @router.put("/visit-types/{visit_type_id}/procedures", response_model=list[ProcedureIn])

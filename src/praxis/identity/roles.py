@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from praxis.platform.permissions import CATALOGUE
+from praxis.platform.permissions import CATALOGUE, SCOPE_ALIASES
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,13 @@ BUILTIN_BY_KEY = {r.key: r for r in BUILTIN_ROLES}
 
 
 def expand(patterns: list[str] | tuple[str, ...]) -> set[str]:
-    """Permission names matched by a role's patterns (unknown names are dropped)."""
+    """Permission names matched by a role's patterns (unknown names are dropped). A registered scope
+    alias (an API client's `system/Patient.read`) stands for the permissions it maps to."""
     names: set[str] = set()
     for pattern in patterns:
-        if "*" in pattern:
+        if pattern in SCOPE_ALIASES:
+            names.update(SCOPE_ALIASES[pattern])
+        elif "*" in pattern:
             names.update(p for p in CATALOGUE if fnmatchcase(p, pattern))
         elif pattern in CATALOGUE:
             names.add(pattern)

@@ -28,7 +28,7 @@ from praxis.platform.context import Context
 from praxis.platform.db import get_or_404, session_scope
 from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from praxis.platform.ids import slug
-from praxis.platform.permissions import CATALOGUE
+from praxis.platform.permissions import CATALOGUE, SCOPE_ALIASES
 from praxis.platform.settings import get_settings
 from praxis.platform.uow import unit_of_work
 from praxis.practice.models import Location
@@ -439,12 +439,15 @@ def create_api_client(ctx: Context, name: str, scopes: list[str], *, location_id
     """A bearer token bound to this organisation with exactly these scopes; shown once."""
     ctx = ctx.standing()  # administration: standing grants only
     ctx.require(APICLIENTS_MANAGE)
-    unknown = sorted(set(scopes) - set(CATALOGUE))
+    unknown = sorted(set(scopes) - set(CATALOGUE) - set(SCOPE_ALIASES))
     if unknown:
         raise ValidationProblem(f"Unknown scope(s): {', '.join(unknown)}", field="scopes")
     if not scopes:
         raise ValidationProblem("Give the client at least one scope", field="scopes")
-    over = sorted(p for p in scopes if not ctx.has(p) or (ctx.scope(p) is not None))
+    # An alias (SMART `system/Patient.read`) is judged on the permissions it stands for.
+    over = sorted(p for p in scopes for perm in sorted(SCOPE_ALIASES.get(p, {p}))
+                  if not ctx.has(perm) or (ctx.scope(perm) is not None))
+    over = list(dict.fromkeys(over))
     if over:
         raise Forbidden(f"You cannot give scopes you do not hold org-wide: {', '.join(over[:5])}",
                         field="scopes")

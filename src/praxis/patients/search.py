@@ -15,7 +15,7 @@ from praxis.patients import normalise as n
 from praxis.patients.access import visibility_clause, visible_locations
 from praxis.patients.models import Coverage, Patient, PatientAlias
 from praxis.patients.permissions import PATIENTS_READ
-from praxis.patients.schemas import PatientSort, PatientSummary
+from praxis.patients.schemas import PatientOut, PatientSort, PatientSummary
 from praxis.platform import audit
 from praxis.platform.context import Context
 from praxis.platform.errors import Forbidden, ValidationProblem
@@ -169,6 +169,35 @@ def find_patients(
     Every criterion given must match. Location-scoped actors in organisations that restrict
     search see only patients linked to their locations. Each patient returned is audited.
     """
+    rows = _find(ctx, q=q, last=last, first=first, dob=dob, phone=phone, mrn=mrn, member_id=member_id,
+                 sort=sort, limit=limit, offset=offset)
+    return [PatientSummary.model_validate(p) for p in rows]
+
+
+def find_patient_records(
+    ctx: Context,
+    *,
+    q: str | None = None,
+    last: str | None = None,
+    first: str | None = None,
+    dob: date | None = None,
+    phone: str | None = None,
+    mrn: str | None = None,
+    member_id: str | None = None,
+    sort: PatientSort = "name",
+    limit: int = 25,
+    offset: int = 0,
+) -> list[PatientOut]:
+    """`find_patients` returning whole records (integrations such as FHIR show every demographic
+    field; `location_ids` is left empty): one query, one audit row per patient, as the search."""
+    rows = _find(ctx, q=q, last=last, first=first, dob=dob, phone=phone, mrn=mrn, member_id=member_id,
+                 sort=sort, limit=limit, offset=offset)
+    return [PatientOut.model_validate(p, from_attributes=True) for p in rows]
+
+
+def _find(ctx: Context, *, q: str | None, last: str | None, first: str | None, dob: date | None,
+          phone: str | None, mrn: str | None, member_id: str | None, sort: PatientSort, limit: int,
+          offset: int) -> list[Patient]:
     if not ctx.has(PATIENTS_READ):
         raise Forbidden(f"Permission {PATIENTS_READ} required")
     limit = max(1, min(limit, 200))
@@ -189,4 +218,4 @@ def find_patients(
             stmt = stmt.where(visibility_clause(locations))
         rows = list(session.scalars(stmt.order_by(*_SORTS[sort], Patient.id).limit(limit).offset(max(offset, 0))))
         audit.record_many(session, ctx, "patient.search_result", "patient", [(p.id, p.id) for p in rows])
-        return [PatientSummary.model_validate(p) for p in rows]
+        return rows

@@ -46,7 +46,7 @@ from praxis.patients.schemas import (
     PatientUpdate,
 )
 from praxis.patients.search import find_patients
-from praxis.platform import audit
+from praxis.platform import audit, outbox
 from praxis.platform.context import Context
 from praxis.platform.crypto import keyring
 from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProblem
@@ -343,6 +343,9 @@ def _register(
         location_id=location_id,
         detail=detail,
     )
+    # Identifiers only: subscribers (webhooks) read what they may see through the API.
+    outbox.emit(session, "patient.registered", {"patient_id": str(patient.id),
+                                                "location_id": str(location_id) if location_id else None})
     return patient
 
 

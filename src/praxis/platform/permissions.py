@@ -44,3 +44,17 @@ def is_known(name: str) -> bool:
 
 # Platform-level permissions (the kernel's own features).
 AUDIT_READ = register("audit:read", "Query the audit log", location_bound=False)
+
+
+# Scope aliases: names an API client may carry that stand for catalogue permissions (the FHIR
+# facade registers SMART system scopes such as `system/Patient.read` -> `patients:read`).
+SCOPE_ALIASES: dict[str, frozenset[str]] = {}
+
+
+def register_alias(scope: str, permissions: tuple[str, ...]) -> str:
+    """Let API clients carry `scope`, granting exactly `permissions` (each in the catalogue)."""
+    unknown = [p for p in permissions if p not in CATALOGUE]
+    if unknown:
+        raise ValueError(f"scope {scope!r} maps to unknown permission(s) {unknown}")
+    SCOPE_ALIASES[scope] = frozenset(permissions)
+    return scope

@@ -25,7 +25,7 @@ from praxis.platform import audit, outbox
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
-from praxis.platform.errors import Forbidden, NotFound, ValidationProblem
+from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from praxis.platform.uow import unit_of_work, write_lock
 from praxis.scheduling import booking, patients_port, reference, setup
 from praxis.scheduling import calendars as cal
@@ -222,17 +222,26 @@ def _release_resources(session: Session, appt: Appointment) -> None:
 
 def reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime,
                provider_id: uuid.UUID | None = None, location_id: uuid.UUID | None = None,
-               overbook: bool = False) -> Appointment:
-    """Move a booked or confirmed appointment (same id) to a new time, provider or location."""
+               overbook: bool = False, expected_version: int | None = None) -> Appointment:
+    """Move a booked or confirmed appointment (same id) to a new time, provider or location.
+    `expected_version` (an If-Match): 412 when the appointment changed since the caller read it."""
     return booking.retrying(lambda: _reschedule(ctx, appointment_id, start_at=start_at, provider_id=provider_id,
-                                         location_id=location_id, overbook=overbook))
+                                         location_id=location_id, overbook=overbook,
+                                         expected_version=expected_version))
+
+
+def _check_version(appt: Appointment, expected_version: int | None) -> None:
+    if expected_version is not None and appt.version != expected_version:
+        raise Conflict(f"The appointment is at version {appt.version}, not {expected_version}; read it again",
+                       field="If-Match", status=412, type="precondition-failed")
 
 
 def _reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime, provider_id: uuid.UUID | None,
-                location_id: uuid.UUID | None, overbook: bool) -> Appointment:
+                location_id: uuid.UUID | None, overbook: bool, expected_version: int | None = None) -> Appointment:
     with unit_of_work(ctx) as session:
         write_lock(session)
         appt = _load_appointment(session, ctx, appointment_id, SCHEDULING_BOOK)
+        _check_version(appt, expected_version)
         booking.lock_provider(session.connection(), ctx.org_id, provider_id or appt.provider_id)
         t = transition(appt.status, "reschedule")
         new_location = location_id or appt.location_id
@@ -266,11 +275,14 @@ def _reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime, 
         return appt
 
 
-def cancel(ctx: Context, appointment_id: uuid.UUID, *, reason: str) -> Appointment:
+def cancel(ctx: Context, appointment_id: uuid.UUID, *, reason: str, expected_version: int | None = None
+           ) -> Appointment:
+    """Cancel with a reason; `expected_version` as in `reschedule`."""
     if not reason or not reason.strip():
         raise ValidationProblem("A cancellation reason is required", field="reason")
     with unit_of_work(ctx) as session:
         appt = _load_appointment(session, ctx, appointment_id, SCHEDULING_BOOK)
+        _check_version(appt, expected_version)
         t = transition(appt.status, "cancel")
         appt.status, appt.cancel_reason, appt.cancelled_at = t.after, reason.strip()[:200], now()
         appt.version += 1

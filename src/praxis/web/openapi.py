@@ -9,6 +9,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
 PROBLEM_MEDIA = "application/problem+json"
+FHIR_MEDIA = "application/fhir+json"
 
 
 class Problem(BaseModel):
@@ -46,9 +47,15 @@ def install(app: FastAPI) -> None:
         components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(components["Problem"].pop("$defs", {}))
         problem = {PROBLEM_MEDIA: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        fhir_outcome = {FHIR_MEDIA: {"schema": {"type": "object", "description": "a FHIR OperationOutcome"}}}
         for path, item in schema.get("paths", {}).items():
             for method, op in item.items():
                 responses = op.setdefault("responses", {})
+                if path.startswith("/fhir/"):
+                    # The FHIR facade answers FHIR's own error document (docs/api.md).
+                    for code in ["400", "401", "403", "404", "422"] + (["409", "412"] if method in _WRITE else []):
+                        responses[code] = {"description": _ERRORS.get(code, "Error"), "content": fhir_outcome}
+                    continue
                 codes = ["422"]
                 if path.startswith("/api/"):
                     codes += ["401", "403", "404"] + (["409"] if method in _WRITE else [])

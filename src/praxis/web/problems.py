@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -40,6 +41,29 @@ def problem_response(status: int, type_: str, title: str, detail: str, request: 
                         media_type=PROBLEM_JSON, headers=headers)
 
 
+# Channels that speak another error dialect (the FHIR facade answers OperationOutcome) register a
+# renderer for their path prefix; every handler below asks it first.
+ErrorRenderer = Callable[[Request, int, str, str | None], Response]
+_renderers: list[tuple[str, ErrorRenderer]] = []
+
+
+def register_renderer(prefix: str, renderer: ErrorRenderer) -> None:
+    """Render errors under `prefix` with `renderer(request, status, detail, field)`."""
+    if all(p != prefix for p, _ in _renderers):
+        _renderers.append((prefix, renderer))
+
+
+def _special(request: Request, status: int, detail: str, field: str | None,
+             headers: dict[str, str] | None = None) -> Response | None:
+    for prefix, renderer in _renderers:
+        if request.url.path.startswith(prefix):
+            response = renderer(request, status, detail, field)
+            for k, v in (headers or {}).items():
+                response.headers[k] = v
+            return response
+    return None
+
+
 def wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
 
@@ -52,6 +76,8 @@ def _location(loc: tuple[Any, ...]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> Response:
+        if special := _special(request, exc.status, exc.detail, exc.field):
+            return special
         if exc.status == 401 and wants_html(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         if wants_html(request) and exc.status in (403, 404):
@@ -69,6 +95,8 @@ def install(app: FastAPI) -> None:
                            "message": err.get("msg", "invalid"), "code": err.get("type", "invalid")})
         first = errors[0]["field"] if errors else None
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]) or "Invalid input"
+        if special := _special(request, 422, detail, first):
+            return special
         return problem_response(422, "validation-error", "Invalid input", detail, request,
                                 field=first, errors=errors)
 
@@ -76,6 +104,8 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         titles = {404: "Not found", 405: "Method not allowed", 401: "Authentication required"}
         types = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated"}
+        if special := _special(request, exc.status_code, str(exc.detail), None, getattr(exc, "headers", None)):
+            return special
         if wants_html(request) and exc.status_code == 404:
             from praxis.web.templating import render_error
 
@@ -87,5 +117,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TenantScopeError)
     async def _tenant(request: Request, exc: TenantScopeError) -> Response:
         log.error("tenant scope violation: %s", exc)
+        if special := _special(request, 500, "The request could not be completed.", None):
+            return special
         return problem_response(500, "internal-error", "Internal error",
                                 "The request could not be completed.", request)

@@ -1,0 +1,98 @@
+"""Webhook subscriptions and their delivery log over the REST API (thin: interop.webhooks)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from praxis.interop import webhooks
+from praxis.interop.permissions import WEBHOOKS_MANAGE
+from praxis.platform.context import Context
+from praxis.platform.ids import parse_id
+from praxis.platform.schemas import StrictModel
+from praxis.web.deps import permission
+from praxis.web.routes import Router
+
+router = Router(prefix="/api/v1/webhooks", tags=["webhooks"])
+
+
+class SubscriptionIn(StrictModel):
+    url: Annotated[str, Field(min_length=8, max_length=500)]
+    event_types: Annotated[list[str], Field(min_length=1, max_length=20)]
+    description: Annotated[str, Field(max_length=200)] = ""
+
+
+class SubscriptionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    url: str
+    event_types: list[str]
+    active: bool
+    description: str
+    created_at: datetime
+
+
+class SubscriptionCreated(SubscriptionOut):
+    secret: str = Field(description="whsec_… signing secret; shown only in this answer")
+
+
+class DeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    subscription_id: uuid.UUID
+    event_type: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+@router.get("", response_model=list[SubscriptionOut])
+def list_subscriptions(ctx: Context = Depends(permission(WEBHOOKS_MANAGE))) -> list[SubscriptionOut]:
+    return [SubscriptionOut.model_validate(s) for s in webhooks.list_subscriptions(ctx)]
+
+
+@router.post("", response_model=SubscriptionCreated, status_code=201)
+def create_subscription(data: SubscriptionIn, ctx: Context = Depends(permission(WEBHOOKS_MANAGE))
+                        ) -> SubscriptionCreated:
+    """Subscribe a URL to event types; the answer holds the signing secret once."""
+    sub, secret = webhooks.create_subscription(ctx, data.url, data.event_types, description=data.description)
+    return SubscriptionCreated.model_validate({**SubscriptionOut.model_validate(sub).model_dump(), "secret": secret})
+
+
+@router.post("/{subscription_id}/pause", response_model=SubscriptionOut)
+def pause(subscription_id: str, ctx: Context = Depends(permission(WEBHOOKS_MANAGE))) -> SubscriptionOut:
+    return SubscriptionOut.model_validate(webhooks.set_active(ctx, parse_id(subscription_id, "subscription"), False))
+
+
+@router.post("/{subscription_id}/resume", response_model=SubscriptionOut)
+def resume(subscription_id: str, ctx: Context = Depends(permission(WEBHOOKS_MANAGE))) -> SubscriptionOut:
+    return SubscriptionOut.model_validate(webhooks.set_active(ctx, parse_id(subscription_id, "subscription"), True))
+
+
+@router.post("/{subscription_id}/rotate-secret", response_model=SubscriptionCreated)
+def rotate_secret(subscription_id: str, ctx: Context = Depends(permission(WEBHOOKS_MANAGE))) -> SubscriptionCreated:
+    """A new signing secret, shown once; the previous one keeps signing beside it for 24 hours."""
+    sub, secret = webhooks.rotate_secret(ctx, parse_id(subscription_id, "subscription"))
+    return SubscriptionCreated.model_validate({**SubscriptionOut.model_validate(sub).model_dump(), "secret": secret})
+
+
+@router.get("/{subscription_id}/deliveries", response_model=list[DeliveryOut])
+def deliveries(subscription_id: str, ctx: Context = Depends(permission(WEBHOOKS_MANAGE))) -> list[DeliveryOut]:
+    """The delivery log, newest first (status pending, delivered or dead; attempts; last answer)."""
+    rows = webhooks.list_deliveries(ctx, parse_id(subscription_id, "subscription"))
+    return [DeliveryOut.model_validate(d) for d in rows]
+
+
+@router.post("/deliveries/{delivery_id}/replay", response_model=DeliveryOut)
+def replay(delivery_id: str, ctx: Context = Depends(permission(WEBHOOKS_MANAGE))) -> DeliveryOut:
+    return DeliveryOut.model_validate(webhooks.replay(ctx, parse_id(delivery_id, "delivery")))

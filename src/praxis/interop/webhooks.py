@@ -1,0 +1,231 @@
+"""Webhooks: per-organisation subscriptions to domain events, delivered signed (Standard Webhooks)
+by the worker from the outbox, with retries, backoff, a dead state, replay and a delivery log.
+
+Payloads carry identifiers only (the minimum necessary): a subscriber reads what it may see
+through the API with its own token. A delivery keeps one `webhook-id` across its retries so a
+receiver can drop repeats.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from praxis.interop import signing
+from praxis.interop.models import WebhookDelivery, WebhookSubscription
+from praxis.interop.permissions import WEBHOOKS_MANAGE
+from praxis.platform import audit, outbox
+from praxis.platform.clock import now
+from praxis.platform.context import Context, system_context
+from praxis.platform.db import get_or_404, session_scope
+from praxis.platform.errors import ValidationProblem
+from praxis.platform.uow import unit_of_work
+
+DELIVER_TOPIC = "interop.webhook_deliver"
+ROTATION_OVERLAP = timedelta(hours=24)
+MAX_ATTEMPTS = 6  # below the outbox's own limit, so the delivery log says "dead", not the outbox alone
+TIMEOUT_SECONDS = 10
+_NAMESPACE = uuid.UUID("0b9f0c55-8a4e-4d5e-9b7e-3d1f0c2a6e11")
+
+
+@dataclass(frozen=True)
+class EventSource:
+    topic: str  # the outbox topic the domain emits
+    when: dict[str, str] | None = None  # payload values the event needs (a status change's action)
+
+
+# Our event types -> the domain events they come from.
+EVENTS: dict[str, EventSource] = {
+    "appointment.booked": EventSource("scheduling.appointment_booked"),
+    "appointment.cancelled": EventSource("scheduling.appointment_cancelled"),
+    "appointment.checked_in": EventSource("scheduling.appointment_status", {"action": "check_in"}),
+    "patient.registered": EventSource("patient.registered"),
+    "patient.merged": EventSource("patient.merged"),
+    "intake.submitted": EventSource("intake.submitted"),
+}
+
+
+class DeliveryFailed(RuntimeError):
+    """Raised so the outbox retries the delivery with its exponential backoff."""
+
+
+# --- subscriptions --------------------------------------------------------------------------------
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and local):
+        raise ValidationProblem("The URL must be https:// (http:// only to this machine, for testing)", field="url")
+    if not parts.hostname:
+        raise ValidationProblem("The URL needs a host", field="url")
+    return url.strip()
+
+
+def create_subscription(ctx: Context, url: str, event_types: list[str], *, description: str = ""
+                        ) -> tuple[WebhookSubscription, str]:
+    """Subscribe `url` to `event_types`; returns the subscription and its signing secret (shown once)."""
+    ctx = ctx.standing()
+    ctx.require(WEBHOOKS_MANAGE)
+    unknown = sorted(set(event_types) - set(EVENTS))
+    if unknown or not event_types:
+        raise ValidationProblem(f"Event types must be some of {', '.join(EVENTS)}"
+                                + (f"; unknown: {', '.join(unknown)}" if unknown else ""), field="event_types")
+    secret = signing.new_secret()
+    with unit_of_work(ctx) as s:
+        sub = WebhookSubscription(url=_check_url(url), event_types=sorted(set(event_types)), secret=secret,
+                                  description=description[:200], created_by=ctx.actor_id)
+        s.add(sub)
+        s.flush()
+        audit.record(s, ctx, "create", "webhook_subscription", sub.id, detail={"event_types": sub.event_types})
+        return sub, secret
+
+
+def list_subscriptions(ctx: Context) -> list[WebhookSubscription]:
+    ctx = ctx.standing()
+    ctx.require(WEBHOOKS_MANAGE)
+    with unit_of_work(ctx) as s:
+        return list(s.scalars(select(WebhookSubscription).order_by(WebhookSubscription.created_at)))
+
+
+def set_active(ctx: Context, subscription_id: uuid.UUID, active: bool) -> WebhookSubscription:
+    """Pause or resume a subscription (pending deliveries of a paused one are not sent)."""
+    ctx = ctx.standing()
+    ctx.require(WEBHOOKS_MANAGE)
+    with unit_of_work(ctx) as s:
+        sub = get_or_404(s, WebhookSubscription, subscription_id, "webhook subscription")
+        sub.active = active
+        audit.record(s, ctx, "activate" if active else "deactivate", "webhook_subscription", sub.id)
+        return sub
+
+
+def rotate_secret(ctx: Context, subscription_id: uuid.UUID, *, overlap: timedelta = ROTATION_OVERLAP
+                  ) -> tuple[WebhookSubscription, str]:
+    """A new signing secret (returned once); the old one keeps signing beside it for `overlap`."""
+    ctx = ctx.standing()
+    ctx.require(WEBHOOKS_MANAGE)
+    secret = signing.new_secret()
+    with unit_of_work(ctx) as s:
+        sub = get_or_404(s, WebhookSubscription, subscription_id, "webhook subscription")
+        sub.previous_secret, sub.previous_expires_at = sub.secret, now() + overlap
+        sub.secret = secret
+        audit.record(s, ctx, "rotate_secret", "webhook_subscription", sub.id)
+        return sub, secret
+
+
+def list_deliveries(ctx: Context, subscription_id: uuid.UUID, *, limit: int = 100) -> list[WebhookDelivery]:
+    """The delivery log of one subscription, newest first."""
+    ctx = ctx.standing()
+    ctx.require(WEBHOOKS_MANAGE)
+    with unit_of_work(ctx) as s:
+        get_or_404(s, WebhookSubscription, subscription_id, "webhook subscription")
+        return list(s.scalars(select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+                              .order_by(WebhookDelivery.created_at.desc()).limit(max(1, min(limit, 500)))))
+
+
+def replay(ctx: Context, delivery_id: uuid.UUID) -> WebhookDelivery:
+    """Send a delivery again (a dead one after the receiver is fixed, or a delivered one on request)."""
+    ctx = ctx.standing()
+    ctx.require(WEBHOOKS_MANAGE)
+    with unit_of_work(ctx) as s:
+        d = get_or_404(s, WebhookDelivery, delivery_id, "webhook delivery")
+        d.status, d.attempts = "pending", 0
+        audit.record(s, ctx, "replay", "webhook_delivery", d.id)
+        outbox.emit(s, DELIVER_TOPIC, {"delivery_id": str(d.id)})
+        return d
+
+
+# --- fan-out and delivery (worker) ----------------------------------------------------------------
+
+
+def fan_out(event_type: str, org_id: uuid.UUID | None, payload: dict[str, Any]) -> None:
+    """Outbox handler: one delivery per active subscription to `event_type`. Idempotent: the
+    delivery id derives from subscription, event type and the event's identifiers."""
+    source = EVENTS[event_type]
+    if org_id is None or any(payload.get(k) != v for k, v in (source.when or {}).items()):
+        return
+    data = {k: v for k, v in sorted(payload.items()) if k.endswith("_id") and v is not None}
+    with unit_of_work(system_context(org_id, "webhooks")) as s:
+        for sub in s.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))):
+            if event_type not in sub.event_types:
+                continue
+            did = uuid.uuid5(_NAMESPACE, f"{sub.id}:{event_type}:{json.dumps(data, sort_keys=True)}")
+            if s.scalars(select(WebhookDelivery.id).where(WebhookDelivery.id == did)).first() is not None:
+                continue
+            s.add(WebhookDelivery(id=did, subscription_id=sub.id, event_type=event_type,
+                                  payload={"type": event_type, "timestamp": now().isoformat(), "data": data}))
+            outbox.emit(s, DELIVER_TOPIC, {"delivery_id": str(did)}, org_id=org_id)
+
+
+def handler_for(event_type: str) -> outbox.Handler:
+    return lambda org_id, payload: fan_out(event_type, org_id, payload)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is a failed delivery: following it could lead anywhere the subscriber points."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 (scheme checked)
+    try:
+        with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
+            return response.status, None
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code}"
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        return None, str(getattr(exc, "reason", exc))[:500]
+
+
+def deliver(org_id: uuid.UUID | None, payload: dict[str, Any]) -> None:
+    """Outbox handler: POST one delivery, signed; record the attempt; raise to be retried."""
+    if org_id is None:
+        return
+    did = uuid.UUID(payload["delivery_id"])
+    with session_scope(org_id) as s:
+        d = s.scalars(select(WebhookDelivery).where(WebhookDelivery.id == did)).first()
+        sub = s.scalars(select(WebhookSubscription).where(WebhookSubscription.id == d.subscription_id)).first() \
+            if d else None
+        if d is None or sub is None or d.status != "pending" or not sub.active:
+            return
+        body = json.dumps(d.payload, separators=(",", ":"), sort_keys=True).encode()
+        url, secrets_ = sub.url, [sub.secret]
+        if sub.previous_secret and sub.previous_expires_at and sub.previous_expires_at > now():
+            secrets_.append(sub.previous_secret)
+    msg_id = f"msg_{did.hex}"
+    stamp = int(now().timestamp())
+    headers = signing.headers(secrets_[0], msg_id, stamp, body)
+    headers["webhook-signature"] = " ".join(signing.sign(x, msg_id, stamp, body) for x in secrets_)
+    status, error = _post(url, body, headers)
+    ok = status is not None and 200 <= status < 300
+    with session_scope(org_id) as s:
+        d = s.scalars(select(WebhookDelivery).where(WebhookDelivery.id == did)).one()
+        d.attempts += 1
+        d.last_status_code, d.last_error = status, error
+        if ok:
+            d.status, d.delivered_at = "delivered", now()
+        elif d.attempts >= MAX_ATTEMPTS:
+            d.status = "dead"
+        attempts, dead = d.attempts, d.status == "dead"
+    if not ok and not dead:
+        raise DeliveryFailed(f"delivery {did} attempt {attempts}: {error or status}")
+
+
+def subscribe_all() -> None:
+    """Wire the event handlers (wiring.py calls this)."""
+    for event_type, source in EVENTS.items():
+        outbox.subscribe(source.topic, handler_for(event_type))
+    outbox.subscribe(DELIVER_TOPIC, deliver)

@@ -1,0 +1,169 @@
+"""Webhooks: signed deliveries to a receiver on 127.0.0.1, retries with backoff through the outbox,
+dead letter, replay, tenancy and the minimum-necessary payload."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from praxis.interop import signing, webhooks
+from praxis.platform import clock, outbox
+from praxis.platform.db import session_scope
+from praxis.platform.outbox import OutboxMessage
+from tests.integration.scheduling.helpers import future_weekday, make_patient, make_world
+
+
+class Receiver:
+    """An HTTP receiver that answers `fail_first` requests with 500, then 204."""
+
+    def __init__(self) -> None:
+        self.fail_first = 0
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(500 if len(receiver.received) <= receiver.fail_first else 204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def _drain(org: Any, rounds: int = 12) -> None:
+    """Run the org's due outbox messages, moving the clock past each backoff, until none is pending.
+    Other organisations' messages are parked first so only this test's events run."""
+    with session_scope(None, system=True) as s:
+        s.execute(update(OutboxMessage).where(OutboxMessage.org_id != org.id, OutboxMessage.status == "pending")
+                  .values(status="done"))
+    for _ in range(rounds):
+        outbox.run_once()
+        with session_scope(None, system=True) as s:
+            pending = s.scalars(select(OutboxMessage).where(OutboxMessage.org_id == org.id,
+                                                            OutboxMessage.status == "pending")).all()
+        if not pending:
+            return
+        clock.advance(timedelta(hours=1, seconds=1))
+
+
+def _book(org: Any) -> Any:
+    from praxis.scheduling import service as scheduling
+
+    w = make_world(org)
+    pid = make_patient(org)
+    return scheduling.book(w.ctx, patient_id=pid, visit_type_id=w.visit_id, provider_id=w.provider_id,
+                           location_id=org.loc_a.id, start_at=w.local(future_weekday(), 10))
+
+
+def test_receiver_failing_twice_gets_the_event_once_signed(org: Any, bearer: Any, receiver: Receiver) -> None:
+    c = bearer(org, ["webhooks:manage"])
+    r = c.post("/api/v1/webhooks", json={"url": receiver.url, "event_types": ["appointment.booked"]})
+    assert r.status_code == 201, r.text
+    sub = r.json()
+    secret = sub["secret"]
+    assert secret.startswith("whsec_") and "secret" not in c.get("/api/v1/webhooks").json()[0]
+    receiver.fail_first = 2
+    appt = _book(org)
+    _drain(org)
+    assert len(receiver.received) == 3
+    ids = {h["webhook-id"] for h, _ in receiver.received}
+    assert len(ids) == 1  # one event, one id across its retries
+    headers, body = receiver.received[-1]
+    assert signing.verify(secret, headers["webhook-id"], int(headers["webhook-timestamp"]), body,
+                          headers["webhook-signature"])
+    assert not signing.verify(secret, headers["webhook-id"], int(headers["webhook-timestamp"]), body + b" ",
+                              headers["webhook-signature"])
+    event = json.loads(body)
+    assert event["type"] == "appointment.booked"
+    assert event["data"]["appointment_id"] == str(appt.id)
+    assert set(event["data"]) <= {"appointment_id", "patient_id", "location_id"}  # identifiers only
+    log = c.get(f"/api/v1/webhooks/{sub['id']}/deliveries").json()
+    assert [(d["status"], d["attempts"], d["last_status_code"]) for d in log] == [("delivered", 3, 204)]
+
+
+def test_receiver_that_always_fails_ends_dead_and_replays(org: Any, bearer: Any, receiver: Receiver) -> None:
+    c = bearer(org, ["webhooks:manage"])
+    sub = c.post("/api/v1/webhooks", json={"url": receiver.url, "event_types": ["appointment.booked",
+                                                                                "appointment.cancelled"]}).json()
+    receiver.fail_first = 10_000
+    _book(org)
+    _drain(org, rounds=webhooks.MAX_ATTEMPTS + 3)
+    log = c.get(f"/api/v1/webhooks/{sub['id']}/deliveries").json()
+    assert [(d["status"], d["attempts"]) for d in log] == [("dead", webhooks.MAX_ATTEMPTS)]
+    assert len(receiver.received) == webhooks.MAX_ATTEMPTS
+    receiver.fail_first = 0
+    receiver.received.clear()
+    assert c.post(f"/api/v1/webhooks/deliveries/{log[0]['id']}/replay").json()["status"] == "pending"
+    _drain(org)
+    assert len(receiver.received) == 1
+    assert c.get(f"/api/v1/webhooks/{sub['id']}/deliveries").json()[0]["status"] == "delivered"
+
+
+def test_events_of_another_organisation_are_not_sent(org: Any, other_org: Any, bearer: Any,
+                                                    receiver: Receiver) -> None:
+    mine = bearer(org, ["webhooks:manage"])
+    sub = mine.post("/api/v1/webhooks", json={"url": receiver.url, "event_types": ["appointment.booked"]}).json()
+    _book(other_org)
+    _drain(other_org)
+    assert receiver.received == []
+    theirs = bearer(other_org, ["webhooks:manage"])
+    assert theirs.get(f"/api/v1/webhooks/{sub['id']}/deliveries").status_code == 404
+    assert theirs.get("/api/v1/webhooks").json() == []
+
+
+def test_patient_registered_and_bad_input(org: Any, bearer: Any, receiver: Receiver) -> None:
+    c = bearer(org, ["webhooks:manage", "patients:write"])
+    bad = c.post("/api/v1/webhooks", json={"url": receiver.url, "event_types": ["patient.deleted"]})
+    assert bad.status_code == 422 and bad.json()["field"] == "event_types"
+    insecure = c.post("/api/v1/webhooks", json={"url": "http://example.org/hooks", "event_types": ["patient.merged"]})
+    assert insecure.status_code == 422 and insecure.json()["field"] == "url"
+    c.post("/api/v1/webhooks", json={"url": receiver.url, "event_types": ["patient.registered"]})
+    r = c.post("/api/v1/patients", json={"first_name": "Webb", "last_name": "Hooke", "dob": "1990-01-02"})
+    assert r.status_code == 201, r.text
+    _drain(org)
+    assert [json.loads(b)["data"]["patient_id"] for _, b in receiver.received] == [r.json()["id"]]
+
+
+def test_secret_rotation_signs_with_both_until_the_old_expires(org: Any, bearer: Any, receiver: Receiver) -> None:
+    c = bearer(org, ["webhooks:manage"])
+    sub = c.post("/api/v1/webhooks", json={"url": receiver.url, "event_types": ["appointment.booked"]}).json()
+    old = sub["secret"]
+    new = c.post(f"/api/v1/webhooks/{sub['id']}/rotate-secret").json()["secret"]
+    assert new != old and new.startswith("whsec_")
+    _book(org)
+    _drain(org)
+    headers, body = receiver.received[-1]
+    args = (headers["webhook-id"], int(headers["webhook-timestamp"]), body, headers["webhook-signature"])
+    assert signing.verify(new, *args) and signing.verify(old, *args)
+    clock.advance(webhooks.ROTATION_OVERLAP + timedelta(minutes=1))
+    c.post(f"/api/v1/webhooks/{sub['id']}/pause")
+    c.post(f"/api/v1/webhooks/{sub['id']}/resume")
+    from praxis.scheduling import service as scheduling
+
+    w = make_world(org)
+    scheduling.book(w.ctx, patient_id=make_patient(org), visit_type_id=w.visit_id, provider_id=w.provider_id,
+                    location_id=org.loc_a.id, start_at=w.local(future_weekday(9), 10))
+    _drain(org)
+    headers, body = receiver.received[-1]
+    args = (headers["webhook-id"], int(headers["webhook-timestamp"]), body, headers["webhook-signature"])
+    assert signing.verify(new, *args) and not signing.verify(old, *args)

@@ -30,7 +30,7 @@ def _serve_options(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda target, **kw: seen.update(kw))
     monkeypatch.setattr(cli, "_boot", lambda: None)
-    monkeypatch.setattr("praxis.platform.logs.configure_logging", lambda level: None)
+    monkeypatch.setattr("praxis.platform.logs.configure_logging", lambda *args, **kwargs: None)
     result = CliRunner().invoke(cli.app, ["serve", "--port", "8123"])
     assert result.exit_code == 0, result.output
     return {k: v for k, v in seen.items() if k not in {"host", "port", "reload", "workers", "log_config"}}

@@ -40,7 +40,7 @@ from praxis.patients.models import (
     Payer,
 )
 from praxis.patients.permissions import PATIENTS_IMPORT
-from praxis.patients.service import allocate_mrn_block, mrn_format
+from praxis.patients.service import advance_mrn_counter, allocate_mrn_block, mrn_format
 from praxis.platform import audit
 from praxis.platform.audit import AuditRecord
 from praxis.platform.clock import now
@@ -384,6 +384,9 @@ def _import_patients(
                     "created_at": stamp,
                 }
             )
+    if to_create and seq - 1 > first + len(to_create) - 1:
+        # Skipping taken values ran past the reserved block: the counter must not hand those out.
+        advance_mrn_counter(session, ctx.org_id, seq - 1)
     _bulk(session, Patient.__table__, patients, progress, "patients")
     _bulk(session, PatientLocation.__table__, links, progress, "locations")
     if aliases:

@@ -165,7 +165,7 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
         say(f"{len(providers)} providers")
 
     # Patients (own transactions per chunk so a medium run does not hold one huge transaction).
-    from praxis.patients.normalise import format_mrn, normalise_name
+    from praxis.patients.normalise import normalise_name
 
     patient_ids: list[uuid.UUID] = []
 
@@ -175,7 +175,7 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
             pid = new_id()
             patient_ids.append(pid)
             dob = date(1930, 1, 1) + timedelta(days=rnd.randrange(0, 33_000))
-            yield {"org_id": org_id, "id": pid, "mrn": format_mrn(settings.mrn_format, i + 1), "first_name": first,
+            yield {"org_id": org_id, "id": pid, "mrn": settings.mrn_format.format(i + 1), "first_name": first,
                    "last_name": last, "first_name_norm": normalise_name(first),
                    "last_name_norm": normalise_name(last), "dob": dob,
                    "sex": rnd.choice("FM"), "phone_mobile": f"+1212555{i % 10_000:04d}",

@@ -304,10 +304,10 @@ def _import_patients(
     links: list[dict[str, Any]] = []
     aliases: list[dict[str, Any]] = []
     for _rownum, row in to_create:
-        mrn = n.format_mrn(fmt, seq)
+        mrn = fmt.format(seq)
         while mrn in mrns:  # a legacy MRN may already occupy a value of our sequence
             seq += 1
-            mrn = n.format_mrn(fmt, seq)
+            mrn = fmt.format(seq)
         seq += 1
         pid = new_id()
         mrns[mrn] = pid

@@ -40,6 +40,7 @@ from praxis.platform.context import Context
 from praxis.platform.crypto import keyring
 from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from praxis.platform.uow import unit_of_work
+from praxis.practice.mrn import MrnFormat
 from praxis.practice.service import org_settings
 
 
@@ -101,14 +102,15 @@ def advance_mrn_counter(session: Session, org_id: uuid.UUID, at_least: int) -> N
         session.execute(stmt)
 
 
-def mrn_format(session: Session, org_id: uuid.UUID) -> str:
+def mrn_format(session: Session, org_id: uuid.UUID) -> MrnFormat:
     return org_settings(session, org_id).mrn_format
 
 
-def _first_free_seq(session: Session, fmt: str, seq: int) -> int:
+def _first_free_seq(session: Session, fmt: MrnFormat, seq: int) -> int:
     """The first sequence value at or after `seq` whose MRN no patient holds."""
-    taken = set(session.scalars(select(Patient.mrn)))
-    while n.format_mrn(fmt, seq) in taken:
+    taken = {fmt.parse(m) for m in session.scalars(select(Patient.mrn).where(
+        Patient.mrn.startswith(fmt.prefix, autoescape=True)))}
+    while seq in taken:
         seq += 1
     return seq
 
@@ -120,13 +122,13 @@ def next_mrn(session: Session, org_id: uuid.UUID) -> str:
     the new patient)."""
     fmt = mrn_format(session, org_id)
     seq = allocate_mrn_block(session, org_id)
-    mrn = n.format_mrn(fmt, seq)
+    mrn = fmt.format(seq)
     if session.scalars(select(Patient.id).where(Patient.mrn == mrn)).first() is None:
         return mrn
     # Rare (once per gap): load the taken MRNs once rather than probing one query per number.
     free = _first_free_seq(session, fmt, seq + 1)
     advance_mrn_counter(session, org_id, free)
-    return n.format_mrn(fmt, free)
+    return fmt.format(free)
 
 
 # --- helpers --------------------------------------------------------------------------------------

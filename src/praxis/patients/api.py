@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import Depends, File, Form, Query, UploadFile
@@ -39,6 +38,7 @@ from praxis.patients.schemas import (
 from praxis.platform.context import Context
 from praxis.platform.errors import ValidationProblem
 from praxis.platform.ids import parse_id
+from praxis.platform.schemas import Day, Offset
 from praxis.web.deps import permission
 from praxis.web.routes import Router
 
@@ -50,13 +50,13 @@ def search_patients(
     q: Annotated[str | None, Query(max_length=100, description="name, 'last, first', DOB, phone, MRN")] = None,
     last: Annotated[str | None, Query(max_length=100)] = None,
     first: Annotated[str | None, Query(max_length=100)] = None,
-    dob: date | None = None,
+    dob: Day | None = None,
     phone: Annotated[str | None, Query(max_length=30)] = None,
     mrn: Annotated[str | None, Query(max_length=80)] = None,
     member_id: Annotated[str | None, Query(max_length=80)] = None,
     sort: PatientSort = "name",
     limit: Annotated[int, Query(ge=1, le=200)] = 25,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     ctx: Context = Depends(permission(PATIENTS_READ)),
 ) -> list[PatientSummary]:
     """Search patients; every criterion given must match. No criteria: an empty list."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request, Response
 
 from praxis.platform.context import Context
 from praxis.platform.ids import parse_id
+from praxis.platform.schemas import Day
 from praxis.scheduling import online, reminders, service, setup, waitlist
 from praxis.scheduling.availability import SlotFilter
 from praxis.scheduling.ics import feed_url, provider_feed
@@ -151,7 +151,7 @@ def set_hours(location_id: str, data: HoursIn, ctx: Context = Depends(permission
 
 
 @router.get("/locations/{location_id}/closures", response_model=list[ClosureOut])
-def list_closures(location_id: str, since: date | None = None,
+def list_closures(location_id: str, since: Day | None = None,
                   ctx: Context = Depends(permission(SCHEDULING_READ))) -> list[ClosureOut]:
     return [ClosureOut.model_validate(c)
             for c in setup.list_closures(ctx, parse_id(location_id, "location"), since=since)]
@@ -215,7 +215,7 @@ def add_exception(data: ExceptionIn, ctx: Context = Depends(permission(SCHEDULIN
 @router.get("/slots", response_model=list[SlotOut])
 def search_slots(
     visit_type_id: str,
-    from_date: date | None = None,
+    from_date: Day | None = None,
     days: Annotated[int, Query(ge=1, le=92)] = 30,
     provider_id: Annotated[list[str] | None, Query()] = None,
     location_id: Annotated[list[str] | None, Query()] = None,
@@ -248,7 +248,7 @@ def book_series(data: SeriesIn, ctx: Context = Depends(permission(SCHEDULING_BOO
 
 
 @router.get("/appointments", response_model=list[DayRowOut])
-def list_appointments(location_id: str, day: date, days: Annotated[int, Query(ge=1, le=14)] = 1,
+def list_appointments(location_id: str, day: Day, days: Annotated[int, Query(ge=1, le=14)] = 1,
                       provider_id: str | None = None, include_cancelled: bool = False,
                       sort: Literal["start", "provider", "status"] = "start",
                       ctx: Context = Depends(permission(SCHEDULING_READ))) -> list[DayRowOut]:
@@ -396,7 +396,7 @@ def online_location(org_slug: str, location_code: str, _ctx: Context | None = De
 
 
 @public_router.get("/booking/{org_slug}/{location_code}/slots", response_model=list[SlotOut])
-def online_slots(org_slug: str, location_code: str, visit_type_id: str, from_date: date | None = None,
+def online_slots(org_slug: str, location_code: str, visit_type_id: str, from_date: Day | None = None,
                  _ctx: Context | None = Depends(public)) -> list[SlotOut]:
     loc = online.find_location(org_slug, location_code)
     return [SlotOut(**s.__dict__) for s in online.slots(loc, parse_id(visit_type_id, "visit type"), from_date)]

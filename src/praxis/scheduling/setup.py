@@ -238,11 +238,20 @@ def add_closure(ctx: Context, location_id: uuid.UUID, day: date, reason: str = "
 
 def seed_holidays(ctx: Context, location_id: uuid.UUID, years: Sequence[int], *, country: str = "US",
                   subdiv: str | None = None) -> int:
-    """Close the location on the public holidays of `years` (python-holidays). Returns days added."""
+    """Close the location on the public holidays of `years` (python-holidays). Returns days added.
+
+    An unknown country or subdivision is a ValidationProblem naming it (python-holidays raises
+    NotImplementedError for them); a US location's state is used as the subdivision when it is one."""
+    supported = holiday_calendars.list_supported_countries()
+    if country not in supported:
+        raise ValidationProblem(f"No public-holiday calendar for country {country!r}", field="country")
+    if subdiv and subdiv not in supported[country]:
+        raise ValidationProblem(f"{country} has no subdivision {subdiv!r} (known: {', '.join(supported[country])})",
+                                field="subdiv")
     cal = holiday_calendars.country_holidays(country, subdiv=subdiv or None, years=list(years))
     with unit_of_work(ctx) as session:
         loc = _location(session, ctx, location_id)
-        if subdiv is None and country == "US" and loc.state:
+        if subdiv is None and country == "US" and loc.state in supported[country]:
             cal = holiday_calendars.country_holidays(country, subdiv=loc.state, years=list(years))
         existing = set(session.scalars(select(Closure.day).where(Closure.location_id == location_id)))
         added = 0

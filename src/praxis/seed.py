@@ -155,9 +155,9 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
                              "effective_to": None, "created_at": now})
                 for w in range(5):
                     blocks.append({"org_id": org_id, "id": new_id(), "template_id": tid, "weekday": w,
-                                   "start_minute": 9 * 60, "end_minute": 12 * 60, "visit_type_ids": []})
+                                   "start_minute": 9 * 60, "end_minute": 12 * 60})
                     blocks.append({"org_id": org_id, "id": new_id(), "template_id": tid, "weekday": w,
-                                   "start_minute": 13 * 60, "end_minute": 17 * 60, "visit_type_ids": []})
+                                   "start_minute": 13 * 60, "end_minute": 17 * 60})
         conn.execute(insert(t["provider"]), providers)
         conn.execute(insert(t["pl"]), links)
         conn.execute(insert(t["tpl"]), tpls)

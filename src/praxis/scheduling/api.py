@@ -181,7 +181,8 @@ def list_templates(location_id: str, provider_id: str | None = None,
     out = []
     for t, blocks in rows:
         o = TemplateOut.model_validate(t)
-        o.blocks = [BlockOut.model_validate(b) for b in blocks]
+        o.blocks = [BlockOut(weekday=b.weekday, start_minute=b.start_minute, end_minute=b.end_minute,
+                             visit_type_ids=[str(v) for v in b.visit_type_ids]) for b in blocks]
         out.append(o)
     return out
 
@@ -193,7 +194,7 @@ def create_template(data: TemplateIn, ctx: Context = Depends(permission(SCHEDULI
                                 blocks=[b.model_dump() for b in data.blocks])
     out = TemplateOut.model_validate(tpl)
     out.blocks = [BlockOut(weekday=b.weekday, start_minute=b.start_minute, end_minute=b.end_minute,
-                           visit_type_ids=[str(v) for v in b.visit_type_ids]) for b in data.blocks]
+                           visit_type_ids=list(dict.fromkeys(str(v) for v in b.visit_type_ids))) for b in data.blocks]
     return out
 
 

@@ -34,6 +34,7 @@ def wire() -> None:
     from praxis.desk import service as desk
     from praxis.identity import resolver
     from praxis.identity.service import seed_builtin_roles
+    from praxis.patients import import_jobs
     from praxis.platform import outbox
     from praxis.scheduling import reminders, waitlist
     from praxis.web.deps import set_context_resolver
@@ -42,6 +43,7 @@ def wire() -> None:
     outbox.subscribe("scheduling.reminder_due", reminders.handle_reminder_due)
     outbox.subscribe("scheduling.slot_freed", waitlist.handle_slot_freed)
     outbox.subscribe("scheduling.offer_expire", waitlist.handle_offer_expire)
+    outbox.subscribe(import_jobs.TOPIC, import_jobs.handle_import_job)
     outbox.subscribe("org.created", lambda org_id, _payload: seed_builtin_roles(org_id) if org_id else None)
     outbox.subscribe("scheduling.appointment_booked", desk.send_intake_link_for_online_booking)
     _wired = True

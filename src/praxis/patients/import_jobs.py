@@ -52,11 +52,13 @@ def start_import_job(ctx: Context, kind: importer.Kind, data: bytes | BinaryIO, 
         if location is None:
             raise NotFound(f"No location with code {location_code!r}", field="location")
         ctx.require(PATIENTS_IMPORT, location.id, what="location")
+        location_id = location.id
     token = upload_token or stash_upload(ctx, filename, data)
     scope = ctx.scope(PATIENTS_IMPORT)
     with unit_of_work(ctx) as session:
         job = ImportJob(org_id=ctx.org_id, kind=kind, source_name=(source or "import").strip()[:60] or "import",
-                        location_code=location_code, filename=filename[:255], encoding=encoding[:20],
+                        location_id=location_id, location_code=location_code, filename=filename[:255],
+                        encoding=encoding[:20],
                         mapping=mapping, dry_run=dry_run, upload_token=token, actor_id=ctx.actor_id,
                         actor_type=ctx.actor_type, actor_name=ctx.actor_name[:200],
                         import_scope=None if scope is None else sorted(str(x) for x in scope),
@@ -68,11 +70,15 @@ def start_import_job(ctx: Context, kind: importer.Kind, data: bytes | BinaryIO, 
 
 
 def get_import_job(ctx: Context, job_id: uuid.UUID) -> ImportJob:
-    """A job of the caller's organisation (404 otherwise); needs the import permission."""
+    """A job of the caller's organisation at a location where they may import (404 otherwise: its
+    report names patients); needs the import permission."""
     if not ctx.has(PATIENTS_IMPORT):
         raise Forbidden(f"Permission {PATIENTS_IMPORT} required")
     with unit_of_work(ctx) as session:
-        return get_or_404(session, ImportJob, job_id, "import job")
+        job = get_or_404(session, ImportJob, job_id, "import job")
+        if not ctx.can(PATIENTS_IMPORT, job.location_id):
+            raise NotFound("No such import job", field="import job")
+        return job
 
 
 def job_out(job: ImportJob) -> dict[str, Any]:

@@ -264,6 +264,7 @@ class ImportJob(TenantScoped, Base):
 
     kind: Mapped[str] = mapped_column(String(20))  # patients | coverages
     source_name: Mapped[str] = mapped_column(String(60))
+    location_id: Mapped[uuid.UUID]
     location_code: Mapped[str] = mapped_column(String(30))
     filename: Mapped[str] = mapped_column(String(255), default="")
     encoding: Mapped[str] = mapped_column(String(20), default="utf-8")
@@ -283,3 +284,5 @@ class ImportJob(TenantScoped, Base):
     error: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(default=now)
     finished_at: Mapped[datetime | None]
+
+    __table_args__ = (org_fk(["location_id"], "locations", ondelete="CASCADE"),)

@@ -373,9 +373,8 @@ def _import_patients(
         while mrn in mrns:  # a legacy MRN may already occupy a value of our sequence
             seq += 1
             mrn = fmt.format(seq)
-        seq += 1
+        seq += 1  # our own values only grow, so the new MRNs need not be remembered to stay unique
         pid = new_id()
-        mrns[mrn] = pid
         fn, ln = n.normalise_name(row["first_name"]), n.normalise_name(row["last_name"])
         ssn = row["ssn"]
         patients.append(

@@ -46,6 +46,8 @@ def start_import_job(ctx: Context, kind: importer.Kind, data: bytes | BinaryIO, 
     names a file already in the upload store (the import screen keeps one per upload)."""
     if kind not in ("patients", "coverages"):
         raise ValidationProblem("kind must be patients or coverages", field="kind")
+    importer.check_text_inputs(location_code=location_code, source=source, encoding=encoding, filename=filename,
+                               mapping=mapping)
     importer.check_size(data, filename)
     with unit_of_work(ctx) as session:
         location = session.scalars(select(Location).where(Location.code == location_code)).first()

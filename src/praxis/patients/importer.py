@@ -79,6 +79,17 @@ def file_size(data: bytes | BinaryIO) -> int:
     return size
 
 
+def check_text_inputs(*, location_code: str, source: str | None, encoding: str, filename: str,
+                      mapping: dict[str, str] | None) -> None:
+    """Form fields of an upload arrive as multipart parts, which the NUL guard does not read:
+    PostgreSQL cannot store or compare a NUL character, so one is refused here, naming the field."""
+    values = {"location_code": location_code, "source": source or "", "encoding": encoding, "filename": filename}
+    values.update({"mapping": "".join(f"{k}{v}" for k, v in (mapping or {}).items())})
+    for name, value in values.items():
+        if "\x00" in value:
+            raise ValidationProblem(f"{name} contains a NUL character", field=name)
+
+
 def check_size(data: bytes | BinaryIO, filename: str = "") -> None:
     """Refuse a file over the upload limit (settings.max_upload_bytes, the one cap every upload
     path shares). Uploads are read whole into a spooled file, never cut short, so an oversize file
@@ -162,6 +173,8 @@ def run_import(
     """
     if kind not in FIELDS:
         raise ValidationProblem("kind must be patients or coverages", field="kind")
+    check_text_inputs(location_code=location_code, source=source, encoding=encoding, filename=filename,
+                      mapping=mapping)
     check_size(data, filename)
     progress = progress or _noop
     source = (source or "import").strip()[:60] or "import"
@@ -606,6 +619,7 @@ __all__ = [
     "RowError",
     "RowWarning",
     "check_size",
+    "check_text_inputs",
     "discard_upload",
     "file_size",
     "get_saved_mapping",

@@ -151,3 +151,13 @@ def test_the_import_screen_polls_a_background_job(web, org, make_user, login, mo
     apply_poll = re.search(r'hx-get="(/patients/import/jobs/[0-9a-f-]+)"', r.text).group(1)
     run_jobs(org, import_jobs.TOPIC, import_jobs.handle_import_job)
     assert "Imported" in c.get(apply_poll).text and _count(org.id, "Scrson") == 200
+
+
+@pytest.mark.parametrize("field", ["location_code", "source", "encoding"])
+def test_a_nul_in_an_upload_form_field_is_a_422_naming_it(web, org, bearer, field):
+    """Multipart fields pass the NUL guard; PostgreSQL cannot compare or store a NUL (found by the fuzz run)."""
+    form = {"location_code": "NYC", field: "x\x00y"}
+    r = bearer(org, ["patients:import"]).post("/api/v1/patient-imports", data=form,
+                                               files={"file": ("n.csv", _csv(2, "Nul"), "text/csv")})
+    _problem(r, 422)
+    assert r.json()["field"] == field

@@ -10,14 +10,20 @@ cut off with the same 413.
 from __future__ import annotations
 
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from praxis.platform.settings import body_limit, upload_limit
 from praxis.web.problems import problem_body
 
 
-class BodyTooLarge(Exception):
-    """Raised from `receive` when the body streams past the cap."""
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` when the body streams past the cap. An HTTPException, so that a
+    route's body parser (FastAPI turns other errors while reading a form into a 400) lets it
+    through and the app answers 413 like any other HTTP error."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "The request body is larger than the upload limit.")
 
 
 async def _send_413(scope: Scope, send: Send) -> None:

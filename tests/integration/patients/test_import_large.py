@@ -60,6 +60,13 @@ def test_one_body_cap_for_bearer_and_cookie_uploads(web, org, make_user, login, 
     # A body that does not declare its length is cut off when it streams past the cap.
     chunks = iter([b"a" * 65536] * 20)
     _problem(bot.post("/api/v1/patients", content=chunks, headers={"content-type": "application/json"}), 413)
+    boundary = "b0undary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"location_code\"\r\n\r\nNYC\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.csv\"\r\n"
+            "Content-Type: text/csv\r\n\r\n").encode()
+    streamed = iter([head] + [b"z" * 65536] * 20 + [f"\r\n--{boundary}--\r\n".encode()])
+    _problem(bot.post("/api/v1/patient-imports", content=streamed,
+                      headers={"content-type": f"multipart/form-data; boundary={boundary}"}), 413)
     # Under the body cap but over the file cap: the importer names the file (422), nothing is read.
     r = bot.post("/api/v1/patient-imports", data=form, files={"file": ("mid.csv", b"y" * 8192, "text/csv")})
     _problem(r, 422)

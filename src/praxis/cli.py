@@ -279,14 +279,15 @@ def _run_import(kind: str, file: Path, org: str, location: str, source: str, app
             bar.update(task, description=stage, completed=done, total=total or None)
 
         try:
-            report = run_import(ctx, kind, file.read_bytes(), filename=file.name, location_code=location,
-                                source=source, dry_run=not apply, encoding=encoding, progress=progress,
-                                mapping=_read_mapping(mapping) if mapping else None, date_format=date_format)
+            with file.open("rb") as fh:  # streamed: memory does not grow with the file
+                report = run_import(ctx, kind, fh, filename=file.name, location_code=location,
+                                    source=source, dry_run=not apply, encoding=encoding, progress=progress,
+                                    mapping=_read_mapping(mapping) if mapping else None, date_format=date_format)
         except ProblemError as exc:
             _fail(exc.detail)
     for line in report.lines():
         typer.echo(line)
-    raise typer.Exit(1 if report.errors else 0)
+    raise typer.Exit(0 if report.ok else 1)
 
 
 @import_app.command("patients")

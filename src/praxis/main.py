@@ -15,6 +15,7 @@ from praxis import __version__, wiring
 from praxis.platform import audit, crypto
 from praxis.platform.settings import Settings, get_settings
 from praxis.web import idempotent, openapi, problems
+from praxis.web.limits import BodyLimitMiddleware
 from praxis.web.middleware import (
     CSRFMiddleware,
     IdempotencyMiddleware,
@@ -83,5 +84,7 @@ def create_app(settings: Settings | None = None, *, seal_audit: bool = True) -> 
     app.add_middleware(NulGuardMiddleware)
     app.add_middleware(CSRFMiddleware, secret=lambda: crypto.keyring().secret_key,
                        secure_cookie=settings.cookie_secure)
+    # One body cap for every request, bearer or cookie, outside every guard that reads a body.
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app

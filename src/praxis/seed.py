@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Table, insert
+from sqlalchemy import Engine, Table, insert, update
 
 from praxis.platform import clock
 from praxis.platform.ids import new_id
@@ -52,11 +52,12 @@ SCALES = {
 
 
 def _tables() -> dict[str, Table]:
-    from praxis.patients.models import Patient
+    from praxis.patients.models import MrnCounter, Patient
     from praxis.practice.models import Location, Organisation
     from praxis.scheduling import models as m
 
-    return {"org": Organisation.__table__, "loc": Location.__table__, "patient": Patient.__table__,
+    return {"org": Organisation.__table__, "mrn": MrnCounter.__table__, "loc": Location.__table__,
+            "patient": Patient.__table__,
             "provider": m.Provider.__table__, "pl": m.ProviderLocation.__table__, "vt": m.VisitType.__table__,
             "tpl": m.ScheduleTemplate.__table__, "blk": m.ScheduleTemplateBlock.__table__,
             "bh": m.BusinessHours.__table__, "appt": m.Appointment.__table__,
@@ -96,10 +97,11 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
     today = today or now.date()
     org_id = new_id()  # a fresh id like every other row: the seed decides the data, not the keys
     slug = slug or f"demo-{scale}-{seed}"
+    settings = OrgSettings(allow_overbooking=True)
 
     with engine.begin() as conn:
         conn.execute(insert(t["org"]), [{"id": org_id, "slug": slug, "name": name or f"Demo Health ({scale})",
-                                         "settings": OrgSettings(allow_overbooking=True).model_dump(),
+                                         "settings": settings.model_dump(),
                                          "created_at": now}])
         locs = []
         for i in range(sc.locations):
@@ -154,9 +156,9 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
                              "effective_to": None, "created_at": now})
                 for w in range(5):
                     blocks.append({"org_id": org_id, "id": new_id(), "template_id": tid, "weekday": w,
-                                   "start_minute": 9 * 60, "end_minute": 12 * 60, "visit_type_ids": []})
+                                   "start_minute": 9 * 60, "end_minute": 12 * 60})
                     blocks.append({"org_id": org_id, "id": new_id(), "template_id": tid, "weekday": w,
-                                   "start_minute": 13 * 60, "end_minute": 17 * 60, "visit_type_ids": []})
+                                   "start_minute": 13 * 60, "end_minute": 17 * 60})
         conn.execute(insert(t["provider"]), providers)
         conn.execute(insert(t["pl"]), links)
         conn.execute(insert(t["tpl"]), tpls)
@@ -174,8 +176,9 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
             pid = new_id()
             patient_ids.append(pid)
             dob = date(1930, 1, 1) + timedelta(days=rnd.randrange(0, 33_000))
-            yield {"org_id": org_id, "id": pid, "mrn": f"{i + 1:08d}", "first_name": first, "last_name": last,
-                   "first_name_norm": normalise_name(first), "last_name_norm": normalise_name(last), "dob": dob,
+            yield {"org_id": org_id, "id": pid, "mrn": settings.mrn_format.format(i + 1), "first_name": first,
+                   "last_name": last, "first_name_norm": normalise_name(first),
+                   "last_name_norm": normalise_name(last), "dob": dob,
                    "sex": rnd.choice("FM"), "phone_mobile": f"+1212555{i % 10_000:04d}",
                    "email": f"patient{i + 1}@example.org", "preferred_channel": rnd.choice(["sms", "email"]),
                    "consent_sms": rnd.random() < 0.8, "consent_email": rnd.random() < 0.6,
@@ -189,6 +192,12 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
     for chunk in _chunks(patient_rows()):
         with engine.begin() as conn:
             conn.execute(insert(t["patient"]), chunk)
+            # The MRN counter moves with the rows it numbered, so registration continues after them.
+            if done == 0:
+                conn.execute(insert(t["mrn"]), [{"org_id": org_id, "last_value": len(chunk)}])
+            else:
+                conn.execute(update(t["mrn"]).where(t["mrn"].c.org_id == org_id)
+                             .values(last_value=done + len(chunk)))
         done += len(chunk)
         if done % 50_000 < 5000:
             say(f"{done} patients")

@@ -91,8 +91,10 @@ def world(app: Any, make_org: Callable[..., Any], make_user: Callable[..., Any])
     # also proves location isolation of patients and everything hanging off them.
     # Distinct MRN formats: MRNs are numbered per organisation, so with the default format B's MRN
     # would name one of A's own patients and the by-MRN probe would test nothing.
-    a = make_org(f"Alpha {markers['own']}", restrict_patient_search_to_locations=True, mrn_format="A{seq:07d}")
-    b = make_org(f"Beta {markers['org']}", restrict_patient_search_to_locations=True, mrn_format="B{seq:07d}")
+    a = make_org(f"Alpha {markers['own']}", restrict_patient_search_to_locations=True,
+                 mrn_format={"prefix": "A", "width": 7})
+    b = make_org(f"Beta {markers['org']}", restrict_patient_search_to_locations=True,
+                 mrn_format={"prefix": "B", "width": 7})
     # loc_b of A gets its own marker: a location-scoped user of loc_a must never see it.
     update_location(system_context(a.id), a.loc_b.id, LocationUpdate(name=f"Phoenix {markers['location']}",
                                                                       address_line1=f"1 {markers['location']} Rd"))

@@ -391,6 +391,16 @@ def make_template(env: SeedEnv) -> Seeded:
     return Seeded("template", t.id, list(env.cache["template_strings"]), [t.provider_id])
 
 
+def make_job(env: SeedEnv) -> Seeded:
+    """A queued patient import at the env's location (its report would name patients)."""
+    jobs = _module("praxis.patients.import_jobs")
+    _tables("patient_import_jobs")
+    filename = f"import-{env.marker}-{secrets.token_hex(3)}.csv"
+    job = jobs.start_import_job(env.ctx, "patients", b"last_name,first_name,dob\nA,B,1980-01-01\n",
+                                filename=filename, location_code=_location(env).code)
+    return Seeded("job", job.id, [filename])
+
+
 def make_room(env: SeedEnv) -> Seeded:
     setup = _module("praxis.scheduling.setup")
     _tables("resources")
@@ -787,6 +797,7 @@ FACTORIES: dict[str, Factory] = {
     "schedule": make_schedule,
     "template": make_template,
     "room": make_room,
+    "job": make_job,
     "appointment": make_appointment,
     "entry": make_entry,
     "offer": make_offer,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import Depends, File, Form, Query, UploadFile
-from fastapi.responses import Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
 
-from praxis.patients import alerts, coverage, documents, importer, merge, service
+from praxis.patients import alerts, coverage, documents, import_jobs, importer, merge, service
 from praxis.patients.alerts import AlertOut
 from praxis.patients.permissions import (
     DOCUMENTS_READ,
@@ -42,6 +42,7 @@ from praxis.patients.schemas import (
 from praxis.platform.context import Context
 from praxis.platform.errors import ValidationProblem
 from praxis.platform.ids import parse_id
+from praxis.platform.schemas import Day, Offset
 from praxis.web.deps import permission
 from praxis.web.routes import Router
 
@@ -53,13 +54,13 @@ def search_patients(
     q: Annotated[str | None, Query(max_length=100, description="name, 'last, first', DOB, phone, MRN")] = None,
     last: Annotated[str | None, Query(max_length=100)] = None,
     first: Annotated[str | None, Query(max_length=100)] = None,
-    dob: date | None = None,
+    dob: Day | None = None,
     phone: Annotated[str | None, Query(max_length=30)] = None,
     mrn: Annotated[str | None, Query(max_length=80)] = None,
     member_id: Annotated[str | None, Query(max_length=80)] = None,
     sort: PatientSort = "name",
     limit: Annotated[int, Query(ge=1, le=200)] = 25,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     ctx: Context = Depends(permission(PATIENTS_READ)),
 ) -> list[PatientSummary]:
     """Search patients; every criterion given must match. No criteria: an empty list."""
@@ -266,7 +267,7 @@ def document_content(patient_id: str, document_id: str, ctx: Context = Depends(p
 # --- import ---------------------------------------------------------------------------------------
 
 
-@router.post("/patient-imports")
+@router.post("/patient-imports", responses={202: {"description": "queued for the worker (a large file)"}})
 def import_file(
     file: Annotated[UploadFile, File()],
     location_code: Annotated[str, Form(min_length=1, max_length=30)],
@@ -275,9 +276,15 @@ def import_file(
     dry_run: Annotated[bool, Form()] = True,
     encoding: Annotated[str, Form(max_length=20)] = "utf-8",
     mapping: Annotated[str | None, Form(max_length=20000, description="JSON object: header -> field")] = None,
+    background: Annotated[bool | None, Form(description="run in the worker (default: when the file is large)")
+                          ] = None,
     ctx: Context = Depends(permission(PATIENTS_IMPORT)),
-) -> dict[str, object]:
-    """Dry-run (default) or apply a CSV/XLSX file; the report lists every bad row."""
+) -> Response:
+    """Dry-run (default) or apply a CSV/XLSX file; the report lists every bad row.
+
+    A file larger than `PRAXIS_IMPORT_BACKGROUND_BYTES` (or `background=true`) is queued for the
+    worker: 202 with the job, to poll at `GET /api/v1/patient-imports/{job_id}` until its status
+    is `done` (the report is in the job) or `failed`."""
     parsed: dict[str, str] | None = None
     if mapping:
         try:
@@ -286,11 +293,18 @@ def import_file(
             raise ValidationProblem("mapping must be a JSON object", field="mapping") from None
         if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
             raise ValidationProblem("mapping must map column names to field names", field="mapping")
-    data = file.file.read(importer.MAX_IMPORT_BYTES + 1)  # one byte over: run_import refuses, never truncates
+    # The upload is spooled to disk by the form parser and streamed from there: never read whole.
+    size = importer.file_size(file.file)
+    if background or (background is None and import_jobs.runs_in_background(size)):
+        job = import_jobs.start_import_job(ctx, kind, file.file, filename=file.filename or "",
+                                           location_code=location_code, source=source, mapping=parsed,
+                                           dry_run=dry_run, encoding=encoding)
+        return JSONResponse(import_jobs.job_out(job), status_code=202,
+                            headers={"Location": f"/api/v1/patient-imports/{job.id}"})
     report = importer.run_import(
         ctx,
         kind,
-        data,
+        file.file,
         filename=file.filename or "",
         location_code=location_code,
         source=source,
@@ -298,4 +312,10 @@ def import_file(
         dry_run=dry_run,
         encoding=encoding,
     )
-    return report.to_dict()
+    return JSONResponse(jsonable_encoder(report.to_dict()))
+
+
+@router.get("/patient-imports/{job_id}")
+def get_import_job(job_id: str, ctx: Context = Depends(permission(PATIENTS_IMPORT))) -> dict[str, object]:
+    """A queued import: status (queued, running, done, failed), progress, and the report when done."""
+    return import_jobs.job_out(import_jobs.get_import_job(ctx, parse_id(job_id, "import job")))

@@ -6,13 +6,15 @@ file's column header, so a practice manager can fix the file in Excel and run it
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, BinaryIO
 
 from praxis.patients import normalise as n
 from praxis.platform.errors import ValidationProblem
@@ -43,10 +45,22 @@ class RowWarning:
     mrn: str | None = None
 
 
+class Rows:
+    """The data rows of a file, read afresh from the file each time they are iterated (the first
+    is spreadsheet row 2; blank rows are skipped). Nothing is held in memory between rows, so a
+    large file costs a pass over it, not its size in Python objects."""
+
+    def __init__(self, open_rows: Callable[[], Iterator[list[Any]]]) -> None:
+        self._open = open_rows
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        return self._open()
+
+
 @dataclass
 class Table:
     headers: list[str]
-    rows: list[list[Any]]  # data rows, the first is spreadsheet row 2
+    rows: Rows
 
 
 # --- canonical fields -----------------------------------------------------------------------------
@@ -218,69 +232,122 @@ def check_mapping(headers: list[str], mapping: dict[str, str], kind: str) -> dic
 # --- reading ----------------------------------------------------------------------------------------
 
 
-def read_table(data: bytes, filename: str = "", encoding: str = "utf-8") -> Table:
-    """Read a CSV or XLSX file into headers and rows. Raises ImportFileError with a clear reason."""
-    if data.startswith(b"PK\x03\x04"):
-        return _read_xlsx(data)
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
+def read_table(data: bytes | BinaryIO, filename: str = "", encoding: str = "utf-8") -> Table:
+    """Open a CSV or XLSX file (bytes or a seekable binary file) as headers and re-iterable rows.
+
+    The header and the format are checked here; each pass over `rows` streams the file again and
+    raises ImportFileError at the first unreadable line (encoding, NUL byte, broken CSV quoting)."""
+    source: BinaryIO = io.BytesIO(data) if isinstance(data, bytes) else data
+    source.seek(0)
+    head = source.read(8)
+    source.seek(0)
+    if head.startswith(b"PK\x03\x04"):
+        return _read_xlsx(source)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise ImportFileError("Old Excel .xls files are not supported: save the sheet as .xlsx or CSV")
     if filename.lower().endswith(".xlsx"):
         raise ImportFileError("The file is named .xlsx but is not an Excel workbook")
-    return _read_csv(data, encoding)
+    return _read_csv(source, encoding)
 
 
-def _read_csv(data: bytes, encoding: str) -> Table:
+def _text_lines(source: BinaryIO, encoding: str) -> Iterator[str]:
+    """The file's lines decoded one at a time, naming the line of the first undecodable byte."""
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
-        text = data.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding)
+        decoder = codecs.getincrementaldecoder(codec)()
     except LookupError:
         raise ImportFileError(f"Unknown text encoding '{encoding}'") from None
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ImportFileError(
-            f"The file is not valid {encoding} text: byte 0x{data[exc.start]:02x} on line {line} cannot be "
-            f"decoded. Save the file as 'CSV UTF-8' or name its encoding (for example cp1252)"
-        ) from None
-    if "\x00" in text:
-        raise ImportFileError("The file contains NUL bytes: it is not a text CSV file")
-    sample = text[:8192]
+    source.seek(0)
+    for number, raw in enumerate(source, start=1):
+        try:
+            line = decoder.decode(raw)
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(
+                f"The file is not valid {encoding} text: byte 0x{raw[exc.start]:02x} on line {number} cannot be "
+                f"decoded. Save the file as 'CSV UTF-8' or name its encoding (for example cp1252)"
+            ) from None
+        if "\x00" in line:
+            raise ImportFileError("The file contains NUL bytes: it is not a text CSV file")
+        yield line
+    tail = decoder.decode(b"", final=True)
+    if tail:
+        yield tail
+
+
+def _read_csv(source: BinaryIO, encoding: str) -> Table:
+    sample = "".join(itertools.islice(_sniff_lines(source, encoding), 200))[:8192]
     try:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    try:
-        headers = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise ImportFileError("The file is empty") from None
-    except csv.Error as exc:
-        raise ImportFileError(f"The CSV header cannot be read: {exc}") from None
+
+    def records() -> Iterator[tuple[int, list[str]]]:
+        reader = csv.reader(_text_lines(source, encoding), dialect)
+        try:
+            for record in reader:
+                yield reader.line_num, record
+        except csv.Error as exc:
+            raise ImportFileError(f"The CSV file is malformed near line {reader.line_num}: {exc}") from None
+
+    first = next(records(), None)
+    if first is None:
+        raise ImportFileError("The file is empty")
+    headers = [h.strip() for h in first[1]]
     _check_headers(headers)
+
+    def data_rows() -> Iterator[list[Any]]:
+        it = records()
+        next(it, None)  # the header
+        for _line, r in it:
+            if any(c.strip() for c in r):
+                yield r
+
+    return Table(headers, Rows(data_rows))
+
+
+def _sniff_lines(source: BinaryIO, encoding: str) -> Iterator[str]:
+    """The first lines for the dialect sniffer; decoding problems surface later, with their line."""
     try:
-        rows = [r for r in reader if any(c.strip() for c in r)]
-    except csv.Error as exc:
-        raise ImportFileError(f"The CSV file is malformed near line {reader.line_num}: {exc}") from None
-    return Table(headers, rows)
+        yield from _text_lines(source, encoding)
+    except ImportFileError as exc:
+        if "Unknown text encoding" in exc.detail:
+            raise
+        return
 
 
-def _read_xlsx(data: bytes) -> Table:
+def _read_xlsx(source: BinaryIO) -> Table:
     import openpyxl  # imported lazily: only spreadsheet imports need it
 
+    def open_sheet() -> Any:
+        source.seek(0)
+        try:
+            return openpyxl.load_workbook(source, read_only=True, data_only=False)
+        except Exception as exc:  # openpyxl raises many types for a broken archive
+            raise ImportFileError(f"The Excel file cannot be opened: {exc}") from None
+
+    wb = open_sheet()
     try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except Exception as exc:  # openpyxl raises many types for a broken archive
-        raise ImportFileError(f"The Excel file cannot be opened: {exc}") from None
-    try:
-        ws = wb.worksheets[0]
-        it: Iterator[tuple[Any, ...]] = ws.iter_rows(values_only=True)
+        it: Iterator[tuple[Any, ...]] = wb.worksheets[0].iter_rows(values_only=True)
         try:
             headers = ["" if h is None else str(h).strip() for h in next(it)]
         except StopIteration:
             raise ImportFileError("The first sheet is empty") from None
-        _check_headers(headers)
-        rows = [list(r) for r in it if any(c not in (None, "") for c in r)]
     finally:
         wb.close()
-    return Table(headers, rows)
+    _check_headers(headers)
+
+    def data_rows() -> Iterator[list[Any]]:
+        book = open_sheet()
+        try:
+            rows = book.worksheets[0].iter_rows(values_only=True)
+            next(rows, None)
+            for r in rows:
+                if any(c not in (None, "") for c in r):
+                    yield list(r)
+        finally:
+            book.close()
+
+    return Table(headers, Rows(data_rows))
 
 
 def _check_headers(headers: list[str]) -> None:
@@ -386,9 +453,27 @@ def _bounded_text(v: dict[str, Any], clean: dict[str, Any], bad: Reporter,
         clean[fname] = text
 
 
+Checked = tuple[int, dict[str, Any] | None, list[RowError]]
+"""(row number, clean values or None when the row has problems, every problem of the row)"""
+
+
+def _collect(checked: Iterator[Checked]) -> ParsedRows:
+    out = ParsedRows()
+    for rownum, clean, errors in checked:
+        if clean is None:
+            out.errors.extend(errors)
+        else:
+            out.rows.append((rownum, clean))
+    return out
+
+
 def validate_patient_rows(table: Table, mapping: dict[str, str], date_format: str | None = None) -> ParsedRows:
     """Check every row; returns clean values per row and every problem found (not just the first)."""
-    out = ParsedRows()
+    return _collect(check_patient_rows(table, mapping, date_format))
+
+
+def check_patient_rows(table: Table, mapping: dict[str, str], date_format: str | None = None) -> Iterator[Checked]:
+    """Check the rows one at a time as the file streams by (bounded memory for any file size)."""
     seen_external: dict[str, int] = {}
     for rownum, v, where, errors in _extract(table, mapping):
         clean: dict[str, Any] = {}
@@ -455,11 +540,7 @@ def validate_patient_rows(table: Table, mapping: dict[str, str], date_format: st
         if len(mrn) > 80:
             bad("mrn", "longer than 80 characters")
         clean["mrn"] = mrn or None
-        if errors:
-            out.errors.extend(errors)
-        else:
-            out.rows.append((rownum, clean))
-    return out
+        yield rownum, (None if errors else clean), errors
 
 
 RELATIONSHIPS = {
@@ -478,7 +559,11 @@ PRIORITIES = {"1": 1, "PRIMARY": 1, "P": 1, "2": 2, "SECONDARY": 2, "S": 2, "3":
 
 def validate_coverage_rows(table: Table, mapping: dict[str, str], date_format: str | None = None) -> ParsedRows:
     """Check coverage rows (payer existence and patient matching happen against the database)."""
-    out = ParsedRows()
+    return _collect(check_coverage_rows(table, mapping, date_format))
+
+
+def check_coverage_rows(table: Table, mapping: dict[str, str], date_format: str | None = None) -> Iterator[Checked]:
+    """Check coverage rows one at a time as the file streams by."""
     for rownum, v, where, errors in _extract(table, mapping):
         clean: dict[str, Any] = {}
 
@@ -517,8 +602,4 @@ def validate_coverage_rows(table: Table, mapping: dict[str, str], date_format: s
             and clean["effective_to"] < clean["effective_from"]
         ):
             bad("effective_to", "the end date is before the start date")
-        if errors:
-            out.errors.extend(errors)
-        else:
-            out.rows.append((rownum, clean))
-    return out
+        yield rownum, (None if errors else clean), errors

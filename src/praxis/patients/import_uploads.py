@@ -9,12 +9,15 @@ asked for. `importer` exposes these functions; the screen calls them through the
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 import secrets
+import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import BinaryIO
 
 from praxis.patients.permissions import PATIENTS_IMPORT
 from praxis.platform import crypto
@@ -47,9 +50,14 @@ def _aad(ctx: Context, token: str) -> bytes:
     return f"{ctx.org_id}:{token}".encode()
 
 
-def stash_upload(ctx: Context, filename: str, data: bytes) -> str:
-    """Keep an uploaded import file (encrypted) for the mapping round trips; returns its token.
-    Expired files of the organisation are swept on the way."""
+CHUNK = 1024 * 1024
+
+
+def stash_upload(ctx: Context, filename: str, data: bytes | BinaryIO) -> str:
+    """Keep an uploaded import file (encrypted) for the mapping round trips and the worker; returns
+    its token. The file is read and encrypted 1 MB at a time (each chunk sealed with its position,
+    the last one marked, so chunks cannot be reordered, dropped or cut off unnoticed); memory does
+    not grow with the file. Expired files of the organisation are swept on the way."""
     _require(ctx)
     folder = _folder(ctx.org_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -58,21 +66,64 @@ def stash_upload(ctx: Context, filename: str, data: bytes) -> str:
         if old.stat().st_mtime < cutoff:
             old.unlink(missing_ok=True)
     token = secrets.token_hex(16)
-    blob = json.dumps({"filename": filename, "data": base64.b64encode(data).decode()})
-    (folder / token).write_text(crypto.keyring().encrypt(blob, aad=_aad(ctx, token)))
+    source: BinaryIO = io.BytesIO(data) if isinstance(data, bytes) else data
+    source.seek(0)
+    ring = crypto.keyring()
+    aad = _aad(ctx, token)
+    with (folder / token).open("w") as out:
+        out.write(ring.encrypt(json.dumps({"filename": filename}), aad=aad + b":head") + "\n")
+        index = 0
+        chunk = source.read(CHUNK)
+        while True:
+            following = source.read(CHUNK) if chunk else b""
+            last = b"1" if not following else b"0"
+            out.write(ring.encrypt(base64.b64encode(chunk).decode(), aad=aad + b":%d:" % index + last) + "\n")
+            if not following:
+                break
+            chunk, index = following, index + 1
+    source.seek(0)
     return token
+
+
+def open_upload(ctx: Context, token: str) -> tuple[str, BinaryIO] | None:
+    """(filename, file) of a kept file, decrypted into a temporary file that spills to disk past
+    1 MB; None when the token is unknown, malformed, expired or the file was tampered with."""
+    path = _path(ctx, token)
+    if path is None or not path.is_file() or path.stat().st_mtime < time.time() - UPLOAD_TTL_SECONDS:
+        return None
+    ring = crypto.keyring()
+    aad = _aad(ctx, token)
+    out = tempfile.SpooledTemporaryFile(max_size=CHUNK)  # noqa: SIM115 (handed to the caller)
+    try:
+        with path.open() as lines:
+            filename = str(json.loads(ring.decrypt(next(lines).strip(), aad=aad + b":head"))["filename"])
+            complete = False
+            for index, line in enumerate(lines):
+                if complete:
+                    raise ValueError("data after the last chunk")
+                try:
+                    chunk = ring.decrypt(line.strip(), aad=aad + b":%d:0" % index)
+                except Exception:
+                    chunk = ring.decrypt(line.strip(), aad=aad + b":%d:1" % index)
+                    complete = True
+                out.write(base64.b64decode(chunk))
+            if not complete:
+                raise ValueError("the file was cut short")
+    except Exception:  # a tampered, truncated, expired-key or foreign file is simply gone
+        out.close()
+        return None
+    out.seek(0)
+    return filename, out  # type: ignore[return-value]
 
 
 def load_upload(ctx: Context, token: str) -> tuple[str, bytes] | None:
     """(filename, bytes) of a kept file; None when the token is unknown, malformed or expired."""
-    path = _path(ctx, token)
-    if path is None or not path.is_file() or path.stat().st_mtime < time.time() - UPLOAD_TTL_SECONDS:
+    opened = open_upload(ctx, token)
+    if opened is None:
         return None
-    try:
-        blob = json.loads(crypto.keyring().decrypt(path.read_text(), aad=_aad(ctx, token)))
-    except Exception:  # a tampered, expired-key or foreign file is simply gone
-        return None
-    return str(blob["filename"]), base64.b64decode(blob["data"])
+    filename, f = opened
+    with f:
+        return filename, f.read()
 
 
 def discard_upload(ctx: Context, token: str) -> None:
@@ -82,4 +133,4 @@ def discard_upload(ctx: Context, token: str) -> None:
         path.unlink(missing_ok=True)
 
 
-__all__ = ["UPLOAD_TTL_SECONDS", "discard_upload", "load_upload", "stash_upload"]
+__all__ = ["UPLOAD_TTL_SECONDS", "discard_upload", "load_upload", "open_upload", "stash_upload"]

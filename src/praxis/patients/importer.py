@@ -8,10 +8,12 @@ worker. The hot path is SQLAlchemy Core bulk inserts in batches with ids compute
 
 from __future__ import annotations
 
+import hashlib
+import io
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -22,18 +24,17 @@ from praxis.patients.import_rows import (
     DATE_FORMATS,
     FIELDS,
     ImportFileError,
-    ParsedRows,
     RowError,
     RowWarning,
     Table,
+    check_coverage_rows,
     check_mapping,
+    check_patient_rows,
     guess_mapping,
     read_table,
     split_mapping,
-    validate_coverage_rows,
-    validate_patient_rows,
 )
-from praxis.patients.import_uploads import discard_upload, load_upload, stash_upload
+from praxis.patients.import_uploads import discard_upload, load_upload, open_upload, stash_upload
 from praxis.patients.models import (
     Coverage,
     ImportMapping,
@@ -43,7 +44,7 @@ from praxis.patients.models import (
     Payer,
 )
 from praxis.patients.permissions import PATIENTS_IMPORT
-from praxis.patients.service import allocate_mrn_block, mrn_format
+from praxis.patients.service import advance_mrn_counter, allocate_mrn_block, mrn_format
 from praxis.platform import audit
 from praxis.platform.audit import AuditRecord
 from praxis.platform.clock import now
@@ -51,14 +52,16 @@ from praxis.platform.context import Context
 from praxis.platform.crypto import keyring
 from praxis.platform.errors import Forbidden, NotFound, ValidationProblem
 from praxis.platform.ids import new_id
+from praxis.platform.settings import upload_limit
 from praxis.platform.uow import unit_of_work
 from praxis.practice.models import Location
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
+Progress = Callable[[str, int, int], None]  # (stage, done, total); total 0 = not known yet
 Kind = Literal["patients", "coverages"]
 BATCH = 5000
-# One file at most (the whole table is held in memory while it is checked); larger ones are split.
-MAX_IMPORT_BYTES = 200 * 1024 * 1024
+# A report lists this many problems at most (error_count has them all): a file where every one of
+# 500,000 rows is wrong must not turn into a half-gigabyte answer.
+MAX_LISTED_ERRORS = 10_000
 
 
 def _size(n: int) -> str:
@@ -68,14 +71,36 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def check_size(data: bytes, filename: str = "") -> None:
-    """Refuse a file over MAX_IMPORT_BYTES. An upload is read up to MAX_IMPORT_BYTES + 1 bytes, so
-    an oversize file arrives one byte too long and is refused here, never silently truncated."""
-    if len(data) > MAX_IMPORT_BYTES:
+def file_size(data: bytes | BinaryIO) -> int:
+    """The size of an upload held as bytes or as a seekable file."""
+    if isinstance(data, bytes):
+        return len(data)
+    here = data.tell()
+    data.seek(0, io.SEEK_END)
+    size = data.tell()
+    data.seek(here)
+    return size
+
+
+def check_text_inputs(*, location_code: str, source: str | None, encoding: str, filename: str,
+                      mapping: dict[str, str] | None) -> None:
+    """Form fields of an upload arrive as multipart parts, which the NUL guard does not read:
+    PostgreSQL cannot store or compare a NUL character, so one is refused here, naming the field."""
+    values = {"location_code": location_code, "source": source or "", "encoding": encoding, "filename": filename}
+    values.update({"mapping": "".join(f"{k}{v}" for k, v in (mapping or {}).items())})
+    for name, value in values.items():
+        if "\x00" in value:
+            raise ValidationProblem(f"{name} contains a NUL character", field=name)
+
+
+def check_size(data: bytes | BinaryIO, filename: str = "") -> None:
+    """Refuse a file over the upload limit (settings.max_upload_bytes, the one cap every upload
+    path shares). Uploads are read whole into a spooled file, never cut short, so an oversize file
+    is refused here, never silently truncated."""
+    limit = upload_limit()
+    if file_size(data) > limit:
         name = f"'{filename}'" if filename else "The file"
-        raise ImportFileError(
-            f"{name} is larger than the {_size(MAX_IMPORT_BYTES)} import limit; split it into smaller files"
-        )
+        raise ImportFileError(f"{name} is larger than the {_size(limit)} import limit; split it into smaller files")
 
 
 @dataclass
@@ -93,10 +118,17 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
     duplicates: list[RowWarning] = field(default_factory=list)
     date_format: str | None = None  # as stated (argument or mapping); None: ambiguous dates refused
+    error_count: int = 0  # every problem found; `errors` lists the first MAX_LISTED_ERRORS
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.error_count
+
+    def add_errors(self, errors: list[RowError]) -> None:
+        self.error_count += len(errors)
+        room = MAX_LISTED_ERRORS - len(self.errors)
+        if room > 0:
+            self.errors.extend(errors[:room])
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,11 +138,13 @@ class ImportReport:
         state = "applied" if self.applied else ("dry run" if self.dry_run else "NOT applied (errors)")
         out = [
             f"{self.kind} import from '{self.source}': {state}",
-            f"rows {self.total_rows}, valid {self.valid_rows}, errors {len(self.errors)}, "
+            f"rows {self.total_rows}, valid {self.valid_rows}, errors {self.error_count}, "
             f"duplicates {len(self.duplicates)}, already imported {self.already_imported}, "
             f"{'created' if self.applied else 'would create'} {self.created}",
         ]
         out += [f"row {e.row}, column '{e.column}': {e.reason}" for e in self.errors]
+        if self.error_count > len(self.errors):
+            out.append(f"... and {self.error_count - len(self.errors)} more problems")
         out += [f"row {d.row}: {d.reason}" + (f" (MRN {d.mrn})" if d.mrn else "") for d in self.duplicates]
         return out
 
@@ -122,7 +156,7 @@ def _noop(_stage: str, _done: int, _total: int) -> None:
 def run_import(
     ctx: Context,
     kind: Kind,
-    data: bytes,
+    data: bytes | BinaryIO,
     *,
     filename: str = "",
     location_code: str,
@@ -135,7 +169,9 @@ def run_import(
 ) -> ImportReport:
     """Validate a file and, unless `dry_run`, apply it all or nothing.
 
-    Every bad row is reported with its row number, column and reason; with any error nothing
+    `data` is the file's bytes or a seekable binary file (an upload spooled to disk): the file is
+    streamed, once to check every row and once more to write, so memory does not grow with its
+    size. Every bad row is reported with its row number, column and reason; with any error nothing
     is written. Duplicates of existing patients are reported and skipped. `source` names the
     system the file came from (external ids are unique per source); the column mapping used is
     remembered for that source. Raises ImportFileError when the file itself cannot be read.
@@ -148,6 +184,8 @@ def run_import(
         raise ValidationProblem(f"date format must be one of {', '.join(DATE_FORMATS)}", field="date_format")
     if kind not in FIELDS:
         raise ValidationProblem("kind must be patients or coverages", field="kind")
+    check_text_inputs(location_code=location_code, source=source, encoding=encoding, filename=filename,
+                      mapping=mapping)
     check_size(data, filename)
     progress = progress or _noop
     source = (source or "import").strip()[:60] or "import"
@@ -170,12 +208,11 @@ def run_import(
             kind=kind,
             source=source,
             dry_run=dry_run,
-            total_rows=len(table.rows),
             mapping=mapping,
             unmapped_columns=[h for h in table.headers if h and h not in mapping],
             date_format=date_format,
         )
-        progress("validate", 0, report.total_rows)
+        progress("validate", 0, 0)
         if kind == "patients":
             _import_patients(session, ctx, table, mapping, report, location.id, dry_run, progress)
         else:
@@ -225,10 +262,29 @@ def _audit_rows(
             for rid, pid in ids]
 
 
-def _bulk(session: Session, table: Any, rows: list[dict[str, Any]], progress: Progress, stage: str) -> None:
-    for start in range(0, len(rows), BATCH):
-        session.execute(insert(table), rows[start : start + BATCH])
-        progress(stage, min(start + BATCH, len(rows)), len(rows))
+def _bulk(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(table), rows)
+
+
+class _Marks:
+    """Row numbers chosen in the checking pass, one byte per row (a set of ints costs ~60x more)."""
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+
+    def add(self, rownum: int) -> None:
+        if rownum >= len(self._bits):
+            self._bits.extend(bytes(rownum + 1 - len(self._bits) + 4096))
+        self._bits[rownum] = 1
+
+    def __contains__(self, rownum: int) -> bool:
+        return rownum < len(self._bits) and self._bits[rownum] == 1
+
+
+def _person_key(dob: Any, first: str, last: str) -> bytes:
+    """A compact key for "same person in this file" (name and DOB), 16 bytes instead of a tuple."""
+    return hashlib.blake2b(f"{dob}|{first}|{last}".encode(), digest_size=16).digest()
 
 
 # --- patients -------------------------------------------------------------------------------------
@@ -244,10 +300,6 @@ def _import_patients(
     dry_run: bool,
     progress: Progress,
 ) -> None:
-    parsed: ParsedRows = validate_patient_rows(table, mapping, report.date_format)
-    report.errors.extend(parsed.errors)
-    progress("validate", report.total_rows, report.total_rows)
-
     # What exists already, loaded once (a handful of narrow columns even for a big registry).
     by_external: dict[str, uuid.UUID] = {}
     mrns: dict[str, uuid.UUID] = {}
@@ -275,10 +327,19 @@ def _import_patients(
     for value, pid in session.execute(select(PatientAlias.value, PatientAlias.patient_id)):
         mrns.setdefault(value, pid)
 
+    # Pass 1: check every row as the file streams by; remember only which rows to create.
     ring = keyring()
-    to_create: list[tuple[int, dict[str, Any]]] = []
-    in_file: dict[tuple[Any, str, str], int] = {}
-    for rownum, row in parsed.rows:
+    create = _Marks()
+    to_create = 0
+    in_file: dict[bytes, int] = {}
+    for rownum, row, errors in check_patient_rows(table, mapping, report.date_format):
+        report.total_rows += 1
+        if report.total_rows % BATCH == 0:
+            progress("validate", report.total_rows, 0)
+        if row is None:
+            report.add_errors(errors)
+            continue
+        report.valid_rows += 1
         if row["external_id"] and row["external_id"] in by_external:
             report.already_imported += 1
             continue
@@ -286,47 +347,63 @@ def _import_patients(
             report.already_imported += 1
             continue
         fn, ln = n.normalise_name(row["first_name"]), n.normalise_name(row["last_name"])
-        row["_norm"] = (fn, ln)
         # An import is stricter than the desk: twins and family members sharing a phone must not
         # be dropped, so a duplicate is the same DOB with the same (or swapped) first and last name.
         match = people.get((row["dob"], fn, ln)) or people.get((row["dob"], ln, fn))
         if row["ssn"]:
-            row["_ssn_index"] = ring.blind_index(row["ssn"], "ssn")
-            match = match or ssn_seen.get(row["_ssn_index"])
+            match = match or ssn_seen.get(ring.blind_index(row["ssn"], "ssn"))
         if match:
             report.duplicates.append(
                 RowWarning(rownum, "matches an existing patient; not created", str(match[0]), match[1])
             )
             continue
-        key = (row["dob"], fn, ln)
+        key = _person_key(row["dob"], fn, ln)
         if key in in_file:
             report.duplicates.append(
                 RowWarning(rownum, f"same name and date of birth as row {in_file[key]}; not created")
             )
             continue
         in_file[key] = rownum
-        to_create.append((rownum, row))
-    report.valid_rows = len(parsed.rows)
-    if dry_run or report.errors:
-        report.created = len(to_create) if dry_run and not report.errors else 0
+        create.add(rownum)
+        to_create += 1
+    del in_file
+    progress("validate", report.total_rows, report.total_rows)
+    if dry_run or report.error_count:
+        report.created = to_create if dry_run and not report.error_count else 0
         return
 
+    # Pass 2: stream the file again and write the chosen rows in batches, all in this transaction.
     fmt = mrn_format(session, ctx.org_id)
-    first = allocate_mrn_block(session, ctx.org_id, len(to_create)) if to_create else 0
+    first = allocate_mrn_block(session, ctx.org_id, to_create) if to_create else 0
     seq = first
     stamp = now()
     patients: list[dict[str, Any]] = []
     links: list[dict[str, Any]] = []
     aliases: list[dict[str, Any]] = []
-    for _rownum, row in to_create:
-        mrn = n.format_mrn(fmt, seq)
+
+    def flush() -> None:
+        _bulk(session, Patient.__table__, patients)
+        _bulk(session, PatientLocation.__table__, links)
+        _bulk(session, PatientAlias.__table__, aliases)
+        _bulk(session, AuditRecord.__table__, _audit_rows(
+            ctx, "patient.import", "patient", [(p["id"], p["id"]) for p in patients], location_id,
+            {"source": report.source}))
+        report.created += len(patients)
+        progress(report.kind, report.created, to_create)
+        patients.clear()
+        links.clear()
+        aliases.clear()
+
+    for rownum, row, _errors in check_patient_rows(table, mapping, report.date_format):
+        if row is None or rownum not in create:
+            continue
+        mrn = fmt.format(seq)
         while mrn in mrns:  # a legacy MRN may already occupy a value of our sequence
             seq += 1
-            mrn = n.format_mrn(fmt, seq)
-        seq += 1
+            mrn = fmt.format(seq)
+        seq += 1  # our own values only grow, so the new MRNs need not be remembered to stay unique
         pid = new_id()
-        mrns[mrn] = pid
-        fn, ln = row["_norm"]
+        fn, ln = n.normalise_name(row["first_name"]), n.normalise_name(row["last_name"])
         ssn = row["ssn"]
         patients.append(
             {
@@ -370,7 +447,7 @@ def _import_patients(
                 "email_opted_out": False,
                 "voice_opted_out": False,
                 "ssn_encrypted": ssn,
-                "ssn_index": row.get("_ssn_index"),
+                "ssn_index": ring.blind_index(ssn, "ssn") if ssn else None,
                 "ssn_last4": ssn[-4:] if ssn else None,
                 "external_source": report.source,
                 "external_id": row["external_id"],
@@ -399,15 +476,12 @@ def _import_patients(
                     "created_at": stamp,
                 }
             )
-    _bulk(session, Patient.__table__, patients, progress, "patients")
-    _bulk(session, PatientLocation.__table__, links, progress, "locations")
-    if aliases:
-        _bulk(session, PatientAlias.__table__, aliases, progress, "aliases")
-    audit_rows = _audit_rows(
-        ctx, "patient.import", "patient", [(p["id"], p["id"]) for p in patients], location_id, {"source": report.source}
-    )
-    _bulk(session, AuditRecord.__table__, audit_rows, progress, "audit")
-    report.created = len(patients)
+        if len(patients) >= BATCH:
+            flush()
+    flush()
+    if to_create and seq - 1 > first + to_create - 1:
+        # Skipping taken values ran past the reserved block: the counter must not hand those out.
+        advance_mrn_counter(session, ctx.org_id, seq - 1)
     report.applied = True
 
 
@@ -423,8 +497,6 @@ def _import_coverages(
     dry_run: bool,
     progress: Progress,
 ) -> None:
-    parsed = validate_coverage_rows(table, mapping, report.date_format)
-    report.errors.extend(parsed.errors)
     payers = {
         code: (pid, active) for pid, code, active in session.execute(select(Payer.id, Payer.payer_code, Payer.active))
     }
@@ -454,9 +526,24 @@ def _import_coverages(
             taken.add((pid, prio))
 
     where = {f: h for h, f in mapping.items()}
-    creates: list[dict[str, Any]] = []
-    stamp = now()
-    for rownum, row in parsed.rows:
+
+    def patient_of(row: dict[str, Any]) -> uuid.UUID | None:
+        pid = by_external.get(row["patient_external_id"]) if row["patient_external_id"] else None
+        if pid is None and row["patient_mrn"]:
+            pid = mrns.get(row["patient_mrn"])
+        return pid
+
+    # Pass 1: check every row; remember only which rows to create.
+    create = _Marks()
+    to_create = 0
+    for rownum, row, row_errors in check_coverage_rows(table, mapping, report.date_format):
+        report.total_rows += 1
+        if report.total_rows % BATCH == 0:
+            progress("validate", report.total_rows, 0)
+        if row is None:
+            report.add_errors(row_errors)
+            continue
+        report.valid_rows += 1
         errs: list[RowError] = []
         payer = payers.get(row["payer_code"])
         if payer is None:
@@ -471,16 +558,12 @@ def _import_coverages(
             errs.append(
                 RowError(rownum, where.get("payer_code", "payer_code"), f"payer '{row['payer_code']}' is inactive")
             )
-        pid = None
-        if row["patient_external_id"]:
-            pid = by_external.get(row["patient_external_id"])
-        if pid is None and row["patient_mrn"]:
-            pid = mrns.get(row["patient_mrn"])
+        pid = patient_of(row)
         if pid is None:
             col = "patient_external_id" if row["patient_external_id"] else "patient_mrn"
             errs.append(RowError(rownum, where.get(col, col), "no such patient (import the patients first)"))
         if errs:
-            report.errors.extend(errs)
+            report.add_errors(errs)
             continue
         assert payer is not None and pid is not None
         member_norm = n.normalise_member_id(row["member_id"])
@@ -488,25 +571,43 @@ def _import_coverages(
             report.already_imported += 1
             continue
         if (pid, row["priority"]) in taken:
-            report.errors.append(
-                RowError(
-                    rownum,
-                    where.get("priority", "priority"),
-                    "the patient already has an active coverage of this order",
-                )
-            )
+            report.add_errors([RowError(rownum, where.get("priority", "priority"),
+                                        "the patient already has an active coverage of this order")])
             continue
         taken.add((pid, row["priority"]))
         existing.add((pid, payer[0], member_norm))
+        create.add(rownum)
+        to_create += 1
+    progress("validate", report.total_rows, report.total_rows)
+    if dry_run or report.error_count:
+        report.created = to_create if dry_run and not report.error_count else 0
+        return
+
+    # Pass 2: stream again, write the chosen rows in batches within this transaction.
+    stamp = now()
+    creates: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        _bulk(session, Coverage.__table__, creates)
+        _bulk(session, AuditRecord.__table__, _audit_rows(
+            ctx, "coverage.import", "coverage", [(c["id"], c["patient_id"]) for c in creates], None,
+            {"source": report.source}))
+        report.created += len(creates)
+        progress(report.kind, report.created, to_create)
+        creates.clear()
+
+    for rownum, row, _errors in check_coverage_rows(table, mapping, report.date_format):
+        if row is None or rownum not in create:
+            continue
         creates.append(
             {
                 "org_id": ctx.org_id,
                 "id": new_id(),
-                "patient_id": pid,
-                "payer_id": payer[0],
+                "patient_id": patient_of(row),
+                "payer_id": payers[row["payer_code"]][0],
                 "plan_name": row["plan_name"],
                 "member_id": row["member_id"],
-                "member_id_norm": member_norm,
+                "member_id_norm": n.normalise_member_id(row["member_id"]),
                 "group_number": row["group_number"],
                 "relationship": row["relationship"],
                 "subscriber_first_name": row["subscriber_first_name"],
@@ -521,39 +622,24 @@ def _import_coverages(
                 "updated_at": stamp,
             }
         )
-    report.valid_rows = len(parsed.rows)
-    if dry_run or report.errors:
-        report.created = len(creates) if dry_run and not report.errors else 0
-        return
-    _bulk(session, Coverage.__table__, creates, progress, "coverages")
-    _bulk(
-        session,
-        AuditRecord.__table__,
-        _audit_rows(
-            ctx,
-            "coverage.import",
-            "coverage",
-            [(c["id"], c["patient_id"]) for c in creates],
-            None,
-            {"source": report.source},
-        ),
-        progress,
-        "audit",
-    )
-    report.created = len(creates)
+        if len(creates) >= BATCH:
+            flush()
+    flush()
     report.applied = True
 
 
 __all__ = [
-    "MAX_IMPORT_BYTES",
     "ImportFileError",
     "ImportReport",
     "RowError",
     "RowWarning",
     "check_size",
+    "check_text_inputs",
     "discard_upload",
+    "file_size",
     "get_saved_mapping",
     "load_upload",
+    "open_upload",
     "run_import",
     "stash_upload",
 ]

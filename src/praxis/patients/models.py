@@ -291,3 +291,35 @@ class PatientAlert(TenantScoped, Base):
         Index("ix_patient_alerts_org_patient", "org_id", "patient_id", "acknowledged_at"),
         UniqueConstraint("org_id", "source_type", "source_id", "kind", name="uq_patient_alerts_source"),
     )
+
+
+class ImportJob(TenantScoped, Base):
+    """A large import (dry run or apply) queued for the worker, with the progress the import screen
+    polls and the report when it is done. The uploaded file waits encrypted in the upload store."""
+
+    __tablename__ = "patient_import_jobs"
+
+    kind: Mapped[str] = mapped_column(String(20))  # patients | coverages
+    source_name: Mapped[str] = mapped_column(String(60))
+    location_id: Mapped[uuid.UUID]
+    location_code: Mapped[str] = mapped_column(String(30))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    encoding: Mapped[str] = mapped_column(String(20), default="utf-8")
+    mapping: Mapped[dict[str, Any] | None]
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=True)
+    upload_token: Mapped[str] = mapped_column(String(32))
+    # Who asked, and the import permission's scope then (None = org-wide): the worker acts as them.
+    actor_id: Mapped[uuid.UUID | None]
+    actor_type: Mapped[str] = mapped_column(String(20))
+    actor_name: Mapped[str] = mapped_column(String(200), default="")
+    import_scope: Mapped[list[Any] | None]
+    status: Mapped[str] = mapped_column(String(10), default="queued")  # queued | running | done | failed
+    stage: Mapped[str] = mapped_column(String(20), default="")
+    done_rows: Mapped[int] = mapped_column(Integer, default=0)
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (org_fk(["location_id"], "locations", ondelete="CASCADE"),)

@@ -226,12 +226,4 @@ def parse_sex(value: str | None) -> str:
     return code
 
 
-def format_mrn(pattern: str, seq: int) -> str:
-    """Apply the organisation's MRN format, e.g. "{seq:08d}" -> "00000042"."""
-    try:
-        return pattern.format(seq=seq)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ParseError(f"MRN format {pattern!r} is invalid: {exc}") from None
-
-
 DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}$|^\d{1,2}/\d{1,2}/\d{4}$")

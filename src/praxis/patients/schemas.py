@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from praxis.patients import normalise as n
-from praxis.platform.schemas import PatchModel, StrictModel
+from praxis.platform.schemas import Day, PatchModel, StrictModel
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 OptStr100 = Annotated[str, Field(max_length=100)]
@@ -274,7 +274,7 @@ class CoverageIn(StrictModel):
     relationship: Relationship = "18"
     subscriber_first_name: OptStr100 = ""
     subscriber_last_name: OptStr100 = ""
-    subscriber_dob: date | None = None
+    subscriber_dob: Day | None = None
     subscriber_sex: Sex = "U"
     subscriber_address_line1: Str200 = ""
     subscriber_address_line2: Str200 = ""
@@ -282,8 +282,8 @@ class CoverageIn(StrictModel):
     subscriber_state: State = ""
     subscriber_postal_code: PostalCode = ""
     priority: Literal[1, 2, 3] = 1
-    effective_from: date | None = None
-    effective_to: date | None = None
+    effective_from: Day | None = None
+    effective_to: Day | None = None
 
 
 class CoverageOut(BaseModel):

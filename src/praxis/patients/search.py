@@ -19,6 +19,7 @@ from praxis.patients.schemas import PatientOut, PatientSort, PatientSummary
 from praxis.platform import audit
 from praxis.platform.context import Context
 from praxis.platform.errors import Forbidden, ValidationProblem
+from praxis.platform.schemas import MAX_OFFSET
 from praxis.platform.uow import unit_of_work
 
 _SORTS: dict[str, list[Any]] = {
@@ -201,6 +202,8 @@ def _find(ctx: Context, *, q: str | None, last: str | None, first: str | None, d
     if not ctx.has(PATIENTS_READ):
         raise Forbidden(f"Permission {PATIENTS_READ} required")
     limit = max(1, min(limit, 200))
+    if not 0 <= offset <= MAX_OFFSET:  # a database integer has 64 bits; a page beyond this finds nothing
+        raise ValidationProblem(f"offset must be between 0 and {MAX_OFFSET}", field="offset")
     with unit_of_work(ctx) as session:
         stmt = _search_statement(
             q=q,
@@ -216,6 +219,6 @@ def _find(ctx: Context, *, q: str | None, last: str | None, first: str | None, d
         locations = visible_locations(session, ctx)
         if locations is not None:
             stmt = stmt.where(visibility_clause(locations))
-        rows = list(session.scalars(stmt.order_by(*_SORTS[sort], Patient.id).limit(limit).offset(max(offset, 0))))
+        rows = list(session.scalars(stmt.order_by(*_SORTS[sort], Patient.id).limit(limit).offset(offset)))
         audit.record_many(session, ctx, "patient.search_result", "patient", [(p.id, p.id) for p in rows])
         return rows

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,6 +51,7 @@ from praxis.platform.context import Context
 from praxis.platform.crypto import keyring
 from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from praxis.platform.uow import unit_of_work, write_lock
+from praxis.practice.mrn import MrnFormat
 from praxis.practice.service import org_settings
 
 
@@ -92,18 +93,53 @@ def allocate_mrn_block(session: Session, org_id: uuid.UUID, count: int = 1) -> i
     return last - count + 1
 
 
-def mrn_format(session: Session, org_id: uuid.UUID) -> str:
+def advance_mrn_counter(session: Session, org_id: uuid.UUID, at_least: int) -> None:
+    """Raise the organisation's MRN counter to `at_least` (never lower it).
+
+    Whoever writes MRNs of the sequence without allocating them one by one (the seed, the importer
+    skipping legacy values) calls this in the same transaction, so the next registration starts
+    past every number already handed out."""
+    stmt = (
+        update(MrnCounter)
+        .where(MrnCounter.org_id == org_id)
+        .values(last_value=case((MrnCounter.last_value < at_least, at_least), else_=MrnCounter.last_value))
+    )
+    if session.execute(stmt).rowcount:  # type: ignore[attr-defined]
+        return
+    try:
+        with session.begin_nested():
+            session.add(MrnCounter(org_id=org_id, last_value=at_least))
+    except IntegrityError:  # another transaction created the counter first
+        session.execute(stmt)
+
+
+def mrn_format(session: Session, org_id: uuid.UUID) -> MrnFormat:
     return org_settings(session, org_id).mrn_format
 
 
+def _first_free_seq(session: Session, fmt: MrnFormat, seq: int) -> int:
+    """The first sequence value at or after `seq` whose MRN no patient holds."""
+    taken = {fmt.parse(m) for m in session.scalars(select(Patient.mrn).where(
+        Patient.mrn.startswith(fmt.prefix, autoescape=True)))}
+    while seq in taken:
+        seq += 1
+    return seq
+
+
 def next_mrn(session: Session, org_id: uuid.UUID) -> str:
+    """The organisation's next free MRN. Never stuck: when the counter's value is taken (data
+    written without advancing the counter, or a format change), allocation moves past every taken
+    value at once and the counter keeps that position (the caller's unit of work commits it with
+    the new patient)."""
     fmt = mrn_format(session, org_id)
-    # Skip values already taken (e.g. after a format change or a legacy import).
-    for _ in range(100):
-        mrn = n.format_mrn(fmt, allocate_mrn_block(session, org_id))
-        if session.scalars(select(Patient.id).where(Patient.mrn == mrn)).first() is None:
-            return mrn
-    raise Conflict("Could not allocate a free MRN; check the organisation's MRN format")
+    seq = allocate_mrn_block(session, org_id)
+    mrn = fmt.format(seq)
+    if session.scalars(select(Patient.id).where(Patient.mrn == mrn)).first() is None:
+        return mrn
+    # Rare (once per gap): load the taken MRNs once rather than probing one query per number.
+    free = _first_free_seq(session, fmt, seq + 1)
+    advance_mrn_counter(session, org_id, free)
+    return fmt.format(free)
 
 
 # --- helpers --------------------------------------------------------------------------------------

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     # stderr is a terminal, else JSON.
     log_format: Literal["auto", "json", "console"] = "auto"
 
+    # The one size cap for every upload path (API and screens, bearer token or cookie): a file
+    # larger than this is refused; a request body may exceed it only by UPLOAD_FORM_OVERHEAD.
+    max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Imports of files larger than this run in the worker, with progress the import screen polls.
+    import_background_bytes: int = Field(default=2 * 1024 * 1024, ge=0)
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.var_dir / 'praxis.db').as_posix()}"
 
@@ -95,3 +101,17 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+UPLOAD_FORM_OVERHEAD = 1024 * 1024
+"""Room in a request body for the form fields and multipart framing around an uploaded file."""
+
+
+def upload_limit() -> int:
+    """The largest file any upload path accepts (PRAXIS_MAX_UPLOAD_BYTES)."""
+    return get_settings().max_upload_bytes
+
+
+def body_limit() -> int:
+    """The largest request body the server reads: the upload limit plus room for the form."""
+    return upload_limit() + UPLOAD_FORM_OVERHEAD

@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from praxis.platform.schemas import PatchModel, StrictModel
+from praxis.practice.mrn import MrnFormat
 
 _TZ = available_timezones()
 
@@ -44,7 +45,8 @@ def check_npi(v: str | None) -> str | None:
 
 class OrgSettings(StrictModel):
     mfa_required: bool = False
-    mrn_format: str = Field(default="{seq:08d}", max_length=40)
+    # A declared grammar (prefix, zero-padded width, optional check digit), never a format string.
+    mrn_format: MrnFormat = Field(default_factory=MrnFormat)
     # Limit location-scoped users' patient search to patients linked to their locations.
     restrict_patient_search_to_locations: bool = False
     allow_overbooking: bool = False

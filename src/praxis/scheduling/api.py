@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request, Response
 
 from praxis.platform.context import Context
 from praxis.platform.ids import parse_id
+from praxis.platform.schemas import Day
 from praxis.scheduling import online, reminders, service, setup, waitlist
 from praxis.scheduling.availability import SlotFilter
 from praxis.scheduling.ics import feed_url, provider_feed
@@ -151,7 +151,7 @@ def set_hours(location_id: str, data: HoursIn, ctx: Context = Depends(permission
 
 
 @router.get("/locations/{location_id}/closures", response_model=list[ClosureOut])
-def list_closures(location_id: str, since: date | None = None,
+def list_closures(location_id: str, since: Day | None = None,
                   ctx: Context = Depends(permission(SCHEDULING_READ))) -> list[ClosureOut]:
     return [ClosureOut.model_validate(c)
             for c in setup.list_closures(ctx, parse_id(location_id, "location"), since=since)]
@@ -181,7 +181,8 @@ def list_templates(location_id: str, provider_id: str | None = None,
     out = []
     for t, blocks in rows:
         o = TemplateOut.model_validate(t)
-        o.blocks = [BlockOut.model_validate(b) for b in blocks]
+        o.blocks = [BlockOut(weekday=b.weekday, start_minute=b.start_minute, end_minute=b.end_minute,
+                             visit_type_ids=[str(v) for v in b.visit_type_ids]) for b in blocks]
         out.append(o)
     return out
 
@@ -193,7 +194,7 @@ def create_template(data: TemplateIn, ctx: Context = Depends(permission(SCHEDULI
                                 blocks=[b.model_dump() for b in data.blocks])
     out = TemplateOut.model_validate(tpl)
     out.blocks = [BlockOut(weekday=b.weekday, start_minute=b.start_minute, end_minute=b.end_minute,
-                           visit_type_ids=[str(v) for v in b.visit_type_ids]) for b in data.blocks]
+                           visit_type_ids=list(dict.fromkeys(str(v) for v in b.visit_type_ids))) for b in data.blocks]
     return out
 
 
@@ -215,7 +216,7 @@ def add_exception(data: ExceptionIn, ctx: Context = Depends(permission(SCHEDULIN
 @router.get("/slots", response_model=list[SlotOut])
 def search_slots(
     visit_type_id: str,
-    from_date: date | None = None,
+    from_date: Day | None = None,
     days: Annotated[int, Query(ge=1, le=92)] = 30,
     provider_id: Annotated[list[str] | None, Query()] = None,
     location_id: Annotated[list[str] | None, Query()] = None,
@@ -248,7 +249,7 @@ def book_series(data: SeriesIn, ctx: Context = Depends(permission(SCHEDULING_BOO
 
 
 @router.get("/appointments", response_model=list[DayRowOut])
-def list_appointments(location_id: str, day: date, days: Annotated[int, Query(ge=1, le=14)] = 1,
+def list_appointments(location_id: str, day: Day, days: Annotated[int, Query(ge=1, le=14)] = 1,
                       provider_id: str | None = None, include_cancelled: bool = False,
                       sort: Literal["start", "provider", "status"] = "start",
                       ctx: Context = Depends(permission(SCHEDULING_READ))) -> list[DayRowOut]:
@@ -396,7 +397,7 @@ def online_location(org_slug: str, location_code: str, _ctx: Context | None = De
 
 
 @public_router.get("/booking/{org_slug}/{location_code}/slots", response_model=list[SlotOut])
-def online_slots(org_slug: str, location_code: str, visit_type_id: str, from_date: date | None = None,
+def online_slots(org_slug: str, location_code: str, visit_type_id: str, from_date: Day | None = None,
                  _ctx: Context | None = Depends(public)) -> list[SlotOut]:
     loc = online.find_location(org_slug, location_code)
     return [SlotOut(**s.__dict__) for s in online.slots(loc, parse_id(visit_type_id, "visit type"), from_date)]

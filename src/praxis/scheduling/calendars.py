@@ -32,6 +32,7 @@ from praxis.scheduling.models import (
     Provider,
     ProviderLocation,
     Resource,
+    ScheduleBlockVisitType,
     ScheduleException,
     ScheduleTemplate,
     ScheduleTemplateBlock,
@@ -49,6 +50,7 @@ PR = Provider.__table__
 RS = Resource.__table__
 ST = ScheduleTemplate.__table__
 STB = ScheduleTemplateBlock.__table__
+SBVT = ScheduleBlockVisitType.__table__
 VT = VisitType.__table__
 
 # Longest possible appointment block: visit types allow 480 minutes plus 120 + 120 of buffers
@@ -116,19 +118,21 @@ def utc_range(first_day: date, days: int, zones: Iterable[str]) -> Interval:
 
 
 def load_templates(conn: Connection, org_id: uuid.UUID) -> dict[tuple[uuid.UUID, uuid.UUID], list[Template]]:
-    """(provider, location) -> the organisation's schedule templates with their weekly blocks, in one
-    round trip (outer join: a template may have no blocks)."""
+    """(provider, location) -> the organisation's schedule templates with their weekly blocks and
+    each block's visit types, in two round trips (outer join: a template may have no blocks)."""
     q = (select(ST.c.id, ST.c.provider_id, ST.c.location_id, ST.c.effective_from, ST.c.effective_to,
-                STB.c.weekday, STB.c.start_minute, STB.c.end_minute, STB.c.visit_type_ids,
-                STB.c.id.label("block_id"))
+                STB.c.weekday, STB.c.start_minute, STB.c.end_minute, STB.c.id.label("block_id"))
          .select_from(ST.outerjoin(STB, and_(STB.c.org_id == ST.c.org_id, STB.c.template_id == ST.c.id)))
          .where(ST.c.org_id == org_id))
+    limits: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    for block_id, vt_id in conn.execute(select(SBVT.c.block_id, SBVT.c.visit_type_id).where(SBVT.c.org_id == org_id)):
+        limits[block_id].add(vt_id)
     tpl_rows: dict[uuid.UUID, Any] = {}
     blocks: dict[uuid.UUID, list[WeeklyBlock]] = defaultdict(list)
     for r in conn.execute(q):
         tpl_rows.setdefault(r.id, r)
         if r.block_id is not None:
-            ids = frozenset(uuid.UUID(str(v)) for v in (r.visit_type_ids or ()))
+            ids = frozenset(limits.get(r.block_id, ()))
             blocks[r.id].append(WeeklyBlock(r.weekday, r.start_minute, r.end_minute, ids))
     templates: dict[tuple[uuid.UUID, uuid.UUID], list[Template]] = defaultdict(list)
     for t in tpl_rows.values():

@@ -156,7 +156,7 @@ class ScheduleTemplate(TenantScoped, Base):
 
 class ScheduleTemplateBlock(TenantScoped, Base):
     """One working block of a template: weekday and local start/end minutes; optionally limited
-    to some visit types (empty list = any visit type)."""
+    to some visit types (rows in schedule_block_visit_types; none = any visit type)."""
 
     __tablename__ = "schedule_template_blocks"
 
@@ -164,11 +164,27 @@ class ScheduleTemplateBlock(TenantScoped, Base):
     weekday: Mapped[int] = mapped_column(Integer)
     start_minute: Mapped[int] = mapped_column(Integer)
     end_minute: Mapped[int] = mapped_column(Integer)
-    visit_type_ids: Mapped[list[Any]] = mapped_column(default=list)
 
     __table_args__ = (
         org_fk(["template_id"], "schedule_templates", ondelete="CASCADE"),
         Index("ix_schedule_template_blocks_template", "org_id", "template_id"),
+    )
+
+
+class ScheduleBlockVisitType(TenantScoped, Base):
+    """A template block is limited to this visit type. A table with composite keys, not a list of
+    ids in a JSON column, so a block can name only visit types of its own organisation that exist."""
+
+    __tablename__ = "schedule_block_visit_types"
+
+    block_id: Mapped[uuid.UUID]
+    visit_type_id: Mapped[uuid.UUID]
+
+    __table_args__ = (
+        org_fk(["block_id"], "schedule_template_blocks", ondelete="CASCADE", name="fk_sbvt_block"),
+        # No cascade from visit types: deleting one must not silently open its blocks to any visit type.
+        org_fk(["visit_type_id"], "visit_types", name="fk_sbvt_visit_type"),
+        UniqueConstraint("org_id", "block_id", "visit_type_id", name="uq_sbvt_pair"),
     )
 
 

@@ -7,9 +7,9 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from praxis.platform.schemas import PatchModel, StrictModel
+from praxis.platform.schemas import Day, Instant, PatchModel, StrictModel
 from praxis.practice.schemas import check_npi
 
 Out = ConfigDict(from_attributes=True)
@@ -131,7 +131,7 @@ class HoursIn(StrictModel):
 
 
 class ClosureIn(StrictModel):
-    day: date
+    day: Day
     reason: str = Field(default="", max_length=200)
 
 
@@ -160,8 +160,8 @@ class TemplateIn(StrictModel):
     provider_id: uuid.UUID
     location_id: uuid.UUID
     name: str = Field(default="", max_length=100)
-    effective_from: date
-    effective_to: date | None = None
+    effective_from: Day
+    effective_to: Day | None = None
     blocks: list[BlockIn] = Field(min_length=1, max_length=100)
 
 
@@ -187,15 +187,15 @@ class TemplateOut(BaseModel):
 
 
 class TemplateEnd(StrictModel):
-    effective_to: date
+    effective_to: Day
 
 
 class ExceptionIn(StrictModel):
     provider_id: uuid.UUID
     location_id: uuid.UUID | None = None
     kind: Literal["time_off", "block"] = "time_off"
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
     reason: str = Field(default="", max_length=200)
 
 
@@ -225,7 +225,7 @@ class BookIn(StrictModel):
     visit_type_id: uuid.UUID
     provider_id: uuid.UUID
     location_id: uuid.UUID
-    start_at: AwareDatetime
+    start_at: Instant
     overbook: bool = False
     reason_for_visit: str = Field(default="", max_length=200)
 
@@ -235,14 +235,14 @@ class SeriesIn(StrictModel):
     visit_type_id: uuid.UUID
     provider_id: uuid.UUID
     location_id: uuid.UUID
-    first_start_at: AwareDatetime
+    first_start_at: Instant
     count: Annotated[int, Field(ge=2, le=52)]
     interval_weeks: Annotated[int, Field(ge=1, le=8)] = 1
     reason_for_visit: str = Field(default="", max_length=200)
 
 
 class RescheduleIn(StrictModel):
-    start_at: AwareDatetime
+    start_at: Instant
     provider_id: uuid.UUID | None = None
     location_id: uuid.UUID | None = None
     overbook: bool = False
@@ -305,8 +305,8 @@ class WaitlistIn(StrictModel):
     location_id: uuid.UUID | None = None
     priority: Annotated[int, Field(ge=0, le=9)] = 0
     time_of_day: Literal["any", "morning", "afternoon", "evening"] = "any"
-    earliest_date: date | None = None
-    latest_date: date | None = None
+    earliest_date: Day | None = None
+    latest_date: Day | None = None
     notes: str = Field(default="", max_length=500)
 
 
@@ -369,10 +369,10 @@ class FeedUrlOut(BaseModel):
 class OnlineBookingIn(StrictModel):
     visit_type_id: uuid.UUID
     provider_id: uuid.UUID
-    start_at: AwareDatetime
+    start_at: Instant
     first_name: Annotated[str, Field(min_length=1, max_length=100)]
     last_name: Annotated[str, Field(min_length=1, max_length=100)]
-    dob: date
+    dob: Day
     channel: Literal["sms", "email"]
     phone: str | None = Field(default=None, max_length=30)
     email: str | None = Field(default=None, max_length=254)
@@ -393,7 +393,7 @@ class OnlineBookingStarted(BaseModel):
 class OnlineVerifyIn(StrictModel):
     code: Annotated[str, Field(min_length=6, max_length=6, pattern=r"^\d{6}$")]
     # After a 409 (someone booked the time first) the same code books another offered time.
-    start_at: AwareDatetime | None = Field(default=None, description=(
+    start_at: Instant | None = Field(default=None, description=(
         "Book this time instead of the requested one (a time the slot search offers)."))
     provider_id: uuid.UUID | None = Field(default=None, description=(
         "With start_at: the provider of that time, when not the requested one."))

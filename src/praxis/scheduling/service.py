@@ -26,6 +26,7 @@ from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from praxis.platform.schemas import day_in_range
 from praxis.platform.uow import unit_of_work, write_lock
 from praxis.scheduling import booking, patients_port, reference, setup
 from praxis.scheduling import calendars as cal
@@ -86,6 +87,7 @@ def search_slots(ctx: Context, visit_type_id: uuid.UUID, *, from_date: date | No
         raise Forbidden(f"Permission {permission} required")
     if not 1 <= days <= MAX_SEARCH_DAYS:
         raise ValidationProblem(f"days must be between 1 and {MAX_SEARCH_DAYS}", field="days")
+    day_in_range(from_date, "from_date")  # screens and the public page call here without a schema
     locations = _scope_locations(ctx, permission, location_ids)
     with unit_of_work(ctx) as session:
         ref = reference.current(session.connection(), ctx.org_id)
@@ -426,6 +428,7 @@ def _day_rows(session: Session, ctx: Context, ref: reference.Reference, location
     ctx.require(SCHEDULING_READ, location_id, what="location")
     if not 1 <= days <= 14:
         raise ValidationProblem("days must be between 1 and 14", field="days")
+    day_in_range(day, "day")
     conn = session.connection()
     if location_id not in ref.zones:
         raise NotFound("No such location")

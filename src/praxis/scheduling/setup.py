@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import holidays as holiday_calendars
@@ -25,6 +26,7 @@ from praxis.scheduling.models import (
     Provider,
     ProviderLocation,
     Resource,
+    ScheduleBlockVisitType,
     ScheduleException,
     ScheduleTemplate,
     ScheduleTemplateBlock,
@@ -238,11 +240,20 @@ def add_closure(ctx: Context, location_id: uuid.UUID, day: date, reason: str = "
 
 def seed_holidays(ctx: Context, location_id: uuid.UUID, years: Sequence[int], *, country: str = "US",
                   subdiv: str | None = None) -> int:
-    """Close the location on the public holidays of `years` (python-holidays). Returns days added."""
+    """Close the location on the public holidays of `years` (python-holidays). Returns days added.
+
+    An unknown country or subdivision is a ValidationProblem naming it (python-holidays raises
+    NotImplementedError for them); a US location's state is used as the subdivision when it is one."""
+    supported = holiday_calendars.list_supported_countries()
+    if country not in supported:
+        raise ValidationProblem(f"No public-holiday calendar for country {country!r}", field="country")
+    if subdiv and subdiv not in supported[country]:
+        raise ValidationProblem(f"{country} has no subdivision {subdiv!r} (known: {', '.join(supported[country])})",
+                                field="subdiv")
     cal = holiday_calendars.country_holidays(country, subdiv=subdiv or None, years=list(years))
     with unit_of_work(ctx) as session:
         loc = _location(session, ctx, location_id)
-        if subdiv is None and country == "US" and loc.state:
+        if subdiv is None and country == "US" and loc.state in supported[country]:
             cal = holiday_calendars.country_holidays(country, subdiv=loc.state, years=list(years))
         existing = set(session.scalars(select(Closure.day).where(Closure.location_id == location_id)))
         added = 0
@@ -276,6 +287,28 @@ def _provider_at(session: Session, ctx: Context, provider_id: uuid.UUID, locatio
         raise NotFound("No such provider at this location", field="provider_id")
 
 
+@dataclass(frozen=True)
+class BlockView:
+    """A template block as read back: its visit types (none = any visit type)."""
+
+    weekday: int
+    start_minute: int
+    end_minute: int
+    visit_type_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+def _visit_type_ids(block: dict[str, object], i: int) -> list[uuid.UUID]:
+    out: list[uuid.UUID] = []
+    for j, v in enumerate(block.get("visit_type_ids") or []):  # type: ignore[attr-defined]
+        try:
+            vid = v if isinstance(v, uuid.UUID) else uuid.UUID(str(v))
+        except ValueError:
+            raise ValidationProblem("not a visit type id", field=f"blocks.{i}.visit_type_ids.{j}") from None
+        if vid not in out:
+            out.append(vid)
+    return out
+
+
 def create_template(ctx: Context, *, provider_id: uuid.UUID, location_id: uuid.UUID, effective_from: date,
                     effective_to: date | None, blocks: Sequence[dict[str, object]], name: str = ""
                     ) -> ScheduleTemplate:
@@ -290,14 +323,25 @@ def create_template(ctx: Context, *, provider_id: uuid.UUID, location_id: uuid.U
                                effective_from=effective_from, effective_to=effective_to)
         session.add(tpl)
         session.flush()
-        for i, b in enumerate(blocks):
+        wanted = [_visit_type_ids(b, i) for i, b in enumerate(blocks)]
+        # One query for every block: the tenant-scoped session sees only this organisation's visit
+        # types, so another organisation's id is unknown here exactly like an invented one (404).
+        all_ids = {v for ids in wanted for v in ids}
+        known = set(session.scalars(select(VisitType.id).where(VisitType.id.in_(all_ids)))) if all_ids else set()
+        for i, (b, ids) in enumerate(zip(blocks, wanted, strict=True)):
             weekday, start, end = int(b["weekday"]), int(b["start_minute"]), int(b["end_minute"])  # type: ignore[call-overload]
             if not 0 <= weekday <= 6:
                 raise ValidationProblem("weekday must be 0 (Monday) to 6 (Sunday)", field=f"blocks.{i}.weekday")
             _minutes(start, end, f"blocks.{i}")
-            ids = [str(v) for v in b.get("visit_type_ids") or []]  # type: ignore[attr-defined]
-            session.add(ScheduleTemplateBlock(org_id=ctx.org_id, template_id=tpl.id, weekday=weekday,
-                                              start_minute=start, end_minute=end, visit_type_ids=ids))
+            for j, v in enumerate(ids):
+                if v not in known:
+                    raise NotFound("No such visit type", field=f"blocks.{i}.visit_type_ids.{j}")
+            block = ScheduleTemplateBlock(org_id=ctx.org_id, template_id=tpl.id, weekday=weekday,
+                                          start_minute=start, end_minute=end)
+            session.add(block)
+            session.flush()
+            session.add_all(ScheduleBlockVisitType(org_id=ctx.org_id, block_id=block.id, visit_type_id=v)
+                            for v in ids)
         audit.record(session, ctx, "template.create", "schedule_template", tpl.id, location_id=location_id)
         return tpl
 
@@ -310,13 +354,21 @@ def list_templates(ctx: Context, *, location_id: uuid.UUID, provider_id: uuid.UU
         if provider_id:
             q = q.where(ScheduleTemplate.provider_id == provider_id)
         tpls = list(session.scalars(q.order_by(ScheduleTemplate.effective_from)))
-        blocks: dict[uuid.UUID, list[ScheduleTemplateBlock]] = {}
+        blocks: dict[uuid.UUID, list[BlockView]] = {}
         if tpls:
-            for b in session.scalars(select(ScheduleTemplateBlock)
-                                     .where(ScheduleTemplateBlock.template_id.in_([t.id for t in tpls]))
-                                     .order_by(ScheduleTemplateBlock.weekday,
-                                               ScheduleTemplateBlock.start_minute)):
-                blocks.setdefault(b.template_id, []).append(b)
+            rows = list(session.scalars(select(ScheduleTemplateBlock)
+                                        .where(ScheduleTemplateBlock.template_id.in_([t.id for t in tpls]))
+                                        .order_by(ScheduleTemplateBlock.weekday,
+                                                  ScheduleTemplateBlock.start_minute)))
+            limits: dict[uuid.UUID, list[uuid.UUID]] = {}
+            if rows:
+                for block_id, vt_id in session.execute(
+                        select(ScheduleBlockVisitType.block_id, ScheduleBlockVisitType.visit_type_id)
+                        .where(ScheduleBlockVisitType.block_id.in_([b.id for b in rows]))):
+                    limits.setdefault(block_id, []).append(vt_id)
+            for b in rows:
+                blocks.setdefault(b.template_id, []).append(
+                    BlockView(b.weekday, b.start_minute, b.end_minute, sorted(limits.get(b.id, []), key=str)))
         return [(t, blocks.get(t.id, [])) for t in tpls]
 
 

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from praxis.platform import audit, idempotency
 from praxis.platform.logs import request_id_var
+from praxis.platform.settings import body_limit
 from praxis.web import idempotent
 from praxis.web.problems import PROBLEM_JSON, problem_body
 
@@ -29,7 +30,6 @@ log = logging.getLogger("praxis.access")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 CSRF_COOKIE = "praxis_csrf"
 SESSION_COOKIE = "praxis_session"
-MAX_BUFFERED_BODY = 30 * 1024 * 1024
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
@@ -191,12 +191,14 @@ class CSRFMiddleware:
             SESSION_COOKIE in cookies or not scope["path"].startswith("/api/"))
         if needs_check:
             submitted = headers.get("x-csrf-token")
-            body = await _read_body(receive, MAX_BUFFERED_BODY)
-            if body is None:
-                await _too_large(scope, send)
-                return
-            receive = _replay(body)
             if not submitted:
+                # Only a form without the header is read here to find its token: an htmx upload
+                # (the header is set) streams through without being held in memory.
+                body = await _read_body(receive, body_limit())
+                if body is None:
+                    await _too_large(scope, send)
+                    return
+                receive = _replay(body)
                 submitted = await _form_token(scope, body)
             expected = csrf_token_for(self.secret(), cookie) if new_cookie is None else None
             if not submitted or expected is None or not hmac.compare_digest(submitted, expected):
@@ -255,7 +257,7 @@ class NulGuardMiddleware:
                 ctype.startswith("application/json") or ctype.startswith("application/x-www-form-urlencoded")):
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive, MAX_BUFFERED_BODY)
+        body = await _read_body(receive, body_limit())
         if body is None:
             await _too_large(scope, send)
             return
@@ -291,7 +293,7 @@ class IdempotencyMiddleware:
                                 "Idempotency-Key must be at most 255 characters.")
             return
         credential = headers.get("authorization") or _cookies(scope).get(SESSION_COOKIE) or ""
-        body = await _read_body(receive, MAX_BUFFERED_BODY)
+        body = await _read_body(receive, body_limit())
         if body is None:
             await _too_large(scope, send)
             return

@@ -261,10 +261,11 @@ def test_import_screen_maps_columns_with_selects(web, org, make_user, login):
 
 
 def test_oversize_import_is_refused_not_truncated(web, org, make_user, login, monkeypatch):
-    from praxis.patients import importer, service
+    from praxis.patients import service
     from praxis.platform.context import system_context
+    from praxis.platform.settings import get_settings
 
-    monkeypatch.setattr(importer, "MAX_IMPORT_BYTES", 100)
+    monkeypatch.setattr(get_settings(), "max_upload_bytes", 100)  # the one upload cap (a setting)
     csv = b"external_id,last_name,first_name,dob\n" + b"".join(
         b"T%d,Trunc,Ated%d,1980-01-0%d\n" % (i, i, i) for i in range(1, 6))
     assert len(csv) > 100 and b"\n" in csv[:100]  # a truncated copy would still parse as a smaller file

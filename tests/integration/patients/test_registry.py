@@ -37,7 +37,7 @@ def test_register_assigns_sequential_mrn_and_links_location(org):
 
 
 def test_mrn_format_comes_from_org_settings(make_org):
-    org = make_org("Formatted", mrn_format="P-{seq:05d}")
+    org = make_org("Formatted", mrn_format={"prefix": "P-", "width": 5})
     p = register(system_context(org.id), location_id=org.loc_a.id)
     assert p.mrn == "P-00001"
 

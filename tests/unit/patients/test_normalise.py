@@ -67,8 +67,3 @@ def test_ssn_and_member_id():
     assert n.normalise_member_id(" ab-12 3 ") == "AB123"
 
 
-def test_mrn_format():
-    assert n.format_mrn("{seq:08d}", 42) == "00000042"
-    assert n.format_mrn("MRN-{seq}", 7) == "MRN-7"
-    with pytest.raises(n.ParseError):
-        n.format_mrn("{nope}", 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from fastapi import Depends, Request
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from praxis.patients import coverage, documents, importer, merge, overview, service
+from praxis.patients import coverage, documents, import_jobs, importer, merge, overview, service
 from praxis.patients.import_rows import DATE_FORMATS, FIELDS, field_label, guess_mapping, read_table, split_mapping
 from praxis.patients.normalise import format_phone
 from praxis.patients.permissions import (
@@ -114,6 +115,7 @@ def _import_context(**kw: Any) -> dict[str, Any]:
         "date_formats": DATE_FORMATS,
         "chosen_date_format": None,
         "locations": [],
+        "job": None,
     }
     return {**base, **kw}
 
@@ -153,20 +155,21 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
     upload = values.get("upload", "")
     error = None
     report = None
+    job = None
     headers: list[str] = []
     samples: list[str] = []
     chosen: dict[str, str] = {}
     chosen_date_format: str | None = None
     filename = ""
-    data: bytes | None = None
+    data: Any = None  # a binary file: the form parser's spooled upload, or the kept file decrypted
     if isinstance(file, UploadFile) and file.filename:
         filename = file.filename
-        data = await file.read(importer.MAX_IMPORT_BYTES + 1)  # one byte over: refused below, never truncated
+        data = file.file
         upload = ""
         new_file = True
     else:
         new_file = False
-        stashed = await run_in_threadpool(importer.load_upload, ctx, upload) if upload else None
+        stashed = await run_in_threadpool(importer.open_upload, ctx, upload) if upload else None
         if stashed:
             filename, data = stashed
         else:
@@ -180,8 +183,9 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
                 upload = await run_in_threadpool(importer.stash_upload, ctx, filename, data)
             table = await run_in_threadpool(read_table, data, filename, encoding)
             headers = table.headers
+            first_rows = await run_in_threadpool(lambda: list(itertools.islice(iter(table.rows), 5)))
             samples = [
-                next((str(r[i]) for r in table.rows[:5] if i < len(r) and r[i] not in (None, "")), "")[:40]
+                next((str(r[i]) for r in first_rows if i < len(r) and r[i] not in (None, "")), "")[:40]
                 for i in range(len(headers))
             ]
             mapping = None if new_file else _chosen_mapping(values, headers)
@@ -195,22 +199,35 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
                 chosen_date_format = saved_format
             chosen = mapping
             date_format = values.get("date_format") or chosen_date_format or None
-            report = await run_in_threadpool(
-                lambda: importer.run_import(
-                    ctx,
-                    kind,
-                    data,
-                    filename=filename,
-                    location_code=values.get("location_code", ""),
-                    source=source,
-                    mapping=mapping,
-                    dry_run=new_file or "apply" not in values,
-                    encoding=encoding,
-                    date_format=date_format if date_format in DATE_FORMATS else None,
+            date_format = date_format if date_format in DATE_FORMATS else None
+            dry_run = new_file or "apply" not in values
+            if import_jobs.runs_in_background(importer.file_size(data)):
+                # A large file: the worker checks (or applies) it; the page polls its progress. The
+                # stated date format travels in the mapping (its "date_format" key), as it is saved.
+                job_mapping = {**mapping, "date_format": date_format} if date_format else mapping
+                job = await run_in_threadpool(lambda: import_jobs.start_import_job(
+                    ctx, kind, data, filename=filename, location_code=values.get("location_code", ""),
+                    source=source, mapping=job_mapping, dry_run=dry_run, encoding=encoding, upload_token=upload))
+            else:
+                report = await run_in_threadpool(
+                    lambda: importer.run_import(
+                        ctx,
+                        kind,
+                        data,
+                        filename=filename,
+                        location_code=values.get("location_code", ""),
+                        source=source,
+                        mapping=mapping,
+                        dry_run=dry_run,
+                        encoding=encoding,
+                        date_format=date_format,
+                    )
                 )
-            )
         except ProblemError as exc:
             error = exc.detail
+        finally:
+            if not new_file and data is not None:
+                data.close()
         if report is not None and report.applied:  # done: the stashed file is not needed any more
             await run_in_threadpool(importer.discard_upload, ctx, upload)
             upload, headers = "", []
@@ -219,6 +236,7 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
         "patients/import.html",
         _import_context(
             report=report,
+            job=import_jobs.job_out(job) if job is not None else None,
             error=error,
             form=values,
             headers=headers,
@@ -232,6 +250,14 @@ async def import_run(request: Request, ctx: Context = Depends(permission(PATIENT
         ),
         status_code=422 if error else 200,
     )
+
+
+@router.get("/patients/import/jobs/{job_id}")
+def import_job_status(request: Request, job_id: str, ctx: Context = Depends(permission(PATIENTS_IMPORT))
+                      ) -> Response:
+    """The progress panel of a queued import; htmx polls it every second until the job is finished."""
+    job = import_jobs.get_import_job(ctx, parse_id(job_id, "import job"))
+    return render(request, "patients/_import_job.html", {"job": import_jobs.job_out(job)})
 
 
 # --- the patient page -------------------------------------------------------------------------

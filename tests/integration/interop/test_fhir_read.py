@@ -15,7 +15,7 @@ def _count_audit(org_id: Any, action: str) -> int:
     from praxis.platform.audit import AuditRecord as AuditEvent
     from praxis.platform.db import session_scope
 
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="test: reads what the code under test wrote") as s:
         return s.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.org_id == org_id, AuditEvent.action == action)) or 0
 

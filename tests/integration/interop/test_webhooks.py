@@ -53,12 +53,12 @@ def receiver() -> Iterator[Receiver]:
 def _drain(org: Any, rounds: int = 12) -> None:
     """Run the org's due outbox messages, moving the clock past each backoff, until none is pending.
     Other organisations' messages are parked first so only this test's events run."""
-    with session_scope(None, system=True) as s:
+    with session_scope(None, system=True, reason="test: reads what the code under test wrote") as s:
         s.execute(update(OutboxMessage).where(OutboxMessage.org_id != org.id, OutboxMessage.status == "pending")
                   .values(status="done"))
     for _ in range(rounds):
         outbox.run_once()
-        with session_scope(None, system=True) as s:
+        with session_scope(None, system=True, reason="test: reads what the code under test wrote") as s:
             pending = s.scalars(select(OutboxMessage).where(OutboxMessage.org_id == org.id,
                                                             OutboxMessage.status == "pending")).all()
         if not pending:

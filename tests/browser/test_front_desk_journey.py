@@ -3,10 +3,7 @@ front-desk role. Register (and see the duplicate warning), book the first open t
 locations through the confirmation step, see the visit on the grid and the day sheet, open the
 intake link booking sent and submit it as the patient, review it, check the patient in, room
 them; then cancel one visit and reschedule another. Every step asserts what the screen shows.
-
-Registration on the demo data needs issue 13 item 1 (the seed advancing the MRN counter, another
-branch): until it is merged, `_demo` advances the counter as the fixed seed will; afterwards that
-step finds nothing to do."""
+Nothing is prepared by hand: registration works on the demo data as `praxis demo` leaves it."""
 
 from __future__ import annotations
 
@@ -16,7 +13,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from praxis.platform import clock, outbox
 from praxis.platform.clock import now
@@ -34,17 +31,12 @@ def _demo():
     """The demo organisation exactly as `praxis demo` loads it, and a front-desk user there."""
     from praxis.demo import DEMO_SLUG, load_demo
     from praxis.identity.service import add_membership, create_user
-    from praxis.patients.models import MrnCounter, Patient
-    from praxis.patients.service import allocate_mrn_block
+    from praxis.patients.models import Patient
     from praxis.practice.service import find_organisation_by_slug
 
     load_demo()
     org = find_organisation_by_slug(DEMO_SLUG)
-    with session_scope(org.id) as s:  # see the module docstring (issue 13 item 1, another branch)
-        taken = int(s.scalar(select(func.max(Patient.mrn))) or 0)
-        counter = s.scalar(select(MrnCounter.last_value)) or 0
-        if counter < taken:
-            allocate_mrn_block(s, org.id, taken - counter)
+    with session_scope(org.id) as s:
         first = s.scalars(select(Patient).where(Patient.mrn == "00000001")).one()
         twin = (first.first_name, first.last_name, first.dob)
     email = f"desk-{secrets.token_hex(4)}@riverbend.example.org"

@@ -7,6 +7,7 @@ import json
 import uuid
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select, text
@@ -16,6 +17,7 @@ from praxis.platform import db as pdb
 from praxis.platform.context import system_context
 from praxis.platform.db import session_scope
 from praxis.platform.ids import new_id
+from praxis.platform.scoping import cross_org
 from praxis.scheduling import service, setup
 from praxis.scheduling.models import ScheduleBlockVisitType, ScheduleTemplate, ScheduleTemplateBlock
 
@@ -26,6 +28,11 @@ from .helpers import make_world, signed_in
 def world(org):
     return make_world(org)
 
+
+
+def _all(sql: str) -> Any:
+    """The migration's result in every organisation of the scratch database (a test's read)."""
+    return cross_org(text(sql), "test: the migration's result across the scratch database's organisations")
 
 def _templates(org_id):
     with session_scope(org_id) as s:
@@ -119,14 +126,14 @@ def test_the_migration_keeps_own_ids_drops_foreign_ones_and_deletes_blocks_left_
                           {"o": o1.hex, "b": block.hex, "t": tpl.hex, "ids": json.dumps(ids)})
         upgrade("scheduling_0003_secinput_blockvt")
         with scratch.connect() as c:
-            blocks = {uuid.UUID(r[0]) for r in c.execute(text("SELECT id FROM schedule_template_blocks"))}
+            blocks = {uuid.UUID(r[0]) for r in c.execute(_all("SELECT id FROM schedule_template_blocks"))}
             links = [(uuid.UUID(b), uuid.UUID(v)) for b, v in
-                     c.execute(text("SELECT block_id, visit_type_id FROM schedule_block_visit_types"))]
+                     c.execute(_all("SELECT block_id, visit_type_id FROM schedule_block_visit_types"))]
         assert blocks == {keep, bogus}  # the block naming only foreign ids offered nothing: deleted
         assert links == [(keep, vt1)]
         downgrade("scheduling_0002")
         with scratch.connect() as c:
-            back = dict(c.execute(text("SELECT id, visit_type_ids FROM schedule_template_blocks")).all())
+            back = dict(c.execute(_all("SELECT id, visit_type_ids FROM schedule_template_blocks")).all())
         assert json.loads(back[keep.hex]) == [str(vt1)]
     finally:
         scratch.dispose()

@@ -273,6 +273,9 @@ def _dispatch(ctx: Context, route: Route, msg: Message) -> Outcome:
         return Outcome("AE", mapped.errors[0].text[:80], tuple(mapped.errors + mapped.warnings))
     try:
         with unit_of_work(ctx) as session:
+            # SQLite: read-then-write; take the write lock before the first read, or a concurrent
+            # writer (another connection storing a message) makes the lock upgrade fail at once.
+            write_lock(session)
             existing = _linked(session, ctx.org_id, key)
             if existing is None and event == "A08":
                 return Outcome(

@@ -17,6 +17,7 @@ from praxis.billing import reference as billing_reference
 from praxis.billing.schemas import EhrChargeIn, LineIn
 from praxis.care import months
 from praxis.care.models import CareEnrolment, CareMonth, CareProblem
+from praxis.platform import audit
 from praxis.platform.context import Context, system_context
 from praxis.platform.errors import ProblemError
 from praxis.platform.uow import unit_of_work
@@ -66,6 +67,9 @@ def _record(ctx: Context, month_id: uuid.UUID, encounter_id: uuid.UUID | None, p
         cm.charges_created = encounter_id is not None
         cm.charge_encounter_id = encounter_id
         cm.charge_problem = problem[:500]
+        audit.record(session, ctx, "care.month.charge", "care_month", cm.id, patient_id=cm.patient_id,
+                     detail={"month": cm.month, "encounter_id": str(encounter_id) if encounter_id else None,
+                             "problem": cm.charge_problem})
 
 
 def create_charges(ctx: Context, month_ids: list[uuid.UUID]) -> None:

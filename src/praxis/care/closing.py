@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from praxis.care import months, rpm, rules
+from praxis.care import charging, months, rpm, rules
 from praxis.care.models import CareConsent, CareEnrolment, CareMonth, CareProblem, CareSettings, CareTimeEntry
 from praxis.care.permissions import CARE_APPROVE, CARE_READ
 from praxis.care.service import eligibility_of, load_enrolment, location_zone
@@ -233,7 +233,11 @@ def approve_month(ctx: Context, month: str, *, location_id: uuid.UUID | None = N
                   ) -> list[CareMonth]:
     """Approve a finished month: every billable enrolment in scope gets one CareMonth with its
     codes (an enrolment already approved for the month is left as it was: approving twice
-    creates nothing new). Errors and unbilled enrolments are not approved."""
+    creates nothing new). Errors and unbilled enrolments are not approved.
+
+    After the approval commits, each approved month in scope without charges gets its billing
+    encounter (care.charging; a month billing refused is retried on the next approval). Returns
+    the months approved now, reloaded with `charges_created` and `charge_problem`."""
     months.parse_month(month)
     if not ctx.has(CARE_APPROVE):
         ctx.require(CARE_APPROVE)
@@ -246,6 +250,9 @@ def approve_month(ctx: Context, month: str, *, location_id: uuid.UUID | None = N
             wanted = set(enrolment_ids)
             rows = [r for r in rows if r.enrolment.id in wanted]
         created: list[CareMonth] = []
+        uncharged = list(session.scalars(select(CareMonth.id).where(
+            CareMonth.month == month, CareMonth.charges_created.is_(False),
+            CareMonth.enrolment_id.in_([r.enrolment.id for r in rows if r.approved]))))
         for r in rows:
             if r.approved or not r.result.billable:
                 continue
@@ -264,7 +271,13 @@ def approve_month(ctx: Context, month: str, *, location_id: uuid.UUID | None = N
                          patient_id=r.enrolment.patient_id, location_id=r.enrolment.location_id,
                          detail={"month": month, "codes": r.result.codes})
         session.flush()
-        return created
+        new_ids = [cm.id for cm in created]
+    charging.create_charges(ctx, uncharged + new_ids)
+    if not new_ids:
+        return []
+    with unit_of_work(ctx) as session:
+        by_id = {cm.id: cm for cm in session.scalars(select(CareMonth).where(CareMonth.id.in_(new_ids)))}
+        return [by_id[i] for i in new_ids]
 
 
 def list_approved(ctx: Context, month: str) -> list[CareMonth]:

@@ -212,6 +212,9 @@ class CareMonth(TenantScoped, Base):
     approved_by_name: Mapped[str] = mapped_column(String(200))
     approved_at: Mapped[datetime] = mapped_column(default=now)
     charges_created: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The billing encounter created from this month (care.charging), or why none could be.
+    charge_encounter_id: Mapped[uuid.UUID | None]
+    charge_problem: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
     __table_args__ = (
         org_fk(["enrolment_id"], "care_enrolments"),

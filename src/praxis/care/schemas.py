@@ -274,6 +274,8 @@ class CareMonthOut(_Out):
     approved_by_name: str
     approved_at: datetime
     charges_created: bool
+    charge_encounter_id: uuid.UUID | None = Field(default=None, description="The billing encounter created")
+    charge_problem: str = Field(default="", description="Why no charge was created (empty once created)")
 
 
 class SettingsIO(BaseModel):

@@ -114,7 +114,8 @@ def month_review(request: Request, month: str | None = None, ctx: Context = Depe
             groups["close"].append(r)
         else:
             groups["miss"].append(r)
-    return render(request, "care/month.html", {"month": month, "groups": groups, "approved": [],
+    approved = {m.enrolment_id: m for m in closing.list_approved(ctx, month)}
+    return render(request, "care/month.html", {"month": month, "groups": groups, "approved": approved,
                                                "message": request.query_params.get("approved", "")})
 
 

@@ -39,6 +39,7 @@ from praxis.patients.normalise import normalise_member_id
 from praxis.patients.schemas import PayerIn
 from praxis.platform.clock import now
 from praxis.platform.context import system_context
+from praxis.platform.errors import ValidationProblem
 from praxis.platform.ids import new_id
 from praxis.practice.models import Location
 from praxis.scheduling.models import Appointment, Provider, VisitType
@@ -213,9 +214,17 @@ def _claims(engine: Engine, ctx: Any, org_id: uuid.UUID, count: int, today: date
         candidates = [e for e, p in conn.execute(select(Encounter.id, Encounter.patient_id)
                                                  .where(Encounter.org_id == org_id, Encounter.status == "open")
                                                  .order_by(Encounter.date_of_service)) if p in covered]
-    built = []
-    for eid in candidates[:count]:
-        built.extend(c for c in claims.build_claims(ctx, eid))
+    built: list[Any] = []
+    used = 0
+    for eid in candidates:
+        if used >= count:
+            break
+        try:
+            built.extend(claims.build_claims(ctx, eid))
+        except ValidationProblem:
+            # A visit before the patient's coverage began is self-pay: no claim, as in a clinic.
+            continue
+        used += 1
     if not built:
         return {}
     submission.submit_ready(ctx)

@@ -214,17 +214,22 @@ def _claims(engine: Engine, ctx: Any, org_id: uuid.UUID, count: int, today: date
         candidates = [e for e, p in conn.execute(select(Encounter.id, Encounter.patient_id)
                                                  .where(Encounter.org_id == org_id, Encounter.status == "open")
                                                  .order_by(Encounter.date_of_service)) if p in covered]
-    built: list[Any] = []
-    used = 0
-    for eid in candidates:
-        if used >= count:
-            break
-        try:
-            built.extend(claims.build_claims(ctx, eid))
-        except ValidationProblem:
-            # A visit before the patient's coverage began is self-pay: no claim, as in a clinic.
-            continue
-        used += 1
+    pending = iter(candidates)
+
+    def build(n: int) -> list[Any]:
+        """Claims of the next `n` claimable encounters. A visit before the patient's coverage
+        began is self-pay: it gets no claim, as in a clinic, and is passed over."""
+        out: list[Any] = []
+        done = 0
+        while done < n and (eid := next(pending, None)) is not None:
+            try:
+                out.extend(claims.build_claims(ctx, eid))
+            except ValidationProblem:
+                continue
+            done += 1
+        return out
+
+    built = build(count)
     if not built:
         return {}
     submission.submit_ready(ctx)
@@ -263,13 +268,10 @@ def _claims(engine: Engine, ctx: Any, org_id: uuid.UUID, count: int, today: date
         edi.ingest(ctx, _ack_999(c.sender_id, c.receiver_id, row, members[0][1], "A"),
                    f"{b.interchange_control_number}.999")
         edi.ingest(ctx, _ack_277ca(c.sender_id, c.receiver_id, members[0][0]), f"{b.interchange_control_number}.277")
-    rest = candidates[count:]
     step = max(3, count // 8)
-    for eid in rest[:step]:
-        claims.build_claims(ctx, eid)
+    build(step)
     submission.submit_ready(ctx)
-    for eid in rest[step:2 * step]:
-        claims.build_claims(ctx, eid)
+    build(step)
     with engine.connect() as conn:
         rows = conn.execute(select(Claim.status).where(Claim.org_id == org_id)).scalars().all()
     return {s: rows.count(s) for s in sorted(set(rows))}

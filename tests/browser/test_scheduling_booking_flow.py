@@ -40,7 +40,9 @@ def test_find_slot_book_and_check_in(live_server, page, org, make_user):
     slots.first.focus()
     page.keyboard.press("Enter")
     page.wait_for_url("**/scheduling/book/confirm**")
-    page.keyboard.press("Enter")  # the reason field has focus; Enter books
+    # autofocus lands after the page loads: wait for it, then Enter in the reason field books
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'reason_for_visit'")
+    page.keyboard.press("Enter")
     page.wait_for_url("**/scheduling?**")
     assert "Newcomer, Nora" in page.content()
 

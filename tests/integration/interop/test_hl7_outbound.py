@@ -234,3 +234,24 @@ def test_changes_from_a_peer_are_not_echoed_back_to_it(org: Any, peers: list[Pee
     scheduling.cancel(system_context(org.id, "front desk"), appt_id, reason="clinic closed")
     drain(org)
     assert [parse_message(m).trigger_event for m in source.received] == ["S15"]
+
+
+def test_a_dead_message_is_listed_and_resent_from_the_cli(org: Any, peers: list[Peer]) -> None:
+    from typer.testing import CliRunner
+
+    from praxis.cli import app
+
+    ehr = peer(peers, "AR")
+    outbound.configure({"EHR1": Route(org.id, org.loc_a.id, ehr.config(["SIU"], max_attempts=2))})
+    book(org, make_world(org))
+    drain(org)
+    (row,) = sent(org)
+    assert row.status == "dead"
+    listed = CliRunner().invoke(app, ["hl7", "outbound", "--org", org.slug, "--status", "dead"])
+    assert listed.exit_code == 0 and str(row.id) in listed.output and "SIU^S12" in listed.output
+    ehr.script = ["AA"]  # the peer was fixed
+    resent = CliRunner().invoke(app, ["hl7", "resend", str(row.id), "--org", org.slug])
+    assert resent.exit_code == 0, resent.output
+    drain(org)
+    (after,) = sent(org)
+    assert (after.status, after.attempts, len(ehr.received)) == ("delivered", 1, 3)

@@ -254,3 +254,16 @@ def test_s26_before_the_start_is_ae_and_leaves_the_appointment_booked(org: Any) 
     assert codes(booked, noshow) == ["AA", "AE"]
     assert "before the appointment's start" in noshow.get("ERR-8")
     assert appointments(org)[0].status == "booked"
+
+
+def test_hl7_timestamps_read_with_their_offset_or_the_location_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    from praxis.interop.hl7.siu import parse_dtm
+
+    assert parse_dtm("20210924093000+0215", "UTC") == datetime(2021, 9, 24, 7, 15, tzinfo=UTC)
+    assert parse_dtm("202109240930", "America/New_York") == datetime(2021, 9, 24, 9, 30,
+                                                                     tzinfo=ZoneInfo("America/New_York"))
+    assert parse_dtm("20210924093000.1234-0500", "UTC") == datetime(2021, 9, 24, 14, 30, tzinfo=UTC)
+    assert parse_dtm("2021-09-24", "UTC") is None
+    assert parse_dtm("20211324", "UTC") is None

@@ -3,6 +3,7 @@ retries, backoff, a dead state, per-organisation peers, loop prevention, and hl7
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import uuid
@@ -70,6 +71,8 @@ class Peer:
 
     def close(self) -> None:
         self._stop = True
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() of the serving thread
         self.sock.close()
 
     def config(self, events: list[str] | None = None, **extra: Any) -> dict[str, Any]:
@@ -154,11 +157,11 @@ def test_peer_answering_ae_twice_then_aa_gets_the_booking_once_in_three_attempts
 @pytest.mark.parametrize("script", [("AR",), ("drop",), ("closed",)])
 def test_peer_that_always_refuses_ends_dead(org: Any, peers: list[Peer], script: tuple[str, ...]) -> None:
     ehr = peer(peers, *(("AA",) if script == ("closed",) else script))
-    port = ehr.port
-    if script == ("closed",):
-        ehr.close()  # nothing listens there any more: connection refused
     cfg = ehr.config(["SIU"], max_attempts=3)
-    cfg["outbound"]["port"] = port
+    if script == ("closed",):
+        with socket.socket() as unused:  # a port nothing listens on: connection refused
+            unused.bind(("127.0.0.1", 0))
+            cfg["outbound"]["port"] = unused.getsockname()[1]
     outbound.configure({"EHR1": Route(org.id, org.loc_a.id, cfg)})
     book(org, make_world(org))
     drain(org)

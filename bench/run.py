@@ -242,6 +242,9 @@ def _measure(engine: Any, info: dict[str, Any], args: Any) -> list[dict[str, Any
     import bench_x12  # pure codec (formats.x12): 837P generation, our reader beside pyx12
 
     rows += bench_x12.rows()
+    import bench_hl7  # pure codec (formats.hl7v2): our parser beside the hl7 package
+
+    rows += bench_hl7.rows()
     return rows
 
 

@@ -423,7 +423,7 @@ def x12_validate(
 
 
 # -- HL7 v2 over MLLP (interop.hl7) ------------------------------------------------------------
-hl7_app = typer.Typer(help="HL7 v2 over MLLP: inbound ADT")
+hl7_app = typer.Typer(help="HL7 v2 over MLLP: inbound ADT and SIU, outbound SIU and ADT")
 app.add_typer(hl7_app, name="hl7")
 
 
@@ -467,6 +467,42 @@ def hl7_replay(
     ack = replay(_org_id(org), uuid.UUID(message_id), _hl7_routes(facilities))
     typer.echo(ack.replace("\r", "\n"))
 
+
+
+@hl7_app.command("outbound")
+def hl7_outbound(
+    org: Annotated[str, typer.Option(help="organisation slug")],
+    status: Annotated[str | None, typer.Option(help="pending, delivered or dead")] = None,
+    limit: Annotated[int, typer.Option(help="newest N")] = 50,
+) -> None:
+    """List outbound HL7 messages (newest first): event, peer, status, attempts, last ACK or error."""
+    from sqlalchemy import select
+
+    from praxis.interop.hl7.models import Hl7Outbound
+    from praxis.platform.db import session_scope
+
+    _boot()
+    org_id = _org_id(org)
+    with session_scope(org_id) as s:
+        q = select(Hl7Outbound).where(Hl7Outbound.org_id == org_id)
+        if status:
+            q = q.where(Hl7Outbound.status == status)
+        for row in s.scalars(q.order_by(Hl7Outbound.created_at.desc()).limit(limit)):
+            typer.echo(f"{row.id}  {row.event:8} {row.peer[:20]:20} {row.status:9} {row.attempts:2}  "
+                       f"{row.last_ack_code or '-':2} {row.last_error[:60]}")
+
+
+@hl7_app.command("resend")
+def hl7_resend(
+    message_id: Annotated[str, typer.Argument(help="outbound message id")],
+    org: Annotated[str, typer.Option(help="organisation slug")],
+) -> None:
+    """Queue an outbound message (a dead one, after the peer is fixed) again from attempt 0."""
+    from praxis.interop.hl7.outbound import requeue
+
+    _boot()
+    requeue(_org_id(org), uuid.UUID(message_id))
+    typer.echo("queued")
 
 if __name__ == "__main__":
     main()

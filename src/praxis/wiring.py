@@ -91,6 +91,10 @@ def wire() -> None:
     outbox.subscribe("scheduling.appointment_status", charges.handle_appointment_status)
     outbox.subscribe("org.created", billing_reference.ensure_default_connection)
     webhooks.subscribe_all()
+    from praxis.interop.hl7 import outbound, siu
+
+    siu.register()
+    outbound.subscribe_all()
     _wired = True
 
 

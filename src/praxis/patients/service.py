@@ -47,6 +47,7 @@ from praxis.patients.schemas import (
 )
 from praxis.patients.search import find_patients
 from praxis.platform import audit, outbox
+from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.crypto import keyring
 from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProblem
@@ -424,6 +425,7 @@ def update_patient(ctx: Context, patient_id: uuid.UUID, data: PatientUpdate) -> 
             patient_id=patient.id,
             detail={"fields": sorted(changes)},
         )
+        _emit_updated(session, patient.id, changes)
         return to_out(session, patient)
 
 
@@ -458,7 +460,16 @@ def update_patient_in(
         patient_id=patient.id,
         detail={**(detail or {}), "fields": sorted(changes)},
     )
+    _emit_updated(session, patient.id, changes)
     return patient
+
+
+def _emit_updated(session: Session, patient_id: uuid.UUID, changes: dict[str, Any]) -> None:
+    """`patient.updated` (identifiers and field names only; HL7 ADT A08 goes out from it). The time
+    makes each change its own event."""
+    if changes:
+        outbox.emit(session, "patient.updated", {"patient_id": str(patient_id), "fields": sorted(changes),
+                                                 "at": now().isoformat()})
 
 
 # --- queries --------------------------------------------------------------------------------------

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -45,6 +47,8 @@ class Route:
 
     org_id: uuid.UUID
     location_id: uuid.UUID | None = None
+    # The rest of the facility's entry (SIU identifier maps, the outbound peer: see docs/hl7.md).
+    options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
 Routes = dict[str, Route]
@@ -54,7 +58,11 @@ def load_routes(path: Path) -> Routes:
     """The facility map, a JSON file: {"MSH-4.1 value": {"org_id": "...", "location_id": "..."}}."""
     data = json.loads(path.read_text())
     return {
-        facility: Route(uuid.UUID(v["org_id"]), uuid.UUID(v["location_id"]) if v.get("location_id") else None)
+        facility: Route(
+            uuid.UUID(v["org_id"]),
+            uuid.UUID(v["location_id"]) if v.get("location_id") else None,
+            {k: x for k, x in v.items() if k not in ("org_id", "location_id")},
+        )
         for facility, v in data.items()
     }
 
@@ -241,8 +249,13 @@ def replay(org_id: uuid.UUID, message_id: uuid.UUID, routes: Routes) -> str:
 
 # --- processing ---------------------------------------------------------------------------------
 
+# Message types other than ADT, by MSH-9.1: each handler applies a stored message (siu.py registers SIU).
+HANDLERS: dict[str, Callable[[Context, Route, Message], Outcome]] = {}
+
 
 def _dispatch(ctx: Context, route: Route, msg: Message) -> Outcome:
+    if msg.message_type in HANDLERS:
+        return HANDLERS[msg.message_type](ctx, route, msg)
     if msg.message_type != "ADT":
         return Outcome(
             "AR",

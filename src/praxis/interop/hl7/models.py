@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -58,4 +59,45 @@ class Hl7PatientLink(TenantScoped, Base):
     )
 
 
-holds_phi("hl7_messages", "hl7_patient_links")
+class Hl7AppointmentLink(TenantScoped, Base):
+    """A sender's appointment id (SCH-1 placer or SCH-2 filler, by authority) -> our appointment,
+    so that S13/S14/S15/S26 find the appointment S12 booked."""
+
+    __tablename__ = "hl7_appointment_links"
+
+    authority: Mapped[str] = mapped_column(String(100))  # the sending facility (MSH-4.1)
+    kind: Mapped[str] = mapped_column(String(6))  # placer | filler
+    external_id: Mapped[str] = mapped_column(String(100))
+    appointment_id: Mapped[uuid.UUID]
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    __table_args__ = (
+        org_fk(["appointment_id"], "appointments", ondelete="CASCADE"),
+        UniqueConstraint("org_id", "authority", "kind", "external_id", name="uq_hl7_appointment_links_key"),
+        Index("ix_hl7_appointment_links_appt", "org_id", "appointment_id"),
+    )
+
+
+class Hl7Outbound(TenantScoped, Base):
+    """One message for one configured peer: pending until the peer answers AA, dead after the
+    last attempt. The message is built when it is sent (the row holds identifiers only), with a
+    control id fixed at creation so the peer can drop repeats."""
+
+    __tablename__ = "hl7_outbound"
+
+    peer: Mapped[str] = mapped_column(String(100))  # the facility-map key the peer belongs to
+    event: Mapped[str] = mapped_column(String(20))  # SIU^S12, ADT^A04, ...
+    control_id: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]]  # identifiers of what to send (appointment_id, patient_id, ...)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_ack_code: Mapped[str] = mapped_column(String(2), default="")
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    sent: Mapped[str] = mapped_column(Text, default="")  # the last message sent, as sent
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("ix_hl7_outbound_org_status", "org_id", "status"),)
+
+
+holds_phi("hl7_messages", "hl7_patient_links", "hl7_outbound")

@@ -1,0 +1,260 @@
+"""HL7 v2 outbound: SIU and ADT to a configured MLLP peer on 127.0.0.1 through the outbox, with
+retries, backoff, a dead state, per-organisation peers, loop prevention, and hl7apy-clean messages."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from hl7apy.consts import VALIDATION_LEVEL
+from hl7apy.core import Message as Hl7apyMessage
+from hl7apy.parser import get_message_info, parse_segments
+from sqlalchemy import select, update
+
+from praxis.formats.hl7v2 import MllpDecoder, build_ack, mllp_frame, parse_message
+from praxis.interop.hl7 import outbound
+from praxis.interop.hl7.inbound import Route
+from praxis.interop.hl7.models import Hl7Outbound
+from praxis.patients import service as patients
+from praxis.patients.merge import merge_patients
+from praxis.patients.schemas import PatientCreate, PatientUpdate
+from praxis.platform import clock, outbox
+from praxis.platform.db import session_scope
+from praxis.platform.outbox import OutboxMessage
+from praxis.scheduling import service as scheduling
+from tests.integration.scheduling.helpers import future_weekday, make_patient, make_world
+
+
+class Peer:
+    """An MLLP peer on 127.0.0.1 that answers each message with the next code of `script` (the last
+    one repeats): AA, AE or AR, or "drop" (close without answering)."""
+
+    def __init__(self, *script: str) -> None:
+        self.script = list(script) or ["AA"]
+        self.received: list[str] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self._stop = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                decoder = MllpDecoder()
+                blocks: list[bytes] = []
+                while not blocks:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    blocks = decoder.feed(chunk)
+                for block in blocks:
+                    text = block.decode()
+                    self.received.append(text)
+                    code = self.script[min(len(self.received), len(self.script)) - 1]
+                    if code == "drop":
+                        continue
+                    ack = build_ack(parse_message(text), code, control_id=f"ACK{len(self.received)}",
+                                    at=datetime.now(UTC), text="" if code == "AA" else "peer says no")
+                    conn.sendall(mllp_frame(ack))
+
+    def close(self) -> None:
+        self._stop = True
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() of the serving thread
+        self.sock.close()
+
+    def config(self, events: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+        return {"outbound": {"host": "127.0.0.1", "port": self.port, "events": events or ["SIU", "ADT"],
+                             "receiving_application": "EHRApp", "timeout_seconds": 5, **extra}}
+
+
+@pytest.fixture
+def peers() -> Iterator[list[Peer]]:
+    made: list[Peer] = []
+    yield made
+    for p in made:
+        p.close()
+    outbound.configure(None)
+
+
+def peer(peers: list[Peer], *script: str) -> Peer:
+    p = Peer(*script)
+    peers.append(p)
+    return p
+
+
+def hl7apy_strict(text: str) -> Any:
+    encoding, _, version = get_message_info(text)
+    structure = parse_message(text).structure
+    msg = Hl7apyMessage(structure, version=version, validation_level=VALIDATION_LEVEL.STRICT, encoding_chars=encoding)
+    msg.children = parse_segments(text, version, encoding, VALIDATION_LEVEL.STRICT, msg.reference, True)
+    msg.validate()
+    return msg
+
+
+def drain(org: Any, rounds: int = 12) -> None:
+    """Run the org's due outbox messages, moving the clock past each backoff, until none is pending.
+    Other organisations' messages are parked first so only this test's events run."""
+    with session_scope(None, system=True, reason="test: reads what the code under test wrote") as s:
+        s.execute(update(OutboxMessage).where(OutboxMessage.org_id != org.id, OutboxMessage.status == "pending")
+                  .values(status="done"))
+    for _ in range(rounds):
+        outbox.run_once()
+        with session_scope(None, system=True, reason="test: reads what the code under test wrote") as s:
+            pending = s.scalars(select(OutboxMessage.id).where(
+                OutboxMessage.org_id == org.id, OutboxMessage.status == "pending",
+                OutboxMessage.topic == outbound.DELIVER_TOPIC)).all()
+            due = s.scalars(select(OutboxMessage.id).where(
+                OutboxMessage.org_id == org.id, OutboxMessage.status == "pending",
+                OutboxMessage.available_at <= clock.now())).all()
+        if not pending and not due:
+            return
+        clock.advance(timedelta(hours=1, seconds=1))
+
+
+def sent(org: Any) -> list[Hl7Outbound]:
+    with session_scope(org.id) as s:
+        rows = list(s.scalars(select(Hl7Outbound).where(Hl7Outbound.org_id == org.id)
+                              .order_by(Hl7Outbound.created_at)))
+        s.expunge_all()
+        return rows
+
+
+def book(org: Any, world: Any, hour: int = 10, days: int = 7) -> Any:
+    return scheduling.book(world.ctx, patient_id=make_patient(org), visit_type_id=world.visit_id,
+                           provider_id=world.provider_id, location_id=org.loc_a.id,
+                           start_at=world.local(future_weekday(days), hour))
+
+
+def test_peer_answering_ae_twice_then_aa_gets_the_booking_once_in_three_attempts(org: Any, peers: list[Peer]
+                                                                                 ) -> None:
+    ehr = peer(peers, "AE", "AE", "AA")
+    outbound.configure({"EHR1": Route(org.id, org.loc_a.id, ehr.config(["SIU"]))})
+    appt = book(org, make_world(org))
+    drain(org)
+    assert len(ehr.received) == 3
+    control_ids = {parse_message(m).control_id for m in ehr.received}
+    assert len(control_ids) == 1  # one message, resent: the peer can drop repeats
+    msg = parse_message(ehr.received[-1])
+    assert (msg.message_type, msg.trigger_event, msg.get("SCH-2.1")) == ("SIU", "S12", str(appt.id))
+    (row,) = sent(org)
+    assert (row.status, row.attempts, row.last_ack_code, row.event) == ("delivered", 3, "AA", "SIU^S12")
+    hl7apy_strict(ehr.received[-1])
+
+
+@pytest.mark.parametrize("script", [("AR",), ("drop",), ("closed",)])
+def test_peer_that_always_refuses_ends_dead(org: Any, peers: list[Peer], script: tuple[str, ...]) -> None:
+    ehr = peer(peers, *(("AA",) if script == ("closed",) else script))
+    cfg = ehr.config(["SIU"], max_attempts=3)
+    if script == ("closed",):
+        with socket.socket() as unused:  # a port nothing listens on: connection refused
+            unused.bind(("127.0.0.1", 0))
+            cfg["outbound"]["port"] = unused.getsockname()[1]
+    outbound.configure({"EHR1": Route(org.id, org.loc_a.id, cfg)})
+    book(org, make_world(org))
+    drain(org)
+    (row,) = sent(org)
+    assert (row.status, row.attempts) == ("dead", 3)
+    assert row.last_error
+    assert len(ehr.received) == (0 if script == ("closed",) else 3)
+
+
+def test_org_a_events_never_go_to_org_b_peer(org: Any, other_org: Any, peers: list[Peer]) -> None:
+    a_peer, b_peer = peer(peers, "AA"), peer(peers, "AA")
+    outbound.configure({"A-EHR": Route(org.id, org.loc_a.id, a_peer.config()),
+                        "B-EHR": Route(other_org.id, other_org.loc_a.id, b_peer.config())})
+    book(org, make_world(org))
+    drain(org)
+    assert len(a_peer.received) == 1 and b_peer.received == []
+    assert sent(other_org) == []
+
+
+def test_every_event_we_send_parses_under_hl7apy_strict(org: Any, peers: list[Peer]) -> None:
+    ehr = peer(peers, "AA")
+    outbound.configure({"EHR1": Route(org.id, org.loc_a.id, ehr.config())})
+    world = make_world(org)
+    moved = book(org, world, hour=10)
+    scheduling.reschedule(world.ctx, moved.id, start_at=world.local(future_weekday(8), 11))
+    cancelled = book(org, world, hour=13)
+    scheduling.cancel(world.ctx, cancelled.id, reason="patient called")
+    missed = book(org, world, hour=9, days=1)
+    registered = patients.register_patient(world.ctx, PatientCreate(
+        first_name="Ana", last_name="Sent", dob=date(1990, 2, 3), sex="F", address_line1="1 Main St",
+        city="Albany", state="NY", postal_code="12207"), location_id=org.loc_a.id)
+    patients.update_patient(world.ctx, registered.id, PatientUpdate(city="Troy"))
+    twin = patients.register_patient(world.ctx, PatientCreate(first_name="Ana", last_name="Sent", dob=date(1990, 2, 3),
+                                                              confirm_duplicate=True), location_id=org.loc_a.id)
+    merge_patients(world.ctx, registered.id, twin.id, "duplicate")
+    clock.advance(timedelta(days=2))  # past the start of `missed`
+    scheduling.change_status(world.ctx, missed.id, "no_show")
+    drain(org)
+    events = sorted(f"{m.message_type}^{m.trigger_event}" for m in map(parse_message, ehr.received))
+    assert events == sorted(["SIU^S12", "SIU^S12", "SIU^S12", "SIU^S13", "SIU^S15", "SIU^S26",
+                             "ADT^A04", "ADT^A04", "ADT^A08", "ADT^A40"])
+    for text in ehr.received:
+        hl7apy_strict(text)
+    a08 = next(parse_message(m) for m in ehr.received if "|ADT^A08^" in m)
+    assert a08.get("PID-11.3") == "Troy"
+    a40 = next(parse_message(m) for m in ehr.received if "|ADT^A40^" in m)
+    assert a40.get("MRG-1.1") == twin.mrn and a40.get("PID-3.1") == registered.mrn
+    assert all(r.status == "delivered" for r in sent(org))
+
+
+def test_changes_from_a_peer_are_not_echoed_back_to_it(org: Any, peers: list[Peer]) -> None:
+    from tests.integration.interop.test_hl7_siu import make_clinic, sample, send, set_clock
+
+    set_clock(datetime(2021, 9, 14, 9, 20, tzinfo=UTC))
+    clinic = make_clinic(org, "1210")
+    source, other = peer(peers, "AA"), peer(peers, "AA")
+    routes = {"GHHSFacility": Route(org.id, org.loc_a.id, {**clinic.route.options, **source.config()}),
+              "LAB": Route(org.id, org.loc_a.id, other.config())}
+    outbound.configure(routes)
+    clinic.route = routes["GHHSFacility"]
+    (ack,) = send(clinic, sample("fc_SIU-S12-01.hl7"))
+    assert ack.get("MSA-1") == "AA"
+    drain(org)
+    assert source.received == []  # the booking (and the patient it registered) came from there
+    assert sorted(parse_message(m).trigger_event for m in other.received) == ["A04", "S12"]
+    # A change made here to that appointment does go back to the source.
+    with session_scope(org.id) as s:
+        from praxis.scheduling.models import Appointment
+
+        appt_id: uuid.UUID = s.scalars(select(Appointment.id).where(Appointment.org_id == org.id)).one()
+    from praxis.platform.context import system_context
+
+    scheduling.cancel(system_context(org.id, "front desk"), appt_id, reason="clinic closed")
+    drain(org)
+    assert [parse_message(m).trigger_event for m in source.received] == ["S15"]
+
+
+def test_a_dead_message_is_listed_and_resent_from_the_cli(org: Any, peers: list[Peer]) -> None:
+    from typer.testing import CliRunner
+
+    from praxis.cli import app
+
+    ehr = peer(peers, "AR")
+    outbound.configure({"EHR1": Route(org.id, org.loc_a.id, ehr.config(["SIU"], max_attempts=2))})
+    book(org, make_world(org))
+    drain(org)
+    (row,) = sent(org)
+    assert row.status == "dead"
+    listed = CliRunner().invoke(app, ["hl7", "outbound", "--org", org.slug, "--status", "dead"])
+    assert listed.exit_code == 0 and str(row.id) in listed.output and "SIU^S12" in listed.output
+    ehr.script = ["AA"]  # the peer was fixed
+    resent = CliRunner().invoke(app, ["hl7", "resend", str(row.id), "--org", org.slug])
+    assert resent.exit_code == 0, resent.output
+    drain(org)
+    (after,) = sent(org)
+    assert (after.status, after.attempts, len(ehr.received)) == ("delivered", 1, 3)

@@ -13,6 +13,7 @@ from praxis.platform import clock
 from tests.integration.interop.hooks import Receiver, drain
 from tests.integration.scheduling.helpers import future_weekday, make_patient, make_world
 
+
 def _subscribe(org: Any, bearer: Any, receiver: Receiver, event_type: str) -> str:
     r = bearer(org, ["webhooks:manage"]).post("/api/v1/webhooks", json={"url": receiver.url,
                                                                       "event_types": [event_type]})

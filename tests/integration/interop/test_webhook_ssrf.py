@@ -122,7 +122,7 @@ def test_dns_rebinding_to_loopback_is_refused_at_delivery(org: Any, bearer: Any,
 @pytest.mark.parametrize(("address", "is_public"), [
     ("93.184.215.14", True), ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", True), ("8.8.8.8", True),
     ("127.0.0.1", False), ("10.0.0.1", False), ("172.31.255.255", False), ("192.168.0.1", False),
-    ("169.254.169.254", False), ("100.64.0.1", False), ("0.0.0.0", False), ("224.0.0.251", False),
+    ("169.254.169.254", False), ("100.64.0.1", False), ("0.0.0.0", False), ("224.0.0.251", False),  # noqa: S104 (a value under test)
     ("255.255.255.255", False), ("192.0.2.1", False), ("::1", False), ("::", False), ("fe80::1", False),
     ("fc00::1", False), ("ff02::1", False), ("::ffff:10.0.0.1", False), ("2001:db8::1", False),
 ])

@@ -7,6 +7,7 @@ the message and the field at fault.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -74,10 +75,13 @@ def create(request: Request, url: str = Form(""), event_types: list[str] = Form(
 
 
 @router.get("/admin/webhooks/{subscription_id}")
-def detail(request: Request, subscription_id: str, status: str = "",
+def detail(request: Request, subscription_id: str, status: str = "", replayed: str = "",
            ctx: Context = Depends(permission(WEBHOOKS_MANAGE))) -> Response:
+    extra: dict[str, Any] = {}
+    if re.fullmatch(r"[0-9a-f]{32}", replayed):  # after a replay (POST, then redirect here)
+        extra = {"flash": f"Delivery msg_{replayed} queued again: the worker sends it next.", "flash_level": "ok"}
     return _detail_page(request, ctx, parse_id(subscription_id, "subscription"),
-                        status=status if status in STATUSES else "")
+                        status=status if status in STATUSES else "", **extra)
 
 
 @router.post("/admin/webhooks/{subscription_id}")
@@ -116,5 +120,5 @@ def rotate(request: Request, subscription_id: str, ctx: Context = Depends(permis
 @router.post("/admin/webhooks/deliveries/{delivery_id}/replay")
 def replay(request: Request, delivery_id: str, ctx: Context = Depends(permission(WEBHOOKS_MANAGE))) -> Response:
     d = webhooks.replay(ctx, parse_id(delivery_id, "delivery"))
-    return _detail_page(request, ctx, d.subscription_id, replayed=d.id,
-                        flash=f"Delivery msg_{d.id.hex} queued again: the worker sends it next.", flash_level="ok")
+    # Redirect, so that reloading the log does not send the delivery once more.
+    return RedirectResponse(f"/admin/webhooks/{d.subscription_id}?replayed={d.id.hex}", status_code=303)

@@ -64,8 +64,9 @@ def test_create_log_replay_pause_rotate(org: Any, make_user: Any, login: Any, re
     assert f"msg_{did.replace('-', '')}" in delivery and "appointment.booked" in delivery
 
     receiver.fail_first = 0
-    replayed = c.post(f"/admin/webhooks/deliveries/{did}/replay")
-    assert replayed.status_code == 200 and "queued again" in replayed.text
+    replayed = c.post(f"/admin/webhooks/deliveries/{did}/replay", follow_redirects=False)
+    assert replayed.status_code == 303
+    assert "queued again" in c.get(replayed.headers["location"]).text
     drain(org)
     c = signed_in(login, admin)
     delivered = _row(c.get(f"/admin/webhooks/{sub_id}").text, "delivery")

@@ -70,25 +70,34 @@ def check_url(url: str) -> str:
     A name that does not resolve now is accepted: the check that matters runs at delivery, on the
     address connected to (and an unresolvable name fails there, into the delivery log)."""
     url = url.strip()
-    parts = urlsplit(url)
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise ValidationProblem("The URL may not contain spaces or control characters", field="url")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise ValidationProblem("The URL is not valid (check the host's brackets)", field="url") from None
     allow_http = get_settings().webhook_allow_private_networks
     if parts.scheme != "https" and not (parts.scheme == "http" and allow_http):
         raise ValidationProblem("The URL must start with https://", field="url")
-    if not parts.hostname:
+    if not host:
         raise ValidationProblem("The URL needs a host", field="url")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise ValidationProblem("The URL's port is not a number between 0 and 65535", field="url") from None
-    try:
-        infos = resolve(parts.hostname, port)
-    except (OSError, UnicodeError):
-        return url
-    for info in infos:
-        ip = _ip(info[4][0])
-        if ip is not None and not allowed(ip):
+    literal = _ip(host)
+    if literal is not None:  # an address written in the URL (a zone like %eth0 does not hide it)
+        addresses = [literal]
+    else:
+        try:
+            addresses = [ip for ip in (_ip(info[4][0]) for info in resolve(host, port)) if ip is not None]
+        except (OSError, UnicodeError, ValueError):
+            return url
+    for ip in addresses:
+        if not allowed(ip):
             raise ValidationProblem(
-                f"The URL's host {parts.hostname} is {ip}, an address that is not public (private, loopback, "
+                f"The URL's host {host} is {ip}, an address that is not public (private, loopback, "
                 "link-local, multicast or reserved); webhooks go to public addresses only", field="url")
     return url
 

@@ -126,13 +126,20 @@ def get_subscription(ctx: Context, subscription_id: uuid.UUID) -> WebhookSubscri
 
 
 def set_active(ctx: Context, subscription_id: uuid.UUID, active: bool) -> WebhookSubscription:
-    """Pause or resume a subscription (pending deliveries of a paused one are not sent)."""
+    """Pause or resume a subscription. A paused one gets no new deliveries and its pending ones
+    are not sent; resuming queues those pending ones again, due now."""
     ctx = ctx.standing()
     ctx.require(WEBHOOKS_MANAGE)
     with unit_of_work(ctx) as s:
         sub = get_or_404(s, WebhookSubscription, subscription_id, "webhook subscription")
-        sub.active = active
+        was, sub.active = sub.active, active
         audit.record(s, ctx, "activate" if active else "deactivate", "webhook_subscription", sub.id)
+        if active and not was:
+            # The worker dropped their outbox messages while paused (deliver() skips them).
+            for d in s.scalars(select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id,
+                                                             WebhookDelivery.status == "pending")):
+                d.next_attempt_at = now()
+                outbox.emit(s, DELIVER_TOPIC, {"delivery_id": str(d.id)})
         return sub
 
 

@@ -21,6 +21,9 @@ PRIVATE_URLS = [
     "https://169.254.169.254/latest/meta-data", "https://0.0.0.0/hooks", "https://224.0.0.1/hooks",
     "https://240.0.0.1/hooks", "https://[::1]/hooks", "https://[fe80::1]/hooks", "https://[fd00::1]/hooks",
     "https://[::ffff:127.0.0.1]/hooks", "https://[::]/hooks", "https://[ff02::1]/hooks",
+    # Other spellings of loopback, and a zone that must not hide the address.
+    "https://2130706433/hooks", "https://0x7f.1/hooks", "https://017700000001/hooks", "https://localhost./hooks",
+    "https://[::1%25eth0]/hooks", "https://[fe80::1%25lo]/hooks",
 ]
 
 
@@ -46,6 +49,15 @@ def test_private_addresses_are_refused_when_saved(url: str, org: Any, bearer: An
     assert r.status_code == 422, r.text
     assert r.json()["field"] == "url" and "not public" in r.json()["detail"]
     assert c.get("/api/v1/webhooks").json() == []
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("https://[abc/hooks", "brackets"), ("https://exa mple.org/hooks", "spaces"),
+    ("https://hooks.example.org:99999/", "port"), ("https:///hooks", "needs a host"),
+])
+def test_malformed_urls_are_a_422_naming_url(url: str, says: str, org: Any, bearer: Any, strict: None) -> None:
+    r = bearer(org, ["webhooks:manage"]).post("/api/v1/webhooks", json={"url": url, "event_types": ["patient.merged"]})
+    assert r.status_code == 422 and r.json()["field"] == "url" and says in r.json()["detail"], r.text
 
 
 def test_http_is_refused_and_update_is_checked_too(org: Any, bearer: Any, strict: None,

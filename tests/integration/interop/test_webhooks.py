@@ -113,3 +113,20 @@ def test_secret_rotation_signs_with_both_until_the_old_expires(org: Any, bearer:
     headers, body = receiver.received[-1]
     args = (headers["webhook-id"], int(headers["webhook-timestamp"]), body, headers["webhook-signature"])
     assert signing.verify(new, *args) and not signing.verify(old, *args)
+
+
+def test_a_paused_subscription_holds_its_deliveries_until_resumed(org: Any, bearer: Any, receiver: Receiver) -> None:
+    c = bearer(org, ["webhooks:manage"])
+    sub = c.post("/api/v1/webhooks", json={"url": receiver.url, "event_types": ["appointment.booked"]}).json()
+    receiver.fail_first = 1
+    _book(org)
+    _drain(org, rounds=2)  # the fan-out, then one failed attempt
+    c.post(f"/api/v1/webhooks/{sub['id']}/pause")
+    _drain(org)  # the retry comes due while paused: not sent
+    assert len(receiver.received) == 1
+    assert [d["status"] for d in c.get(f"/api/v1/webhooks/{sub['id']}/deliveries").json()] == ["pending"]
+    c.post(f"/api/v1/webhooks/{sub['id']}/resume")
+    _drain(org)
+    assert len(receiver.received) == 2 and len({h["webhook-id"] for h, _ in receiver.received}) == 1
+    log = c.get(f"/api/v1/webhooks/{sub['id']}/deliveries").json()
+    assert [(d["status"], d["attempts"], d["next_attempt_at"]) for d in log] == [("delivered", 2, None)]

@@ -55,6 +55,8 @@ class WebhookDelivery(TenantScoped, Base):
     __table_args__ = (
         org_fk(["subscription_id"], "webhook_subscriptions", name="fk_webhook_deliveries_subscription"),
         Index("ix_webhook_deliveries_subscription", "org_id", "subscription_id", "created_at"),
+        # The screen counts what needs a look (pending, dead) per subscription.
+        Index("ix_webhook_deliveries_status", "org_id", "status"),
     )
 
 

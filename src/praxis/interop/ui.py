@@ -42,6 +42,7 @@ def _status(exc: ProblemError) -> int:
 def _list_page(request: Request, ctx: Context, status_code: int = 200, **extra: Any) -> Response:
     return render(request, "interop/webhooks.html", {
         "subscriptions": webhooks.list_subscriptions(ctx),
+        "counts": webhooks.delivery_counts(ctx),
         "event_types": list(webhooks.EVENTS),
         "form": extra.pop("form", {}),
         **extra,

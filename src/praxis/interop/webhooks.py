@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from praxis.interop import egress, signing
 from praxis.interop.models import WebhookDelivery, WebhookSubscription
@@ -170,6 +170,20 @@ def list_deliveries(ctx: Context, subscription_id: uuid.UUID, *, status: str | N
         if status is not None:
             stmt = stmt.where(WebhookDelivery.status == status)
         return list(s.scalars(stmt.order_by(WebhookDelivery.created_at.desc()).limit(max(1, min(limit, 500)))))
+
+
+def delivery_counts(ctx: Context) -> dict[uuid.UUID, dict[str, int]]:
+    """Per subscription, how many deliveries are pending and dead (what needs a look)."""
+    ctx = ctx.standing()
+    ctx.require(WEBHOOKS_MANAGE)
+    counts: dict[uuid.UUID, dict[str, int]] = {}
+    with unit_of_work(ctx) as s:
+        rows = s.execute(select(WebhookDelivery.subscription_id, WebhookDelivery.status, func.count())
+                         .where(WebhookDelivery.status.in_(("pending", "dead")))
+                         .group_by(WebhookDelivery.subscription_id, WebhookDelivery.status))
+        for sub_id, status, n in rows:
+            counts.setdefault(sub_id, {})[status] = int(n)
+    return counts
 
 
 def replay(ctx: Context, delivery_id: uuid.UUID) -> WebhookDelivery:

@@ -61,6 +61,7 @@ def test_create_log_replay_pause_rotate(org: Any, make_user: Any, login: Any, re
     delivery = _row(page, "delivery")
     assert 'data-status="dead"' in delivery and f">{webhooks.MAX_ATTEMPTS}</td>" in delivery
     did = re.search(r'data-delivery="([0-9a-f-]+)"', delivery).group(1)
+    assert "1 dead" in _row(c.get("/admin/webhooks").text, "subscription")  # seen from the list
     assert f"msg_{did.replace('-', '')}" in delivery and "appointment.booked" in delivery
 
     receiver.fail_first = 0
@@ -72,6 +73,7 @@ def test_create_log_replay_pause_rotate(org: Any, make_user: Any, login: Any, re
     delivered = _row(c.get(f"/admin/webhooks/{sub_id}").text, "delivery")
     assert 'data-status="delivered"' in delivered and "HTTP 204" in delivered and "Replay" not in delivered
     assert c.get(f"/admin/webhooks/{sub_id}?status=dead").text.count("data-delivery=") == 0
+    assert "dead" not in _row(c.get("/admin/webhooks").text, "subscription")
 
     paused = c.post(f"/admin/webhooks/{sub_id}/pause", follow_redirects=False)
     assert paused.status_code == 303 and paused.headers["location"] == f"/admin/webhooks/{sub_id}"

@@ -1,4 +1,5 @@
-"""Webhook delivery log: when a pending delivery is tried next, and when a secret was rotated.
+"""Webhook delivery log: when a pending delivery is tried next, when a secret was rotated, and an
+index to count deliveries by status.
 
 Revision ID: interop_0002_webhooks_log
 """
@@ -21,9 +22,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("next_attempt_at", UTCDateTime(timezone=True), nullable=True))
     with op.batch_alter_table("webhook_subscriptions") as batch:
         batch.add_column(sa.Column("secret_rotated_at", UTCDateTime(timezone=True), nullable=True))
+    op.create_index("ix_webhook_deliveries_status", "webhook_deliveries", ["org_id", "status"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_webhook_deliveries_status", table_name="webhook_deliveries")
     with op.batch_alter_table("webhook_subscriptions") as batch:
         batch.drop_column("secret_rotated_at")
     with op.batch_alter_table("webhook_deliveries") as batch:

@@ -109,6 +109,7 @@ def routers() -> list[APIRouter]:
     from praxis.identity import ui as identity_ui
     from praxis.intake import api as intake_api
     from praxis.intake import ui as intake_ui
+    from praxis.interop import ui as interop_ui
     from praxis.interop.api import fhir
     from praxis.interop.api import webhooks as webhooks_api
     from praxis.patients import api as patients_api
@@ -124,4 +125,5 @@ def routers() -> list[APIRouter]:
             scheduling_api.router, scheduling_api.public_router, billing_api.router, care_api.router,
             fhir.router, webhooks_api.router,
             identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, billing_ui.router,
-            care_ui.router, desk_ui.router, desk_patient.router, patients_page_ui.router, patients_payers_ui.router]
+            care_ui.router, desk_ui.router, desk_patient.router, patients_page_ui.router, patients_payers_ui.router,
+            interop_ui.router]

@@ -63,7 +63,7 @@ def test_every_staff_screen_and_the_intake_pages_pass_axe(page, org, make_user):
                "/intake/workflows",
                "/scheduling/waitlist", "/scheduling/templates", "/patients", "/patients?q=Access", "/patients/new",
                f"/patients/{p}", "/patients/import", "/admin/users", "/admin/roles", "/admin/api-clients",
-               "/admin/audit", "/admin/break-glass", "/account"]
+               "/admin/webhooks", "/admin/audit", "/admin/break-glass", "/account"]
     # Pages reached from others: the confirmation step, a workflow's editor, a submission.
     page.goto(f"/scheduling/book?patient_id={p}&visit_type_id={w.visit_id}&from_date={day}")
     screens.append(page.locator("a.slot").first.get_attribute("href"))

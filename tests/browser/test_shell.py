@@ -13,7 +13,7 @@ from tests.integration.identity.helpers import enable_mfa
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-ADMIN_LINKS = ("Users", "Roles", "API clients", "Audit", "Break-glass review")
+ADMIN_LINKS = ("Users", "Roles", "API clients", "Webhooks", "Audit", "Break-glass review")
 
 
 def _nav_labels(page) -> list[str]:

@@ -46,6 +46,7 @@ from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import Conflict, Forbidden, ValidationProblem
+from praxis.platform.ids import new_id
 from praxis.platform.uow import unit_of_work, write_lock
 from praxis.scheduling.models import Provider
 
@@ -94,12 +95,17 @@ def move(session: Session, ctx: Context, claim: Claim, to: str, event: str, *, n
     """Change a claim's status along the machine and write the history row (and the audit)."""
     if to not in TRANSITIONS[claim.status]:
         raise TransitionRefused(f"A {claim.status} claim cannot become {to}", field="status")
-    session.add(ClaimEvent(org_id=claim.org_id, claim_id=claim.id, event=event, from_status=claim.status,
-                           to_status=to, note=note[:1000], detail=detail, edi_file_id=edi_file_id,
-                           actor_id=ctx.actor_id, actor_name=ctx.actor_name[:200]))
+    history = ClaimEvent(id=new_id(), org_id=claim.org_id, claim_id=claim.id, event=event,
+                         from_status=claim.status, to_status=to, note=note[:1000], detail=detail,
+                         edi_file_id=edi_file_id, actor_id=ctx.actor_id, actor_name=ctx.actor_name[:200])
+    session.add(history)
     audit.record(session, ctx, f"claim.{event}", "claim", claim.id, patient_id=claim.patient_id,
                  location_id=claim.location_id, detail={"from": claim.status, "to": to})
-    outbox.emit(session, "billing.claim_status", {"claim_id": str(claim.id), "from": claim.status, "to": to})
+    # Identifiers and the two statuses only (webhooks pass them on: the minimum necessary, no PHI);
+    # the history row's id tells one change from another with the same statuses.
+    outbox.emit(session, "billing.claim_status", {
+        "claim_id": str(claim.id), "claim_event_id": str(history.id), "patient_id": str(claim.patient_id),
+        "payer_id": str(claim.payer_id), "from": claim.status, "to": to})
     claim.status = to
     claim.version += 1
 

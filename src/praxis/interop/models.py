@@ -28,6 +28,7 @@ class WebhookSubscription(TenantScoped, Base):
     # After a rotation the previous secret also signs until it expires, so receivers can switch over.
     previous_secret: Mapped[str | None] = mapped_column(EncryptedString(400))
     previous_expires_at: Mapped[datetime | None]
+    secret_rotated_at: Mapped[datetime | None]  # None: the secret is the one made at creation
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     description: Mapped[str] = mapped_column(String(200), default="")
     created_by: Mapped[uuid.UUID | None]
@@ -47,11 +48,15 @@ class WebhookDelivery(TenantScoped, Base):
     last_status_code: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None]
+    # When the worker tries again (pending only): the outbox's backoff after the last failure.
+    next_attempt_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     __table_args__ = (
         org_fk(["subscription_id"], "webhook_subscriptions", name="fk_webhook_deliveries_subscription"),
         Index("ix_webhook_deliveries_subscription", "org_id", "subscription_id", "created_at"),
+        # The screen counts what needs a look (pending, dead) per subscription.
+        Index("ix_webhook_deliveries_status", "org_id", "status"),
     )
 
 

@@ -62,6 +62,30 @@ class Settings(BaseSettings):
                 raise ValueError(f"PRAXIS_TRUSTED_PROXIES: {part!r} is not an IP address or network") from None
         return value
 
+    # Webhook URLs (outbound HTTP to an address an integrator chose): refused when the host is or
+    # resolves to a private, loopback, link-local, multicast, reserved or unspecified address, at
+    # save time and again on the address connected to. `true` lifts the rule and also allows
+    # http:// (development and tests only); the allow-list opens named networks (CIDRs, comma-
+    # separated, e.g. an integration engine on 10.20.0.0/16) to https deliveries.
+    webhook_allow_private_networks: bool = False
+    webhook_allowed_networks: str = ""
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _webhook_networks(cls, value: str) -> str:
+        for part in (x.strip() for x in value.split(",")):
+            if not part:
+                continue
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"PRAXIS_WEBHOOK_ALLOWED_NETWORKS: {part!r} is not an IP network") from None
+        return value
+
+    def webhook_allowed_network_list(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(x.strip(), strict=False) for x in self.webhook_allowed_networks.split(",")
+                if x.strip()]
+
     def trusted_proxy_list(self) -> list[str]:
         return [x.strip() for x in self.trusted_proxies.split(",") if x.strip()]
 

@@ -26,6 +26,12 @@ class SubscriptionIn(StrictModel):
     description: Annotated[str, Field(max_length=200)] = ""
 
 
+class SubscriptionPatch(StrictModel):
+    url: Annotated[str | None, Field(min_length=8, max_length=500)] = None
+    event_types: Annotated[list[str] | None, Field(min_length=1, max_length=20)] = None
+    description: Annotated[str | None, Field(max_length=200)] = None
+
+
 class SubscriptionOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -34,6 +40,7 @@ class SubscriptionOut(BaseModel):
     event_types: list[str]
     active: bool
     description: str
+    secret_rotated_at: datetime | None
     created_at: datetime
 
 
@@ -53,6 +60,7 @@ class DeliveryOut(BaseModel):
     last_status_code: int | None
     last_error: str | None
     delivered_at: datetime | None
+    next_attempt_at: datetime | None
     created_at: datetime
 
 
@@ -67,6 +75,15 @@ def create_subscription(data: SubscriptionIn, ctx: Context = Depends(permission(
     """Subscribe a URL to event types; the answer holds the signing secret once."""
     sub, secret = webhooks.create_subscription(ctx, data.url, data.event_types, description=data.description)
     return SubscriptionCreated.model_validate({**SubscriptionOut.model_validate(sub).model_dump(), "secret": secret})
+
+
+@router.patch("/{subscription_id}", response_model=SubscriptionOut)
+def update_subscription(subscription_id: str, data: SubscriptionPatch,
+                        ctx: Context = Depends(permission(WEBHOOKS_MANAGE))) -> SubscriptionOut:
+    """Change the URL (checked as at creation), the event types or the description."""
+    sub = webhooks.update_subscription(ctx, parse_id(subscription_id, "subscription"), url=data.url,
+                                       event_types=data.event_types, description=data.description)
+    return SubscriptionOut.model_validate(sub)
 
 
 @router.post("/{subscription_id}/pause", response_model=SubscriptionOut)

@@ -3,7 +3,7 @@ substantially revised in the month (from the versions, not from a time entry); t
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -12,14 +12,7 @@ from praxis.care.schemas import CarePlanIn, GoalIn, InterventionIn, TeamMemberIn
 from praxis.platform import clock
 from praxis.platform.errors import Conflict, ValidationProblem
 
-from .helpers import enrol, make_world, new_patient
-
-
-def _next_month_tenth() -> None:
-    """Move the clock to the 10th of next month, noon UTC (a month with room before and after)."""
-    n = clock.now()
-    first_next = (n.replace(day=1) + timedelta(days=32)).replace(day=10, hour=12, minute=0, second=0, microsecond=0)
-    clock.advance(first_next - n)
+from .helpers import enrol, make_world, new_patient, next_month_tenth
 
 
 def _log(ctx, e, minutes: int, day: int = 2, note: str = "reviewed glucose log") -> None:
@@ -30,7 +23,7 @@ def _log(ctx, e, minutes: int, day: int = 2, note: str = "reviewed glucose log")
 
 @pytest.fixture
 def world(org, make_user, ctx_for):
-    _next_month_tenth()
+    next_month_tenth()
     w = make_world(org)
     coord_user = make_user(org, "care_coordinator", org.loc_a)
     coord = ctx_for(coord_user)
@@ -50,7 +43,7 @@ def _plan(pid, ctx, **kw) -> CarePlanIn:
 
 
 def test_complex_ccm_needs_the_plan_established_or_substantially_revised_in_the_month(world):
-    w, coord, _u, pid, e = world
+    _w, coord, _u, pid, e = world
     month = months.month_of(clock.now().date())
     _log(coord, e, 65)
     (row,) = closing.billing_preview(coord, month, patient_id=pid)
@@ -64,7 +57,7 @@ def test_complex_ccm_needs_the_plan_established_or_substantially_revised_in_the_
     assert row.result.codes == {"99487": 1} and rules.NO_CARE_PLAN_REVISION not in row.result.reasons
 
     # Next month: a routine update is not a substantial revision.
-    _next_month_tenth()
+    next_month_tenth()
     month2 = months.month_of(clock.now().date())
     _log(coord, e, 61)
     v2 = careplan.save_plan(coord, e.id, _plan(pid, coord, summary="dose changed", based_on_version=1))
@@ -102,7 +95,7 @@ def test_stale_save_and_foreign_problem_are_refused_changing_nothing(world, org)
 
 
 def test_care_plan_api_permissions_and_versions(world, org, make_user, login):
-    w, _coord, coord_user, pid, e = world
+    _w, _coord, coord_user, pid, e = world
     coord = login(coord_user)
     problems = coord.get(f"/api/v1/care/patients/{pid}/problems").json()
     body = {"problem_ids": [problems[0]["id"]], "goals": [{"description": "Walk daily", "target_date": "2027-01-31"}],
@@ -129,12 +122,12 @@ def test_care_plan_api_permissions_and_versions(world, org, make_user, login):
 
 
 def test_audit_packet_pdf_holds_consent_plan_entries_and_approval(world, org, make_user, login, ctx_for):
-    w, coord, coord_user, pid, e = world
+    _w, coord, coord_user, pid, e = world
     month = months.month_of(clock.now().date())
     careplan.save_plan(coord, e.id, _plan(pid, coord, summary="Diabetes and COPD plan"))
     _log(coord, e, 40, day=2, note="Called patient about insulin")
     _log(coord, e, 25, day=3, note="Spoke to pharmacy re inhaler")
-    _next_month_tenth()
+    next_month_tenth()
     doc_user = make_user(org, "provider", org.loc_a)
     (approved,) = closing.approve_month(ctx_for(doc_user), month)
     assert approved.codes == {"99487": 1}

@@ -292,7 +292,8 @@ def _plan_page(request: Request, ctx: Context, enrolment_id: str, *, version_id:
         "problems": service.list_problems(ctx, enrolment.patient_id), "errors": errors or {}, "form": form,
         "message": message, "can_plan": ctx.has(CARE_PLAN), "blank_rows": 2,
         "review_on": base.review_on if base else None,
-        "linked": {p.get("id") for p in content.get("problems", [])}}, status_code=status_code)
+        "linked": {p.get("id") for p in content.get("problems", [])},
+        "staff": views.team_suggestions(ctx)}, status_code=status_code)
 
 
 @router.get("/care/enrolments/{enrolment_id}/care-plan")

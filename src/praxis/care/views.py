@@ -4,6 +4,7 @@ page and the choices of the enrolment form. The screens (ui.py) only parse and r
 from __future__ import annotations
 
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from praxis.care.models import CareConsent, CareEnrolment, CarePlanVersion, Care
 from praxis.care.permissions import CARE_ENROL, CARE_READ
 from praxis.patients import service as patients
 from praxis.platform.context import Context
+from praxis.platform.errors import ProblemError
 from praxis.platform.uow import unit_of_work
 from praxis.practice import service as practice
 from praxis.scheduling import setup
@@ -43,7 +45,9 @@ class PatientCare:
 
 
 def _names(ctx: Context) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]]:
-    providers = {p.id: p.display_name for p, _locs in setup.list_providers(ctx, active_only=False)}
+    providers: dict[uuid.UUID, str] = {}
+    with suppress(ProblemError):  # a care role without scheduling:read still sees its care page
+        providers = {p.id: p.display_name for p, _locs in setup.list_providers(ctx, active_only=False)}
     locations = {loc.id: loc.name for loc in practice.list_locations(ctx, permission=CARE_READ,
                                                                      include_inactive=True)}
     return providers, locations
@@ -90,3 +94,12 @@ def location_zone(ctx: Context, location_id: uuid.UUID) -> str:
     """The IANA zone of an active location of the organisation (404 otherwise)."""
     with unit_of_work(ctx) as session:
         return service.location_zone(session, ctx, location_id)
+
+
+def team_suggestions(ctx: Context) -> list[str]:
+    """Names the care-plan editor suggests for team members: the signed-in person and the
+    organisation's practitioners (free text stays allowed: dietitians, pharmacists, family)."""
+    names = [ctx.actor_name] if ctx.actor_name else []
+    with suppress(ProblemError):  # without scheduling:read: suggest only oneself
+        names += [p.display_name for p, _locs in setup.list_providers(ctx)]
+    return list(dict.fromkeys(names))

@@ -29,6 +29,7 @@ MERGE_REFERENCES = (
     ("care_rpm_readings", "patient_id"),
     ("care_rpm_day_counts", "patient_id"),
     ("care_months", "patient_id"),
+    ("care_plan_versions", "patient_id"),
     # interop (issue 15, HL7 v2)
     ("hl7_patient_links", "patient_id"),
     ("hl7_messages", "patient_id"),

@@ -628,6 +628,17 @@ def make_timer(env: SeedEnv) -> Seeded:
     return Seeded("timer", timer.id, list(env.cache["patient_strings"]), [e.id, e.patient_id])
 
 
+def make_plan_version(env: SeedEnv) -> Seeded:
+    """A care-plan version of the env's enrolment (its goal text is the unique string)."""
+    careplan = _module("praxis.care.careplan")
+    schemas = _module("praxis.care.schemas")
+    _tables("care_plan_versions")
+    e = _enrolment(env)
+    goal = env.unique("CareGoal")
+    v = careplan.save_plan(_care_actor(env), e.id, schemas.CarePlanIn(goals=[schemas.GoalIn(description=goal)]))
+    return Seeded("plan_version", v.id, [goal, *env.cache["patient_strings"]], [e.id, e.patient_id])
+
+
 # --- billing -----------------------------------------------------------------------------------
 
 
@@ -813,6 +824,7 @@ FACTORIES: dict[str, Factory] = {
     "enrolment": make_enrolment,
     "time_entry": make_time_entry,
     "timer": make_timer,
+    "plan_version": make_plan_version,
     "encounter": make_encounter,
     "claim": make_claim,
     "fee_schedule": make_fee_schedule,

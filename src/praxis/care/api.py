@@ -6,15 +6,18 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Query
+from fastapi.responses import Response
 
-from praxis.care import closing, rpm, service, timing
+from praxis.care import careplan, closing, packet, rpm, service, timing
 from praxis.care.closing import PreviewRow
 from praxis.care.models import CareTimer
 from praxis.care.months import MONTH_PATTERN
-from praxis.care.permissions import CARE_APPROVE, CARE_DEVICE, CARE_ENROL, CARE_LOG, CARE_READ
+from praxis.care.permissions import CARE_APPROVE, CARE_DEVICE, CARE_ENROL, CARE_LOG, CARE_PLAN, CARE_READ
 from praxis.care.schemas import (
     ApproveIn,
     CareMonthOut,
+    CarePlanIn,
+    CarePlanVersionOut,
     ConsentOut,
     DayCountIn,
     DayCountOut,
@@ -234,3 +237,37 @@ def put_settings(data: SettingsIO, ctx: Context = Depends(permission(CARE_APPROV
     s = closing.update_settings(ctx, **data.model_dump(exclude_none=True))
     return SettingsIO(pool_practitioner_minutes=s.pool_practitioner_minutes,
                       rpm_setup_min_days=s.rpm_setup_min_days, short_window_minutes=s.short_window_minutes)
+
+
+# --- care plans and the audit packet ---------------------------------------------------------------
+
+
+@router.post("/enrolments/{enrolment_id}/care-plan", response_model=CarePlanVersionOut, status_code=201)
+def save_care_plan(enrolment_id: str, data: CarePlanIn, ctx: Context = Depends(permission(CARE_PLAN))
+                   ) -> CarePlanVersionOut:
+    """Save the enrolment's care plan: always a new immutable version (the first establishes the
+    plan). Send `based_on_version` to get 409 `care-plan-stale` instead of overwriting a newer save."""
+    return CarePlanVersionOut.model_validate(careplan.save_plan(ctx, parse_id(enrolment_id, "enrolment"), data))
+
+
+@router.get("/enrolments/{enrolment_id}/care-plan/versions", response_model=list[CarePlanVersionOut])
+def care_plan_versions(enrolment_id: str, ctx: Context = Depends(permission(CARE_READ))
+                       ) -> list[CarePlanVersionOut]:
+    """Every version of the enrolment's care plan, newest first (the first item is the current plan)."""
+    return [CarePlanVersionOut.model_validate(v)
+            for v in careplan.list_versions(ctx, parse_id(enrolment_id, "enrolment"))]
+
+
+@router.get("/care-plan-versions/{plan_version_id}", response_model=CarePlanVersionOut)
+def care_plan_version(plan_version_id: str, ctx: Context = Depends(permission(CARE_READ))) -> CarePlanVersionOut:
+    return CarePlanVersionOut.model_validate(careplan.get_version(ctx, parse_id(plan_version_id, "care plan version")))
+
+
+@router.get("/patients/{patient_id}/audit-packet", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+def audit_packet(patient_id: str, month: Month, ctx: Context = Depends(permission(CARE_READ))) -> Response:
+    """The audit packet of one patient-month as PDF: consent, the care-plan versions in force, every
+    time entry with author and note, and the codes approved and by whom (audited as a PHI access)."""
+    pdf = packet.audit_packet(ctx, parse_id(patient_id, "patient"), month)
+    return Response(pdf.content, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{pdf.filename}"'})

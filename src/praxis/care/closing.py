@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from praxis.care import charging, months, rpm, rules
+from praxis.care import careplan, charging, months, rpm, rules
 from praxis.care.models import CareConsent, CareEnrolment, CareMonth, CareProblem, CareSettings, CareTimeEntry
 from praxis.care.permissions import CARE_APPROVE, CARE_READ
 from praxis.care.service import eligibility_of, load_enrolment, location_zone
@@ -98,19 +98,17 @@ def inputs_for(session: Session, month: str, enrolments: list[CareEnrolment]) ->
     first, last = months.first_day(month), months.last_day(month)
     minutes: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
     interactive: set[uuid.UUID] = set()
-    revised: set[uuid.UUID] = set()
-    for eid, role, total, inter, rev in session.execute(
+    for eid, role, total, inter in session.execute(
             select(CareTimeEntry.enrolment_id, CareTimeEntry.role, func.sum(CareTimeEntry.minutes),
-                   func.max(case((CareTimeEntry.interactive.is_(True), 1), else_=0)),
-                   func.max(case((CareTimeEntry.activity == "care_plan_revision", 1), else_=0)))
+                   func.max(case((CareTimeEntry.interactive.is_(True), 1), else_=0)))
             .where(CareTimeEntry.enrolment_id.in_(ids), CareTimeEntry.service_month == month,
                    CareTimeEntry.voided.is_(False))
             .group_by(CareTimeEntry.enrolment_id, CareTimeEntry.role)):
         minutes[(eid, role)] += int(total or 0)
         if inter:
             interactive.add(eid)
-        if rev:
-            revised.add(eid)
+    # Complex CCM needs the care plan established or substantially revised in the month.
+    revised = careplan.revised_in(session, month, [e.id for e in enrolments if e.program == "ccm" and e.complex])
     consents = {c.id: c for c in session.scalars(select(CareConsent).where(
         CareConsent.id.in_({e.consent_id for e in enrolments})))}
     problems: dict[uuid.UUID, list[CareProblem]] = defaultdict(list)
@@ -139,7 +137,7 @@ def inputs_for(session: Session, month: str, enrolments: list[CareEnrolment]) ->
             consent=consent is not None and consent.obtained_at.date() <= last,
             initiating_visit=e.initiating_visit_on <= last,
             eligible=eligibility_of(problems[e.patient_id], first).allows(e.program),
-            complex=e.complex and e.id in revised, device_days=tuple(device.get(e.id, ())),
+            complex=e.complex, plan_revised=e.id in revised, device_days=tuple(device.get(e.id, ())),
             setup_billed=e.rpm_setup_billed or e.id in setup_done))
     return out
 

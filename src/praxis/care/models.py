@@ -233,3 +233,39 @@ class CareSettings(Base):
     pool_practitioner_minutes: Mapped[bool] = mapped_column(Boolean, default=True)
     rpm_setup_min_days: Mapped[int] = mapped_column(Integer, default=16)
     short_window_minutes: Mapped[int] = mapped_column(Integer, default=10)
+
+
+class CarePlanVersion(TenantScoped, Base):
+    """One immutable version of an enrolment's comprehensive care plan.
+
+    Every save inserts a new row (version n+1); rows are never updated, so any version an auditor
+    asks about is the one that was in force. `content` holds the plan itself (problems linked to
+    the problem list with a snapshot of their codes, goals, interventions, the responsible team
+    and the review date) — a document, read and written whole. `effective_on` is the local date
+    of the save at the enrolment's location: the month a substantial revision counts for
+    (complex CCM 99487/99489 needs one in the month; the first version is the plan's
+    establishment and counts as one, docs/decisions.md section 43).
+    """
+
+    __tablename__ = "care_plan_versions"
+
+    enrolment_id: Mapped[uuid.UUID]
+    patient_id: Mapped[uuid.UUID]
+    version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[dict[str, Any]]
+    review_on: Mapped[date | None] = mapped_column(Date)
+    substantial_revision: Mapped[bool] = mapped_column(Boolean, default=False)
+    revision_reason: Mapped[str] = mapped_column(Text, default="")
+    effective_on: Mapped[date] = mapped_column(Date)
+    author_id: Mapped[uuid.UUID | None]
+    author_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    __table_args__ = (
+        org_fk(["enrolment_id"], "care_enrolments"),
+        org_fk(["patient_id"], "patients"),
+        # Two saves racing for the same version number: one wins, the other is told to reload.
+        UniqueConstraint("org_id", "enrolment_id", "version", name="uq_care_plan_versions_enrolment_version"),
+        Index("ix_care_plan_versions_month", "org_id", "effective_on", "enrolment_id"),
+        Index("ix_care_plan_versions_patient", "org_id", "patient_id"),
+    )

@@ -11,3 +11,4 @@ CARE_LOG = register("care:log", "Run the care timer and log care-management minu
 CARE_ENROL = register("care:enrol", "Record problem lists, consents and enrolments; disenrol patients")
 CARE_APPROVE = register("care:approve", "Review and approve a care-management month for billing")
 CARE_DEVICE = register("care:device", "Post remote-monitoring device readings (device vendors' API clients)")
+CARE_PLAN = register("care:plan", "Write care plans (each save is a new, immutable version)")

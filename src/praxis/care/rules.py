@@ -14,8 +14,10 @@ Policy (section 2 of the reference, "Engine policy"):
    practitioner's minutes only; otherwise the practitioner's minutes are pooled into clinical-staff
    time (the CMS CCM FAQ allows it) for 99490/99439. Pooling is an organisation setting
    (`EngineSettings.pool_practitioner_minutes`); the same choice applies to PCM (99424/5 vs 99426/7).
-4. Complex CCM (99487/99489) only when the month is flagged complex (moderate or high MDM and a
-   substantial care-plan revision) and the (pooled) staff minutes reach 60; else non-complex CCM.
+4. Complex CCM (99487/99489) only when the enrolment is complex (moderate or high MDM), the care
+   plan was established or substantially revised in the month (`plan_revised`, from the care
+   plan's versions: care.careplan.revised_in) and the (pooled) staff minutes reach 60; else
+   non-complex CCM, with the reason NO_CARE_PLAN_REVISION when only the revision was missing.
 5. Increments are floored: thresholds are minimums and partial add-on increments are lost.
    Caps: 99439 at most 2 per month; no other caps (none found in CMS sources).
 6. CCM and PCM with the same practitioner in one month: error CCM_PCM_SAME_PRACTITIONER, nothing
@@ -46,6 +48,9 @@ NOT_ELIGIBLE = "NOT_ELIGIBLE"
 BELOW_THRESHOLD = "BELOW_THRESHOLD"
 NO_INTERACTIVE = "NO_INTERACTIVE"
 TOO_FEW_DATA_DAYS = "TOO_FEW_DATA_DAYS"
+# Informational: a complex enrolment reached 60 minutes but its care plan was neither established
+# nor substantially revised this month, so non-complex CCM was billed instead of 99487.
+NO_CARE_PLAN_REVISION = "NO_CARE_PLAN_REVISION"
 CCM_PCM_SAME_PRACTITIONER = "CCM_PCM_SAME_PRACTITIONER"
 CCM_TWO_PRACTITIONERS = "CCM_TWO_PRACTITIONERS"
 ERRORS = frozenset({CCM_PCM_SAME_PRACTITIONER, CCM_TWO_PRACTITIONERS})
@@ -155,7 +160,8 @@ class MonthInput:
     consent: bool = True
     initiating_visit: bool = True
     eligible: bool = True
-    complex: bool = False  # moderate/high MDM and a substantial care-plan revision this month
+    complex: bool = False  # moderate or high medical decision making (the enrolment's complexity)
+    plan_revised: bool = True  # the care plan was established or substantially revised this month
     device_days: tuple[int, ...] = ()  # data days of each 30-day period ending this month
     setup_billed: bool = False  # 99453 already billed in this episode
 
@@ -246,7 +252,10 @@ def _ccm(m: MonthInput, table: CodeTable, settings: EngineSettings, reasons: lis
                                prac.base_minutes if prac else 10**9, staff.base_minutes)
     complex_lane = table.lanes.get("ccm_complex")
     if m.complex and lane is staff and complex_lane is not None and minutes >= complex_lane.base_minutes:
-        lane = complex_lane
+        if m.plan_revised:
+            lane = complex_lane
+        else:
+            reasons.append(NO_CARE_PLAN_REVISION)
     return _timed(m, lane, minutes, reasons)
 
 

@@ -286,3 +286,64 @@ class SettingsIO(BaseModel):
         "reach the practitioner code (CMS CCM FAQ allows it)")
     rpm_setup_min_days: int | None = Field(default=None, ge=2, le=30)
     short_window_minutes: int | None = Field(default=None, ge=1, le=60)
+
+
+# --- care plans ----------------------------------------------------------------------------------
+
+
+class GoalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field(min_length=1, max_length=500)
+    measure: str = Field(default="", max_length=200, description="How progress is measured, e.g. HbA1c")
+    target: str = Field(default="", max_length=200, description="The target value, e.g. below 7%")
+    target_date: date | None = None
+
+
+class InterventionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field(min_length=1, max_length=500)
+    responsible: str = Field(default="", max_length=200, description="The team member who carries it out")
+    frequency: str = Field(default="", max_length=100)
+
+
+class TeamMemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    role: str = Field(default="", max_length=100, description="e.g. care coordinator, dietitian, pharmacist")
+    contact: str = Field(default="", max_length=200)
+
+
+class CarePlanIn(BaseModel):
+    """A whole care plan: each save becomes a new immutable version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    problem_ids: list[uuid.UUID] = Field(default_factory=list, max_length=50,
+                                         description="Problems of the patient's problem list this plan addresses")
+    goals: list[GoalIn] = Field(default_factory=list, max_length=50)
+    interventions: list[InterventionIn] = Field(default_factory=list, max_length=100)
+    team: list[TeamMemberIn] = Field(default_factory=list, max_length=30)
+    summary: str = Field(default="", max_length=4000)
+    review_on: date | None = Field(default=None, description="When the plan is next reviewed")
+    substantial_revision: bool = Field(default=False, description="A substantial revision (complex CCM needs one "
+                                       "in the month; the first version always counts as the establishment)")
+    revision_reason: str = Field(default="", max_length=1000, description="Required for a substantial revision")
+    based_on_version: int | None = Field(default=None, ge=0, description="The version this edit started from: "
+                                         "409 if someone saved a newer one in between")
+
+
+class CarePlanVersionOut(_Out):
+    id: uuid.UUID
+    enrolment_id: uuid.UUID
+    patient_id: uuid.UUID
+    version: int
+    content: dict[str, object]
+    review_on: date | None
+    substantial_revision: bool
+    revision_reason: str
+    effective_on: date
+    author_name: str
+    created_at: datetime

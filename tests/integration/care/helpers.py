@@ -63,3 +63,13 @@ def enrol(w: CareWorld, patient_id: uuid.UUID, program: str = "ccm", *, provider
 
 def at(y: int, m: int, d: int, hh: int = 15) -> datetime:
     return datetime(y, m, d, hh, tzinfo=UTC)
+
+
+def next_month_tenth() -> None:
+    """Move the clock to the 10th of next month, noon UTC: a month with room before and after, so
+    "this month" is the same at every location whatever the hour the test runs."""
+    from praxis.platform import clock
+
+    n = clock.now()
+    tenth = (n.replace(day=1) + timedelta(days=32)).replace(day=10, hour=12, minute=0, second=0, microsecond=0)
+    clock.advance(tenth - n)

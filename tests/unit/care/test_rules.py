@@ -106,6 +106,9 @@ EDGES = [
     ("ccm", 91, 0, {"complex": True}, {"99487": 1, "99489": 1}),
     ("ccm", 150, 0, {"complex": True}, {"99487": 1, "99489": 3}),  # no cap found
     ("ccm", 95, 0, {}, {"99490": 1, "99439": 2}),  # not flagged: never complex
+    # complex but no care-plan establishment or substantial revision this month: non-complex CCM
+    ("ccm", 60, 0, {"complex": True, "plan_revised": False}, {"99490": 1, "99439": 2}),
+    ("ccm", 95, 0, {"complex": True, "plan_revised": False}, {"99490": 1, "99439": 2}),
     # PCM clinical staff 99426 at 30, 99427 per further 30
     ("pcm", 29, 0, {}, {}),
     ("pcm", 30, 0, {}, {"99426": 1}),
@@ -297,3 +300,10 @@ def test_month_must_be_a_real_calendar_month(bad):
 
     with pytest.raises(ValidationProblem):
         months.parse_month(bad)
+
+
+def test_complex_without_a_care_plan_revision_says_why():
+    r = one("ccm", 65, complex=True, plan_revised=False)
+    assert r.codes == {"99490": 1, "99439": 2} and rules.NO_CARE_PLAN_REVISION in r.reasons
+    assert rules.NO_CARE_PLAN_REVISION not in one("ccm", 59, complex=True, plan_revised=False).reasons
+    assert rules.NO_CARE_PLAN_REVISION not in one("ccm", 65, complex=True).reasons

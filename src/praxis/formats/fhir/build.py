@@ -327,7 +327,7 @@ def _money(cents: int) -> dict[str, Any]:
 
 def _icd(code: str) -> dict[str, Any]:
     # We keep ICD-10-CM without its dot (as X12 does); FHIR's code system writes it with one.
-    dotted = f"{code[:3]}.{code[3:]}" if len(code) > 3 else code
+    dotted = f"{code[:3]}.{code[3:]}" if len(code) > 3 and "." not in code else code
     return {"coding": [{"system": ICD10_SYSTEM, "code": dotted}]}
 
 

@@ -1,4 +1,6 @@
-"""FHIR bulk export: export jobs and their NDJSON files (encrypted, in the database).
+"""FHIR bulk export: export jobs and their NDJSON files (encrypted, in the database); and, on
+PostgreSQL, the patients' name-order index the FHIR Patient search needs at scale (decision 39; it
+lives here because a branch brings one revision).
 
 Revision ID: interop_0002_fhirbulk_export
 """
@@ -13,7 +15,7 @@ from praxis.platform.db import UTCDateTime
 revision = "interop_0002_fhirbulk_export"
 down_revision = "interop_0001_interop_webhooks"
 branch_labels = None
-depends_on = None
+depends_on = ("patients_0001",)
 
 
 def upgrade() -> None:
@@ -60,9 +62,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_fhir_export_files_job", "fhir_export_files", ["org_id", "job_id", "resource_type", "part"],
                     unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        op.create_index("ix_patients_org_name_c", "patients",
+                        ["org_id", sa.text('last_name_norm COLLATE "C"'), sa.text('first_name_norm COLLATE "C"'),
+                         "dob", "id"], unique=False)
+    else:  # SQLite compares text bytewise ("C" order) already
+        op.create_index("ix_patients_org_name_c", "patients",
+                        ["org_id", "last_name_norm", "first_name_norm", "dob", "id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_patients_org_name_c", table_name="patients")
     op.drop_index("ix_fhir_export_files_job", table_name="fhir_export_files")
     op.drop_table("fhir_export_files")
     op.drop_index("ix_fhir_export_jobs_client", table_name="fhir_export_jobs")

@@ -164,8 +164,8 @@ def test_cancel_and_expiry(org: Any, bearer: Any) -> None:
     kept = _kickoff(c, _type="Patient")
     _drain(org)
     with session_scope(org.id) as s:
-        assert s.scalar(select(FhirExportJob.status).where(FhirExportJob.id == uuid.UUID(cancelled.rsplit("/", 1)[1]))) \
-            == "cancelled"
+        job_id = uuid.UUID(cancelled.rsplit("/", 1)[1])
+        assert s.scalar(select(FhirExportJob.status).where(FhirExportJob.id == job_id)) == "cancelled"
     url = c.get(kept).json()["output"][0]["url"]
     with session_scope(org.id) as s:
         s.execute(update(FhirExportJob).where(FhirExportJob.id == uuid.UUID(kept.rsplit("/", 1)[1]))

@@ -188,3 +188,32 @@ def test_files_are_encrypted_at_rest(org: Any, bearer: Any) -> None:
     with session_scope(org.id) as s:
         stored = s.scalars(select(FhirExportFile.content)).all()
     assert stored and all(x.startswith("v1:") and "Porter" not in x for x in stored)
+
+
+def test_a_failed_export_answers_an_operation_outcome(org: Any, bearer: Any, monkeypatch: Any) -> None:
+    from praxis.interop import export
+
+    def broken(*_a: Any, **_k: Any) -> Any:
+        raise RuntimeError("disk on fire")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(export, "_source", broken)
+    c = bearer(org, EVERYTHING)
+    status = _kickoff(c, _type="Patient")
+    _drain(org)
+    r = c.get(status)
+    assert r.status_code == 500 and r.headers["content-type"].startswith("application/fhir+json")
+    issue = r.json()["issue"][0]
+    assert issue["severity"] == "fatal" and "RuntimeError" in issue["diagnostics"]
+    assert "disk on fire" not in issue["diagnostics"]  # internals stay in the log
+
+
+def test_a_location_bound_token_exports_its_locations_only(org: Any, bearer: Any) -> None:
+    made = _world(org)  # the appointment and the encounter are at loc_a
+    c = bearer(org, EVERYTHING, location_ids=[org.loc_b.id])
+    status = _kickoff(c, _type="Appointment,Encounter,Claim,Location")
+    _drain(org)
+    out = c.get(status).json()["output"]
+    assert {o["type"] for o in out} == {"Location"}
+    assert [r["id"] for r in _ndjson(c, out[0]["url"])] == [str(org.loc_b.id)]
+    assert made["appointment"]

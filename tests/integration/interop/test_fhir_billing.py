@@ -78,3 +78,29 @@ def test_billing_scopes_location_scope_and_tenancy(org: Any, other_org: Any, bea
     assert outcome(theirs.get(f"/fhir/R4/Encounter/{enc.id}"), 404)["code"] == "not-found"
     assert outcome(theirs.get(f"/fhir/R4/Claim/{claim.id}"), 404)["code"] == "not-found"
     assert "entry" not in fhir(theirs.get("/fhir/R4/Encounter", params={"patient": str(pid)}))
+
+
+def test_the_corpus_encounters_and_claims_are_searchable_as_the_spec_says(org: Any, bearer: Any) -> None:
+    """Encounter and Claim are read-only here (they come from billing); every sample's own values
+    work as search parameters (a FHIR status we never produce matches nothing, it is no error)."""
+    import json
+    from pathlib import Path
+
+    corpus = Path("/work/shared/corpus/fhir/r4")
+    w = make_billing_world(org)
+    pid, _ = w.patient()
+    c = bearer(org, BILLING)
+    for name in ("encounter-example.json", "encounter-example-home.json"):
+        sample = json.loads((corpus / name).read_text())
+        params = {"status": sample["status"], "patient": str(pid)}
+        if "period" in sample:
+            params["date"] = "ge" + sample["period"]["start"]
+        fhir(c.get("/fhir/R4/Encounter", params=params))
+    for name in ("claim-example-professional.json", "claim-example-cms1500-medical.json"):
+        sample = json.loads((corpus / name).read_text())
+        fhir(c.get("/fhir/R4/Claim", params={"status": sample["status"], "use": sample["use"],
+                                             "created": "ge" + sample["created"], "patient": str(pid)}))
+    enc = w.encounter(pid)
+    claims.build_claims(w.ctx, enc.id)
+    assert "entry" not in fhir(c.get("/fhir/R4/Encounter", params={"patient": str(pid), "status": "in-progress"}))
+    assert len(fhir(c.get("/fhir/R4/Encounter", params={"patient": str(pid), "status": "finished"}))["entry"]) == 1

@@ -304,7 +304,10 @@ PAYER_SYSTEM = "urn:praxis:payer"
 # Our encounter statuses (billing's: open | billed | void) -> FHIR Encounter.status. A billing
 # encounter is a visit that happened; void ones were entered in error or are not billable.
 ENCOUNTER_STATUS = {"open": "finished", "billed": "finished", "void": "entered-in-error"}
-ENCOUNTER_STATUS_FROM_FHIR: dict[str, tuple[str, ...]] = {}
+# Every FHIR code is searchable; the ones we never produce match nothing.
+ENCOUNTER_STATUS_FROM_FHIR: dict[str, tuple[str, ...]] = dict.fromkeys(
+    ("planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled", "entered-in-error",
+     "unknown"), ())
 for _ours, _theirs in ENCOUNTER_STATUS.items():
     ENCOUNTER_STATUS_FROM_FHIR.setdefault(_theirs, ())
     ENCOUNTER_STATUS_FROM_FHIR[_theirs] += (_ours,)
@@ -315,7 +318,8 @@ CLAIM_STATUS = {
     "draft": "draft", "scrubbed": "draft", "ready": "draft", "submitted": "active", "accepted": "active",
     "rejected": "active", "paid": "active", "denied": "active", "corrected": "cancelled", "void": "cancelled",
 }
-CLAIM_STATUS_FROM_FHIR: dict[str, tuple[str, ...]] = {}
+CLAIM_STATUS_FROM_FHIR: dict[str, tuple[str, ...]] = dict.fromkeys(("active", "cancelled", "draft",
+                                                                    "entered-in-error"), ())
 for _ours, _theirs in CLAIM_STATUS.items():
     CLAIM_STATUS_FROM_FHIR.setdefault(_theirs, ())
     CLAIM_STATUS_FROM_FHIR[_theirs] += (_ours,)

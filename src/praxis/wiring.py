@@ -69,6 +69,7 @@ def wire() -> None:
     from praxis.desk import service as desk
     from praxis.identity import resolver
     from praxis.identity.service import seed_builtin_roles
+    from praxis.interop import export as fhir_export
     from praxis.interop import webhooks
     from praxis.interop.api import fhir
     from praxis.patients import import_jobs
@@ -87,6 +88,7 @@ def wire() -> None:
     outbox.subscribe("scheduling.slot_freed", waitlist.handle_slot_freed)
     outbox.subscribe("scheduling.offer_expire", waitlist.handle_offer_expire)
     outbox.subscribe(import_jobs.TOPIC, import_jobs.handle_import_job)
+    outbox.subscribe(fhir_export.TOPIC, fhir_export.handle_export_job)
     outbox.subscribe("org.created", lambda org_id, _payload: seed_builtin_roles(org_id) if org_id else None)
     outbox.subscribe("scheduling.appointment_booked", desk.send_intake_link_for_online_booking)
     outbox.subscribe("scheduling.appointment_status", charges.handle_appointment_status)

@@ -6,6 +6,7 @@ import logging
 import signal
 import threading
 
+from praxis.interop import export as fhir_export
 from praxis.platform import audit, idempotency, outbox
 
 log = logging.getLogger("praxis.worker")
@@ -24,6 +25,7 @@ def run(*, once: bool = False, interval: float = 1.0) -> None:
         if ticks % 3600 == 0:
             idempotency.purge()
             outbox.purge_done()
+            fhir_export.purge_expired()
         if once:
             break
         if handled == 0:

@@ -689,6 +689,31 @@ def make_claim(env: SeedEnv) -> Seeded:
     return Seeded("claim", c.id, list(env.cache["encounter_strings"]), [c.patient_id, c.encounter_id])
 
 
+def _export(env: SeedEnv) -> Any:
+    """A finished FHIR bulk export of the env's patients (its files hold patient data)."""
+    if "export" not in env.cache:
+        export = _module("praxis.interop.export")
+        _tables("fhir_export_jobs", "fhir_export_files")
+        _patient(env)
+        job = export.start_export(env.ctx, level="system", types=["Patient"], since=None,
+                                  request_url="https://example.org/fhir/R4/$export?_type=Patient")
+        export.run_export(env.org_id, job.id)
+        with session_scope(env.org_id) as s:
+            models = _module("praxis.interop.models")
+            env.cache["export"] = s.scalars(select(models.FhirExportJob).where(models.FhirExportJob.id == job.id)
+                                            ).one()
+    return env.cache["export"]
+
+
+def make_export(env: SeedEnv) -> Seeded:
+    return Seeded("export", _export(env).id)
+
+
+def make_export_file(env: SeedEnv) -> Seeded:
+    job = _export(env)
+    return Seeded("export_file", uuid.UUID(job.output[0]["file_id"]), extra_ids=[job.id])
+
+
 def make_fee_schedule(env: SeedEnv) -> Seeded:
     reference = _module("praxis.billing.reference")
     schemas = _module("praxis.billing.schemas")
@@ -827,6 +852,8 @@ FACTORIES: dict[str, Factory] = {
     "plan_version": make_plan_version,
     "encounter": make_encounter,
     "claim": make_claim,
+    "export": make_export,
+    "export_file": make_export_file,
     "fee_schedule": make_fee_schedule,
     "connection": make_connection,
     "file": make_file,
@@ -835,7 +862,7 @@ FACTORIES: dict[str, Factory] = {
 # Kinds that live at the organisation level: there is no "other location" variant of them.
 ORG_LEVEL_KINDS = {"org", "role", "api_client", "break_glass", "payer", "visit_type", "rule", "org_slug",
                    "fee_schedule", "connection", "file",
-                   "subscription", "delivery"}
+                   "subscription", "delivery", "export", "export_file"}
 
 _PUBLIC_BOOKING = ("public booking serves any organisation's self-bookable visit types at any active "
                    "location by slug and location code, to anyone, by design (no session scope applies); "

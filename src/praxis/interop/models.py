@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from praxis.platform.clock import now
 from praxis.platform.crypto import EncryptedString, register_encrypted_column
-from praxis.platform.db import Base, TenantScoped, org_fk
+from praxis.platform.db import Base, TenantScoped, holds_phi, org_fk
 
 register_encrypted_column("webhook_subscriptions", "secret")
 register_encrypted_column("webhook_subscriptions", "previous_secret")
@@ -60,3 +60,53 @@ class WebhookDelivery(TenantScoped, Base):
     )
 
 
+
+
+class FhirExportJob(TenantScoped, Base):
+    """One FHIR bulk export ($export) an API client asked for: what, for whom, how far along.
+
+    The worker runs it acting as the client with the permissions it held at kick-off (stored
+    here), so a token narrowed later still gets only what it was allowed when it asked.
+    """
+
+    __tablename__ = "fhir_export_jobs"
+
+    level: Mapped[str] = mapped_column(String(10))  # system | patient
+    types: Mapped[list[Any]] = mapped_column(default=list)
+    since: Mapped[datetime | None]
+    request_url: Mapped[str] = mapped_column(String(2000))
+    client_id: Mapped[uuid.UUID | None]  # the API client (actor) that asked: only it may download
+    actor_type: Mapped[str] = mapped_column(String(20))
+    actor_name: Mapped[str] = mapped_column(String(200), default="")
+    permissions: Mapped[dict[str, Any]] = mapped_column(default=dict)  # permission -> [location ids] | None
+    status: Mapped[str] = mapped_column(String(10), default="queued")  # queued|running|done|failed|cancelled
+    progress: Mapped[str] = mapped_column(String(200), default="")
+    transaction_time: Mapped[datetime] = mapped_column(default=now)
+    output: Mapped[list[Any]] = mapped_column(default=list)  # [{"type", "count", "file_id"}]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    finished_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_fhir_export_jobs_client", "org_id", "client_id", "created_at"),)
+
+
+class FhirExportFile(TenantScoped, Base):
+    """One NDJSON file of an export (up to export.FILE_RESOURCES resources of one type), stored
+    encrypted (AES-GCM bound to the organisation and the file id) in the database."""
+
+    __tablename__ = "fhir_export_files"
+
+    job_id: Mapped[uuid.UUID]
+    resource_type: Mapped[str] = mapped_column(String(40))
+    part: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        org_fk(["job_id"], "fhir_export_jobs", ondelete="CASCADE", name="fk_fhir_export_files_job"),
+        Index("ix_fhir_export_files_job", "org_id", "job_id", "resource_type", "part"),
+    )
+
+
+holds_phi("fhir_export_files")

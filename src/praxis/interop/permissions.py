@@ -6,6 +6,7 @@ permission, so a scope grants nothing the catalogue does not describe (decision 
 
 from __future__ import annotations
 
+from praxis.billing.permissions import BILLING_READ
 from praxis.intake.permissions import INTAKE_READ
 from praxis.patients.permissions import PATIENTS_READ, PATIENTS_WRITE
 from praxis.platform.permissions import register, register_alias
@@ -26,6 +27,8 @@ SMART_SCOPES: dict[tuple[str, str], str] = {
     ("Appointment", "read"): SCHEDULING_READ,
     ("Appointment", "write"): SCHEDULING_BOOK,
     ("QuestionnaireResponse", "read"): INTAKE_READ,
+    ("Encounter", "read"): BILLING_READ,
+    ("Claim", "read"): BILLING_READ,
 }
 
 

@@ -94,6 +94,13 @@ class Patient(TenantScoped, Base):
         # indexes serve a prefix LIKE under a non-C collation (see docs/performance.md).
         Index("ix_patients_org_last_first", "org_id", "last_name_norm", "first_name_norm",
               postgresql_ops=_PATTERN_OPS),
+        # The pattern-ops index above finds a name prefix but cannot give the name order on
+        # PostgreSQL (its operators are not the collation's), so a broad prefix ("garc") sorted
+        # every match before the LIMIT. This one gives search its order and stops after a page. On
+        # PostgreSQL the migration builds the two names COLLATE "C" (search sorts in "C" order
+        # there, and a "C" index serves a prefix LIKE too); reflection does not show a column's
+        # collation, so it is declared here by its columns (docs/decisions.md 39).
+        Index("ix_patients_org_name_c", "org_id", "last_name_norm", "first_name_norm", "dob", "id"),
         Index("ix_patients_org_first", "org_id", "first_name_norm", postgresql_ops=_PATTERN_OPS),
         Index("ix_patients_org_preferred", "org_id", "preferred_name_norm", postgresql_ops=_PATTERN_OPS),
         Index("ix_patients_org_dob", "org_id", "dob"),

@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     # Imports of files larger than this run in the worker, with progress the import screen polls.
     import_background_bytes: int = Field(default=2 * 1024 * 1024, ge=0)
+    # FHIR bulk export ($export): how long a finished export's files may be downloaded.
+    fhir_export_expire_minutes: int = Field(default=24 * 60, ge=1)
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.var_dir / 'praxis.db').as_posix()}"

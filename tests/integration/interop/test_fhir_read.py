@@ -25,7 +25,10 @@ def test_metadata_claims_exactly_the_routes(client: Any) -> None:
     assert cs["resourceType"] == "CapabilityStatement" and cs["fhirVersion"] == "4.0.1"
     by_type = {r["type"]: r for r in cs["rest"][0]["resource"]}
     assert set(by_type) == {"Patient", "Practitioner", "PractitionerRole", "Organization", "Location", "Schedule",
-                            "Slot", "Appointment", "Coverage", "QuestionnaireResponse"}
+                            "Slot", "Appointment", "Coverage", "QuestionnaireResponse", "Encounter", "Claim"}
+    assert "ExplanationOfBenefit" not in by_type  # billing keeps no remittance yet (decision 39)
+    assert [o["name"] for o in cs["rest"][0]["operation"]] == ["export"]
+    assert [o["name"] for o in by_type["Patient"]["operation"]] == ["export"]
     assert {i["code"] for i in by_type["Coverage"]["interaction"]} == {"read", "search-type"}
     assert {p["name"] for p in by_type["Patient"]["searchParam"]} >= {"name", "birthdate", "identifier"}
     assert "system/Patient.read" in cs["rest"][0]["security"]["description"]

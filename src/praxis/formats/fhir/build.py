@@ -292,3 +292,113 @@ def questionnaire_response(sub: Any) -> dict[str, Any]:
         "authored": instant(authored) if authored else None,
         "item": items,
     })
+
+
+# --- billing --------------------------------------------------------------------------------------
+
+ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
+CPT_SYSTEM = "http://www.ama-assn.org/go/cpt"
+CLAIM_NUMBER_SYSTEM = "urn:praxis:claim-number"
+PAYER_SYSTEM = "urn:praxis:payer"
+
+# Our encounter statuses (billing's: open | billed | void) -> FHIR Encounter.status. A billing
+# encounter is a visit that happened; void ones were entered in error or are not billable.
+ENCOUNTER_STATUS = {"open": "finished", "billed": "finished", "void": "entered-in-error"}
+# Every FHIR code is searchable; the ones we never produce match nothing.
+ENCOUNTER_STATUS_FROM_FHIR: dict[str, tuple[str, ...]] = dict.fromkeys(
+    ("planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled", "entered-in-error",
+     "unknown"), ())
+for _ours, _theirs in ENCOUNTER_STATUS.items():
+    ENCOUNTER_STATUS_FROM_FHIR.setdefault(_theirs, ())
+    ENCOUNTER_STATUS_FROM_FHIR[_theirs] += (_ours,)
+
+# Our claim statuses -> FHIR Claim.status (a FinancialResourceStatus: draft until it goes out,
+# active while the payer has it or has decided, cancelled once voided or replaced).
+CLAIM_STATUS = {
+    "draft": "draft", "scrubbed": "draft", "ready": "draft", "submitted": "active", "accepted": "active",
+    "rejected": "active", "paid": "active", "denied": "active", "corrected": "cancelled", "void": "cancelled",
+}
+CLAIM_STATUS_FROM_FHIR: dict[str, tuple[str, ...]] = dict.fromkeys(("active", "cancelled", "draft",
+                                                                    "entered-in-error"), ())
+for _ours, _theirs in CLAIM_STATUS.items():
+    CLAIM_STATUS_FROM_FHIR.setdefault(_theirs, ())
+    CLAIM_STATUS_FROM_FHIR[_theirs] += (_ours,)
+
+
+def _money(cents: int) -> dict[str, Any]:
+    return {"value": cents / 100, "currency": "USD"}
+
+
+def _icd(code: str) -> dict[str, Any]:
+    # We keep ICD-10-CM without its dot (as X12 does); FHIR's code system writes it with one.
+    dotted = f"{code[:3]}.{code[3:]}" if len(code) > 3 and "." not in code else code
+    return {"coding": [{"system": ICD10_SYSTEM, "code": dotted}]}
+
+
+def encounter(e: Any) -> dict[str, Any]:
+    """An Encounter from a billing encounter (an ambulatory visit on its date of service)."""
+    day = e.date_of_service.isoformat()
+    return _drop_empty({
+        "resourceType": "Encounter",
+        "id": str(e.id),
+        "meta": meta(getattr(e, "updated_at", None), getattr(e, "version", None)),
+        "identifier": [{"system": f"urn:praxis:ehr:{e.external_source}", "value": e.external_id}]
+        if getattr(e, "external_source", None) and getattr(e, "external_id", None) else None,
+        "status": ENCOUNTER_STATUS.get(e.status, "unknown"),
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB",
+                  "display": "ambulatory"},
+        "subject": reference("Patient", e.patient_id),
+        "participant": [{"individual": reference("Practitioner", e.rendering_provider_id)}]
+        if e.rendering_provider_id else None,
+        "appointment": [reference("Appointment", e.appointment_id)] if e.appointment_id else None,
+        "period": {"start": day, "end": day},
+        "reasonCode": [_icd(c) for c in e.diagnoses or []] or None,
+        "location": [{"location": reference("Location", e.location_id)}],
+    })
+
+
+def claim(c: Any, lines: Sequence[Any], org_id: Any) -> dict[str, Any]:
+    """A professional Claim (837P) from a billing claim and its lines."""
+    dx = list(c.diagnoses or [])
+    items = []
+    for ln in lines:
+        items.append(_drop_empty({
+            "sequence": ln.line_no,
+            "diagnosisSequence": [int(p) for p in ln.dx_pointers or [] if 1 <= int(p) <= len(dx)] or None,
+            "productOrService": {"coding": [{"system": CPT_SYSTEM, "code": ln.code}]},
+            "modifier": [{"coding": [{"system": CPT_SYSTEM, "code": m}]} for m in ln.modifiers or []] or None,
+            "servicedDate": ln.service_date.isoformat() if ln.service_date else None,
+            "quantity": {"value": ln.units},
+            "unitPrice": _money(ln.charge_cents // ln.units) if ln.units and ln.charge_cents % ln.units == 0
+            else None,
+            "net": _money(ln.charge_cents),
+            "locationReference": reference("Location", c.location_id),
+        }))
+    created = getattr(c, "created_at", None)
+    return _drop_empty({
+        "resourceType": "Claim",
+        "id": str(c.id),
+        "meta": meta(getattr(c, "updated_at", None), getattr(c, "version", None)),
+        "identifier": [{"system": CLAIM_NUMBER_SYSTEM, "value": c.claim_number}],
+        "status": CLAIM_STATUS.get(c.status, "active"),
+        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type",
+                             "code": "professional"}]},
+        "use": "claim",
+        "patient": reference("Patient", c.patient_id),
+        "billablePeriod": {"start": c.date_of_service.isoformat(), "end": c.date_of_service.isoformat()},
+        "created": instant(created) if created else c.date_of_service.isoformat(),
+        "insurer": {"identifier": {"system": PAYER_SYSTEM, "value": str(c.payer_id)}},
+        "provider": reference("Practitioner", c.rendering_provider_id) if c.rendering_provider_id
+        else reference("Organization", org_id),
+        "priority": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/processpriority",
+                                 "code": "normal"}]},
+        "related": [{"claim": reference("Claim", c.original_claim_id),
+                     "relationship": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/related-claim-relationship",
+                                                  "code": "prior"}]}}] if c.original_claim_id else None,
+        "diagnosis": [{"sequence": i, "diagnosisCodeableConcept": _icd(code)} for i, code in enumerate(dx, 1)]
+        or None,
+        "insurance": [_drop_empty({"sequence": 1, "focal": True, "coverage": reference("Coverage", c.coverage_id),
+                                   "preAuthRef": [c.prior_auth] if c.prior_auth else None})],
+        "item": items or None,
+        "total": _money(c.total_charge_cents),
+    })

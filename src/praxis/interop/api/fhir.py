@@ -394,8 +394,8 @@ def implemented() -> dict[str, list[str]]:
     for route in router.routes:
         path = getattr(route, "path", "").removeprefix(PREFIX + "/")
         resource, _, rest = path.partition("/")
-        if not resource[:1].isupper():
-            continue
+        if not resource[:1].isupper() or rest.startswith("$"):
+            continue  # operations ($export) are declared as operations, not interactions
         for method in sorted(getattr(route, "methods", ()) or ()):
             interaction = _INTERACTIONS.get((method, bool(rest)))
             if interaction and interaction not in found.setdefault(resource, []):
@@ -426,9 +426,24 @@ def metadata(request: Request, _ctx: Any = Depends(public_metadata)) -> Response
         resources.append(entry)
     cs = build.capability_statement(base=base_url(request), software_version=__version__,
                                     date_=STARTED.isoformat(), resources=resources)
+    paths = {getattr(r, "path", "") for r in router.routes}
+    if PREFIX + "/$export" in paths:
+        cs["instantiates"] = ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"]
+        cs["rest"][0]["operation"] = [{"name": "export",
+                                       "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}]
+        for entry in resources:
+            if entry["type"] == "Patient" and PREFIX + "/Patient/$export" in paths:
+                entry["operation"] = [{"name": "export", "definition":
+                                       "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"}]
     scopes = sorted({scope_name(r, i) for (r, i) in SMART_SCOPES if r in implemented()})
     cs["rest"][0]["security"]["description"] += " Scopes: " + ", ".join(scopes) + "."
     return fhir_response(cs)
 
 
-from praxis.interop.api import fhir_intake, fhir_slots, fhir_write  # noqa: E402, F401  (their routes join this router)
+from praxis.interop.api import (  # noqa: E402, F401  (their routes join this router)
+    fhir_billing,
+    fhir_export,
+    fhir_intake,
+    fhir_slots,
+    fhir_write,
+)

@@ -230,6 +230,9 @@ def demo(password: Annotated[str | None, typer.Option(help="demo admin password"
     email, pw, created = load_demo(password)
     state = "created" if created else "already present"
     typer.echo(f"Demo organisation {state}. Sign in at http://127.0.0.1:8000/login as {email} / {pw}")
+    from praxis.demo import DEMO_CARE_EMAIL
+
+    typer.echo(f"Care coordinator (worklist, timer, billing preview at /care): {DEMO_CARE_EMAIL} / {pw}")
 
 
 import_app = typer.Typer(help="Import spreadsheets (CSV or .xlsx)")

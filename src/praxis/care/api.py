@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Query
 
-from praxis.care import closing, rpm, service, timing
+from praxis.care import closing, review, rpm, service, timing
 from praxis.care.closing import PreviewRow
 from praxis.care.models import CareTimer
 from praxis.care.months import MONTH_PATTERN
@@ -22,6 +23,7 @@ from praxis.care.schemas import (
     EligibilityOut,
     EnrolmentIn,
     EnrolmentOut,
+    MonthReviewOut,
     PreviewOut,
     ProblemIn,
     ProblemOut,
@@ -234,3 +236,15 @@ def put_settings(data: SettingsIO, ctx: Context = Depends(permission(CARE_APPROV
     s = closing.update_settings(ctx, **data.model_dump(exclude_none=True))
     return SettingsIO(pool_practitioner_minutes=s.pool_practitioner_minutes,
                       rpm_setup_min_days=s.rpm_setup_min_days, short_window_minutes=s.short_window_minutes)
+
+
+# --- month-end review (issue 16 item 7) -------------------------------------------------------------
+
+
+@router.get("/month-review", response_model=MonthReviewOut)
+def month_review(month: Month, location_id: str | None = None, ctx: Context = Depends(permission(CARE_READ))
+                 ) -> MonthReviewOut:
+    """Per billing practitioner and per main coordinator: who reached a code, who is a few minutes
+    short (and by how many), who will miss, and who needs a person to decide."""
+    r = review.month_review(ctx, month, location_id=parse_id(location_id, "location") if location_id else None)
+    return MonthReviewOut.model_validate(asdict(r))

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from praxis.care import closing, months, rules, timing
+from praxis.care import closing, months, review, timing
 from praxis.care.permissions import CARE_APPROVE, CARE_LOG, CARE_READ
 from praxis.platform.clock import now
 from praxis.platform.context import Context
@@ -103,19 +103,14 @@ def month_review(request: Request, month: str | None = None, ctx: Context = Depe
     month = _month(month) if month else _previous(_month(None))
     rows = closing.billing_preview(ctx, month)
     settings = closing.get_settings(ctx)
-    short = {r.key for r in rules.few_minutes_short([r.result for r in rows], settings)}
+    group_of = review.classify(rows, settings)
     groups: dict[str, list[Any]] = {"errors": [], "reached": [], "close": [], "miss": []}
     for r in rows:
-        if r.result.error:
-            groups["errors"].append(r)
-        elif r.result.billable:
-            groups["reached"].append(r)
-        elif r.result.key in short:
-            groups["close"].append(r)
-        else:
-            groups["miss"].append(r)
+        groups[group_of[r.enrolment.id]].append(r)
+    month_review = review.build_review(ctx, month, rows, settings)
     approved = {m.enrolment_id: m for m in closing.list_approved(ctx, month)}
     return render(request, "care/month.html", {"month": month, "groups": groups, "approved": approved,
+                                               "review": month_review,
                                                "message": request.query_params.get("approved", "")})
 
 

@@ -108,15 +108,18 @@ def inputs_for(session: Session, month: str, enrolments: list[CareEnrolment]) ->
     if not ids:
         return []
     many = len(ids) > WHOLE_MONTH_FROM
+    conn = session.connection()  # Core rows: no ORM row processing for tens of thousands of facts
+    org = enrolments[0].org_id  # Core statements name the organisation themselves
     first, last = months.first_day(month), months.last_day(month)
     minutes: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
     interactive: set[uuid.UUID] = set()
     revised: set[uuid.UUID] = set()
-    for eid, role, total, inter, rev in session.execute(
+    for eid, role, total, inter, rev in conn.execute(
             select(CareTimeEntry.enrolment_id, CareTimeEntry.role, func.sum(CareTimeEntry.minutes),
                    func.max(case((CareTimeEntry.interactive.is_(True), 1), else_=0)),
                    func.max(case((CareTimeEntry.activity == "care_plan_revision", 1), else_=0)))
-            .where(*_by_ids(CareTimeEntry.enrolment_id, ids, many), CareTimeEntry.service_month == month,
+            .where(CareTimeEntry.org_id == org, *_by_ids(CareTimeEntry.enrolment_id, ids, many),
+                   CareTimeEntry.service_month == month,
                    CareTimeEntry.voided.is_(False))
             .group_by(CareTimeEntry.enrolment_id, CareTimeEntry.role)):
         if eid not in ids:
@@ -127,18 +130,20 @@ def inputs_for(session: Session, month: str, enrolments: list[CareEnrolment]) ->
         if rev:
             revised.add(eid)
     consent_ids = {e.consent_id for e in enrolments}
-    consented = {cid: at for cid, at in session.execute(
-        select(CareConsent.id, CareConsent.obtained_at).where(*_by_ids(CareConsent.id, consent_ids, many)))
+    consented = {cid: at for cid, at in conn.execute(
+        select(CareConsent.id, CareConsent.obtained_at).where(CareConsent.org_id == org,
+                                                              *_by_ids(CareConsent.id, consent_ids, many)))
         if cid in consent_ids}
     patient_ids = {e.patient_id for e in enrolments}
     problems: dict[uuid.UUID, list[Any]] = defaultdict(list)
-    for p in session.execute(select(CareProblem.patient_id, CareProblem.expected_months, CareProblem.high_risk,
+    for p in conn.execute(select(CareProblem.patient_id, CareProblem.expected_months, CareProblem.high_risk,
                                     CareProblem.resolved_on)
-                             .where(*_by_ids(CareProblem.patient_id, patient_ids, many))):
+                             .where(CareProblem.org_id == org, *_by_ids(CareProblem.patient_id, patient_ids, many))):
         if p.patient_id in patient_ids:
             problems[p.patient_id].append(p)  # eligibility_of reads these three attributes
-    setup_done = {eid for eid, codes in session.execute(
-        select(CareMonth.enrolment_id, CareMonth.codes).where(*_by_ids(CareMonth.enrolment_id, ids, many),
+    setup_done = {eid for eid, codes in conn.execute(
+        select(CareMonth.enrolment_id, CareMonth.codes).where(CareMonth.org_id == org,
+                                                              *_by_ids(CareMonth.enrolment_id, ids, many),
                                                               CareMonth.month < month))
         if eid in ids and rules.RPM_SETUP in (codes or {})}
     device: dict[uuid.UUID, list[int]] = defaultdict(list)

@@ -114,14 +114,19 @@ def build_review(ctx: Context, month: str, rows: list[PreviewRow], settings: rul
         authored: dict[uuid.UUID, list[tuple[int, str]]] = defaultdict(list)
         minutes_by_author: dict[str, int] = defaultdict(int)
         author_names: dict[str, str] = {NO_COORDINATOR: NO_COORDINATOR}
-        for start in range(0, len(ids), 5000):
-            for eid, author_id, author_name, total in session.execute(
+        wanted = set(ids)
+        many = len(wanted) > closing.WHOLE_MONTH_FROM  # the whole month in one pass, as the preview does
+        for start in range(0, len(ids) if not many else 1, 5000):
+            for eid, author_id, author_name, total in session.connection().execute(
                     select(CareTimeEntry.enrolment_id, CareTimeEntry.author_id, CareTimeEntry.author_name,
                            func.sum(CareTimeEntry.minutes))
-                    .where(CareTimeEntry.enrolment_id.in_(ids[start:start + 5000]),
+                    .where(CareTimeEntry.org_id == ctx.org_id,
+                           *(() if many else (CareTimeEntry.enrolment_id.in_(ids[start:start + 5000]),)),
                            CareTimeEntry.service_month == month, CareTimeEntry.voided.is_(False),
                            CareTimeEntry.role == "staff")
                     .group_by(CareTimeEntry.enrolment_id, CareTimeEntry.author_id, CareTimeEntry.author_name)):
+                if eid not in wanted:
+                    continue
                 author = str(author_id) if author_id else f"name:{author_name}"
                 author_names.setdefault(author, author_name)
                 authored[eid].append((int(total or 0), author))

@@ -14,6 +14,8 @@ inserted with Core. Timed, each the median of `--runs` runs in one process:
 - peers: a plain SELECT of the month's entries (the data the engine must at least read), and the
   same preview over a tenth of the patients (one location's share), for the ratios.
 Without PRAXIS_BENCH_DATABASE_URL it runs on a SQLite file (a smoke run, not the target).
+Development: BENCH_CARE_KEEP=<database> keeps the scratch database and reuses its data next time;
+BENCH_CARE_PROFILE=1 prints where one preview's time goes.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def run(url: str, patients: int, entries: int, runs: int) -> dict[str, Any]:
     from praxis.platform import clock, crypto
     from praxis.platform import db as pdb
     from praxis.platform.context import system_context
+    from praxis.platform.scoping import cross_org
     from praxis.seed import SCALES, Scale, generate
 
     crypto.install(crypto.KeyRing.generate())
@@ -62,11 +65,20 @@ def run(url: str, patients: int, entries: int, runs: int) -> dict[str, Any]:
     upgrade("heads")
     SCALES["care-bench"] = Scale(10, 40, 4, patients, 0, 0)
     t0 = time.perf_counter()
-    info = generate(engine, "care-bench", 3, slug=f"care-bench-{secrets.token_hex(3)}")
     today = clock.now().date()
-    n = patients
-    mix = CareMix(ccm=n * 6 // 10, complex=n // 10, pcm=n * 15 // 100, rpm=n - n * 6 // 10 - n // 10 - n * 15 // 100)
-    care = seed_care(engine, info["org_id"], 3, today, mix, entries_per_month=entries, months_back=(1,))
+    from praxis.practice.models import Organisation
+
+    with engine.connect() as c:  # development (BENCH_CARE_KEEP): reuse the data of an earlier run
+        kept = c.execute(cross_org(select(Organisation.id).where(Organisation.slug.like("care-bench-%")),
+                                   "bench: find the benchmark organisation")).scalar()
+    if kept is not None:
+        info, care = {"org_id": kept}, {}
+    else:
+        info = generate(engine, "care-bench", 3, slug=f"care-bench-{secrets.token_hex(3)}")
+        n = patients
+        mix = CareMix(ccm=n * 6 // 10, complex=n // 10, pcm=n * 15 // 100,
+                      rpm=n - n * 6 // 10 - n // 10 - n * 15 // 100)
+        care = seed_care(engine, info["org_id"], 3, today, mix, entries_per_month=entries, months_back=(1,))
     gen_s = time.perf_counter() - t0
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
@@ -136,16 +148,20 @@ def main() -> None:
     from sqlalchemy import text as sql
     from sqlalchemy.engine import make_url
 
-    name = f"praxis_bench_care_{secrets.token_hex(3)}"
+    keep = os.environ.get("BENCH_CARE_KEEP")  # development: a database kept (and reused) between runs
+    name = keep or f"praxis_bench_care_{secrets.token_hex(3)}"
     admin = create_engine(make_url(pg).set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sql(f'CREATE DATABASE "{name}"'))
+        exists = conn.execute(sql("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+        if not exists:
+            conn.execute(sql(f'CREATE DATABASE "{name}"'))
     try:
         _report(run(make_url(pg).set(database=name).render_as_string(hide_password=False), args.patients,
                     args.entries, args.runs))
     finally:
-        with admin.connect() as conn:
-            conn.execute(sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

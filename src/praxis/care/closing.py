@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, or_, select
@@ -130,9 +130,12 @@ def inputs_for(session: Session, month: str, enrolments: list[CareEnrolment]) ->
         if rev:
             revised.add(eid)
     consent_ids = {e.consent_id for e in enrolments}
-    consented = {cid: at for cid, at in conn.execute(
-        select(CareConsent.id, CareConsent.obtained_at).where(CareConsent.org_id == org,
-                                                              *_by_ids(CareConsent.id, consent_ids, many)))
+    # A consent counts when obtained by the month's last day (its UTC date, as before): the
+    # database compares, so no timestamp is converted here.
+    by = datetime.combine(last + timedelta(days=1), time(0), UTC)
+    consented = {cid for cid in conn.scalars(
+        select(CareConsent.id).where(CareConsent.org_id == org, CareConsent.obtained_at < by,
+                                     *_by_ids(CareConsent.id, consent_ids, many)))
         if cid in consent_ids}
     patient_ids = {e.patient_id for e in enrolments}
     problems: dict[uuid.UUID, list[Any]] = defaultdict(list)
@@ -147,26 +150,25 @@ def inputs_for(session: Session, month: str, enrolments: list[CareEnrolment]) ->
                                                               CareMonth.month < month))
         if eid in ids and rules.RPM_SETUP in (codes or {})}
     device: dict[uuid.UUID, list[int]] = defaultdict(list)
-    rpm_enrolments = [e for e in enrolments if e.program == "rpm"]
+    rpm_periods = {e.id: (months.rpm_periods_ending_in(e.start_date, month), e.end_date)
+                   for e in enrolments if e.program == "rpm"}
     for index in (0, 1):  # at most two 30-day periods end in one month
-        periods = {e.id: ps[index] for e in rpm_enrolments
-                   if len(ps := months.rpm_periods_ending_in(e.start_date, month)) > index
-                   and (e.end_date is None or ps[index][1] <= e.end_date)}
+        periods = {eid: ps[index] for eid, (ps, end) in rpm_periods.items()
+                   if len(ps) > index and (end is None or ps[index][1] <= end)}
         days = rpm.data_days_in(session, list(periods), periods)
         for eid in periods:
             device[eid].append(days.get(eid, 0))
     out = []
     for e in enrolments:
-        obtained = consented.get(e.consent_id)
+        eid, program, patient = e.id, e.program, e.patient_id  # each ORM attribute read once
         out.append(rules.MonthInput(
-            key=e.id, patient=e.patient_id, practitioner=e.provider_id, program=e.program,
-            staff_minutes=minutes[(e.id, "staff")], practitioner_minutes=minutes[(e.id, "practitioner")],
-            interactive=e.id in interactive,
-            consent=obtained is not None and obtained.date() <= last,
+            key=eid, patient=patient, practitioner=e.provider_id, program=program,
+            staff_minutes=minutes[(eid, "staff")], practitioner_minutes=minutes[(eid, "practitioner")],
+            interactive=eid in interactive, consent=e.consent_id in consented,
             initiating_visit=e.initiating_visit_on <= last,
-            eligible=eligibility_of(problems[e.patient_id], first).allows(e.program),
-            complex=e.complex and e.id in revised, device_days=tuple(device.get(e.id, ())),
-            setup_billed=e.rpm_setup_billed or e.id in setup_done))
+            eligible=eligibility_of(problems[patient], first).allows(program),
+            complex=e.complex and eid in revised, device_days=tuple(device.get(eid, ())),
+            setup_billed=e.rpm_setup_billed or eid in setup_done))
     return out
 
 

@@ -49,7 +49,7 @@ def world(org, make_user, ctx_for):
 
 
 def _enrolments_csv(people) -> bytes:
-    rosa, tom, _ann = people
+    rosa, _tom, _ann = people
     return (
         "MRN,First Name,Last Name,DOB,Program,NPI,Complexity,Consent Type,Consent Date,Consent By,"
         "Initiating Visit Date,Problems\n"

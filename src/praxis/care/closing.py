@@ -295,11 +295,14 @@ def approve_month(ctx: Context, month: str, *, location_id: uuid.UUID | None = N
         uncharged = list(session.scalars(select(CareMonth.id).where(
             CareMonth.month == month, CareMonth.charges_created.is_(False),
             CareMonth.enrolment_id.in_([r.enrolment.id for r in rows if r.approved]))))
+        over: dict[uuid.UUID, bool] = {}  # per location: the month is over there (one zone lookup each)
         for r in rows:
             if r.approved or not r.result.billable:
                 continue
-            zone = location_zone(session, ctx, r.enrolment.location_id)
-            if months.local_date(now(), zone) <= months.last_day(month):
+            loc = r.enrolment.location_id
+            if loc not in over:
+                over[loc] = months.local_date(now(), location_zone(session, ctx, loc)) > months.last_day(month)
+            if not over[loc]:
                 raise ValidationProblem(f"{month} is not over yet at the enrolment's location", field="month")
             cm = CareMonth(org_id=ctx.org_id, enrolment_id=r.enrolment.id, patient_id=r.enrolment.patient_id,
                            provider_id=r.enrolment.provider_id, month=month, codes=dict(r.result.codes),

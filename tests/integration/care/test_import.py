@@ -210,3 +210,25 @@ def test_import_over_http_the_screen_and_the_worker(world, login, make_user, app
                                            "apply": "1", "csrf_token": csrf})
     assert applied.status_code == 200 and "Imported" in applied.text and _count(org.id, CareTimeEntry) == 5
     assert login(make_user(org, "front_desk", org.loc_a)).get("/care/import").status_code == 403
+
+
+def test_cli_import_care_dry_run_apply_and_errors(world, tmp_path):
+    from typer.testing import CliRunner
+
+    from praxis.cli import app as cli
+
+    org, _coord, _prov, people = world
+    f = tmp_path / "programme.csv"
+    f.write_bytes(_enrolments_csv(people))
+    args = ["import", "care", str(f), "--org", org.slug, "--location", "NYC"]
+    dry = CliRunner().invoke(cli, args)
+    assert dry.exit_code == 0 and "dry run" in dry.output and "would create 3" in dry.output, dry.output
+    assert _count(org.id, CareEnrolment) == 0
+    done = CliRunner().invoke(cli, [*args, "--apply"])
+    assert done.exit_code == 0 and "created 3" in done.output and _count(org.id, CareEnrolment) == 3
+    t = tmp_path / "time.csv"
+    t.write_text("MRN,Date,Minutes,Lane,Activity,Author\n"
+                 f"{people[0].mrn},2025-05-06,15,robot,coordination,Nora\n")
+    bad = CliRunner().invoke(cli, ["import", "care", str(t), "--org", org.slug, "--location", "NYC", "--kind", "time",
+                                   "--apply"])
+    assert bad.exit_code == 1 and "row 2, column 'Lane'" in bad.output and _count(org.id, CareTimeEntry) == 0

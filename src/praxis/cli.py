@@ -230,6 +230,9 @@ def demo(password: Annotated[str | None, typer.Option(help="demo admin password"
     email, pw, created = load_demo(password)
     state = "created" if created else "already present"
     typer.echo(f"Demo organisation {state}. Sign in at http://127.0.0.1:8000/login as {email} / {pw}")
+    from praxis.demo import DEMO_CARE_EMAIL
+
+    typer.echo(f"Care coordinator (worklist, timer, billing preview at /care): {DEMO_CARE_EMAIL} / {pw}")
 
 
 import_app = typer.Typer(help="Import spreadsheets (CSV or .xlsx)")
@@ -266,10 +269,12 @@ def _run_import(kind: str, file: Path, org: str, location: str, source: str, app
                 mapping: Path | None, encoding: str, date_format: str | None = None) -> None:
     from rich.progress import Progress
 
+    from praxis.care.importing import run_care_import
     from praxis.patients.importer import run_import
     from praxis.platform.context import system_context
     from praxis.platform.errors import ProblemError
 
+    runner = run_care_import if kind.startswith("care_") else run_import
     _boot()
     ctx = system_context(_org_id(org), "cli import")
     with Progress(console=Console(stderr=True), transient=True) as bar:
@@ -280,7 +285,7 @@ def _run_import(kind: str, file: Path, org: str, location: str, source: str, app
 
         try:
             with file.open("rb") as fh:  # streamed: memory does not grow with the file
-                report = run_import(ctx, kind, fh, filename=file.name, location_code=location,
+                report = runner(ctx, kind, fh, filename=file.name, location_code=location,
                                     source=source, dry_run=not apply, encoding=encoding, progress=progress,
                                     mapping=_read_mapping(mapping) if mapping else None, date_format=date_format)
         except ProblemError as exc:
@@ -320,6 +325,27 @@ def import_coverages(
 ) -> None:
     """Import insurance coverages (patients matched by external id of that source, or MRN)."""
     _run_import("coverages", file, org, location, source, apply, mapping, encoding, date_format)
+
+
+@import_app.command("care")
+def import_care(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    location: Annotated[str, typer.Option(help="location code of the enrolments")],
+    org: Annotated[str, typer.Option(help="organisation slug")],
+    kind: Annotated[str, typer.Option(help="enrolments (patients, programme, NPI, consent) or time (past logs)")
+                    ] = "enrolments",
+    source: Annotated[str, typer.Option(help="name of the system the file comes from")] = "import",
+    apply: Annotated[bool, typer.Option(help="write (default: dry run)")] = False,
+    mapping: Annotated[Path | None, typer.Option(help="JSON file: column header -> field")] = None,
+    encoding: str = "utf-8",
+    date_format: Annotated[str | None, typer.Option(
+        help="how the file writes dates like 04/05/2024: MM/DD/YYYY or DD/MM/YYYY")] = None,
+) -> None:
+    """Import an existing care programme (docs/care.md): dry run by default; --apply writes all
+    rows or none. Import the enrolments first, then the time logs."""
+    if kind not in ("enrolments", "time"):
+        _fail("--kind must be enrolments or time")
+    _run_import(f"care_{kind}", file, org, location, source, apply, mapping, encoding, date_format)
 
 
 # --- billing: claim files out, EDI files in ------------------------------------------------------

@@ -1,6 +1,9 @@
-"""Demo data for `make run`: the `small` seed as the demo organisation, and a demo admin.
+"""Demo data for `make run`: the `small` seed as the demo organisation, a demo admin and a
+demo care coordinator (the worklist, the timer and the billing preview of the seeded care
+enrolments; the admin approves the month).
 
-The admin's password is generated on first load and kept in var/demo-admin.txt (never in git).
+The admin's password is generated on first load and kept in var/demo-admin.txt (never in git);
+the care coordinator signs in with the same password.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from praxis.platform.settings import get_settings
 
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "admin@riverbend.example.org"
+DEMO_CARE_EMAIL = "care@riverbend.example.org"
 
 
 def load_demo(password: str | None = None) -> tuple[str, str, bool]:
@@ -31,6 +35,8 @@ def load_demo(password: str | None = None) -> tuple[str, str, bool]:
     load_demo_front_desk_setup(info["org_id"])
     user = create_user(DEMO_EMAIL, "Demo Admin", password)
     add_membership(info["org_id"], user.id, [("org_admin", None)])
+    coordinator = create_user(DEMO_CARE_EMAIL, "Demo Care Coordinator", password)
+    add_membership(info["org_id"], coordinator.id, [("care_coordinator", None)])
     secret_file.parent.mkdir(parents=True, exist_ok=True)
     secret_file.write_text(password + "\n")
     secret_file.chmod(0o600)

@@ -1,8 +1,9 @@
 """Deterministic demo and benchmark data (`praxis seed`, `make run`, `make bench`).
 
-small  = 2 locations, 8 providers, 2,000 patients, 6 weeks of appointments around today
+small  = 2 locations, 8 providers, 2,000 patients, 6 weeks of appointments around today,
+         150 patients in care management (care.seeddata)
 medium = 10 locations (one 40-provider flagship), 100 providers, 200,000 patients, a year of
-         appointments (about six months back and six months ahead)
+         appointments (about six months back and six months ahead), 3,000 in care management
 
 Everything is inserted with bulk Core statements (executemany in chunks); the same seed gives
 the same names, times and statuses. Returns a summary dict (org id/slug, counts).
@@ -249,6 +250,9 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
     from praxis.billing.seeddata import seed_billing
 
     billing = seed_billing(engine, org_id, seed, today, say)
+    from praxis.care.seeddata import MIXES, seed_care
+
+    care = seed_care(engine, org_id, seed, today, MIXES[scale], say) if scale in MIXES else {}
     if engine.dialect.name == "postgresql":
         # Fresh statistics, or the planner guesses (e.g. a bitmap scan of every patient for an id list).
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -256,4 +260,5 @@ def generate(engine: Engine, scale: str = "small", seed: int = 1,
     say(f"done: {appts} appointments")
     return {"org_id": org_id, "slug": slug, "locations": [loc["id"] for loc in locs],
             "flagship_id": locs[0]["id"], "providers": len(providers), "patients": len(patient_ids),
-            "appointments": appts, "visit_type_ids": [v["id"] for v in vts], "billing": billing}
+            "appointments": appts, "visit_type_ids": [v["id"] for v in vts], "billing": billing,
+            "care": care}

@@ -89,6 +89,11 @@ def wire() -> None:
     outbox.subscribe("scheduling.offer_expire", waitlist.handle_offer_expire)
     outbox.subscribe(import_jobs.TOPIC, import_jobs.handle_import_job)
     outbox.subscribe(fhir_export.TOPIC, fhir_export.handle_export_job)
+    from praxis.care import importing as care_importing
+    from praxis.care.permissions import CARE_ENROL
+
+    for kind in care_importing.KINDS:  # the care programme import runs on the patient import's jobs
+        import_jobs.register_kind(kind, CARE_ENROL, care_importing.run_care_import)
     outbox.subscribe("org.created", lambda org_id, _payload: seed_builtin_roles(org_id) if org_id else None)
     outbox.subscribe("scheduling.appointment_booked", desk.send_intake_link_for_online_booking)
     outbox.subscribe("scheduling.appointment_status", charges.handle_appointment_status)

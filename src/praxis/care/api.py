@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Depends, Query
-from fastapi.responses import Response
+from fastapi import Depends, File, Form, Query, UploadFile
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
 
-from praxis.care import careplan, closing, packet, rpm, service, timing
+from praxis.care import careplan, closing, importing, packet, review, rpm, service, timing
 from praxis.care.closing import PreviewRow
 from praxis.care.models import CareTimer
 from praxis.care.months import MONTH_PATTERN
@@ -25,6 +28,7 @@ from praxis.care.schemas import (
     EligibilityOut,
     EnrolmentIn,
     EnrolmentOut,
+    MonthReviewOut,
     PreviewOut,
     ProblemIn,
     ProblemOut,
@@ -39,8 +43,9 @@ from praxis.care.schemas import (
     TimerStartIn,
     TimerStopIn,
 )
+from praxis.patients import import_jobs, importer
 from praxis.platform.context import Context
-from praxis.platform.errors import NotFound
+from praxis.platform.errors import NotFound, ValidationProblem
 from praxis.platform.ids import parse_id
 from praxis.web.deps import permission
 from praxis.web.routes import Router
@@ -271,3 +276,65 @@ def audit_packet(patient_id: str, month: Month, ctx: Context = Depends(permissio
     pdf = packet.audit_packet(ctx, parse_id(patient_id, "patient"), month)
     return Response(pdf.content, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{pdf.filename}"'})
+
+
+# --- month-end review (issue 16 item 7) -------------------------------------------------------------
+
+
+@router.get("/month-review", response_model=MonthReviewOut)
+def month_review(month: Month, location_id: str | None = None, ctx: Context = Depends(permission(CARE_READ))
+                 ) -> MonthReviewOut:
+    """Per billing practitioner and per main coordinator: who reached a code, who is a few minutes
+    short (and by how many), who will miss, and who needs a person to decide."""
+    r = review.month_review(ctx, month, location_id=parse_id(location_id, "location") if location_id else None)
+    return MonthReviewOut.model_validate(asdict(r))
+
+
+# --- programme import (issue 16 item 9) -------------------------------------------------------------
+
+
+@router.post("/imports", responses={202: {"description": "queued for the worker (a large file)"}})
+def import_programme(
+    file: Annotated[UploadFile, File()],
+    location_code: Annotated[str, Form(min_length=1, max_length=30)],
+    kind: Annotated[Literal["care_enrolments", "care_time"], Form()] = "care_enrolments",
+    source: Annotated[str, Form(max_length=60)] = "import",
+    dry_run: Annotated[bool, Form()] = True,
+    encoding: Annotated[str, Form(max_length=20)] = "utf-8",
+    mapping: Annotated[str | None, Form(max_length=20000, description="JSON object: header -> field")] = None,
+    date_format: Annotated[Literal["MM/DD/YYYY", "DD/MM/YYYY", "YYYY-MM-DD"] | None, Form()] = None,
+    background: Annotated[bool | None, Form(description="run in the worker (default: when the file is large)")
+                          ] = None,
+    ctx: Context = Depends(permission(CARE_ENROL)),
+) -> Response:
+    """Dry-run (default) or apply a CSV/XLSX of an existing programme: `care_enrolments` (patients,
+    programme, billing practitioner NPI, complexity, consent) or `care_time` (past time logs). All
+    or nothing; the report lists every bad row by row and column. A large file (or
+    `background=true`) is queued: 202 with the job, to poll at `GET /api/v1/care/imports/{job_id}`."""
+    parsed: dict[str, str] | None = None
+    if mapping:
+        try:
+            parsed = json.loads(mapping)
+        except ValueError:
+            raise ValidationProblem("mapping must be a JSON object", field="mapping") from None
+        if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
+            raise ValidationProblem("mapping must map column names to field names", field="mapping")
+    size = importer.file_size(file.file)
+    if background or (background is None and import_jobs.runs_in_background(size)):
+        # The job carries the stated date format in its mapping, as the patient import's does.
+        job_mapping = {**(parsed or {}), "date_format": date_format} if date_format else parsed
+        job = import_jobs.start_import_job(ctx, kind, file.file, filename=file.filename or "",
+                                           location_code=location_code, source=source, mapping=job_mapping,
+                                           dry_run=dry_run, encoding=encoding)
+        return JSONResponse(import_jobs.job_out(job), status_code=202,
+                            headers={"Location": f"/api/v1/care/imports/{job.id}"})
+    report = importing.run_care_import(ctx, kind, file.file, filename=file.filename or "",
+                                       location_code=location_code, source=source, mapping=parsed, dry_run=dry_run,
+                                       encoding=encoding, date_format=date_format)
+    return JSONResponse(jsonable_encoder(report.to_dict()))
+
+
+@router.get("/imports/{job_id}")
+def get_import_job(job_id: str, ctx: Context = Depends(permission(CARE_ENROL))) -> dict[str, object]:
+    """A queued programme import: status (queued, running, done, failed), progress, the report when done."""
+    return import_jobs.job_out(import_jobs.get_import_job(ctx, parse_id(job_id, "import job"), CARE_ENROL))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, or_, select
@@ -90,89 +90,131 @@ def _active_in(month: str) -> Any:
             or_(CareEnrolment.end_date.is_(None), CareEnrolment.end_date >= months.first_day(month)))
 
 
+# Above this many enrolments the facts are read for the whole month (or organisation) in one
+# set-based pass and filtered here, instead of an IN list per id: one scan beats 20,000 bound
+# parameters (and PostgreSQL's 65,535-parameter limit), and it is what a month-end close asks for.
+WHOLE_MONTH_FROM = 2000
+
+
+def _by_ids(column: Any, ids: Any, many: bool) -> tuple[Any, ...]:
+    """A condition restricting `column` to `ids`, or none when the caller reads them all."""
+    return () if many else (column.in_(list(ids)),)
+
+
 def inputs_for(session: Session, month: str, enrolments: list[CareEnrolment]) -> list[rules.MonthInput]:
-    """The engine's inputs for these enrolments' month (one query per kind of fact)."""
-    ids = [e.id for e in enrolments]
+    """The engine's inputs for these enrolments' month: one set-based query per kind of fact
+    (minutes per enrolment and role, consents, problems, earlier approvals, RPM data days)."""
+    ids = {e.id for e in enrolments}
     if not ids:
         return []
+    many = len(ids) > WHOLE_MONTH_FROM
+    conn = session.connection()  # Core rows: no ORM row processing for tens of thousands of facts
+    org = enrolments[0].org_id  # Core statements name the organisation themselves
     first, last = months.first_day(month), months.last_day(month)
     minutes: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
     interactive: set[uuid.UUID] = set()
-    for eid, role, total, inter in session.execute(
+    for eid, role, total, inter in conn.execute(
             select(CareTimeEntry.enrolment_id, CareTimeEntry.role, func.sum(CareTimeEntry.minutes),
                    func.max(case((CareTimeEntry.interactive.is_(True), 1), else_=0)))
-            .where(CareTimeEntry.enrolment_id.in_(ids), CareTimeEntry.service_month == month,
+            .where(CareTimeEntry.org_id == org, *_by_ids(CareTimeEntry.enrolment_id, ids, many),
+                   CareTimeEntry.service_month == month,
                    CareTimeEntry.voided.is_(False))
             .group_by(CareTimeEntry.enrolment_id, CareTimeEntry.role)):
+        if eid not in ids:
+            continue
         minutes[(eid, role)] += int(total or 0)
         if inter:
             interactive.add(eid)
     # Complex CCM needs the care plan established or substantially revised in the month.
     revised = careplan.revised_in(session, month, [e.id for e in enrolments if e.program == "ccm" and e.complex])
-    consents = {c.id: c for c in session.scalars(select(CareConsent).where(
-        CareConsent.id.in_({e.consent_id for e in enrolments})))}
-    problems: dict[uuid.UUID, list[CareProblem]] = defaultdict(list)
-    for p in session.scalars(select(CareProblem).where(CareProblem.patient_id.in_({e.patient_id for e in enrolments}))):
-        problems[p.patient_id].append(p)
-    setup_done = {eid for eid, codes in session.execute(
-        select(CareMonth.enrolment_id, CareMonth.codes).where(CareMonth.enrolment_id.in_(ids),
+    consent_ids = {e.consent_id for e in enrolments}
+    # A consent counts when obtained by the month's last day (its UTC date, as before): the
+    # database compares, so no timestamp is converted here.
+    by = datetime.combine(last + timedelta(days=1), time(0), UTC)
+    consented = {cid for cid in conn.scalars(
+        select(CareConsent.id).where(CareConsent.org_id == org, CareConsent.obtained_at < by,
+                                     *_by_ids(CareConsent.id, consent_ids, many)))
+        if cid in consent_ids}
+    patient_ids = {e.patient_id for e in enrolments}
+    problems: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for p in conn.execute(select(CareProblem.patient_id, CareProblem.expected_months, CareProblem.high_risk,
+                                    CareProblem.resolved_on)
+                             .where(CareProblem.org_id == org, *_by_ids(CareProblem.patient_id, patient_ids, many))):
+        if p.patient_id in patient_ids:
+            problems[p.patient_id].append(p)  # eligibility_of reads these three attributes
+    setup_done = {eid for eid, codes in conn.execute(
+        select(CareMonth.enrolment_id, CareMonth.codes).where(CareMonth.org_id == org,
+                                                              *_by_ids(CareMonth.enrolment_id, ids, many),
                                                               CareMonth.month < month))
-        if rules.RPM_SETUP in (codes or {})}
+        if eid in ids and rules.RPM_SETUP in (codes or {})}
     device: dict[uuid.UUID, list[int]] = defaultdict(list)
-    rpm_enrolments = [e for e in enrolments if e.program == "rpm"]
+    rpm_periods = {e.id: (months.rpm_periods_ending_in(e.start_date, month), e.end_date)
+                   for e in enrolments if e.program == "rpm"}
     for index in (0, 1):  # at most two 30-day periods end in one month
-        periods = {e.id: ps[index] for e in rpm_enrolments
-                   if len(ps := months.rpm_periods_ending_in(e.start_date, month)) > index
-                   and (e.end_date is None or ps[index][1] <= e.end_date)}
+        periods = {eid: ps[index] for eid, (ps, end) in rpm_periods.items()
+                   if len(ps) > index and (end is None or ps[index][1] <= end)}
         days = rpm.data_days_in(session, list(periods), periods)
         for eid in periods:
             device[eid].append(days.get(eid, 0))
     out = []
     for e in enrolments:
-        consent = consents.get(e.consent_id)
+        eid, program, patient = e.id, e.program, e.patient_id  # each ORM attribute read once
         out.append(rules.MonthInput(
-            key=e.id, patient=e.patient_id, practitioner=e.provider_id, program=e.program,
-            staff_minutes=minutes[(e.id, "staff")], practitioner_minutes=minutes[(e.id, "practitioner")],
-            interactive=e.id in interactive,
-            consent=consent is not None and consent.obtained_at.date() <= last,
+            key=eid, patient=patient, practitioner=e.provider_id, program=program,
+            staff_minutes=minutes[(eid, "staff")], practitioner_minutes=minutes[(eid, "practitioner")],
+            interactive=eid in interactive, consent=e.consent_id in consented,
             initiating_visit=e.initiating_visit_on <= last,
-            eligible=eligibility_of(problems[e.patient_id], first).allows(e.program),
-            complex=e.complex, plan_revised=e.id in revised, device_days=tuple(device.get(e.id, ())),
-            setup_billed=e.rpm_setup_billed or e.id in setup_done))
+            eligible=eligibility_of(problems[patient], first).allows(program),
+            complex=e.complex, plan_revised=eid in revised, device_days=tuple(device.get(eid, ())),
+            setup_billed=e.rpm_setup_billed or eid in setup_done))
     return out
 
 
 def _month_rows(session: Session, ctx: Context, month: str, permission: str, *, patient_id: uuid.UUID | None,
                 provider_id: uuid.UUID | None, location_id: uuid.UUID | None) -> list[PreviewRow]:
     scope = ctx.scope(permission)
-    q = select(CareEnrolment).where(*_active_in(month))
+    if location_id is not None:
+        ctx.require(permission, location_id, what="location")
+    q = select(CareEnrolment.patient_id).where(*_active_in(month))
     if patient_id is not None:
         q = q.where(CareEnrolment.patient_id == patient_id)
     if provider_id is not None:
         q = q.where(CareEnrolment.provider_id == provider_id)
     if location_id is not None:
-        ctx.require(permission, location_id, what="location")
         q = q.where(CareEnrolment.location_id == location_id)
     elif scope is not None:
         q = q.where(CareEnrolment.location_id.in_(list(scope)))
-    wanted = list(session.scalars(q))
+    # One load: every enrolment this month of the patients the filter names (exclusions span a
+    # patient's enrolments, so the engine sees them all), then the filter again, here, for the rows.
+    everything = list(session.scalars(select(CareEnrolment).where(
+        *_active_in(month), CareEnrolment.patient_id.in_(q.scalar_subquery()))))
+
+    def shown(e: CareEnrolment) -> bool:
+        return ((patient_id is None or e.patient_id == patient_id)
+                and (provider_id is None or e.provider_id == provider_id)
+                and (e.location_id == location_id if location_id is not None
+                     else scope is None or e.location_id in scope))
+
+    wanted = [e for e in everything if shown(e)]
     if not wanted:
         return []
-    # The engine sees every enrolment of these patients this month (exclusions span them).
-    everything = list(session.scalars(select(CareEnrolment).where(
-        *_active_in(month), CareEnrolment.patient_id.in_({e.patient_id for e in wanted}))))
     results = {r.key: r for r in rules.bill_month(inputs_for(session, month, everything), months.first_day(month),
                                                   engine_settings(session, ctx.org_id))}
-    approved = set(session.scalars(select(CareMonth.enrolment_id).where(
-        CareMonth.month == month, CareMonth.enrolment_id.in_([e.id for e in wanted]))))
+    wanted_ids = {e.id for e in wanted}
+    approved = {eid for eid in session.scalars(select(CareMonth.enrolment_id).where(
+        CareMonth.month == month, *_by_ids(CareMonth.enrolment_id, wanted_ids, len(wanted_ids) > WHOLE_MONTH_FROM)))
+        if eid in wanted_ids}
     names = patients.names(session.connection(), ctx.org_id, list({e.patient_id for e in wanted}))
-    zones: dict[uuid.UUID, str] = {}
+    # Days left depend on the location's zone only: once per location, not per row.
+    month_last = months.last_day(month)
+    today_at: dict[uuid.UUID, date] = {}
     rows = []
     for e in wanted:
-        zone = zones.setdefault(e.location_id, location_zone(session, ctx, e.location_id))
-        today = months.local_date(now(), zone)
-        end = min(months.last_day(month), e.end_date or months.last_day(month))
-        left = 0 if today > end else months.days_left(month, today) - (months.last_day(month) - end).days
+        if e.location_id not in today_at:
+            today_at[e.location_id] = months.local_date(now(), location_zone(session, ctx, e.location_id))
+        today = today_at[e.location_id]
+        end = min(month_last, e.end_date or month_last)
+        left = 0 if today > end else months.days_left(month, today) - (month_last - end).days
         first, last_name, mrn, _dob = names.get(e.patient_id, ("?", "?", "", date.min))
         rows.append(PreviewRow(e, results[e.id], e.id in approved, f"{last_name}, {first}", mrn, max(left, 0)))
     return rows
@@ -251,11 +293,14 @@ def approve_month(ctx: Context, month: str, *, location_id: uuid.UUID | None = N
         uncharged = list(session.scalars(select(CareMonth.id).where(
             CareMonth.month == month, CareMonth.charges_created.is_(False),
             CareMonth.enrolment_id.in_([r.enrolment.id for r in rows if r.approved]))))
+        over: dict[uuid.UUID, bool] = {}  # per location: the month is over there (one zone lookup each)
         for r in rows:
             if r.approved or not r.result.billable:
                 continue
-            zone = location_zone(session, ctx, r.enrolment.location_id)
-            if months.local_date(now(), zone) <= months.last_day(month):
+            loc = r.enrolment.location_id
+            if loc not in over:
+                over[loc] = months.local_date(now(), location_zone(session, ctx, loc)) > months.last_day(month)
+            if not over[loc]:
                 raise ValidationProblem(f"{month} is not over yet at the enrolment's location", field="month")
             cm = CareMonth(org_id=ctx.org_id, enrolment_id=r.enrolment.id, patient_id=r.enrolment.patient_id,
                            provider_id=r.enrolment.provider_id, month=month, codes=dict(r.result.codes),

@@ -347,3 +347,32 @@ class CarePlanVersionOut(_Out):
     effective_on: date
     author_name: str
     created_at: datetime
+class ReviewItemOut(BaseModel):
+    enrolment_id: uuid.UUID
+    patient_id: uuid.UUID
+    patient_name: str
+    mrn: str
+    program: str
+    minutes: int
+    codes: dict[str, int]
+    next_code: str | None
+    minutes_to_next: int | None = Field(description="Minutes still needed for the next code")
+    reasons: list[str]
+    days_left: int
+
+
+class ReviewGroupOut(BaseModel):
+    key: str = Field(description="The practitioner's id, or the coordinator's name")
+    name: str
+    minutes: int = Field(description="Minutes counted on these enrolments this month (a coordinator: their own)")
+    reached: list[ReviewItemOut] = Field(description="Reached a code")
+    close: list[ReviewItemOut] = Field(description="A few minutes short of the next code (fewest first)")
+    miss: list[ReviewItemOut] = Field(description="Will not reach a code this month as things stand")
+    errors: list[ReviewItemOut] = Field(description="An exclusion a person must resolve")
+
+
+class MonthReviewOut(BaseModel):
+    month: str
+    short_window_minutes: int
+    practitioners: list[ReviewGroupOut]
+    coordinators: list[ReviewGroupOut]

@@ -9,13 +9,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
-from praxis.care import careplan, closing, months, packet, rules, service, timing, views
+from praxis.care import careplan, closing, importing, months, packet, review, service, timing, views
 from praxis.care.permissions import CARE_APPROVE, CARE_ENROL, CARE_LOG, CARE_PLAN, CARE_READ
 from praxis.care.schemas import CarePlanIn, EnrolmentIn, TimeEntryIn
+from praxis.patients import import_jobs, importer
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.errors import NotFound, ProblemError
@@ -27,6 +29,7 @@ from praxis.web.templating import register_nav, render
 router = Router(include_in_schema=False)
 register_nav("Care", "/care", CARE_READ)
 register_nav("Care month", "/care/month", CARE_APPROVE)
+register_nav("Care import", "/care/import", CARE_ENROL)
 
 
 def _month(month: str | None) -> str:
@@ -108,19 +111,14 @@ def month_review(request: Request, month: str | None = None, ctx: Context = Depe
     month = _month(month) if month else _previous(_month(None))
     rows = closing.billing_preview(ctx, month)
     settings = closing.get_settings(ctx)
-    short = {r.key for r in rules.few_minutes_short([r.result for r in rows], settings)}
+    group_of = review.classify(rows, settings)
     groups: dict[str, list[Any]] = {"errors": [], "reached": [], "close": [], "miss": []}
     for r in rows:
-        if r.result.error:
-            groups["errors"].append(r)
-        elif r.result.billable:
-            groups["reached"].append(r)
-        elif r.result.key in short:
-            groups["close"].append(r)
-        else:
-            groups["miss"].append(r)
+        groups[group_of[r.enrolment.id]].append(r)
+    month_review = review.build_review(ctx, month, rows, settings)
     approved = {m.enrolment_id: m for m in closing.list_approved(ctx, month)}
     return render(request, "care/month.html", {"month": month, "groups": groups, "approved": approved,
+                                               "review": month_review,
                                                "message": request.query_params.get("approved", "")})
 
 
@@ -340,3 +338,77 @@ def audit_packet_pdf(patient_id: str, month: str, ctx: Context = Depends(permiss
     pdf = packet.audit_packet(ctx, parse_id(patient_id, "patient"), months.parse_month(month))
     return Response(pdf.content, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{pdf.filename}"'})
+
+
+# --- programme import (issue 16 item 9) -------------------------------------------------------------
+
+IMPORT_KINDS = {"care_enrolments": "Enrolled patients and consents", "care_time": "Past time logs"}
+
+
+def _import_locations(ctx: Context) -> list[Any]:
+    from praxis.practice.service import list_locations
+
+    return list_locations(ctx, permission=CARE_ENROL)
+
+
+@router.get("/care/import")
+def import_page(request: Request, ctx: Context = Depends(permission(CARE_ENROL))) -> Response:
+    return render(request, "care/import.html", {"kinds": IMPORT_KINDS, "locations": _import_locations(ctx),
+                                                "form": {}, "report": None, "job": None, "error": "", "upload": ""})
+
+
+@router.post("/care/import")
+async def import_run(request: Request, ctx: Context = Depends(permission(CARE_ENROL))) -> Response:
+    """Check (dry run) a new file, or apply the kept one: the file is kept (encrypted) between the
+    two steps, as on the patient import; a large file goes to the worker and the page polls it."""
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    kind = values.get("kind") if values.get("kind") in IMPORT_KINDS else "care_enrolments"
+    file = form.get("file")
+    upload = values.get("upload", "")
+    report, job, error, data, filename = None, None, "", None, ""
+    if isinstance(file, UploadFile) and file.filename:
+        filename, data, upload, dry_run = file.filename, file.file, "", True
+    else:
+        dry_run = "apply" not in values
+        stashed = await run_in_threadpool(importer.open_upload, ctx, upload) if upload else None
+        if stashed:
+            filename, data = stashed
+        else:
+            upload = ""
+    if data is None:
+        error = "Choose a CSV or Excel file"
+    else:
+        try:
+            date_format = values.get("date_format") or None
+            if not upload:
+                importer.check_size(data, filename)
+                upload = await run_in_threadpool(importer.stash_upload, ctx, filename, data)
+            if import_jobs.runs_in_background(importer.file_size(data)):
+                job = await run_in_threadpool(lambda: import_jobs.start_import_job(
+                    ctx, kind, data, filename=filename, location_code=values.get("location_code", ""),
+                    mapping={"date_format": date_format} if date_format else None, dry_run=dry_run,
+                    upload_token=upload))
+            else:
+                report = await run_in_threadpool(lambda: importing.run_care_import(
+                    ctx, kind, data, filename=filename, location_code=values.get("location_code", ""),
+                    dry_run=dry_run, date_format=date_format))
+        except ProblemError as exc:
+            error = exc.detail
+        finally:
+            if data is not None and not isinstance(file, UploadFile):
+                data.close()
+    if report is not None and report.applied:
+        await run_in_threadpool(importer.discard_upload, ctx, upload)
+        upload = ""
+    return render(request, "care/import.html", {
+        "kinds": IMPORT_KINDS, "locations": await run_in_threadpool(_import_locations, ctx), "form": values,
+        "kind": kind, "report": report.to_dict() if report else None, "error": error, "upload": upload,
+        "job": import_jobs.job_out(job) if job else None, "filename": filename}, status_code=422 if error else 200)
+
+
+@router.get("/care/import/jobs/{job_id}")
+def import_job_status(request: Request, job_id: str, ctx: Context = Depends(permission(CARE_ENROL))) -> Response:
+    """The progress panel of a queued programme import (htmx polls it until the job is finished)."""
+    job = import_jobs.get_import_job(ctx, parse_id(job_id, "import job"), CARE_ENROL)
+    return render(request, "care/_import_job.html", {"job": import_jobs.job_out(job)})

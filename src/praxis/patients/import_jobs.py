@@ -1,9 +1,12 @@
 """Large imports run in the worker (issue 17 finding 8).
 
-A file over `settings.import_background_bytes` is kept in the encrypted upload store and an
+Shared by every spreadsheet import (patients, coverages, and the kinds other domains register
+with `register_kind`, e.g. the care programme import). A file over
+`settings.import_background_bytes` is kept in the encrypted upload store and an
 ImportJob row is queued with an outbox message in the same transaction; the worker streams the
-file through `importer.run_import` (all or nothing, as always) acting as the person who asked, and
-writes its progress to the job row, which the import screen polls (htmx) and the API returns.
+file through the kind's runner (`importer.run_import` for patients; all or nothing, as always)
+acting as the person who asked, and writes its progress to the job row, which the import screen
+polls (htmx) and the API returns.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
 from praxis.patients import importer
-from praxis.patients.import_uploads import discard_upload, open_upload, stash_upload
+from praxis.patients.import_uploads import UPLOAD_PERMISSIONS, discard_upload, open_upload, stash_upload
 from praxis.patients.models import ImportJob
 from praxis.patients.permissions import PATIENTS_IMPORT
 from praxis.platform import outbox
@@ -31,6 +36,30 @@ from praxis.practice.models import Location
 log = logging.getLogger("praxis.import")
 TOPIC = "patients.import_job"
 PROGRESS_EVERY_SECONDS = 1.0
+# The import's stages before it writes (every other stage name is a kind being written).
+READING_STAGES = ("read", "validate", "done")
+
+
+@dataclass(frozen=True)
+class ImportKind:
+    """An import the worker can run: the permission it needs at the job's location and the
+    function that runs it (`importer.run_import`'s signature, returning an ImportReport)."""
+
+    permission: str
+    runner: Callable[..., importer.ImportReport]
+
+
+KINDS: dict[str, ImportKind] = {
+    "patients": ImportKind(PATIENTS_IMPORT, importer.run_import),
+    "coverages": ImportKind(PATIENTS_IMPORT, importer.run_import),
+}
+
+
+def register_kind(kind: str, permission: str, runner: Callable[..., importer.ImportReport]) -> None:
+    """Let another domain's spreadsheet import use the jobs, the upload store and the worker
+    (called by wiring: e.g. the care import registers its kinds with care:enrol)."""
+    KINDS[kind] = ImportKind(permission, runner)
+    UPLOAD_PERMISSIONS.add(permission)
 
 
 def runs_in_background(size: int) -> bool:
@@ -44,8 +73,9 @@ def start_import_job(ctx: Context, kind: importer.Kind, data: bytes | BinaryIO, 
     """Queue an import for the worker; returns the job (status "queued"). The caller's permission
     for the location is checked now, and the worker acts with that same scope. `upload_token`
     names a file already in the upload store (the import screen keeps one per upload)."""
-    if kind not in ("patients", "coverages"):
-        raise ValidationProblem("kind must be patients or coverages", field="kind")
+    if kind not in KINDS:
+        raise ValidationProblem(f"kind must be one of {', '.join(KINDS)}", field="kind")
+    needed = KINDS[kind].permission
     importer.check_text_inputs(location_code=location_code, source=source, encoding=encoding, filename=filename,
                                mapping=mapping)
     importer.check_size(data, filename)
@@ -53,10 +83,10 @@ def start_import_job(ctx: Context, kind: importer.Kind, data: bytes | BinaryIO, 
         location = session.scalars(select(Location).where(Location.code == location_code)).first()
         if location is None:
             raise NotFound(f"No location with code {location_code!r}", field="location")
-        ctx.require(PATIENTS_IMPORT, location.id, what="location")
+        ctx.require(needed, location.id, what="location")
         location_id = location.id
     token = upload_token or stash_upload(ctx, filename, data)
-    scope = ctx.scope(PATIENTS_IMPORT)
+    scope = ctx.scope(needed)
     with unit_of_work(ctx) as session:
         job = ImportJob(org_id=ctx.org_id, kind=kind, source_name=(source or "import").strip()[:60] or "import",
                         location_id=location_id, location_code=location_code, filename=filename[:255],
@@ -71,14 +101,16 @@ def start_import_job(ctx: Context, kind: importer.Kind, data: bytes | BinaryIO, 
         return job
 
 
-def get_import_job(ctx: Context, job_id: uuid.UUID) -> ImportJob:
+def get_import_job(ctx: Context, job_id: uuid.UUID, permission: str = PATIENTS_IMPORT) -> ImportJob:
     """A job of the caller's organisation at a location where they may import (404 otherwise: its
-    report names patients); needs the import permission."""
-    if not ctx.has(PATIENTS_IMPORT):
-        raise Forbidden(f"Permission {PATIENTS_IMPORT} required")
+    report names patients); needs the import permission. Each domain reads its own kinds' jobs
+    (`permission` names the domain's import permission): another domain's job is not found."""
+    if not ctx.has(permission):
+        raise Forbidden(f"Permission {permission} required")
     with unit_of_work(ctx) as session:
         job = get_or_404(session, ImportJob, job_id, "import job")
-        if not ctx.can(PATIENTS_IMPORT, job.location_id):
+        kind = KINDS.get(job.kind)
+        if kind is None or kind.permission != permission or not ctx.can(permission, job.location_id):
             raise NotFound("No such import job", field="import job")
         return job
 
@@ -105,7 +137,7 @@ def _context(job: ImportJob) -> Context:
     scope = None if job.import_scope is None else frozenset(uuid.UUID(x) for x in job.import_scope)
     return Context(org_id=job.org_id, actor_id=job.actor_id, actor_type=job.actor_type,
                    actor_name=job.actor_name or "import job", roles=("import_job",),
-                   permissions={PATIENTS_IMPORT: scope}, reason=f"import job {job.id}")
+                   permissions={KINDS[job.kind].permission: scope}, reason=f"import job {job.id}")
 
 
 def handle_import_job(org_id: uuid.UUID | None, payload: dict[str, Any]) -> None:
@@ -117,6 +149,10 @@ def handle_import_job(org_id: uuid.UUID | None, payload: dict[str, Any]) -> None
     with session_scope(org_id) as s:
         job = s.scalars(select(ImportJob).where(ImportJob.id == job_id)).first()
         if job is None or job.status in ("done", "failed"):
+            return
+        if job.kind not in KINDS:  # a kind nobody registered (wiring) cannot run: say so
+            job.status, job.stage, job.finished_at = "failed", "done", now()
+            job.error = f"No importer for {job.kind!r}"
             return
         job.status, job.stage = "running", "read"
         s.flush()
@@ -140,16 +176,16 @@ def handle_import_job(org_id: uuid.UUID | None, payload: dict[str, Any]) -> None
             return
         last[0] = time.monotonic()
         try:
-            _update(org_id, job_id, stage="write" if stage in ("patients", "coverages") else stage,
+            _update(org_id, job_id, stage="write" if stage not in READING_STAGES else stage,
                     done_rows=done, total_rows=total)
         except Exception:  # progress is a courtesy: it must never break the import
             log.warning("import job progress not recorded", exc_info=True)
 
     try:
         with fh:
-            report = importer.run_import(ctx, job.kind, fh, filename=filename, location_code=job.location_code,
-                                         source=job.source_name, mapping=job.mapping, dry_run=job.dry_run,
-                                         encoding=job.encoding, progress=progress)
+            report = KINDS[job.kind].runner(ctx, job.kind, fh, filename=filename, location_code=job.location_code,
+                                            source=job.source_name, mapping=job.mapping, dry_run=job.dry_run,
+                                            encoding=job.encoding, progress=progress)
     except ProblemError as exc:
         _update(org_id, job_id, status="failed", stage="done", finished_at=now(), error=exc.detail[:2000])
         return

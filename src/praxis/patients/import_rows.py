@@ -121,9 +121,11 @@ def _key(header: str) -> str:
     return re.sub(r"[^a-z0-9]", "", header.lower())
 
 
-def guess_mapping(headers: list[str], kind: str) -> dict[str, str]:
-    """header -> field for headers we recognise; exact field names win over aliases."""
-    fields = FIELDS[kind]
+def guess_mapping(headers: list[str], kind: str, fields: dict[str, tuple[str, ...]] | None = None
+                  ) -> dict[str, str]:
+    """header -> field for headers we recognise; exact field names win over aliases. `fields`
+    (field -> aliases) serves another domain's import; by default the kind's own."""
+    fields = fields if fields is not None else FIELDS[kind]
     mapping: dict[str, str] = {}
     taken: set[str] = set()
     for exact in (True, False):
@@ -232,8 +234,11 @@ def check_mapping(headers: list[str], mapping: dict[str, str], kind: str) -> dic
 # --- reading ----------------------------------------------------------------------------------------
 
 
-def read_table(data: bytes | BinaryIO, filename: str = "", encoding: str = "utf-8") -> Table:
+def read_table(data: bytes | BinaryIO, filename: str = "", encoding: str = "utf-8", sheet: str | None = None
+               ) -> Table:
     """Open a CSV or XLSX file (bytes or a seekable binary file) as headers and re-iterable rows.
+    A workbook's first sheet is read, or the first whose name contains `sheet` (letters and digits
+    compared, case ignored) when one does: one workbook can carry two tables.
 
     The header and the format are checked here; each pass over `rows` streams the file again and
     raises ImportFileError at the first unreadable line (encoding, NUL byte, broken CSV quoting)."""
@@ -242,7 +247,7 @@ def read_table(data: bytes | BinaryIO, filename: str = "", encoding: str = "utf-
     head = source.read(8)
     source.seek(0)
     if head.startswith(b"PK\x03\x04"):
-        return _read_xlsx(source)
+        return _read_xlsx(source, sheet)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise ImportFileError("Old Excel .xls files are not supported: save the sheet as .xlsx or CSV")
     if filename.lower().endswith(".xlsx"):
@@ -315,7 +320,15 @@ def _sniff_lines(source: BinaryIO, encoding: str) -> Iterator[str]:
         return
 
 
-def _read_xlsx(source: BinaryIO) -> Table:
+def _pick_sheet(book: Any, sheet: str | None) -> Any:
+    if sheet:
+        for ws in book.worksheets:
+            if _key(sheet) in _key(ws.title):
+                return ws
+    return book.worksheets[0]
+
+
+def _read_xlsx(source: BinaryIO, sheet: str | None = None) -> Table:
     import openpyxl  # imported lazily: only spreadsheet imports need it
 
     def open_sheet() -> Any:
@@ -327,7 +340,7 @@ def _read_xlsx(source: BinaryIO) -> Table:
 
     wb = open_sheet()
     try:
-        it: Iterator[tuple[Any, ...]] = wb.worksheets[0].iter_rows(values_only=True)
+        it: Iterator[tuple[Any, ...]] = _pick_sheet(wb, sheet).iter_rows(values_only=True)
         try:
             headers = ["" if h is None else str(h).strip() for h in next(it)]
         except StopIteration:
@@ -339,7 +352,7 @@ def _read_xlsx(source: BinaryIO) -> Table:
     def data_rows() -> Iterator[list[Any]]:
         book = open_sheet()
         try:
-            rows = book.worksheets[0].iter_rows(values_only=True)
+            rows = _pick_sheet(book, sheet).iter_rows(values_only=True)
             next(rows, None)
             for r in rows:
                 if any(c not in (None, "") for c in r):
@@ -452,6 +465,10 @@ def _bounded_text(v: dict[str, Any], clean: dict[str, Any], bad: Reporter,
             bad(fname, f"longer than {limit} characters")
         clean[fname] = text
 
+
+# For other domains' imports (care): the same cell reading, formula guard and error reporting.
+extract_cells = _extract
+row_reporter = _reporter
 
 Checked = tuple[int, dict[str, Any] | None, list[RowError]]
 """(row number, clean values or None when the row has problems, every problem of the row)"""

@@ -26,6 +26,9 @@ from praxis.platform.errors import Forbidden
 from praxis.platform.settings import get_settings
 
 UPLOAD_TTL_SECONDS = 6 * 3600
+# The permissions whose holders may keep and read import files: the patient import's, and those
+# other domains' imports add (import_jobs.register_kind), e.g. care:enrol for the care import.
+UPLOAD_PERMISSIONS: set[str] = {PATIENTS_IMPORT}
 _TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
@@ -34,7 +37,7 @@ def _folder(org_id: uuid.UUID) -> Path:
 
 
 def _require(ctx: Context) -> None:
-    if not ctx.has(PATIENTS_IMPORT):
+    if not any(ctx.has(p) for p in UPLOAD_PERMISSIONS):
         raise Forbidden(f"Permission {PATIENTS_IMPORT} required")
 
 

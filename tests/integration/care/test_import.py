@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from praxis.care import closing, importing
+from praxis.care import closing, importing, rules
 from praxis.care.models import CareConsent, CareEnrolment, CareProblem, CareTimeEntry
 from praxis.patients import import_jobs
 from praxis.patients import service as patients
@@ -98,7 +98,12 @@ def test_csv_enrolments_then_time_logs_dry_run_apply_and_rerun(world):
     rows = {(r.enrolment.patient_id, r.enrolment.program): r.result for r in closing.billing_preview(coord, "2025-05")}
     assert rows[(people[0].id, "ccm")].codes == {"99490": 1}  # 15 + 6 = 21 minutes
     assert rows[(people[0].id, "rpm")].codes.get("99457") == 1  # 21 interactive minutes
-    assert rows[(people[1].id, "ccm")].codes == {"99487": 1}  # complex, revised, 65 minutes
+    # Complex and 65 minutes, but the plan revision was logged as an activity in the old system:
+    # 99487 needs a care-plan version in Praxis (decision 43), so the month bills ordinary CCM
+    # and says why.
+    tom_month = rows[(people[1].id, "ccm")]
+    assert tom_month.codes == {"99490": 1, "99439": 2}
+    assert rules.NO_CARE_PLAN_REVISION in tom_month.reasons
 
 
 def test_row_errors_name_row_and_column_and_nothing_is_written(world):

@@ -11,12 +11,17 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from praxis.formats.hl7v2 import AckError, HL7ParseError, Message, build_ack, parse_message
 from praxis.interop.hl7.adt import FIELD_LOCATIONS, ExternalId, external_id, patient_fields
@@ -28,6 +33,7 @@ from praxis.platform.clock import now
 from praxis.platform.context import Context, system_context
 from praxis.platform.db import get_or_404, session_scope
 from praxis.platform.errors import ProblemError, ValidationProblem
+from praxis.platform.hotsql import HotStatement
 from praxis.platform.ids import new_id
 from praxis.platform.uow import unit_of_work, write_lock
 
@@ -92,8 +98,25 @@ def _header_only(text: str) -> Message | None:
         return None
 
 
-def receive(data: bytes, routes: Routes) -> str | None:
-    """Handle one inbound block; the ACK to send back (None when not even MSH is readable)."""
+@dataclass(eq=False)
+class Inbound:
+    """One received block on its way through the pipeline (see `receive_many`)."""
+
+    text: str
+    msg: Message
+    route: Route
+    sender: str
+    control_id: str
+    preset: Outcome | None = None  # decided before processing (a body that does not parse: AR)
+    message_id: uuid.UUID | None = None
+    first: Inbound | None = None  # a second copy in the same batch: answered with the first's ACK
+    ack: str | None = None
+
+
+def prepare(data: bytes, routes: Routes) -> Inbound | str | None:
+    """Decode, parse and route one block. Returns the work item to store and process, or the
+    answer itself when nothing is to be stored (unknown facility, no MSH-10, a NUL byte), or
+    None when not even MSH is readable (there is no one to address an answer to)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -116,12 +139,7 @@ def receive(data: bytes, routes: Routes) -> str | None:
         if route is None or not header.control_id:
             return _ack(header, outcome)
         # Kept like any other message (raw, rejected) so the sender's fix can be compared with it.
-        stored_id, stored_ack, is_new = _store(route.org_id, header, text)
-        if not is_new:
-            return stored_ack or _ack(header, outcome)
-        ack = _ack(header, outcome)
-        _finish(route.org_id, stored_id, outcome, ack)
-        return ack
+        return Inbound(text, header, route, _sender(header), header.control_id[:199], preset=outcome)
     route = routes.get(msg.sending_facility)
     if route is None:
         # No organisation: nothing tenant-scoped may store it. Refused, logged without content.
@@ -143,15 +161,251 @@ def receive(data: bytes, routes: Routes) -> str | None:
             msg,
             Outcome("AR", "MSH-10 required", (AckError("101", "MSH-10 message control id is required", "MSH", 1, 10),)),
         )
-    stored_id, stored_ack, is_new = _store(route.org_id, msg, text)
-    if is_new:
-        return _process_stored(route, stored_id, msg)
-    if stored_ack:
-        return stored_ack  # a resend: answered as the first time, applied once
+    return Inbound(text, msg, route, _sender(msg), msg.control_id[:199])
+
+
+def receive(data: bytes, routes: Routes) -> str | None:
+    """Handle one inbound block; the ACK to send back (None when not even MSH is readable)."""
+    item = prepare(data, routes)
+    if not isinstance(item, Inbound):
+        return item
+    receive_many([item])
+    return item.ack
+
+
+def receive_many(items: list[Inbound]) -> None:
+    """Store, apply and finish a batch of prepared messages (the listener's group commit); each
+    item's `ack` is set once its outcome is committed. Raises when the database fails: then no
+    ACK may be sent, and the senders resend.
+
+    Per organisation: (1) one transaction stores every new message raw (status `received`) and
+    finds the resends; (2) one transaction applies them in order, each through `_dispatch`, and
+    writes each row's outcome and ACK; a message whose handler needs its own transactions (A40,
+    anything not in `BATCHED`) commits what came before it and runs alone."""
+    by_org: dict[uuid.UUID, list[Inbound]] = {}
+    for item in items:
+        by_org.setdefault(item.route.org_id, []).append(item)
+    for org_id, group in by_org.items():
+        fresh = _store_many(org_id, group)
+        _apply_many(org_id, fresh)
+        for item in group:
+            if item.first is not None:
+                item.ack = item.first.ack  # the same message twice in one batch: applied once
+
+
+_EXISTING = select(Hl7Message.sender, Hl7Message.control_id, Hl7Message.id, Hl7Message.ack)
+
+
+def _store_many(org_id: uuid.UUID, items: list[Inbound]) -> list[Inbound]:
+    """Insert the new messages raw in one transaction, before processing; answer the resends with
+    their stored ACK. Returns the items to process."""
+    seen: dict[tuple[str, str], Inbound] = {}
+    for item in items:
+        key = (item.sender, item.control_id)
+        if key in seen:
+            item.first = seen[key]
+        else:
+            seen[key] = item
+    candidates = list(seen.values())
+    senders = sorted({i.sender for i in candidates})
+    controls = sorted({i.control_id for i in candidates})
+    fresh: list[Inbound] = []
+    try:
+        with session_scope(org_id) as session:
+            # SQLite: the write lock first, or two writers both read "absent" (see _store).
+            write_lock(session)
+            found = {
+                (r.sender, r.control_id): r
+                for r in session.execute(
+                    _EXISTING.where(
+                        Hl7Message.org_id == org_id,
+                        Hl7Message.sender.in_(senders),
+                        Hl7Message.control_id.in_(controls),
+                    )
+                )
+            }
+            rows = []
+            for item in candidates:
+                row = found.get((item.sender, item.control_id))
+                if row is not None:
+                    item.message_id, item.ack = row.id, row.ack or _in_flight(item.msg)
+                    continue
+                item.message_id = new_id()
+                rows.append(_raw_row(org_id, item))
+                fresh.append(item)
+            if rows:
+                _INSERT_RAW.run_many(session.connection(), rows)
+    except IntegrityError:
+        # Another process stored one of them between our read and our insert: one at a time.
+        fresh = []
+        for item in candidates:
+            item.message_id, stored_ack, is_new = _store(org_id, item.msg, item.text)
+            if is_new:
+                fresh.append(item)
+            else:
+                item.ack = stored_ack or _in_flight(item.msg)
+    return fresh
+
+
+def _raw_row(org_id: uuid.UUID, item: Inbound) -> dict[str, Any]:
+    return {
+        "id": item.message_id,
+        "org_id": org_id,
+        "sender": item.sender,
+        "control_id": item.control_id,
+        "raw": item.text,
+        "message_type": f"{item.msg.message_type}^{item.msg.trigger_event}"[:20],
+        "status": "received",
+        "ack_code": "",
+        "ack": "",
+        "error": "",
+        "attempts": 0,
+        "patient_id": None,
+        "received_at": now(),
+        "processed_at": None,
+    }
+
+
+_INSERT_RAW = HotStatement(Hl7Message.__table__.insert())
+_FINISH = HotStatement(
+    update(Hl7Message.__table__)
+    .where(Hl7Message.__table__.c.org_id == bindparam("b_org_id"), Hl7Message.__table__.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("status"),
+        ack_code=bindparam("ack_code"),
+        ack=bindparam("ack"),
+        error=bindparam("error"),
+        attempts=Hl7Message.__table__.c.attempts + 1,
+        patient_id=bindparam("patient_id"),
+        processed_at=bindparam("processed_at"),
+    )
+)
+
+
+def _in_flight(msg: Message) -> str:
     # A copy is being processed right now (or a crash left it unprocessed: `praxis hl7 replay`).
     # Never process it a second time; the sender's retry will get the stored ACK.
     return _ack(msg, Outcome("AE", "being processed; resend later", (
         AckError("206", "this message (sender and MSH-10) is already being processed", "MSH", 1, 10),)))
+
+
+# Events whose handler writes only through `handler_session`, so they can share the batch's
+# transaction. Anything else (A40's merge opens its own units of work; a handler added without
+# this) runs alone, after the batch so far has committed.
+BATCHED: set[tuple[str, str]] = {("ADT", e) for e in REGISTER | UPDATE}
+
+
+@dataclass
+class _Batch:
+    session: Session
+    savepoints: bool
+
+
+_BATCH: ContextVar[_Batch | None] = ContextVar("hl7_batch", default=None)
+
+
+class _Redo(BaseException):
+    """A handler failed inside a batch run without savepoints: run the batch again with them.
+    (BaseException: no handler's `except Exception` may swallow it.)"""
+
+
+@contextmanager
+def handler_session(ctx: Context) -> Iterator[Session]:
+    """The unit of work a message handler writes in. Inside a batch it is the batch's
+    transaction; the handler's changes are undone on any exception escaping this block (the
+    optimistic run is redone with a SAVEPOINT per message), so a failed message changes
+    nothing and the others still commit. Outside a batch (replay) it is the handler's own
+    unit of work. Either way the SQLite write lock is taken."""
+    batch = _BATCH.get()
+    if batch is None:
+        with unit_of_work(ctx) as session:
+            # SQLite: read-then-write; take the write lock before the first read, or a concurrent
+            # writer (another connection storing a message) makes the lock upgrade fail at once.
+            # (A batch took it when it began.)
+            write_lock(session)
+            yield session
+        return
+    session = batch.session
+    session.info["ctx"] = ctx
+    if batch.savepoints:
+        with session.begin_nested():
+            yield session
+        return
+    try:
+        yield session
+    except BaseException as exc:
+        raise _Redo from exc
+
+
+def _apply_many(org_id: uuid.UUID, items: list[Inbound]) -> None:
+    run: list[Inbound] = []
+    for item in items:
+        if item.preset is None and (item.msg.message_type, item.msg.trigger_event) not in BATCHED:
+            _apply_run(org_id, run)
+            run = []
+            item.ack = _process_stored(item.route, item.message_id, item.msg)  # type: ignore[arg-type]
+        else:
+            run.append(item)
+    _apply_run(org_id, run)
+
+
+def _apply_run(org_id: uuid.UUID, items: list[Inbound]) -> None:
+    """Apply messages in one transaction: first without savepoints (one round trip fewer each);
+    if a handler fails after writing, again with a SAVEPOINT per message."""
+    if not items:
+        return
+    try:
+        acks = _apply_once(org_id, items, savepoints=False)
+    except _Redo:
+        acks = _apply_once(org_id, items, savepoints=True)
+    for item, ack in zip(items, acks, strict=True):
+        item.ack = ack
+
+
+def _apply_once(org_id: uuid.UUID, items: list[Inbound], *, savepoints: bool) -> list[str]:
+    acks: list[str] = []
+    finished: list[dict[str, Any]] = []
+    with session_scope(org_id) as session:
+        write_lock(session)
+        token = _BATCH.set(_Batch(session, savepoints))
+        try:
+            for item in items:
+                outcome = item.preset or _outcome(item.route, item.msg, item.message_id)
+                ack = _ack(item.msg, outcome)
+                acks.append(ack)
+                finished.append(_finish_row(org_id, item.message_id, outcome, ack))  # type: ignore[arg-type]
+        finally:
+            _BATCH.reset(token)
+        session.flush()
+        _FINISH.run_many(session.connection(), finished)
+    return acks
+
+
+def _outcome(route: Route, msg: Message, message_id: uuid.UUID | None) -> Outcome:
+    ctx = system_context(route.org_id, f"hl7:{_sender(msg)}"[:80])
+    try:
+        return _dispatch(ctx, route, msg)
+    except Exception:
+        if _BATCH.get() is not None and not _BATCH.get().savepoints:  # type: ignore[union-attr]
+            raise _Redo from None  # the shared transaction may hold its partial writes
+        log.exception("hl7: processing %s failed", message_id)
+        return Outcome("AE", "application error", (AckError("207", "internal error; the message is kept for replay"),))
+
+
+def _finish_row(org_id: uuid.UUID, message_id: uuid.UUID, outcome: Outcome, ack: str) -> dict[str, Any]:
+    return {
+        "b_org_id": org_id,
+        "b_id": message_id,
+        "status": {"AA": "processed", "AE": "failed", "AR": "rejected"}[outcome.code],
+        "ack_code": outcome.code,
+        "ack": ack,
+        "error": "; ".join(e.text for e in outcome.errors if e.severity == "E"),
+        "patient_id": outcome.patient_id,
+        "processed_at": now(),
+    }
+
+
+# --- one message at a time (a lost race in _store_many, A40, replay) ----------------------------
 
 
 def _store(org_id: uuid.UUID, msg: Message, text: str) -> tuple[uuid.UUID, str, bool]:
@@ -272,10 +526,7 @@ def _dispatch(ctx: Context, route: Route, msg: Message) -> Outcome:
     if mapped.errors:
         return Outcome("AE", mapped.errors[0].text[:80], tuple(mapped.errors + mapped.warnings))
     try:
-        with unit_of_work(ctx) as session:
-            # SQLite: read-then-write; take the write lock before the first read, or a concurrent
-            # writer (another connection storing a message) makes the lock upgrade fail at once.
-            write_lock(session)
+        with handler_session(ctx) as session:
             existing = _linked(session, ctx.org_id, key)
             if existing is None and event == "A08":
                 return Outcome(

@@ -10,8 +10,11 @@
   waits for its ACK before sending the next). Each client sends a mix of ADT A04 (a new patient,
   its own identifier) and A08 (an address change for one of the patients it registered
   earlier), about 60/40, every message with a unique control id.
-- Reports messages/s acknowledged AA, p50/p99 latency (send to ACK received), and the
-  listener's CPU per message (utime+stime of the listener process from /proc, over the run).
+- Reports messages/s acknowledged AA, p50/p99 latency (send to ACK received), and CPU per
+  message: the listener process's and its PostgreSQL backends' (utime+stime from /proc, over the
+  run; the backends only when the server runs on this host). On a shared, saturated host the
+  throughput is set by the CPU share the scheduler gives, so the CPU per message is the figure to
+  compare; `--src` runs another commit's listener against the same database for an A/B.
 - Then checks that every message was applied exactly once: patients = A04s sent, links = A04s,
   stored messages = messages sent (all `processed`), A08s applied (each updated patient has the
   last address its client sent), one `patient.registered` outbox event and one `patient.create`
@@ -22,6 +25,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -74,6 +78,23 @@ def _free_port() -> int:
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _pg_backends_cpu() -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to the bench database (when the server
+    runs on this host: /proc shows its processes); the bench's own connections included, idle."""
+    from sqlalchemy import text
+
+    from praxis.platform.db import get_engine
+
+    with get_engine().connect() as c:
+        pids = c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                              "AND pid <> pg_backend_pid()")).scalars().all()
+    out = {}
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError):
+            out[pid] = _cpu_seconds(pid)
+    return out
 
 
 def _message(event: str, ext_id: str, control_id: str, family: str, given: str, dob: str, street: str) -> bytes:
@@ -153,12 +174,15 @@ class Client(threading.Thread):
 
 def _drive(port: int, k: int, per_client: int, run: str, pid: int) -> tuple[dict[str, Any], list[Client]]:
     clients = [Client(port, run, i, per_client, random.Random(f"{run}-{i}")) for i in range(k)]
+    pg0 = _pg_backends_cpu()
     cpu0, t0 = _cpu_seconds(pid), time.perf_counter()
     for c in clients:
         c.start()
     for c in clients:
         c.join()
     wall, cpu = time.perf_counter() - t0, _cpu_seconds(pid) - cpu0
+    pg1 = _pg_backends_cpu()
+    pg_cpu = sum(v - pg0.get(p, 0.0) for p, v in pg1.items())
     for c in clients:
         if c.error is not None:
             raise RuntimeError(f"client failed: {c.error!r}") from c.error
@@ -181,6 +205,7 @@ def _drive(port: int, k: int, per_client: int, run: str, pid: int) -> tuple[dict
         "p50_ms": round(statistics.median(lat) * 1000, 2),
         "p99_ms": round(lat[min(total - 1, int(total * 0.99))] * 1000, 2),
         "listener_cpu_ms_per_msg": round(cpu / total * 1000, 3),
+        "postgres_cpu_ms_per_msg": round(pg_cpu / total * 1000, 3) if pg1 else None,
         "wall_s": round(wall, 2),
     }
     return row, clients
@@ -254,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--messages", type=int, default=2000, help="messages per K (split among the clients)")
     ap.add_argument("--keep", action="store_true", help="keep the database")
     ap.add_argument("--json", type=Path, default=None, help="write the rows here")
+    ap.add_argument("--src", type=Path, action="append", default=[],
+                    help="A/B: run the listener from this source tree (a `src` directory of another "
+                         "commit); repeat to compare several, each against the same fresh database")
     args = ap.parse_args(argv)
     if not args.db.startswith("postgresql"):
         print("bench_hl7_mllp: needs a PostgreSQL server URL", file=sys.stderr)
@@ -286,6 +314,28 @@ def main(argv: list[str] | None = None) -> int:
     facilities = tmp / "facilities.json"
     facilities.write_text(json.dumps({FACILITY: {"org_id": str(org.id), "location_id": str(loc.id)}}))
 
+    rows: list[dict[str, Any]] = []
+    ok = True
+    for n, src in enumerate(args.src or [None]):
+        label = f" [{src}]" if src else ""
+        listener_env = {**env, "PYTHONPATH": str(src)} if src else env
+        run_rows, run_ok = _run_listener(praxis, listener_env, facilities, tmp, org.id, args, f"{n}{label and 's'}")
+        for row in run_rows:
+            row["operation"] += label
+        rows += run_rows
+        ok = ok and run_ok
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    if not args.keep:
+        drop()
+    else:
+        print(f"kept database: {url}", file=sys.stderr)
+    return 0 if ok else 1
+
+
+def _run_listener(praxis: list[str], env: dict[str, str], facilities: Path, tmp: Path, org_id: uuid.UUID,
+                  args: Any, tag: str) -> tuple[list[dict[str, Any]], bool]:
+    """One listener process, driven with each K; then the resend and exactly-once checks."""
     port = _free_port()
     log = (tmp / "listener.log").open("wb")
     proc = subprocess.Popen([*praxis, "hl7", "listen", "--port", str(port), "--facilities", str(facilities)],
@@ -302,30 +352,28 @@ def main(argv: list[str] | None = None) -> int:
                     raise RuntimeError("listener did not start: " + (tmp / "listener.log").read_text()) from None
                 time.sleep(0.2)
         # Warm the listener (imports, pools, statement caches) outside the measured runs.
-        _, all_clients = _drive(port, 2, 20, f"warm{os.getpid()}", proc.pid)
+        _, clients = _drive(port, 2, 20, f"warm{tag}-{os.getpid()}", proc.pid)
+        _RUN_CLIENTS.extend(clients)
         for k in [int(x) for x in args.clients.split(",") if x.strip()]:
-            row, clients = _drive(port, k, max(1, args.messages // k), f"k{k}r{os.getpid()}", proc.pid)
+            row, clients = _drive(port, k, max(1, args.messages // k), f"k{k}r{tag}-{os.getpid()}", proc.pid)
             rows.append(row)
-            all_clients += clients
+            _RUN_CLIENTS.extend(clients)
             print(json.dumps(row), flush=True)
-        resend = _resend(port, all_clients)
+        resend = _resend(port, _RUN_CLIENTS)
         print(json.dumps({"resend": resend}), flush=True)
     finally:
         proc.terminate()
         proc.wait(10)
         log.close()
-    verify = _verify(org.id, all_clients)  # the warm-up's clients included: the whole organisation
+    verify = _verify(org_id, _RUN_CLIENTS)  # every client so far, warm-ups included: the whole organisation
     print(json.dumps({"verify": verify}), flush=True)
     ok = not verify["failed"] and resend["different ack"] == 0
     for row in rows:
         row["exactly_once"] = "yes" if ok else "NO"
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
-    if not args.keep:
-        drop()
-    else:
-        print(f"kept database: {url}", file=sys.stderr)
-    return 0 if ok else 1
+    return rows, ok
+
+
+_RUN_CLIENTS: list[Client] = []
 
 
 def rows(db: str | None = None, clients: str = "1,8", messages: int = 2000) -> list[dict[str, Any]]:

@@ -180,10 +180,13 @@ def _check_location(session: Session, ctx: Context, location_id: uuid.UUID | Non
     location makes the patient visible there, so it is not for someone who cannot work there."""
     if location_id is None:
         return
-    from praxis.platform.db import get_or_404
     from praxis.practice.models import Location
 
-    get_or_404(session, Location, location_id, "location")
+    # session.get: a unit of work registering many patients (an HL7 batch) reads it once. The
+    # key includes the organisation (another org's location answers like a missing one).
+    loc = session.get(Location, {"id": location_id, "org_id": ctx.org_id})
+    if loc is None:
+        raise NotFound("No such location")
     if not ctx.can(PATIENTS_WRITE, location_id):
         raise NotFound("No such location", field="preferred_location_id")
 
@@ -363,9 +366,10 @@ def _register(
     apply_fields(patient, data.model_dump(exclude={"confirm_duplicate"}))
     session.add(patient)
     session.flush()
-    link_location(session, patient.id, location_id)
+    # A new patient has no links yet: no read first, and the inserts go out with the next flush.
+    link_location(session, patient.id, location_id, new_patient=True)
     if data.preferred_location_id != location_id:
-        link_location(session, patient.id, data.preferred_location_id)
+        link_location(session, patient.id, data.preferred_location_id, new_patient=True)
     detail: dict[str, Any] = {"mrn": patient.mrn}
     if check.candidates or check.hidden:
         detail["duplicate_confirmed"] = [str(c.id) for c in check.candidates]

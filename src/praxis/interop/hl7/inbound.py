@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -299,6 +299,10 @@ BATCHED: set[tuple[str, str]] = {("ADT", e) for e in REGISTER | UPDATE}
 class _Batch:
     session: Session
     savepoints: bool
+    # The sender identifiers of the batch, read in one query (None: not linked), and the links a
+    # message being processed adds, kept once its handler's block succeeds.
+    links: dict[ExternalId, uuid.UUID | None] = field(default_factory=dict)
+    pending: dict[ExternalId, uuid.UUID] = field(default_factory=dict)
 
 
 _BATCH: ContextVar[_Batch | None] = ContextVar("hl7_batch", default=None)
@@ -327,14 +331,18 @@ def handler_session(ctx: Context) -> Iterator[Session]:
         return
     session = batch.session
     session.info["ctx"] = ctx
+    batch.pending.clear()
     if batch.savepoints:
         with session.begin_nested():
             yield session
-        return
-    try:
-        yield session
-    except BaseException as exc:
-        raise _Redo from exc
+    else:
+        # No flush per message: the batch's inserts go out together (multi-row), and a failure
+        # at any later flush also redoes the batch with savepoints, which names the message.
+        try:
+            yield session
+        except BaseException as exc:
+            raise _Redo from exc
+    batch.links.update(batch.pending)
 
 
 def _apply_many(org_id: uuid.UUID, items: list[Inbound]) -> None:
@@ -367,16 +375,23 @@ def _apply_once(org_id: uuid.UUID, items: list[Inbound], *, savepoints: bool) ->
     finished: list[dict[str, Any]] = []
     with session_scope(org_id) as session:
         write_lock(session)
-        token = _BATCH.set(_Batch(session, savepoints))
+        batch = _Batch(session, savepoints)
+        token = _BATCH.set(batch)
         try:
+            _prefetch_links(batch, org_id, items)
             for item in items:
                 outcome = item.preset or _outcome(item.route, item.msg, item.message_id)
                 ack = _ack(item.msg, outcome)
                 acks.append(ack)
                 finished.append(_finish_row(org_id, item.message_id, outcome, ack))  # type: ignore[arg-type]
+            try:
+                session.flush()
+            except Exception as exc:
+                if savepoints:
+                    raise
+                raise _Redo from exc
         finally:
             _BATCH.reset(token)
-        session.flush()
         _FINISH.run_many(session.connection(), finished)
     return acks
 
@@ -550,6 +565,7 @@ def _dispatch(ctx: Context, route: Route, msg: Message) -> Outcome:
                         org_id=ctx.org_id, authority=key.authority, external_id=key.value, patient_id=patient.id
                     )
                 )
+                _remember_link(key, patient.id)
                 patient_id = patient.id
             else:
                 update = PatientUpdate.model_validate(mapped.values)
@@ -618,7 +634,42 @@ def _merge(ctx: Context, msg: Message, survivor_key: ExternalId) -> Outcome:
     return Outcome("AA", "", (), survivor)
 
 
-def _linked(session, org_id: uuid.UUID, key: ExternalId) -> uuid.UUID | None:
+def _prefetch_links(batch: _Batch, org_id: uuid.UUID, items: list[Inbound]) -> None:
+    """Read the links of every identifier the batch's ADT messages name, in one query."""
+    keys: set[ExternalId] = set()
+    for item in items:
+        if item.preset is None and item.msg.message_type == "ADT":
+            pid = item.msg.segment("PID")
+            key = external_id(pid, 3, item.msg.sending_facility) if pid is not None else None
+            if key is not None:
+                keys.add(key)
+    if not keys:
+        return
+    found = {
+        ExternalId(r.authority, r.external_id): r.patient_id
+        for r in batch.session.execute(
+            select(Hl7PatientLink.authority, Hl7PatientLink.external_id, Hl7PatientLink.patient_id).where(
+                Hl7PatientLink.org_id == org_id, Hl7PatientLink.external_id.in_(sorted({k.value for k in keys}))
+            )
+        )
+    }
+    for key in keys:
+        batch.links[key] = found.get(key)
+
+
+def _remember_link(key: ExternalId, patient_id: uuid.UUID) -> None:
+    batch = _BATCH.get()
+    if batch is not None:
+        batch.pending[key] = patient_id
+
+
+def _linked(session: Session, org_id: uuid.UUID, key: ExternalId) -> uuid.UUID | None:
+    batch = _BATCH.get()
+    if batch is not None and batch.session is session:
+        if key in batch.pending:
+            return batch.pending[key]
+        if key in batch.links:
+            return batch.links[key]
     return session.scalars(
         select(Hl7PatientLink.patient_id).where(
             Hl7PatientLink.org_id == org_id,

@@ -447,7 +447,11 @@ def update_patient_in(
     """
     from praxis.platform.db import get_or_404
 
-    patient = get_or_404(session, Patient, patient_id, "patient")
+    # session.get: a patient this unit of work holds already (an HL7 batch reads its patients
+    # in one query) costs no round trip; the key includes the organisation.
+    patient = session.get(Patient, {"id": patient_id, "org_id": ctx.org_id})
+    if patient is None:
+        patient = get_or_404(session, Patient, None, "patient")
     if patient.status == "merged" and patient.merged_into_id:
         patient = get_or_404(session, Patient, patient.merged_into_id, "patient")
     values = data.model_dump(exclude_unset=True)

@@ -28,6 +28,7 @@ from praxis.interop.hl7.adt import FIELD_LOCATIONS, ExternalId, external_id, pat
 from praxis.interop.hl7.models import Hl7Message, Hl7PatientLink
 from praxis.patients import service as patients
 from praxis.patients.merge import merge_patients
+from praxis.patients.models import Patient
 from praxis.patients.schemas import PatientCreate, PatientUpdate
 from praxis.platform.clock import now
 from praxis.platform.context import Context, system_context
@@ -36,6 +37,7 @@ from praxis.platform.errors import ProblemError, ValidationProblem
 from praxis.platform.hotsql import HotStatement
 from praxis.platform.ids import new_id
 from praxis.platform.uow import unit_of_work, write_lock
+from praxis.practice.models import Location, Organisation
 
 log = logging.getLogger(__name__)
 
@@ -303,6 +305,7 @@ class _Batch:
     # message being processed adds, kept once its handler's block succeeds.
     links: dict[ExternalId, uuid.UUID | None] = field(default_factory=dict)
     pending: dict[ExternalId, uuid.UUID] = field(default_factory=dict)
+    keep: list[Any] = field(default_factory=list)
 
 
 _BATCH: ContextVar[_Batch | None] = ContextVar("hl7_batch", default=None)
@@ -377,8 +380,14 @@ def _apply_once(org_id: uuid.UUID, items: list[Inbound], *, savepoints: bool) ->
         write_lock(session)
         batch = _Batch(session, savepoints)
         token = _BATCH.set(batch)
+        if not savepoints:
+            # The optimistic pass writes everything at the end of the batch: the inserts of all its
+            # messages go out together as multi-row statements. What a later message's handler
+            # reads is flushed already (registration flushes the patient; links are in the batch's
+            # own map). The savepoint pass flushes per message.
+            session.autoflush = False
         try:
-            _prefetch_links(batch, org_id, items)
+            _prefetch(batch, org_id, items)
             for item in items:
                 outcome = item.preset or _outcome(item.route, item.msg, item.message_id)
                 ack = _ack(item.msg, outcome)
@@ -634,8 +643,14 @@ def _merge(ctx: Context, msg: Message, survivor_key: ExternalId) -> Outcome:
     return Outcome("AA", "", (), survivor)
 
 
-def _prefetch_links(batch: _Batch, org_id: uuid.UUID, items: list[Inbound]) -> None:
-    """Read the links of every identifier the batch's ADT messages name, in one query."""
+def _prefetch(batch: _Batch, org_id: uuid.UUID, items: list[Inbound]) -> None:
+    """Read in one query each what the batch's ADT messages will look up one by one: the links of
+    every identifier they name, the linked patients, the organisation and the routes' locations.
+    The session holds loaded rows weakly, so the batch keeps them (`keep`) for `session.get`."""
+    session = batch.session
+    batch.keep.append(session.get(Organisation, org_id))
+    for location_id in {i.route.location_id for i in items if i.route.location_id is not None}:
+        batch.keep.append(session.get(Location, {"id": location_id, "org_id": org_id}))
     keys: set[ExternalId] = set()
     for item in items:
         if item.preset is None and item.msg.message_type == "ADT":
@@ -655,6 +670,9 @@ def _prefetch_links(batch: _Batch, org_id: uuid.UUID, items: list[Inbound]) -> N
     }
     for key in keys:
         batch.links[key] = found.get(key)
+    linked = sorted({p for p in found.values()})
+    if linked:
+        batch.keep.extend(session.scalars(select(Patient).where(Patient.org_id == org_id, Patient.id.in_(linked))))
 
 
 def _remember_link(key: ExternalId, patient_id: uuid.UUID) -> None:

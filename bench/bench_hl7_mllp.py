@@ -358,7 +358,7 @@ def _run_listener(praxis: list[str], env: dict[str, str], facilities: Path, tmp:
             row, clients = _drive(port, k, max(1, args.messages // k), f"k{k}r{tag}-{os.getpid()}", proc.pid)
             rows.append(row)
             _RUN_CLIENTS.extend(clients)
-            print(json.dumps(row), flush=True)
+            print(json.dumps({**row, "src": str(env.get("PYTHONPATH", "worktree"))}), flush=True)
         resend = _resend(port, _RUN_CLIENTS)
         print(json.dumps({"resend": resend}), flush=True)
     finally:

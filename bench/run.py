@@ -242,6 +242,10 @@ def _measure(engine: Any, info: dict[str, Any], args: Any) -> list[dict[str, Any
     import bench_x12  # pure codec (formats.x12): 837P generation, our reader beside pyx12
 
     rows += bench_x12.rows()
+    if engine.dialect.name == "postgresql":
+        import bench_hl7_mllp  # HL7 ADT over MLLP end to end: its own database and listener process
+
+        rows += bench_hl7_mllp.rows(args.db, clients="1,8", messages=1000)
     return rows
 
 

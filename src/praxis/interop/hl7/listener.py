@@ -96,9 +96,14 @@ class Writer:
         except Exception as exc:
             # The database failed (storing or committing): no ACK is true, so none is sent; the
             # connections close and the senders resend.
+            # An item whose ACK is set was committed (or is a resend answered from its row): that
+            # answer is true and is sent.
             log.exception("hl7: a batch of %d message(s) failed", len(items))
-            for job in items:
-                _resolve(job, exc=exc)
+            for job, item in items.items():
+                if item.ack is not None:
+                    answers[job] = item.ack
+                else:
+                    _resolve(job, exc=exc)
         else:
             for job, item in items.items():
                 answers[job] = item.ack

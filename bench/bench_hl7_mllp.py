@@ -279,9 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--messages", type=int, default=2000, help="messages per K (split among the clients)")
     ap.add_argument("--keep", action="store_true", help="keep the database")
     ap.add_argument("--json", type=Path, default=None, help="write the rows here")
-    ap.add_argument("--src", type=Path, action="append", default=[],
+    ap.add_argument("--src", action="append", default=[],
                     help="A/B: run the listener from this source tree (a `src` directory of another "
-                         "commit); repeat to compare several, each against the same fresh database")
+                         "commit), PATH@N with N writer threads (PRAXIS_HL7_WRITERS); repeat to compare "
+                         "several, each against the same database")
     args = ap.parse_args(argv)
     if not args.db.startswith("postgresql"):
         print("bench_hl7_mllp: needs a PostgreSQL server URL", file=sys.stderr)
@@ -318,7 +319,12 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     for n, src in enumerate(args.src or [None]):
         label = f" [{src}]" if src else ""
-        listener_env = {**env, "PYTHONPATH": str(src)} if src else env
+        listener_env = dict(env)
+        if src:
+            path, _, writers = src.partition("@")
+            listener_env["PYTHONPATH"] = str(Path(path).resolve())
+            if writers:
+                listener_env["PRAXIS_HL7_WRITERS"] = writers
         run_rows, run_ok = _run_listener(praxis, listener_env, facilities, tmp, org.id, args, f"{n}{label and 's'}")
         for row in run_rows:
             row["operation"] += label
@@ -358,7 +364,8 @@ def _run_listener(praxis: list[str], env: dict[str, str], facilities: Path, tmp:
             row, clients = _drive(port, k, max(1, args.messages // k), f"k{k}r{tag}-{os.getpid()}", proc.pid)
             rows.append(row)
             _RUN_CLIENTS.extend(clients)
-            print(json.dumps({**row, "src": str(env.get("PYTHONPATH", "worktree"))}), flush=True)
+            src = f"{env.get('PYTHONPATH', 'worktree')}@{env.get('PRAXIS_HL7_WRITERS', '')}"
+            print(json.dumps({**row, "src": src}), flush=True)
         resend = _resend(port, _RUN_CLIENTS)
         print(json.dumps({"resend": resend}), flush=True)
     finally:

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from praxis.formats.hl7v2 import AckError, HL7ParseError, Message, build_ack, parse_message
@@ -291,6 +291,8 @@ def _in_flight(msg: Message) -> str:
         AckError("206", "this message (sender and MSH-10) is already being processed", "MSH", 1, 10),)))
 
 
+DEADLOCK_RETRIES = 3
+
 # Events whose handler writes only through `handler_session`, so they can share the batch's
 # transaction. Anything else (A40's merge opens its own units of work; a handler added without
 # this) runs alone, after the batch so far has committed.
@@ -365,10 +367,20 @@ def _apply_run(org_id: uuid.UUID, items: list[Inbound]) -> None:
     if a handler fails after writing, again with a SAVEPOINT per message."""
     if not items:
         return
-    try:
-        acks = _apply_once(org_id, items, savepoints=False)
-    except _Redo:
-        acks = _apply_once(org_id, items, savepoints=True)
+    for attempt in range(1, DEADLOCK_RETRIES + 1):
+        try:
+            try:
+                acks = _apply_once(org_id, items, savepoints=False)
+            except _Redo:
+                acks = _apply_once(org_id, items, savepoints=True)
+            break
+        except DBAPIError as exc:
+            # Two writers' batches can wait on each other's rows (the MRN counter, a patient two
+            # senders update at once); PostgreSQL aborts one. Nothing of it committed: run it again.
+            if attempt == DEADLOCK_RETRIES or getattr(exc.orig, "sqlstate", None) not in ("40P01", "40001"):
+                raise
+            log.warning("hl7: a batch of %d message(s) was aborted by the database (%s); retrying",
+                        len(items), getattr(exc.orig, "sqlstate", ""))
     for item, ack in zip(items, acks, strict=True):
         item.ack = ack
 

@@ -37,13 +37,15 @@ class _Job:
 
 
 class Writer:
-    """The one thread that writes: drains the queue, processes a batch, answers each job."""
+    """The writer threads: each drains the shared queue, processes a batch, answers each job."""
 
-    def __init__(self, routes: Routes) -> None:
+    def __init__(self, routes: Routes, threads: int = 1) -> None:
         self.routes = routes
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="hl7-writer", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, name=f"hl7-writer-{n}", daemon=True)
+                         for n in range(max(1, threads))]
+        for thread in self._threads:
+            thread.start()
 
     async def submit(self, block: bytes) -> str | None:
         """The ACK for one block, once its outcome is committed (raises if storing failed)."""
@@ -53,8 +55,10 @@ class Writer:
         return await job.future
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(30)
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(30)
 
     def _run(self) -> None:
         while True:
@@ -149,10 +153,14 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
             await writer.wait_closed()
 
 
-async def start_server(host: str, port: int, routes: Routes) -> asyncio.Server:
+async def start_server(host: str, port: int, routes: Routes, *, writers: int | None = None) -> asyncio.Server:
     """Start listening (port 0 picks a free one: `server.sockets[0].getsockname()[1]`). The
-    writer thread stops when the server is closed."""
-    inbound = Writer(routes)
+    writer threads (default: the `hl7_writers` setting) stop when the server is closed."""
+    if writers is None:
+        from praxis.platform.settings import get_settings
+
+        writers = get_settings().hl7_writers
+    inbound = Writer(routes, writers)
     server = await asyncio.start_server(lambda r, w: _serve_connection(r, w, inbound), host, port)
     original_close = server.close
 

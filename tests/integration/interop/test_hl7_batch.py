@@ -145,3 +145,24 @@ def test_many_connections_at_once_each_get_their_own_acks_in_order(org: Any) -> 
         assert {a.get("MSA-1") for a in acks} == {"AA"}
     assert len(patients(org)) == 30
     assert {r.status for r in stored(org)} == {"processed"}
+
+
+def test_a_batch_reserves_its_mrns_at_once_and_skips_taken_ones(org: Any) -> None:
+    from praxis.patients.models import MrnCounter, Patient
+    from praxis.patients.service import mrn_format
+
+    routes = {FACILITY: Route(org.id, org.loc_a.id)}
+    assert codes(batch(routes, a04("1", "First", "Fi", "R-1"))) == ["AA"]
+    with session_scope(org.id) as s:
+        counter = s.scalars(select(MrnCounter).where(MrnCounter.org_id == org.id)).one()
+        fmt = mrn_format(s, org.id)
+        # Someone wrote the next two MRNs without advancing the counter (an import, say).
+        first = s.scalars(select(Patient).where(Patient.org_id == org.id)).one()
+        taken = fmt.format(counter.last_value + 2)
+        first.mrn = taken
+    acks = batch(routes, a04("2", "Second", "Se", "R-2"), a04("3", "Third", "Th", "R-3"),
+                 a04("4", "Fourth", "Fo", "R-4"), a08("2", "Second", "Sec", "R-5"))
+    assert codes(acks) == ["AA"] * 4
+    mrns = [p.mrn for p in patients(org)]
+    assert len(mrns) == 4 and len(set(mrns)) == 4
+    assert mrns.count(taken) == 1

@@ -664,12 +664,15 @@ def _prefetch(batch: _Batch, org_id: uuid.UUID, items: list[Inbound]) -> None:
     for location_id in {i.route.location_id for i in items if i.route.location_id is not None}:
         batch.keep.append(session.get(Location, {"id": location_id, "org_id": org_id}))
     keys: set[ExternalId] = set()
+    registering: set[ExternalId] = set()
     for item in items:
         if item.preset is None and item.msg.message_type == "ADT":
             pid = item.msg.segment("PID")
             key = external_id(pid, 3, item.msg.sending_facility) if pid is not None else None
             if key is not None:
                 keys.add(key)
+                if item.msg.trigger_event in REGISTER or item.msg.trigger_event == "A31":
+                    registering.add(key)
     if not keys:
         return
     found = {
@@ -682,6 +685,10 @@ def _prefetch(batch: _Batch, org_id: uuid.UUID, items: list[Inbound]) -> None:
     }
     for key in keys:
         batch.links[key] = found.get(key)
+    # Registrations to come (identifiers not linked yet, each once): their MRNs in one reservation.
+    new_keys = {k for k in registering if found.get(k) is None}
+    if len(new_keys) > 1:
+        patients.reserve_mrns(session, org_id, len(new_keys))
     linked = sorted({p for p in found.values()})
     if linked:
         batch.keep.extend(session.scalars(select(Patient).where(Patient.org_id == org_id, Patient.id.in_(linked))))

@@ -1,7 +1,10 @@
 """HL7 v2 inbound: route by sending facility, store raw, process once, answer one ACK.
 
-`receive(data, routes)` is what the MLLP listener calls for each block; `replay(org_id, id,
-routes)` processes a stored message again after a fix. Processing calls the patients' service
+The listener's writer calls `prepare(data, routes)` for each block and `receive_many(items)` for
+a batch of them (group commit: one transaction stores the batch raw, one applies it; decision
+37); `receive(data, routes)` is the same for one block. `replay(org_id, id, routes)` processes a
+stored message again after a fix. Each message goes through `_dispatch(ctx, route, msg) ->
+Outcome`, whose handlers write through `handler_session(ctx)` and call the patients' service
 functions (registration, update, merge) with a system context named after the sender; this
 module holds no patient rules of its own.
 """

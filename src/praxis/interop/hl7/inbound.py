@@ -31,14 +31,16 @@ from praxis.interop.hl7.adt import FIELD_LOCATIONS, ExternalId, external_id, pat
 from praxis.interop.hl7.models import Hl7Message, Hl7PatientLink
 from praxis.patients import service as patients
 from praxis.patients.merge import merge_patients
-from praxis.patients.models import Patient
+from praxis.patients.models import Patient, PatientLocation
 from praxis.patients.schemas import PatientCreate, PatientUpdate
+from praxis.platform.audit import AuditRecord
 from praxis.platform.clock import now
 from praxis.platform.context import Context, system_context
 from praxis.platform.db import get_or_404, session_scope
 from praxis.platform.errors import ProblemError, ValidationProblem
 from praxis.platform.hotsql import HotStatement
 from praxis.platform.ids import new_id
+from praxis.platform.outbox import OutboxMessage
 from praxis.platform.uow import unit_of_work, write_lock
 from praxis.practice.models import Location, Organisation
 
@@ -311,9 +313,11 @@ class _Batch:
     links: dict[ExternalId, uuid.UUID | None] = field(default_factory=dict)
     pending: dict[ExternalId, uuid.UUID] = field(default_factory=dict)
     keep: list[Any] = field(default_factory=list)
+    deferred: list[Any] = field(default_factory=list)  # inserts held back to the batch's last flush
 
 
 _BATCH: ContextVar[_Batch | None] = ContextVar("hl7_batch", default=None)
+_DEFERRABLE = (AuditRecord, OutboxMessage, Hl7PatientLink, PatientLocation)
 
 
 class _Redo(BaseException):
@@ -350,6 +354,13 @@ def handler_session(ctx: Context) -> Iterator[Session]:
             yield session
         except BaseException as exc:
             raise _Redo from exc
+        # Rows no later message of the batch reads (audit, outbox, links, location links) leave the
+        # session until the batch's last flush: otherwise the next registration's own flush would
+        # send them, one statement per table per message.
+        deferred = [obj for obj in session.new if isinstance(obj, _DEFERRABLE)]
+        for obj in deferred:
+            session.expunge(obj)
+        batch.deferred.extend(deferred)
     batch.links.update(batch.pending)
 
 
@@ -409,6 +420,7 @@ def _apply_once(org_id: uuid.UUID, items: list[Inbound], *, savepoints: bool) ->
                 acks.append(ack)
                 finished.append(_finish_row(org_id, item.message_id, outcome, ack))  # type: ignore[arg-type]
             try:
+                session.add_all(batch.deferred)
                 session.flush()
             except Exception as exc:
                 if savepoints:

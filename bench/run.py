@@ -245,6 +245,10 @@ def _measure(engine: Any, info: dict[str, Any], args: Any) -> list[dict[str, Any
     import bench_hl7  # pure codec (formats.hl7v2): our parser beside the hl7 package
 
     rows += bench_hl7.rows()
+    if engine.dialect.name == "postgresql":
+        import bench_hl7_mllp  # HL7 ADT over MLLP end to end: its own database and listener process
+
+        rows += bench_hl7_mllp.rows(args.db, clients="1,8", messages=1000)
     return rows
 
 

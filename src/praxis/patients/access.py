@@ -99,14 +99,20 @@ def _link_statement(dialect: str) -> HotStatement:
     return HotStatement(insert(PatientLocation.__table__).on_conflict_do_nothing())
 
 
-def link_location(session: Session, patient_id: uuid.UUID, location_id: uuid.UUID | None) -> bool:
+def link_location(session: Session, patient_id: uuid.UUID, location_id: uuid.UUID | None, *,
+                  new_patient: bool = False) -> bool:
     """Link the patient to a location in the caller's transaction; True when a link was added.
 
     Other domains call this when they create something location-bound for the patient (an
     appointment, an intake) so location-scoped search finds the patient there afterwards.
+    `new_patient`: the patient was created in this transaction, so has no link to look for; the
+    link is added to the session (written at its next flush).
     """
     if location_id is None:
         return False
+    if new_patient:
+        session.add(PatientLocation(patient_id=patient_id, location_id=location_id))
+        return True
     found = session.scalars(
         select(PatientLocation.id).where(
             PatientLocation.patient_id == patient_id, PatientLocation.location_id == location_id

@@ -127,11 +127,33 @@ def _first_free_seq(session: Session, fmt: MrnFormat, seq: int) -> int:
     return seq
 
 
+_MRN_RESERVED = "patients.mrn_reserved"
+
+
+def reserve_mrns(session: Session, org_id: uuid.UUID, count: int) -> None:
+    """Reserve `count` MRNs for the registrations this unit of work is about to make (an HL7 batch):
+    one counter update and one "already taken?" query for all of them, instead of two statements
+    per registration. `next_mrn` hands them out first; values taken by someone else are skipped,
+    and values left unused (a registration refused, an identifier that turned out to be known)
+    are gaps in the sequence, as MRNs never promised to be gapless. The reservation commits or
+    rolls back with the unit of work."""
+    if count < 1:
+        return
+    fmt = mrn_format(session, org_id)
+    first = allocate_mrn_block(session, org_id, count)
+    wanted = [fmt.format(seq) for seq in range(first, first + count)]
+    taken = set(session.scalars(select(Patient.mrn).where(Patient.mrn.in_(wanted))))
+    session.info[_MRN_RESERVED] = (org_id, [mrn for mrn in wanted if mrn not in taken])
+
+
 def next_mrn(session: Session, org_id: uuid.UUID) -> str:
-    """The organisation's next free MRN. Never stuck: when the counter's value is taken (data
-    written without advancing the counter, or a format change), allocation moves past every taken
-    value at once and the counter keeps that position (the caller's unit of work commits it with
-    the new patient)."""
+    """The organisation's next free MRN (first from a reservation, `reserve_mrns`). Never stuck:
+    when the counter's value is taken (data written without advancing the counter, or a format
+    change), allocation moves past every taken value at once and the counter keeps that position
+    (the caller's unit of work commits it with the new patient)."""
+    reserved = session.info.get(_MRN_RESERVED)
+    if reserved and reserved[0] == org_id and reserved[1]:
+        return str(reserved[1].pop(0))
     fmt = mrn_format(session, org_id)
     seq = allocate_mrn_block(session, org_id)
     mrn = fmt.format(seq)
@@ -181,10 +203,13 @@ def _check_location(session: Session, ctx: Context, location_id: uuid.UUID | Non
     location makes the patient visible there, so it is not for someone who cannot work there."""
     if location_id is None:
         return
-    from praxis.platform.db import get_or_404
     from praxis.practice.models import Location
 
-    get_or_404(session, Location, location_id, "location")
+    # session.get: a unit of work registering many patients (an HL7 batch) reads it once. The
+    # key includes the organisation (another org's location answers like a missing one).
+    loc = session.get(Location, {"id": location_id, "org_id": ctx.org_id})
+    if loc is None:
+        raise NotFound("No such location")
     if not ctx.can(PATIENTS_WRITE, location_id):
         raise NotFound("No such location", field="preferred_location_id")
 
@@ -364,9 +389,10 @@ def _register(
     apply_fields(patient, data.model_dump(exclude={"confirm_duplicate"}))
     session.add(patient)
     session.flush()
-    link_location(session, patient.id, location_id)
+    # A new patient has no links yet: no read first, and the inserts go out with the next flush.
+    link_location(session, patient.id, location_id, new_patient=True)
     if data.preferred_location_id != location_id:
-        link_location(session, patient.id, data.preferred_location_id)
+        link_location(session, patient.id, data.preferred_location_id, new_patient=True)
     detail: dict[str, Any] = {"mrn": patient.mrn}
     if check.candidates or check.hidden:
         detail["duplicate_confirmed"] = [str(c.id) for c in check.candidates]
@@ -445,7 +471,11 @@ def update_patient_in(
     """
     from praxis.platform.db import get_or_404
 
-    patient = get_or_404(session, Patient, patient_id, "patient")
+    # session.get: a patient this unit of work holds already (an HL7 batch reads its patients
+    # in one query) costs no round trip; the key includes the organisation.
+    patient = session.get(Patient, {"id": patient_id, "org_id": ctx.org_id})
+    if patient is None:
+        patient = get_or_404(session, Patient, None, "patient")
     if patient.status == "merged" and patient.merged_into_id:
         patient = get_or_404(session, Patient, patient.merged_into_id, "patient")
     values = data.model_dump(exclude_unset=True)

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     public_base_url: str = "http://localhost:8000"
     # HL7 v2 inbound: JSON file mapping MSH-4.1 (sending facility) -> {"org_id", "location_id"}.
     hl7_facilities_file: Path | None = None
+    # HL7 listener: threads that store and apply batches (docs/hl7.md, decision 37). One measured
+    # best: a second writer mostly waits on the first batch's MRN counter lock and adds contention.
+    hl7_writers: int = Field(default=1, ge=1, le=16)
     log_level: str = "INFO"
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses or
     # networks, e.g. "127.0.0.1,10.0.0.0/8"). Empty: no proxy, so a client cannot choose the address

@@ -1,7 +1,10 @@
 """HL7 v2 inbound: route by sending facility, store raw, process once, answer one ACK.
 
-`receive(data, routes)` is what the MLLP listener calls for each block; `replay(org_id, id,
-routes)` processes a stored message again after a fix. Processing calls the patients' service
+The listener's writer calls `prepare(data, routes)` for each block and `receive_many(items)` for
+a batch of them (group commit: one transaction stores the batch raw, one applies it; decision
+37); `receive(data, routes)` is the same for one block. `replay(org_id, id, routes)` processes a
+stored message again after a fix. Each message goes through `_dispatch(ctx, route, msg) ->
+Outcome`, whose handlers write through `handler_session(ctx)` and call the patients' service
 functions (registration, update, merge) with a system context named after the sender; this
 module holds no patient rules of its own.
 """
@@ -11,27 +14,35 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
 
 from praxis.formats.hl7v2 import AckError, HL7ParseError, Message, build_ack, parse_message
 from praxis.interop.hl7.adt import FIELD_LOCATIONS, ExternalId, external_id, patient_fields
 from praxis.interop.hl7.models import Hl7Message, Hl7PatientLink
 from praxis.patients import service as patients
 from praxis.patients.merge import merge_patients
+from praxis.patients.models import Patient, PatientLocation
 from praxis.patients.schemas import PatientCreate, PatientUpdate
+from praxis.platform.audit import AuditRecord
 from praxis.platform.clock import now
 from praxis.platform.context import Context, system_context
 from praxis.platform.db import get_or_404, session_scope
 from praxis.platform.errors import ProblemError, ValidationProblem
+from praxis.platform.hotsql import HotStatement
 from praxis.platform.ids import new_id
+from praxis.platform.outbox import OutboxMessage
 from praxis.platform.uow import unit_of_work, write_lock
+from praxis.practice.models import Location, Organisation
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +111,25 @@ def _header_only(text: str) -> Message | None:
         return None
 
 
-def receive(data: bytes, routes: Routes) -> str | None:
-    """Handle one inbound block; the ACK to send back (None when not even MSH is readable)."""
+@dataclass(eq=False)
+class Inbound:
+    """One received block on its way through the pipeline (see `receive_many`)."""
+
+    text: str
+    msg: Message
+    route: Route
+    sender: str
+    control_id: str
+    preset: Outcome | None = None  # decided before processing (a body that does not parse: AR)
+    message_id: uuid.UUID | None = None
+    first: Inbound | None = None  # a second copy in the same batch: answered with the first's ACK
+    ack: str | None = None
+
+
+def prepare(data: bytes, routes: Routes) -> Inbound | str | None:
+    """Decode, parse and route one block. Returns the work item to store and process, or the
+    answer itself when nothing is to be stored (unknown facility, no MSH-10, a NUL byte), or
+    None when not even MSH is readable (there is no one to address an answer to)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -124,12 +152,7 @@ def receive(data: bytes, routes: Routes) -> str | None:
         if route is None or not header.control_id:
             return _ack(header, outcome)
         # Kept like any other message (raw, rejected) so the sender's fix can be compared with it.
-        stored_id, stored_ack, is_new = _store(route.org_id, header, text)
-        if not is_new:
-            return stored_ack or _ack(header, outcome)
-        ack = _ack(header, outcome)
-        _finish(route.org_id, stored_id, outcome, ack)
-        return ack
+        return Inbound(text, header, route, _sender(header), header.control_id[:199], preset=outcome)
     route = routes.get(msg.sending_facility)
     if route is None:
         # No organisation: nothing tenant-scoped may store it. Refused, logged without content.
@@ -151,15 +174,295 @@ def receive(data: bytes, routes: Routes) -> str | None:
             msg,
             Outcome("AR", "MSH-10 required", (AckError("101", "MSH-10 message control id is required", "MSH", 1, 10),)),
         )
-    stored_id, stored_ack, is_new = _store(route.org_id, msg, text)
-    if is_new:
-        return _process_stored(route, stored_id, msg)
-    if stored_ack:
-        return stored_ack  # a resend: answered as the first time, applied once
+    return Inbound(text, msg, route, _sender(msg), msg.control_id[:199])
+
+
+def receive(data: bytes, routes: Routes) -> str | None:
+    """Handle one inbound block; the ACK to send back (None when not even MSH is readable)."""
+    item = prepare(data, routes)
+    if not isinstance(item, Inbound):
+        return item
+    receive_many([item])
+    return item.ack
+
+
+def receive_many(items: list[Inbound]) -> None:
+    """Store, apply and finish a batch of prepared messages (the listener's group commit); each
+    item's `ack` is set once its outcome is committed. Raises when the database fails: then no
+    ACK may be sent, and the senders resend.
+
+    Per organisation: (1) one transaction stores every new message raw (status `received`) and
+    finds the resends; (2) one transaction applies them in order, each through `_dispatch`, and
+    writes each row's outcome and ACK; a message whose handler needs its own transactions (A40,
+    anything not in `BATCHED`) commits what came before it and runs alone."""
+    by_org: dict[uuid.UUID, list[Inbound]] = {}
+    for item in items:
+        by_org.setdefault(item.route.org_id, []).append(item)
+    for org_id, group in by_org.items():
+        fresh = _store_many(org_id, group)
+        _apply_many(org_id, fresh)
+        for item in group:
+            if item.first is not None:
+                item.ack = item.first.ack  # the same message twice in one batch: applied once
+
+
+_EXISTING = select(Hl7Message.sender, Hl7Message.control_id, Hl7Message.id, Hl7Message.ack)
+
+
+def _store_many(org_id: uuid.UUID, items: list[Inbound]) -> list[Inbound]:
+    """Insert the new messages raw in one transaction, before processing; answer the resends with
+    their stored ACK. Returns the items to process."""
+    seen: dict[tuple[str, str], Inbound] = {}
+    for item in items:
+        key = (item.sender, item.control_id)
+        if key in seen:
+            item.first = seen[key]
+        else:
+            seen[key] = item
+    candidates = list(seen.values())
+    senders = sorted({i.sender for i in candidates})
+    controls = sorted({i.control_id for i in candidates})
+    fresh: list[Inbound] = []
+    try:
+        with session_scope(org_id) as session:
+            # SQLite: the write lock first, or two writers both read "absent" (see _store).
+            write_lock(session)
+            found = {
+                (r.sender, r.control_id): r
+                for r in session.execute(
+                    _EXISTING.where(
+                        Hl7Message.org_id == org_id,
+                        Hl7Message.sender.in_(senders),
+                        Hl7Message.control_id.in_(controls),
+                    )
+                )
+            }
+            rows = []
+            for item in candidates:
+                row = found.get((item.sender, item.control_id))
+                if row is not None:
+                    item.message_id, item.ack = row.id, row.ack or _in_flight(item.msg)
+                    continue
+                item.message_id = new_id()
+                rows.append(_raw_row(org_id, item))
+                fresh.append(item)
+            if rows:
+                _INSERT_RAW.run_many(session.connection(), rows)
+    except IntegrityError:
+        # Another process stored one of them between our read and our insert: one at a time.
+        fresh = []
+        for item in candidates:
+            item.message_id, stored_ack, is_new = _store(org_id, item.msg, item.text)
+            if is_new:
+                fresh.append(item)
+            else:
+                item.ack = stored_ack or _in_flight(item.msg)
+    return fresh
+
+
+def _raw_row(org_id: uuid.UUID, item: Inbound) -> dict[str, Any]:
+    return {
+        "id": item.message_id,
+        "org_id": org_id,
+        "sender": item.sender,
+        "control_id": item.control_id,
+        "raw": item.text,
+        "message_type": f"{item.msg.message_type}^{item.msg.trigger_event}"[:20],
+        "status": "received",
+        "ack_code": "",
+        "ack": "",
+        "error": "",
+        "attempts": 0,
+        "patient_id": None,
+        "received_at": now(),
+        "processed_at": None,
+    }
+
+
+_INSERT_RAW = HotStatement(Hl7Message.__table__.insert())
+_FINISH = HotStatement(
+    update(Hl7Message.__table__)
+    .where(Hl7Message.__table__.c.org_id == bindparam("b_org_id"), Hl7Message.__table__.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("status"),
+        ack_code=bindparam("ack_code"),
+        ack=bindparam("ack"),
+        error=bindparam("error"),
+        attempts=Hl7Message.__table__.c.attempts + 1,
+        patient_id=bindparam("patient_id"),
+        processed_at=bindparam("processed_at"),
+    )
+)
+
+
+def _in_flight(msg: Message) -> str:
     # A copy is being processed right now (or a crash left it unprocessed: `praxis hl7 replay`).
     # Never process it a second time; the sender's retry will get the stored ACK.
     return _ack(msg, Outcome("AE", "being processed; resend later", (
         AckError("206", "this message (sender and MSH-10) is already being processed", "MSH", 1, 10),)))
+
+
+DEADLOCK_RETRIES = 3
+
+# Events whose handler writes only through `handler_session`, so they can share the batch's
+# transaction. Anything else (A40's merge opens its own units of work; a handler added without
+# this) runs alone, after the batch so far has committed.
+BATCHED: set[tuple[str, str]] = {("ADT", e) for e in REGISTER | UPDATE}
+
+
+@dataclass
+class _Batch:
+    session: Session
+    savepoints: bool
+    # The sender identifiers of the batch, read in one query (None: not linked), and the links a
+    # message being processed adds, kept once its handler's block succeeds.
+    links: dict[ExternalId, uuid.UUID | None] = field(default_factory=dict)
+    pending: dict[ExternalId, uuid.UUID] = field(default_factory=dict)
+    keep: list[Any] = field(default_factory=list)
+    deferred: list[Any] = field(default_factory=list)  # inserts held back to the batch's last flush
+
+
+_BATCH: ContextVar[_Batch | None] = ContextVar("hl7_batch", default=None)
+_DEFERRABLE = (AuditRecord, OutboxMessage, Hl7PatientLink, PatientLocation)
+
+
+class _Redo(BaseException):
+    """A handler failed inside a batch run without savepoints: run the batch again with them.
+    (BaseException: no handler's `except Exception` may swallow it.)"""
+
+
+@contextmanager
+def handler_session(ctx: Context) -> Iterator[Session]:
+    """The unit of work a message handler writes in. Inside a batch it is the batch's
+    transaction; the handler's changes are undone on any exception escaping this block (the
+    optimistic run is redone with a SAVEPOINT per message), so a failed message changes
+    nothing and the others still commit. Outside a batch (replay) it is the handler's own
+    unit of work. Either way the SQLite write lock is taken."""
+    batch = _BATCH.get()
+    if batch is None:
+        with unit_of_work(ctx) as session:
+            # SQLite: read-then-write; take the write lock before the first read, or a concurrent
+            # writer (another connection storing a message) makes the lock upgrade fail at once.
+            # (A batch took it when it began.)
+            write_lock(session)
+            yield session
+        return
+    session = batch.session
+    session.info["ctx"] = ctx
+    batch.pending.clear()
+    if batch.savepoints:
+        with session.begin_nested():
+            yield session
+    else:
+        # No flush per message: the batch's inserts go out together (multi-row), and a failure
+        # at any later flush also redoes the batch with savepoints, which names the message.
+        try:
+            yield session
+        except BaseException as exc:
+            raise _Redo from exc
+        # Rows no later message of the batch reads (audit, outbox, links, location links) leave the
+        # session until the batch's last flush: otherwise the next registration's own flush would
+        # send them, one statement per table per message.
+        deferred = [obj for obj in session.new if isinstance(obj, _DEFERRABLE)]
+        for obj in deferred:
+            session.expunge(obj)
+        batch.deferred.extend(deferred)
+    batch.links.update(batch.pending)
+
+
+def _apply_many(org_id: uuid.UUID, items: list[Inbound]) -> None:
+    run: list[Inbound] = []
+    for item in items:
+        if item.preset is None and (item.msg.message_type, item.msg.trigger_event) not in BATCHED:
+            _apply_run(org_id, run)
+            run = []
+            item.ack = _process_stored(item.route, item.message_id, item.msg)  # type: ignore[arg-type]
+        else:
+            run.append(item)
+    _apply_run(org_id, run)
+
+
+def _apply_run(org_id: uuid.UUID, items: list[Inbound]) -> None:
+    """Apply messages in one transaction: first without savepoints (one round trip fewer each);
+    if a handler fails after writing, again with a SAVEPOINT per message."""
+    if not items:
+        return
+    for attempt in range(1, DEADLOCK_RETRIES + 1):
+        try:
+            try:
+                acks = _apply_once(org_id, items, savepoints=False)
+            except _Redo:
+                acks = _apply_once(org_id, items, savepoints=True)
+            break
+        except DBAPIError as exc:
+            # Two writers' batches can wait on each other's rows (the MRN counter, a patient two
+            # senders update at once); PostgreSQL aborts one. Nothing of it committed: run it again.
+            if attempt == DEADLOCK_RETRIES or getattr(exc.orig, "sqlstate", None) not in ("40P01", "40001"):
+                raise
+            log.warning("hl7: a batch of %d message(s) was aborted by the database (%s); retrying",
+                        len(items), getattr(exc.orig, "sqlstate", ""))
+    for item, ack in zip(items, acks, strict=True):
+        item.ack = ack
+
+
+def _apply_once(org_id: uuid.UUID, items: list[Inbound], *, savepoints: bool) -> list[str]:
+    acks: list[str] = []
+    finished: list[dict[str, Any]] = []
+    with session_scope(org_id) as session:
+        write_lock(session)
+        batch = _Batch(session, savepoints)
+        token = _BATCH.set(batch)
+        if not savepoints:
+            # The optimistic pass writes everything at the end of the batch: the inserts of all its
+            # messages go out together as multi-row statements. What a later message's handler
+            # reads is flushed already (registration flushes the patient; links are in the batch's
+            # own map). The savepoint pass flushes per message.
+            session.autoflush = False
+        try:
+            _prefetch(batch, org_id, items)
+            for item in items:
+                outcome = item.preset or _outcome(item.route, item.msg, item.message_id)
+                ack = _ack(item.msg, outcome)
+                acks.append(ack)
+                finished.append(_finish_row(org_id, item.message_id, outcome, ack))  # type: ignore[arg-type]
+            try:
+                session.add_all(batch.deferred)
+                session.flush()
+            except Exception as exc:
+                if savepoints:
+                    raise
+                raise _Redo from exc
+        finally:
+            _BATCH.reset(token)
+        _FINISH.run_many(session.connection(), finished)
+    return acks
+
+
+def _outcome(route: Route, msg: Message, message_id: uuid.UUID | None) -> Outcome:
+    ctx = system_context(route.org_id, f"hl7:{_sender(msg)}"[:80])
+    try:
+        return _dispatch(ctx, route, msg)
+    except Exception:
+        if _BATCH.get() is not None and not _BATCH.get().savepoints:  # type: ignore[union-attr]
+            raise _Redo from None  # the shared transaction may hold its partial writes
+        log.exception("hl7: processing %s failed", message_id)
+        return Outcome("AE", "application error", (AckError("207", "internal error; the message is kept for replay"),))
+
+
+def _finish_row(org_id: uuid.UUID, message_id: uuid.UUID, outcome: Outcome, ack: str) -> dict[str, Any]:
+    return {
+        "b_org_id": org_id,
+        "b_id": message_id,
+        "status": {"AA": "processed", "AE": "failed", "AR": "rejected"}[outcome.code],
+        "ack_code": outcome.code,
+        "ack": ack,
+        "error": "; ".join(e.text for e in outcome.errors if e.severity == "E"),
+        "patient_id": outcome.patient_id,
+        "processed_at": now(),
+    }
+
+
+# --- one message at a time (a lost race in _store_many, A40, replay) ----------------------------
 
 
 def _store(org_id: uuid.UUID, msg: Message, text: str) -> tuple[uuid.UUID, str, bool]:
@@ -285,10 +588,7 @@ def _dispatch(ctx: Context, route: Route, msg: Message) -> Outcome:
     if mapped.errors:
         return Outcome("AE", mapped.errors[0].text[:80], tuple(mapped.errors + mapped.warnings))
     try:
-        with unit_of_work(ctx) as session:
-            # SQLite: read-then-write; take the write lock before the first read, or a concurrent
-            # writer (another connection storing a message) makes the lock upgrade fail at once.
-            write_lock(session)
+        with handler_session(ctx) as session:
             existing = _linked(session, ctx.org_id, key)
             if existing is None and event == "A08":
                 return Outcome(
@@ -312,6 +612,7 @@ def _dispatch(ctx: Context, route: Route, msg: Message) -> Outcome:
                         org_id=ctx.org_id, authority=key.authority, external_id=key.value, patient_id=patient.id
                     )
                 )
+                _remember_link(key, patient.id)
                 patient_id = patient.id
             else:
                 update = PatientUpdate.model_validate(mapped.values)
@@ -380,7 +681,58 @@ def _merge(ctx: Context, msg: Message, survivor_key: ExternalId) -> Outcome:
     return Outcome("AA", "", (), survivor)
 
 
-def _linked(session, org_id: uuid.UUID, key: ExternalId) -> uuid.UUID | None:
+def _prefetch(batch: _Batch, org_id: uuid.UUID, items: list[Inbound]) -> None:
+    """Read in one query each what the batch's ADT messages will look up one by one: the links of
+    every identifier they name, the linked patients, the organisation and the routes' locations.
+    The session holds loaded rows weakly, so the batch keeps them (`keep`) for `session.get`."""
+    session = batch.session
+    batch.keep.append(session.get(Organisation, org_id))
+    for location_id in {i.route.location_id for i in items if i.route.location_id is not None}:
+        batch.keep.append(session.get(Location, {"id": location_id, "org_id": org_id}))
+    keys: set[ExternalId] = set()
+    registering: set[ExternalId] = set()
+    for item in items:
+        if item.preset is None and item.msg.message_type == "ADT":
+            pid = item.msg.segment("PID")
+            key = external_id(pid, 3, item.msg.sending_facility) if pid is not None else None
+            if key is not None:
+                keys.add(key)
+                if item.msg.trigger_event in REGISTER or item.msg.trigger_event == "A31":
+                    registering.add(key)
+    if not keys:
+        return
+    found = {
+        ExternalId(r.authority, r.external_id): r.patient_id
+        for r in batch.session.execute(
+            select(Hl7PatientLink.authority, Hl7PatientLink.external_id, Hl7PatientLink.patient_id).where(
+                Hl7PatientLink.org_id == org_id, Hl7PatientLink.external_id.in_(sorted({k.value for k in keys}))
+            )
+        )
+    }
+    for key in keys:
+        batch.links[key] = found.get(key)
+    # Registrations to come (identifiers not linked yet, each once): their MRNs in one reservation.
+    new_keys = {k for k in registering if found.get(k) is None}
+    if len(new_keys) > 1:
+        patients.reserve_mrns(session, org_id, len(new_keys))
+    linked = sorted({p for p in found.values()})
+    if linked:
+        batch.keep.extend(session.scalars(select(Patient).where(Patient.org_id == org_id, Patient.id.in_(linked))))
+
+
+def _remember_link(key: ExternalId, patient_id: uuid.UUID) -> None:
+    batch = _BATCH.get()
+    if batch is not None:
+        batch.pending[key] = patient_id
+
+
+def _linked(session: Session, org_id: uuid.UUID, key: ExternalId) -> uuid.UUID | None:
+    batch = _BATCH.get()
+    if batch is not None and batch.session is session:
+        if key in batch.pending:
+            return batch.pending[key]
+        if key in batch.links:
+            return batch.links[key]
     return session.scalars(
         select(Hl7PatientLink.patient_id).where(
             Hl7PatientLink.org_id == org_id,

@@ -1,8 +1,13 @@
-"""The MLLP listener: asyncio TCP, one ACK per message, in order per connection.
+"""The MLLP listener: asyncio TCP, one ACK per message, in order per connection, group commit.
 
 Each connection's messages are handled one after another (HL7's original-mode ordering: the
-sender waits for the ACK before sending the next), each in a worker thread because the
-service layer is synchronous (decision 1). Connections run concurrently.
+sender waits for the ACK before sending the next; a sender that does not wait still gets its
+messages applied and answered in order). Connections run concurrently and meet in one writer
+thread (the service layer is synchronous, decision 1): it takes every message waiting in its
+queue, stores and applies them as one batch (`inbound.receive_many`: one transaction to store
+the raw messages, one to apply them and record each outcome), and only after that commit
+releases each connection's ACK. Under load a batch holds one message per busy connection, so
+the commits per message fall as connections are added (decision 37).
 """
 
 from __future__ import annotations
@@ -10,17 +15,120 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import queue
+import threading
+from dataclasses import dataclass
 
 from praxis.formats.hl7v2 import MllpDecoder, mllp_frame
-from praxis.interop.hl7.inbound import Routes, receive
+from praxis.interop.hl7.inbound import Inbound, Routes, prepare, receive_many
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 IDLE_TIMEOUT_SECONDS = 300.0
+MAX_BATCH = 200  # messages per transaction; one per waiting connection in original mode
 
 
-async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, routes: Routes) -> None:
+@dataclass(eq=False)
+class _Job:
+    block: bytes
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[str | None]
+
+
+class Writer:
+    """The writer threads: each drains the shared queue, processes a batch, answers each job."""
+
+    def __init__(self, routes: Routes, threads: int = 1) -> None:
+        self.routes = routes
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._run, name=f"hl7-writer-{n}", daemon=True)
+                         for n in range(max(1, threads))]
+        for thread in self._threads:
+            thread.start()
+
+    async def submit(self, block: bytes) -> str | None:
+        """The ACK for one block, once its outcome is committed (raises if storing failed)."""
+        loop = asyncio.get_running_loop()
+        job = _Job(block, loop, loop.create_future())
+        self._queue.put(job)
+        return await job.future
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(30)
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            jobs = [job]
+            stop = False
+            while len(jobs) < MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                jobs.append(more)
+            self._process(jobs)
+            if stop:
+                return
+
+    def _process(self, jobs: list[_Job]) -> None:
+        answers: dict[_Job, str | None] = {}
+        items: dict[_Job, Inbound] = {}
+        for job in jobs:
+            try:
+                prepared = prepare(job.block, self.routes)
+            except Exception as exc:  # a codec bug must not stop the writer
+                log.exception("hl7: preparing a message failed")
+                _resolve(job, exc=exc)
+                continue
+            if isinstance(prepared, Inbound):
+                items[job] = prepared
+            else:
+                answers[job] = prepared
+        try:
+            if items:
+                receive_many(list(items.values()))
+        except Exception as exc:
+            # The database failed (storing or committing): no ACK is true, so none is sent; the
+            # connections close and the senders resend.
+            # An item whose ACK is set was committed (or is a resend answered from its row): that
+            # answer is true and is sent.
+            log.exception("hl7: a batch of %d message(s) failed", len(items))
+            for job, item in items.items():
+                if item.ack is not None:
+                    answers[job] = item.ack
+                else:
+                    _resolve(job, exc=exc)
+        else:
+            for job, item in items.items():
+                answers[job] = item.ack
+        for job, answer in answers.items():
+            _resolve(job, answer)
+
+
+def _resolve(job: _Job, answer: str | None = None, exc: BaseException | None = None) -> None:
+    def settle() -> None:
+        if job.future.done():
+            return  # the connection went away meanwhile
+        if exc is not None:
+            job.future.set_exception(exc)
+        else:
+            job.future.set_result(answer)
+
+    with contextlib.suppress(RuntimeError):  # the loop has closed (shutdown)
+        job.loop.call_soon_threadsafe(settle)
+
+
+async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, inbound: Writer) -> None:
     peer = writer.get_extra_info("peername")
     decoder = MllpDecoder(max_size=MAX_MESSAGE_BYTES)
     try:
@@ -29,7 +137,7 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
             if not chunk:
                 break
             for block in decoder.feed(chunk):
-                ack = await asyncio.to_thread(receive, block, routes)
+                ack = await inbound.submit(block)
                 if ack is not None:
                     writer.write(mllp_frame(ack))
                     await writer.drain()
@@ -45,9 +153,23 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
             await writer.wait_closed()
 
 
-async def start_server(host: str, port: int, routes: Routes) -> asyncio.Server:
-    """Start listening (port 0 picks a free one: `server.sockets[0].getsockname()[1]`)."""
-    return await asyncio.start_server(lambda r, w: _serve_connection(r, w, routes), host, port)
+async def start_server(host: str, port: int, routes: Routes, *, writers: int | None = None) -> asyncio.Server:
+    """Start listening (port 0 picks a free one: `server.sockets[0].getsockname()[1]`). The
+    writer threads (default: the `hl7_writers` setting) stop when the server is closed."""
+    if writers is None:
+        from praxis.platform.settings import get_settings
+
+        writers = get_settings().hl7_writers
+    inbound = Writer(routes, writers)
+    server = await asyncio.start_server(lambda r, w: _serve_connection(r, w, inbound), host, port)
+    original_close = server.close
+
+    def close() -> None:
+        original_close()
+        threading.Thread(target=inbound.close, daemon=True).start()  # never block the loop
+
+    server.close = close  # type: ignore[method-assign]
+    return server
 
 
 async def serve_forever(host: str, port: int, routes: Routes) -> None:

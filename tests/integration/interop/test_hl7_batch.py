@@ -1,0 +1,168 @@
+"""The listener's group commit (`inbound.receive_many`): one batch, each message its own outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from praxis.formats.hl7v2 import parse_message
+from praxis.interop.hl7 import inbound
+from praxis.interop.hl7.inbound import Inbound, Route, prepare, receive_many
+from praxis.platform.audit import AuditRecord
+from praxis.platform.db import session_scope
+from praxis.platform.outbox import OutboxMessage
+from tests.integration.interop.test_hl7_mllp import _exchange, a04, corpus, patients, stored
+
+FACILITY = "Ntierprise Clinic"
+
+
+def a08(ext_id: str, family: str, given: str, control_id: str) -> bytes:
+    return a04(ext_id, family, given, control_id).replace(b"|A04|", b"|A08|").replace(b"^A04^", b"^A08^")
+
+
+def batch(routes: dict[str, Route], *blocks: bytes) -> list[str]:
+    items = [prepare(b, routes) for b in blocks]
+    assert all(isinstance(i, Inbound) for i in items)
+    receive_many(items)  # type: ignore[arg-type]
+    return [i.ack for i in items]  # type: ignore[union-attr]
+
+
+def codes(acks: list[str]) -> list[str]:
+    return [parse_message(a).get("MSA-1") for a in acks]
+
+
+def count(org: Any, model: Any, **where: Any) -> int:
+    with session_scope(org.id) as s:
+        q = select(func.count()).select_from(model).where(model.org_id == org.id)
+        for k, v in where.items():
+            q = q.where(getattr(model, k) == v)
+        return int(s.scalar(q) or 0)
+
+
+def test_a_batch_applies_each_message_once_in_order(org: Any) -> None:
+    routes = {FACILITY: Route(org.id, org.loc_a.id)}
+    acks = batch(routes, a04("1", "Alpha", "Ann", "B-1"), a08("1", "Alpha", "Anna", "B-2"),
+                 a04("2", "Beta", "Bob", "B-3"))
+    assert codes(acks) == ["AA", "AA", "AA"]
+    assert sorted((p.last_name, p.first_name) for p in patients(org)) == [("Alpha", "Anna"), ("Beta", "Bob")]
+    assert [r.status for r in stored(org)] == ["processed"] * 3
+    assert count(org, AuditRecord, action="patient.create") == 2
+    assert count(org, AuditRecord, action="patient.update") == 1
+    with session_scope(org.id) as s:
+        assert s.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.org_id == org.id, OutboxMessage.topic == "patient.registered")) == 2
+
+
+def test_one_failing_message_gets_ae_and_changes_nothing_while_the_rest_commit(
+        org: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A failure after the handler has written (the patient row is flushed): the batch is run
+    # again with a savepoint per message, and only that message's writes are undone.
+    real = inbound.patients.register_patient_in
+
+    def failing(session: Any, ctx: Any, data: Any, **kw: Any) -> Any:
+        patient = real(session, ctx, data, **kw)
+        session.flush()
+        if data.last_name == "Boom":
+            raise RuntimeError("simulated failure after writing")
+        return patient
+
+    monkeypatch.setattr(inbound.patients, "register_patient_in", failing)
+    routes = {FACILITY: Route(org.id, org.loc_a.id)}
+    acks = batch(routes, a04("1", "Good", "Gia", "F-1"), a04("2", "Boom", "Bo", "F-2"), a04("3", "Fine", "Fay", "F-3"))
+    assert codes(acks) == ["AA", "AE", "AA"]
+    assert parse_message(acks[1]).get("ERR-3.1") == "207"
+    assert sorted(p.last_name for p in patients(org)) == ["Fine", "Good"]
+    by_control = {r.control_id: r for r in stored(org)}
+    assert by_control["F-2"].status == "failed" and by_control["F-2"].raw  # kept raw, for replay
+    assert by_control["F-1"].status == by_control["F-3"].status == "processed"
+    assert count(org, AuditRecord, action="patient.create") == 2
+    with session_scope(org.id) as s:
+        assert s.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.org_id == org.id, OutboxMessage.topic == "patient.registered")) == 2
+    # Replayed after the fix, it is applied.
+    monkeypatch.setattr(inbound.patients, "register_patient_in", real)
+    again = inbound.replay(org.id, by_control["F-2"].id, routes)
+    assert parse_message(again).get("MSA-1") == "AA"
+    assert sorted(p.last_name for p in patients(org)) == ["Boom", "Fine", "Good"]
+
+
+def test_a_refused_registration_in_a_batch_is_ae_naming_the_problem(org: Any) -> None:
+    # A location of another organisation in the route: registration refuses it (NotFound).
+    routes = {FACILITY: Route(org.id, org.loc_a.id)}
+    bad = Route(org.id, uuid.uuid4())
+    items = [prepare(a04("1", "Kept", "Kay", "N-1"), routes), prepare(a04("2", "Lost", "Lu", "N-2"), {FACILITY: bad})]
+    receive_many(items)  # type: ignore[arg-type]
+    assert codes([i.ack for i in items]) == ["AA", "AE"]  # type: ignore[union-attr]
+    assert [p.last_name for p in patients(org)] == ["Kept"]
+
+
+def test_the_same_message_twice_in_one_batch_is_applied_once_with_one_ack(org: Any) -> None:
+    routes = {FACILITY: Route(org.id, org.loc_a.id)}
+    block = a04("1", "Twice", "Tom", "D-1")
+    first, second = batch(routes, block, block)
+    assert first == second and codes([first]) == ["AA"]
+    assert len(patients(org)) == 1 and len(stored(org)) == 1
+    # And resent later: the stored ACK, byte for byte.
+    (third,) = batch(routes, block)
+    assert third == first
+    assert stored(org)[0].attempts == 1
+
+
+def test_a40_in_a_batch_sees_the_registrations_before_it(org: Any) -> None:
+    # A40's merge runs in its own units of work: what came before it in the batch commits first.
+    routes = {FACILITY: Route(org.id, org.loc_a.id)}
+    acks = batch(routes, a04("12345", "Test", "Test", "M-1"), a04("56789", "Test", "Tess", "M-2"),
+                 corpus("adt_a40/fc_ADT-A40-01.hl7"), a08("12345", "Test", "Testa", "M-4"))
+    assert codes(acks) == ["AA", "AA", "AA", "AA"]
+    by_status = {p.status: p for p in patients(org)}
+    assert by_status["merged"].merged_into_id == by_status["active"].id
+    assert by_status["active"].first_name == "Testa"
+
+
+def test_organisations_in_one_batch_stay_apart(org: Any, other_org: Any) -> None:
+    routes = {FACILITY: Route(org.id, org.loc_a.id), "GHHSFacility": Route(other_org.id)}
+    acks = batch(routes, a04("1", "Ours", "Olga", "O-1"), corpus("adt_a04/fc_ADT-A04-02.hl7"))
+    assert codes(acks) == ["AA", "AA"]
+    assert [p.last_name for p in patients(org)] == ["Ours"]
+    assert [p.last_name for p in patients(other_org)] == ["EVERYMAN"]
+
+
+def test_many_connections_at_once_each_get_their_own_acks_in_order(org: Any) -> None:
+    routes = {FACILITY: Route(org.id, org.loc_a.id)}
+
+    async def clients() -> list[list[Any]]:
+        return list(await asyncio.gather(*(
+            _exchange(routes, [a04(f"{c}-{i}", f"Fam{c}", f"Giv{i}", f"C{c}-{i}") for i in range(5)])
+            for c in range(6))))
+
+    results = asyncio.run(clients())
+    for c, acks in enumerate(results):
+        assert [a.get("MSA-2") for a in acks] == [f"C{c}-{i}" for i in range(5)]
+        assert {a.get("MSA-1") for a in acks} == {"AA"}
+    assert len(patients(org)) == 30
+    assert {r.status for r in stored(org)} == {"processed"}
+
+
+def test_a_batch_reserves_its_mrns_at_once_and_skips_taken_ones(org: Any) -> None:
+    from praxis.patients.models import MrnCounter, Patient
+    from praxis.patients.service import mrn_format
+
+    routes = {FACILITY: Route(org.id, org.loc_a.id)}
+    assert codes(batch(routes, a04("1", "First", "Fi", "R-1"))) == ["AA"]
+    with session_scope(org.id) as s:
+        counter = s.scalars(select(MrnCounter).where(MrnCounter.org_id == org.id)).one()
+        fmt = mrn_format(s, org.id)
+        # Someone wrote the next two MRNs without advancing the counter (an import, say).
+        first = s.scalars(select(Patient).where(Patient.org_id == org.id)).one()
+        taken = fmt.format(counter.last_value + 2)
+        first.mrn = taken
+    acks = batch(routes, a04("2", "Second", "Se", "R-2"), a04("3", "Third", "Th", "R-3"),
+                 a04("4", "Fourth", "Fo", "R-4"), a08("2", "Second", "Sec", "R-5"))
+    assert codes(acks) == ["AA"] * 4
+    mrns = [p.mrn for p in patients(org)]
+    assert len(mrns) == 4 and len(set(mrns)) == 4
+    assert mrns.count(taken) == 1

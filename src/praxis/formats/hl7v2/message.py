@@ -118,7 +118,8 @@ def escape(text: str, seps: Separators = DEFAULT_SEPARATORS) -> str:
     if seps.truncation:
         out = out.replace(seps.truncation, f"{e}X{ord(seps.truncation):02X}{e}")
     # Segment terminators inside data would end the segment: HL7 writes them as \X0D\ / \.br\.
-    return out.replace("\r\n", f"{e}.br{e}").replace("\n", f"{e}.br{e}").replace("\r", f"{e}X0D{e}")
+    # A CR LF pair becomes \X0D\\.br\ (not one \.br\), so the value comes back exactly.
+    return out.replace("\r", f"{e}X0D{e}").replace("\n", f"{e}.br{e}")
 
 
 class Segment:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -585,15 +586,17 @@ def location_names(ctx: Context) -> dict[uuid.UUID, str]:
 
 def list_audit(ctx: Context, *, patient_id: uuid.UUID | None = None, actor_id: uuid.UUID | None = None,
                since: datetime | None = None, until: datetime | None = None,
-               break_glass: bool | None = None, limit: int = 100, offset: int = 0) -> list[audit.AuditRecord]:
-    """Query the organisation's audit log; the query itself is audited."""
+               break_glass: bool | None = None, limit: int = 100, offset: int = 0,
+               after: tuple[Any, ...] | None = None) -> list[audit.AuditRecord]:
+    """Query the organisation's audit log (newest first, after the keyset position `after` when
+    given); the query itself is audited."""
     ctx = ctx.standing()  # administration: standing grants only
     from praxis.platform.permissions import AUDIT_READ
 
     ctx.require(AUDIT_READ)
     with unit_of_work(ctx) as s:
         rows = audit.list_records(s, patient_id=patient_id, actor_id=actor_id, since=since, until=until,
-                                  break_glass=break_glass, limit=limit, offset=offset)
+                                  break_glass=break_glass, limit=limit, offset=offset, after=after)
         audit.record(s, ctx, "query", "audit", None, patient_id=patient_id,
                      detail={"actor_id": str(actor_id) if actor_id else None,
                              "since": since.isoformat() if since else None,

@@ -188,6 +188,7 @@ class PatientSummary(BaseModel):
     sex: str
     phone_mobile: str | None
     status: str
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class PatientOut(PatientSummary):

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 from pydantic import AwareDatetime
@@ -137,11 +137,13 @@ def paged(default: int = 100, maximum: int = 500) -> Callable[..., Pager]:
     def paging(
         http: Request,
         response: Response,
-        limit: Annotated[int, Query(ge=1, le=maximum, description="rows a page")] = default,
-        cursor: Annotated[str | None, Query(max_length=2000, description=(
-            'opaque: the next page, as given in the previous answer\'s `Link: <…>; rel="next"`'))] = None,
-        updated_since: Annotated[AwareDatetime | None, Query(description=(
-            "only rows created or changed at or after this instant (with a UTC offset)"))] = None,
+        # Defaults rather than Annotated: the bound comes from this closure, which a string
+        # annotation (this module uses postponed annotations) could not see.
+        limit: int = Query(default, ge=1, le=maximum, description="rows a page"),
+        cursor: str | None = Query(None, max_length=2000, description=(
+            'opaque: the next page, as given in the previous answer\'s `Link: <…>; rel="next"`')),
+        updated_since: AwareDatetime | None = Query(None, description=(
+            "only rows created or changed at or after this instant (with a UTC offset)")),
     ) -> Pager:
         # The cursor belongs to this list (path, so one patient's list is not another's) and to the
         # caller's organisation: a cursor taken elsewhere is refused, never read.

@@ -18,6 +18,7 @@ from praxis.identity.permissions import (
 from praxis.identity.schemas import (
     ApiClientCreated,
     ApiClientIn,
+    ApiClientLimit,
     ApiClientOut,
     AuditOut,
     BreakGlassIn,
@@ -130,8 +131,17 @@ def create_api_client(data: ApiClientIn, ctx: Context = Depends(permission(APICL
                       ) -> ApiClientCreated:
     """Create a client; the token is in this answer only."""
     client, token = service.create_api_client(ctx, data.name, data.scopes, location_ids=data.location_ids,
-                                              expires_at=data.expires_at)
+                                              expires_at=data.expires_at,
+                                              rate_limit_per_minute=data.rate_limit_per_minute)
     return ApiClientCreated(**ApiClientOut.model_validate(client).model_dump(), token=token)
+
+
+@router.put("/api-clients/{client_id}/rate-limit", response_model=ApiClientOut)
+def set_api_client_rate_limit(client_id: str, data: ApiClientLimit,
+                              ctx: Context = Depends(permission(APICLIENTS_MANAGE))) -> ApiClientOut:
+    """The client's own request limit a minute (null: the server default); holds from its next request."""
+    return ApiClientOut.model_validate(service.set_api_client_rate_limit(
+        ctx, parse_id(client_id, "API client"), data.rate_limit_per_minute))
 
 
 @router.post("/api-clients/{client_id}/revoke", response_model=ApiClientOut)

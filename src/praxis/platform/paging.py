@@ -79,8 +79,8 @@ def decode_cursor(cursor: str, scope: str, org_id: uuid.UUID | None) -> Key:
     """The position a cursor names; `422` (field `cursor`) unless it was issued for this list and
     this organisation and is unaltered."""
     body, dot, signature = cursor.partition(".")
-    if not dot or not cursor.isascii() or not crypto.keyring().verify_signature(f"cursor\x00{scope}\x00{org_id or ''}\x00{body}",
-                                                         signature):
+    message = f"cursor\x00{scope}\x00{org_id or ''}\x00{body}"
+    if not dot or not cursor.isascii() or not crypto.keyring().verify_signature(message, signature):
         raise ValidationProblem(_BAD, field="cursor")
     try:
         values = json.loads(_b64d(body))

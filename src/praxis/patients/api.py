@@ -44,7 +44,7 @@ from praxis.platform.errors import ValidationProblem
 from praxis.platform.ids import parse_id
 from praxis.platform.schemas import Day, Offset
 from praxis.web.deps import permission
-from praxis.web.paging import PAGED, Pager, paged
+from praxis.web.paging import PAGED, Pager, by, paged
 from praxis.web.routes import Router
 
 router = Router(prefix="/api/v1", tags=["patients"])
@@ -158,7 +158,7 @@ def end_coverage(coverage_id: str, ctx: Context = Depends(permission(PATIENTS_WR
 @router.get("/payers", response_model=list[PayerOut])
 def list_payers(include_inactive: bool = False, ctx: Context = Depends(permission(PATIENTS_READ)),
                 page: Pager = PAGED) -> list[PayerOut]:
-    return page.of(coverage.list_payers(ctx, include_inactive=include_inactive))
+    return page.of(coverage.list_payers(ctx, include_inactive=include_inactive), key=by("name"))
 
 
 @router.post("/payers", response_model=PayerOut, status_code=201)

@@ -310,6 +310,7 @@ class CoverageOut(BaseModel):
     effective_from: date | None
     effective_to: date | None
     active: bool
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class DocumentOut(BaseModel):

@@ -61,7 +61,7 @@ from praxis.scheduling.schemas import (
     WaitlistOut,
 )
 from praxis.web.deps import client_ip, permission, public
-from praxis.web.paging import PAGED, Pager
+from praxis.web.paging import PAGED, Pager, by
 from praxis.web.routes import Router
 
 router = Router(prefix="/api/v1/scheduling", tags=["scheduling"])
@@ -81,7 +81,8 @@ def _provider_out(p: object, locs: list) -> ProviderOut:  # type: ignore[type-ar
 def list_providers(location_id: str | None = None, ctx: Context = Depends(permission(SCHEDULING_READ)),
                    page: Pager = PAGED) -> list[ProviderOut]:
     loc = parse_id(location_id, "location") if location_id else None
-    return page.of([_provider_out(p, locs) for p, locs in setup.list_providers(ctx, location_id=loc)])
+    return page.of([_provider_out(p, locs) for p, locs in setup.list_providers(ctx, location_id=loc)],
+                   key=by("last_name", "first_name"))
 
 
 @router.post("/providers", response_model=ProviderOut, status_code=201)
@@ -121,7 +122,7 @@ def create_resource(location_id: str, data: ResourceIn,
 
 @router.get("/visit-types", response_model=list[VisitTypeOut])
 def list_visit_types(ctx: Context = Depends(permission(SCHEDULING_READ)), page: Pager = PAGED) -> list[VisitTypeOut]:
-    return page.of([VisitTypeOut.model_validate(v) for v in setup.list_visit_types(ctx)])
+    return page.of([VisitTypeOut.model_validate(v) for v in setup.list_visit_types(ctx)], key=by("name"))
 
 
 @router.post("/visit-types", response_model=VisitTypeOut, status_code=201)
@@ -157,8 +158,8 @@ def set_hours(location_id: str, data: HoursIn, ctx: Context = Depends(permission
 @router.get("/locations/{location_id}/closures", response_model=list[ClosureOut])
 def list_closures(location_id: str, since: Day | None = None,
                   ctx: Context = Depends(permission(SCHEDULING_READ)), page: Pager = PAGED) -> list[ClosureOut]:
-    return page.of([ClosureOut.model_validate(c)
-                    for c in setup.list_closures(ctx, parse_id(location_id, "location"), since=since)])
+    rows = setup.list_closures(ctx, parse_id(location_id, "location"), since=since)
+    return page.of([ClosureOut.model_validate(c) for c in rows], key=by("day"))
 
 
 @router.post("/locations/{location_id}/closures", response_model=ClosureOut, status_code=201)
@@ -264,7 +265,9 @@ def list_appointments(location_id: str, day: Day, days: Annotated[int, Query(ge=
     rows = service.list_day(ctx, parse_id(location_id, "location"), day, days=days,
                             provider_id=parse_id(provider_id, "provider") if provider_id else None,
                             include_cancelled=include_cancelled, sort=sort)
-    return page.of([DayRowOut.model_validate(r) for r in rows])
+    key = {"start": by("start_at", "provider_id"), "provider": by("provider_id", "start_at"),
+           "status": by("status", "start_at")}[sort]
+    return page.of([DayRowOut.model_validate(r) for r in rows], key=key)
 
 
 @router.get("/appointments/{appointment_id}", response_model=AppointmentOut)
@@ -325,7 +328,10 @@ def list_waitlist(location_id: str | None = None, status: Literal["waiting", "of
                   ctx: Context = Depends(permission(WAITLIST_MANAGE)), page: Pager = PAGED) -> list[WaitlistOut]:
     entries = waitlist.list_entries(ctx, location_id=parse_id(location_id, "location") if location_id else None,
                                     status=status, sort=sort)
-    return page.of([WaitlistOut.model_validate(e) for e in entries])
+    # The page follows `sort`: highest priority first (negated for the ascending keyset), then age.
+    key = ((lambda e: (-e.priority, e.created_at, e.id)) if sort == "priority"
+           else (lambda e: (e.created_at, e.id)))
+    return page.of([WaitlistOut.model_validate(e) for e in entries], key=key)
 
 
 @router.post("/waitlist", response_model=WaitlistOut, status_code=201)

@@ -296,6 +296,7 @@ class DayRowOut(BaseModel):
     overbooked: bool
     telehealth: bool
     room_ids: list[uuid.UUID]
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class WaitlistIn(StrictModel):

@@ -265,6 +265,7 @@ class PayerOut(BaseModel):
     postal_code: str
     claim_filing_indicator: str
     active: bool
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class CoverageIn(StrictModel):

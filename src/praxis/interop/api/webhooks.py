@@ -36,6 +36,7 @@ class SubscriptionOut(BaseModel):
     active: bool
     description: str
     created_at: datetime
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class SubscriptionCreated(SubscriptionOut):

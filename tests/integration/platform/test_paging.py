@@ -230,3 +230,19 @@ def test_keyset_page_in_memory_is_stable():
     rows.insert(0, {"k": 0, "id": 99})  # sorts at the end of k=0... before the position: not seen
     second = keyset_page(rows, PageRequest(4, first.next_key), key)
     assert [r["id"] for r in second.rows] == [4, 5, 6, 7]
+
+
+def test_updated_at_added_by_the_migration_follows_changes(org, make_user, login):
+    """Locations had no change time before core_0004_paging: a PATCH now moves updated_at, and
+    updated_since finds exactly the changed one (also through the set-up lists' in-memory paging)."""
+    admin = login(make_user(org, "org_admin"))
+    before = {row["id"]: row["updated_at"] for row in admin.get("/api/v1/locations").json()}
+    assert all(before.values())
+    clock.advance(timedelta(minutes=1))
+    mark = clock.now()
+    clock.advance(timedelta(seconds=1))
+    r = admin.patch(f"/api/v1/locations/{org.loc_b.id}", json={"name": "Renamed site"})
+    assert r.status_code == 200, r.text
+    assert r.json()["updated_at"] > before[str(org.loc_b.id)]
+    rows = admin.get("/api/v1/locations", params={"updated_since": mark.isoformat()}).json()
+    assert [row["id"] for row in rows] == [str(org.loc_b.id)]

@@ -94,7 +94,9 @@ def deliveries(subscription_id: str, ctx: Context = Depends(permission(WEBHOOKS_
                page: Pager = PAGED) -> list[DeliveryOut]:
     """The delivery log, newest first (status pending, delivered or dead; attempts; last answer)."""
     rows = webhooks.list_deliveries(ctx, parse_id(subscription_id, "subscription"))
-    return page.of([DeliveryOut.model_validate(d) for d in rows])
+    # Newest first, as the log reads; the keyset is ascending, so the time goes in negated.
+    return page.of([DeliveryOut.model_validate(d) for d in rows], key=lambda d: (-d.created_at.timestamp(), d.id),
+                   updated=None)
 
 
 @router.post("/deliveries/{delivery_id}/replay", response_model=DeliveryOut)

@@ -29,6 +29,8 @@ os.environ["PRAXIS_CHECK_TENANT_SCOPE"] = "true"
 # Cheap argon2 for speed: the tests check behaviour, not the cost parameters.
 os.environ.setdefault("PRAXIS_ARGON2_TIME_COST", "1")
 os.environ.setdefault("PRAXIS_ARGON2_MEMORY_KIB", "1024")
+# Sweeps send hundreds of requests a minute with one API client; rate-limit tests set their own limit.
+os.environ.setdefault("PRAXIS_API_RATE_LIMIT_PER_MINUTE", "100000")
 
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import create_engine, select, text  # noqa: E402

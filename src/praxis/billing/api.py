@@ -43,6 +43,7 @@ from praxis.billing.schemas import (
 )
 from praxis.platform.context import Context
 from praxis.web.deps import permission
+from praxis.web.paging import PAGED, Pager, paged
 from praxis.web.routes import Router
 
 router = Router(prefix="/api/v1/billing", tags=["billing"])
@@ -79,14 +80,14 @@ def set_payer_edi_id(payer_id: uuid.UUID, data: PayerEdiIdIn,
 
 
 @router.get("/payers/{payer_id}/edi-ids", response_model=list[PayerEdiIdOut])
-def list_payer_edi_ids(payer_id: uuid.UUID, ctx: Context = Depends(permission(BILLING_READ))
-                       ) -> list[PayerEdiIdOut]:
-    return reference.list_payer_edi_ids(ctx, payer_id)
+def list_payer_edi_ids(payer_id: uuid.UUID, ctx: Context = Depends(permission(BILLING_READ)),
+                       page: Pager = PAGED) -> list[PayerEdiIdOut]:
+    return page.of(reference.list_payer_edi_ids(ctx, payer_id))
 
 
 @router.get("/connections", response_model=list[ConnectionOut])
-def list_connections(ctx: Context = Depends(permission(BILLING_READ))) -> list[ConnectionOut]:
-    return reference.list_connections(ctx)
+def list_connections(ctx: Context = Depends(permission(BILLING_READ)), page: Pager = PAGED) -> list[ConnectionOut]:
+    return page.of(reference.list_connections(ctx))
 
 
 @router.post("/connections", response_model=ConnectionOut, status_code=201)
@@ -111,29 +112,36 @@ class CodeOut(BaseModel):
     description: str
 
 
+def _code_key(c: CodeOut) -> tuple[object, ...]:
+    return (c.code,)
+
+
 @router.get("/code-sets/places-of-service", response_model=list[CodeOut])
-def places_of_service(ctx: Context = Depends(permission(BILLING_CHARGE))) -> list[CodeOut]:
+def places_of_service(ctx: Context = Depends(permission(BILLING_CHARGE)), page: Pager = PAGED) -> list[CodeOut]:
     """The CMS place-of-service code set (public data shipped with Praxis)."""
-    return [CodeOut(code=c, description=d) for c, d in codes.PLACES_OF_SERVICE.items()]
+    return page.of([CodeOut(code=c, description=d) for c, d in codes.PLACES_OF_SERVICE.items()],
+                   key=_code_key, updated=None)
 
 
 @router.get("/code-sets/modifiers", response_model=list[CodeOut])
-def modifiers(ctx: Context = Depends(permission(BILLING_CHARGE))) -> list[CodeOut]:
+def modifiers(ctx: Context = Depends(permission(BILLING_CHARGE)), page: Pager = PAGED) -> list[CodeOut]:
     """Common CPT/HCPCS modifiers (public CMS descriptions shipped with Praxis)."""
-    return [CodeOut(code=c, description=d) for c, d in codes.MODIFIERS.items()]
+    return page.of([CodeOut(code=c, description=d) for c, d in codes.MODIFIERS.items()], key=_code_key,
+                   updated=None)
 
 
 @router.get("/code-sets/{system}", response_model=list[CodeOut])
 def search_codes(system: Literal["ICD10CM", "CPT", "HCPCS"], q: Annotated[str, Query(min_length=1, max_length=60)],
                  limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                 ctx: Context = Depends(permission(BILLING_CHARGE))) -> list[CodeOut]:
+                 ctx: Context = Depends(permission(BILLING_CHARGE)), page: Pager = PAGED) -> list[CodeOut]:
     """Search the organisation's loaded list by code prefix or words of the description."""
-    return [CodeOut(code=c, description=d) for c, d in reference.search_codes(ctx, system, q, limit=limit)]
+    return page.of([CodeOut(code=c, description=d) for c, d in reference.search_codes(ctx, system, q, limit=limit)],
+                   key=_code_key, updated=None)
 
 
 @router.get("/fee-schedules", response_model=list[FeeScheduleOut])
-def list_fee_schedules(ctx: Context = Depends(permission(BILLING_READ))) -> list[FeeScheduleOut]:
-    return reference.list_fee_schedules(ctx)
+def list_fee_schedules(ctx: Context = Depends(permission(BILLING_READ)), page: Pager = PAGED) -> list[FeeScheduleOut]:
+    return page.of(reference.list_fee_schedules(ctx))
 
 
 @router.post("/fee-schedules", response_model=FeeScheduleOut, status_code=201)
@@ -153,8 +161,8 @@ def set_visit_type_procedures(visit_type_id: uuid.UUID, items: list[ProcedureIn]
 
 
 @router.get("/rule-sets", response_model=list[RuleSetOut])
-def list_rule_sets(ctx: Context = Depends(permission(BILLING_READ))) -> list[RuleSetOut]:
-    return rules.list_rule_sets(ctx)
+def list_rule_sets(ctx: Context = Depends(permission(BILLING_READ)), page: Pager = PAGED) -> list[RuleSetOut]:
+    return page.of(rules.list_rule_sets(ctx))
 
 
 @router.put("/rule-sets", response_model=RuleSetOut)
@@ -164,8 +172,8 @@ def save_rule_set(data: RuleSetIn, ctx: Context = Depends(permission(BILLING_MAN
 
 
 @router.get("/clean-claim-rates", response_model=list[CleanRateOut])
-def clean_claim_rates(ctx: Context = Depends(permission(BILLING_READ))) -> list[CleanRateOut]:
-    return claims.clean_claim_rates(ctx)
+def clean_claim_rates(ctx: Context = Depends(permission(BILLING_READ)), page: Pager = PAGED) -> list[CleanRateOut]:
+    return page.of(claims.clean_claim_rates(ctx), key=lambda r: (r.name, str(r.rule_set_id)), updated=None)
 
 
 # --- charges -----------------------------------------------------------------------------------------
@@ -190,9 +198,11 @@ def record_ehr_charges(data: EhrChargeIn, response: Response,
 @router.get("/encounters", response_model=list[EncounterOut])
 def list_encounters(location_id: uuid.UUID | None = None, patient_id: uuid.UUID | None = None,
                     status: Literal["open", "billed", "void"] | None = None,
-                    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                    ctx: Context = Depends(permission(BILLING_CHARGE))) -> list[EncounterOut]:
-    return charges.list_encounters(ctx, location_id=location_id, patient_id=patient_id, status=status, limit=limit)
+                    ctx: Context = Depends(permission(BILLING_CHARGE)),
+                    page: Pager = Depends(paged(100, 500))) -> list[EncounterOut]:
+    rows = charges.list_encounters(ctx, location_id=location_id, patient_id=patient_id, status=status,
+                                   limit=page.limit + 1, after=page.after, updated_since=page.updated_since)
+    return page.sql(rows, key=lambda e: (e.date_of_service, e.id))
 
 
 @router.get("/encounters/{encounter_id}", response_model=EncounterOut)
@@ -226,10 +236,12 @@ def build_claims(encounter_id: uuid.UUID, ctx: Context = Depends(permission(BILL
 @router.get("/claims", response_model=list[ClaimSummary])
 def list_claims(status: str | None = Query(None, max_length=10), location_id: uuid.UUID | None = None,
                 payer_id: uuid.UUID | None = None, with_findings: bool = False,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-                ctx: Context = Depends(permission(BILLING_READ))) -> list[ClaimSummary]:
-    return claims.list_claims(ctx, status=status, location_id=location_id, payer_id=payer_id,
-                              with_findings=with_findings, limit=limit)
+                ctx: Context = Depends(permission(BILLING_READ)),
+                page: Pager = Depends(paged(200, 1000))) -> list[ClaimSummary]:
+    rows = claims.list_claims(ctx, status=status, location_id=location_id, payer_id=payer_id,
+                              with_findings=with_findings, limit=page.limit + 1, after=page.after,
+                              updated_since=page.updated_since)
+    return page.sql(rows, key=lambda c: (c.date_of_service, c.claim_number, c.id))
 
 
 @router.get("/claims/{claim_id}", response_model=ClaimOut)
@@ -293,8 +305,8 @@ def submit(data: SubmitIn, ctx: Context = Depends(permission(BILLING_SUBMIT))) -
 
 
 @router.get("/batches", response_model=list[BatchOut])
-def list_batches(ctx: Context = Depends(permission(BILLING_READ))) -> list[BatchOut]:
-    return submission.list_batches(ctx)
+def list_batches(ctx: Context = Depends(permission(BILLING_READ)), page: Pager = PAGED) -> list[BatchOut]:
+    return page.of(submission.list_batches(ctx))
 
 
 @router.post("/edi-files", response_model=EdiIngestOut)
@@ -308,8 +320,8 @@ def ingest_file(data: EdiIngestIn, response: Response,
 
 @router.get("/edi-files", response_model=list[EdiFileOut])
 def list_files(direction: Literal["in", "out"] | None = None,
-               ctx: Context = Depends(permission(BILLING_READ))) -> list[EdiFileOut]:
-    return edi.list_files(ctx, direction=direction)
+               ctx: Context = Depends(permission(BILLING_READ)), page: Pager = PAGED) -> list[EdiFileOut]:
+    return page.of(edi.list_files(ctx, direction=direction))
 
 
 @router.get("/edi-files/{file_id}/raw")

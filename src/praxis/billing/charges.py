@@ -8,7 +8,7 @@ is missing. Its charges come from the fee schedule unless a line names its own.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +25,7 @@ from praxis.platform import audit
 from praxis.platform.context import Context, system_context
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from praxis.platform.paging import keyset_after
 from praxis.platform.uow import unit_of_work, write_lock
 from praxis.practice.models import Location
 from praxis.scheduling.availability import to_local
@@ -229,14 +230,20 @@ def get_encounter(ctx: Context, encounter_id: uuid.UUID) -> EncounterOut:
 
 
 def list_encounters(ctx: Context, *, location_id: uuid.UUID | None = None, status: str | None = None,
-                    patient_id: uuid.UUID | None = None, limit: int = 100) -> list[EncounterOut]:
-    """Encounters in the caller's scope, newest date of service first."""
+                    patient_id: uuid.UUID | None = None, limit: int = 100, after: tuple[Any, ...] | None = None,
+                    updated_since: datetime | None = None) -> list[EncounterOut]:
+    """Encounters in the caller's scope, newest date of service first (then id, descending); `after`
+    is a keyset position (date_of_service, id) of that order, `updated_since` keeps the changed ones."""
     permission = _reader(ctx)
     scope = ctx.scope(permission)
     if not ctx.has(permission):
         raise Forbidden(f"Permission {BILLING_READ} required")
     with unit_of_work(ctx) as session:
-        stmt = select(Encounter).order_by(Encounter.date_of_service.desc(), Encounter.created_at.desc()).limit(limit)
+        stmt = select(Encounter).order_by(Encounter.date_of_service.desc(), Encounter.id.desc()).limit(limit)
+        if after is not None:
+            stmt = stmt.where(keyset_after([(Encounter.date_of_service, True), (Encounter.id, True)], after))
+        if updated_since is not None:
+            stmt = stmt.where(Encounter.updated_at >= updated_since)
         if location_id is not None:
             ctx.require(permission, location_id, what="location")
             stmt = stmt.where(Encounter.location_id == location_id)

@@ -11,7 +11,7 @@ primary has been adjudicated (paid or denied), with the primary's payment on it.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -47,6 +47,7 @@ from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import Conflict, Forbidden, ValidationProblem
 from praxis.platform.ids import new_id
+from praxis.platform.paging import keyset_after
 from praxis.platform.uow import unit_of_work, write_lock
 from praxis.scheduling.models import Provider
 
@@ -371,12 +372,19 @@ def get_claim(ctx: Context, claim_id: uuid.UUID) -> ClaimOut:
 
 def list_claims(ctx: Context, *, status: str | None = None, location_id: uuid.UUID | None = None,
                 payer_id: uuid.UUID | None = None, encounter_id: uuid.UUID | None = None,
-                with_findings: bool = False, limit: int = 200) -> list[ClaimSummary]:
-    """Claims in the caller's scope (a work queue when filtered by status / findings)."""
+                with_findings: bool = False, limit: int = 200, after: tuple[Any, ...] | None = None,
+                updated_since: datetime | None = None) -> list[ClaimSummary]:
+    """Claims in the caller's scope (a work queue when filtered by status / findings), by date of
+    service and claim number; `after` is a keyset position (date_of_service, claim_number, id)."""
     _require_read(ctx)
     scope = ctx.scope(BILLING_READ)
     with unit_of_work(ctx) as session:
-        stmt = select(Claim).order_by(Claim.date_of_service, Claim.claim_number).limit(limit)
+        stmt = select(Claim).order_by(Claim.date_of_service, Claim.claim_number, Claim.id).limit(limit)
+        if after is not None:
+            stmt = stmt.where(keyset_after([(Claim.date_of_service, False), (Claim.claim_number, False),
+                                            (Claim.id, False)], after))
+        if updated_since is not None:
+            stmt = stmt.where(Claim.updated_at >= updated_since)
         if status:
             if status not in STATUSES:
                 raise ValidationProblem(f"Unknown status {status!r}", field="status")

@@ -236,6 +236,7 @@ class RuleSetOut(BaseModel):
     payer_id: uuid.UUID | None
     rules: list[dict[str, Any]]
     active: bool
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class CleanRateOut(BaseModel):
@@ -391,6 +392,7 @@ class EncounterOut(BaseModel):
     notes: str
     lines: list[LineOut] = []
     total_charge_cents: int = 0
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 # --- claims --------------------------------------------------------------------------------------
@@ -475,6 +477,7 @@ class ClaimSummary(BaseModel):
     date_of_service: date
     total_charge_cents: int
     findings: list[Finding]
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class AdjudicationIn(StrictModel):

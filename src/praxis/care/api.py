@@ -48,6 +48,7 @@ from praxis.platform.context import Context
 from praxis.platform.errors import NotFound, ValidationProblem
 from praxis.platform.ids import parse_id
 from praxis.web.deps import permission
+from praxis.web.paging import PAGED, Pager, by
 from praxis.web.routes import Router
 
 router = Router(prefix="/api/v1/care", tags=["care"])
@@ -73,8 +74,9 @@ def preview_out(r: PreviewRow) -> PreviewOut:
 
 
 @router.get("/patients/{patient_id}/problems", response_model=list[ProblemOut])
-def list_problems(patient_id: str, ctx: Context = Depends(permission(CARE_READ))) -> list[ProblemOut]:
-    return [ProblemOut.model_validate(p) for p in service.list_problems(ctx, parse_id(patient_id, "patient"))]
+def list_problems(patient_id: str, ctx: Context = Depends(permission(CARE_READ)),
+                  page: Pager = PAGED) -> list[ProblemOut]:
+    return page.of([ProblemOut.model_validate(p) for p in service.list_problems(ctx, parse_id(patient_id, "patient"))])
 
 
 @router.post("/patients/{patient_id}/problems", response_model=ProblemOut, status_code=201)
@@ -88,9 +90,9 @@ def resolve_problem(problem_id: str, data: ResolveIn, ctx: Context = Depends(per
 
 
 @router.get("/eligibility", response_model=list[EligibilityOut])
-def eligibility(ctx: Context = Depends(permission(CARE_ENROL))) -> list[EligibilityOut]:
+def eligibility(ctx: Context = Depends(permission(CARE_ENROL)), page: Pager = PAGED) -> list[EligibilityOut]:
     """Patients whose problem list makes them eligible for CCM or PCM and who are not enrolled."""
-    return service.eligibility_worklist(ctx)
+    return page.of(service.eligibility_worklist(ctx), key=lambda e: (e.patient_id,), updated=None)
 
 
 @router.post("/enrolments", response_model=EnrolmentOut, status_code=201)
@@ -100,10 +102,10 @@ def enrol(data: EnrolmentIn, ctx: Context = Depends(permission(CARE_ENROL))) -> 
 
 @router.get("/enrolments", response_model=list[EnrolmentOut])
 def list_enrolments(patient_id: str | None = None, location_id: str | None = None, active_on: date | None = None,
-                    ctx: Context = Depends(permission(CARE_READ))) -> list[EnrolmentOut]:
-    return [EnrolmentOut.model_validate(e) for e in service.list_enrolments(
+                    ctx: Context = Depends(permission(CARE_READ)), page: Pager = PAGED) -> list[EnrolmentOut]:
+    return page.of([EnrolmentOut.model_validate(e) for e in service.list_enrolments(
         ctx, patient_id=parse_id(patient_id, "patient") if patient_id else None,
-        location_id=parse_id(location_id, "location") if location_id else None, active_on=active_on)]
+        location_id=parse_id(location_id, "location") if location_id else None, active_on=active_on)])
 
 
 @router.get("/enrolments/{enrolment_id}", response_model=EnrolmentOut)
@@ -130,9 +132,10 @@ def get_consent(patient_id: str, provider_id: str, ctx: Context = Depends(permis
 
 
 @router.get("/enrolments/{enrolment_id}/entries", response_model=list[TimeEntryOut])
-def list_entries(enrolment_id: str, month: Month, ctx: Context = Depends(permission(CARE_READ))) -> list[TimeEntryOut]:
-    return [TimeEntryOut.model_validate(e) for e in timing.list_entries(ctx, parse_id(enrolment_id, "enrolment"),
-                                                                        month)]
+def list_entries(enrolment_id: str, month: Month, ctx: Context = Depends(permission(CARE_READ)),
+                 page: Pager = PAGED) -> list[TimeEntryOut]:
+    return page.of([TimeEntryOut.model_validate(e) for e in timing.list_entries(
+        ctx, parse_id(enrolment_id, "enrolment"), month)], key=by("started_at"))
 
 
 @router.post("/enrolments/{enrolment_id}/entries", response_model=TimeEntryOut, status_code=201)
@@ -150,9 +153,9 @@ def edit_entry(time_entry_id: str, data: TimeEntryEdit, ctx: Context = Depends(p
 
 
 @router.get("/timers", response_model=list[TimerOut])
-def my_timers(ctx: Context = Depends(permission(CARE_LOG))) -> list[TimerOut]:
+def my_timers(ctx: Context = Depends(permission(CARE_LOG)), page: Pager = PAGED) -> list[TimerOut]:
     """The caller's own timers (running first)."""
-    return [timer_out(t) for t in timing.my_timers(ctx)]
+    return page.of([timer_out(t) for t in timing.my_timers(ctx)])
 
 
 @router.post("/enrolments/{enrolment_id}/timer", response_model=TimerOut, status_code=201)
@@ -201,21 +204,24 @@ def post_day_count(enrolment_id: str, data: DayCountIn, ctx: Context = Depends(p
 
 @router.get("/billing-preview", response_model=list[PreviewOut])
 def billing_preview(month: Month, patient_id: str | None = None, provider_id: str | None = None,
-                    location_id: str | None = None, ctx: Context = Depends(permission(CARE_READ))
-                    ) -> list[PreviewOut]:
+                    location_id: str | None = None, ctx: Context = Depends(permission(CARE_READ)),
+                    page: Pager = PAGED) -> list[PreviewOut]:
     """Per enrolment: codes and units the engine would bill, minutes per lane, minutes to the next
     code and the reasons for anything not billed."""
-    return [preview_out(r) for r in closing.billing_preview(
+    return page.of([preview_out(r) for r in closing.billing_preview(
         ctx, month, patient_id=parse_id(patient_id, "patient") if patient_id else None,
         provider_id=parse_id(provider_id, "provider") if provider_id else None,
-        location_id=parse_id(location_id, "location") if location_id else None)]
+        location_id=parse_id(location_id, "location") if location_id else None)],
+        key=lambda r: (r.enrolment_id,), updated=None)
 
 
 @router.get("/worklist", response_model=list[PreviewOut])
-def worklist(month: Month, location_id: str | None = None, ctx: Context = Depends(permission(CARE_READ))
-             ) -> list[PreviewOut]:
-    return [preview_out(r) for r in closing.worklist(
-        ctx, month, location_id=parse_id(location_id, "location") if location_id else None)]
+def worklist(month: Month, location_id: str | None = None, ctx: Context = Depends(permission(CARE_READ)),
+             page: Pager = PAGED) -> list[PreviewOut]:
+    # The worklist's order is its point (most urgent first): paged by position in that order.
+    ranked = enumerate(preview_out(r) for r in closing.worklist(
+        ctx, month, location_id=parse_id(location_id, "location") if location_id else None))
+    return [row for _, row in page.of(list(ranked), key=lambda ir: (ir[0],), updated=None)]
 
 
 @router.post("/months/approve", response_model=list[CareMonthOut])
@@ -225,9 +231,9 @@ def approve_month(data: ApproveIn, ctx: Context = Depends(permission(CARE_APPROV
 
 
 @router.get("/months", response_model=list[CareMonthOut])
-def approved(month: Month, ctx: Context = Depends(permission(CARE_READ))) -> list[CareMonthOut]:
+def approved(month: Month, ctx: Context = Depends(permission(CARE_READ)), page: Pager = PAGED) -> list[CareMonthOut]:
     """The approved months (frozen codes) in the caller's locations."""
-    return [CareMonthOut.model_validate(m) for m in closing.list_approved(ctx, month)]
+    return page.of([CareMonthOut.model_validate(m) for m in closing.list_approved(ctx, month)])
 
 
 @router.get("/settings", response_model=SettingsIO)

@@ -82,6 +82,8 @@ class CareEnrolment(TenantScoped, Base):
     end_reason: Mapped[str] = mapped_column(String(200), default="")
     rpm_setup_billed: Mapped[bool] = mapped_column(Boolean, default=False)  # 99453, once per episode
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (the paging migrations).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["patient_id"], "patients"),

@@ -109,6 +109,7 @@ class EnrolmentOut(_Out):
     end_date: date | None
     initiating_visit_on: date
     initiating_visit_kind: str
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class DisenrolIn(BaseModel):

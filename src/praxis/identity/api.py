@@ -18,6 +18,7 @@ from praxis.identity.permissions import (
 from praxis.identity.schemas import (
     ApiClientCreated,
     ApiClientIn,
+    ApiClientLimit,
     ApiClientOut,
     AuditOut,
     BreakGlassIn,
@@ -32,9 +33,11 @@ from praxis.identity.schemas import (
     RoleUpdate,
 )
 from praxis.platform.context import Context
+from praxis.platform.errors import ValidationProblem
 from praxis.platform.ids import parse_id
 from praxis.platform.permissions import AUDIT_READ
 from praxis.web.deps import authenticated, permission
+from praxis.web.paging import PAGED, Pager, by, paged
 from praxis.web.routes import Router
 
 router = Router(prefix="/api/v1", tags=["identity"])
@@ -50,10 +53,10 @@ def me(ctx: Context = Depends(authenticated)) -> MeOut:
 
 
 @router.get("/users", response_model=list[MemberOut])
-def list_users(location_id: str | None = None, ctx: Context = Depends(permission(USERS_READ))
-               ) -> list[MemberOut]:
+def list_users(location_id: str | None = None, ctx: Context = Depends(permission(USERS_READ)),
+               page: Pager = PAGED) -> list[MemberOut]:
     loc = parse_id(location_id, "location") if location_id else None
-    return [MemberOut.model_validate(m) for m in service.list_members(ctx, location_id=loc)]
+    return page.of([MemberOut.model_validate(m) for m in service.list_members(ctx, location_id=loc)], key=by())
 
 
 @router.post("/users", response_model=MemberOut, status_code=201)
@@ -96,8 +99,8 @@ def _role_out(role: object) -> RoleOut:
 
 
 @router.get("/roles", response_model=list[RoleOut])
-def list_roles(ctx: Context = Depends(permission(USERS_READ))) -> list[RoleOut]:
-    return [_role_out(r) for r in service.list_roles(ctx)]
+def list_roles(ctx: Context = Depends(permission(USERS_READ)), page: Pager = PAGED) -> list[RoleOut]:
+    return page.of([_role_out(r) for r in service.list_roles(ctx)], key=by("name"))
 
 
 @router.get("/roles/{role_id}", response_model=RoleOut)
@@ -118,8 +121,9 @@ def update_role(role_id: str, data: RoleUpdate, ctx: Context = Depends(permissio
 
 
 @router.get("/api-clients", response_model=list[ApiClientOut])
-def list_api_clients(ctx: Context = Depends(permission(APICLIENTS_MANAGE))) -> list[ApiClientOut]:
-    return [ApiClientOut.model_validate(c) for c in service.list_api_clients(ctx)]
+def list_api_clients(ctx: Context = Depends(permission(APICLIENTS_MANAGE)), page: Pager = PAGED
+                     ) -> list[ApiClientOut]:
+    return page.of([ApiClientOut.model_validate(c) for c in service.list_api_clients(ctx)])
 
 
 @router.post("/api-clients", response_model=ApiClientCreated, status_code=201)
@@ -127,8 +131,17 @@ def create_api_client(data: ApiClientIn, ctx: Context = Depends(permission(APICL
                       ) -> ApiClientCreated:
     """Create a client; the token is in this answer only."""
     client, token = service.create_api_client(ctx, data.name, data.scopes, location_ids=data.location_ids,
-                                              expires_at=data.expires_at)
+                                              expires_at=data.expires_at,
+                                              rate_limit_per_minute=data.rate_limit_per_minute)
     return ApiClientCreated(**ApiClientOut.model_validate(client).model_dump(), token=token)
+
+
+@router.put("/api-clients/{client_id}/rate-limit", response_model=ApiClientOut)
+def set_api_client_rate_limit(client_id: str, data: ApiClientLimit,
+                              ctx: Context = Depends(permission(APICLIENTS_MANAGE))) -> ApiClientOut:
+    """The client's own request limit a minute (null: the server default); holds from its next request."""
+    return ApiClientOut.model_validate(service.set_api_client_rate_limit(
+        ctx, parse_id(client_id, "API client"), data.rate_limit_per_minute))
 
 
 @router.post("/api-clients/{client_id}/revoke", response_model=ApiClientOut)
@@ -144,9 +157,10 @@ def open_break_glass(data: BreakGlassIn, ctx: Context = Depends(permission(BREAK
 
 
 @router.get("/break-glass", response_model=list[BreakGlassOut])
-def list_break_glass(since: AwareDatetime | None = None, ctx: Context = Depends(permission(BREAKGLASS_REVIEW))
-                     ) -> list[BreakGlassOut]:
-    return [BreakGlassOut.model_validate(b) for b in service.list_break_glass(ctx, since=since)]
+def list_break_glass(since: AwareDatetime | None = None, ctx: Context = Depends(permission(BREAKGLASS_REVIEW)),
+                     page: Pager = PAGED) -> list[BreakGlassOut]:
+    return page.of([BreakGlassOut.model_validate(b) for b in service.list_break_glass(ctx, since=since)],
+                   key=by("starts_at"))
 
 
 @router.post("/break-glass/{event_id}/review", response_model=BreakGlassOut)
@@ -161,12 +175,19 @@ def query_audit(
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     break_glass: bool | None = None,
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    offset: int = Query(0, ge=0, le=1_000_000, deprecated=True,
+                        description="deprecated: follow the Link rel=next header (`cursor`) instead"),
     ctx: Context = Depends(permission(AUDIT_READ)),
+    page: Pager = Depends(paged(100, 1000)),
 ) -> list[AuditOut]:
-    """The organisation's audit log by patient, user and period (newest first); the query is audited."""
+    """The organisation's audit log by patient, user and period (newest first); the query is audited.
+    Records are never changed, so `updated_since` is the same as `since`."""
+    if offset and page.after is not None:
+        raise ValidationProblem("offset: use either cursor or offset, not both", field="offset")
+    if page.updated_since is not None:
+        since = max(since, page.updated_since) if since else page.updated_since
     rows = service.list_audit(ctx, patient_id=parse_id(patient_id, "patient") if patient_id else None,
                               actor_id=parse_id(actor_id, "user") if actor_id else None,
-                              since=since, until=until, break_glass=break_glass, limit=limit, offset=offset)
-    return [AuditOut.model_validate(r) for r in rows]
+                              since=since, until=until, break_glass=break_glass, limit=page.limit + 1,
+                              offset=offset, after=page.after)
+    return page.sql([AuditOut.model_validate(r) for r in rows], key=lambda r: (r.created_at, r.id))

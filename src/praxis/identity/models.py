@@ -149,3 +149,20 @@ class ApiClient(TenantScoped, Base):
     last_used_ip: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # Requests a minute; None: the setting `api_rate_limit_per_minute` (decision 41).
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
+
+
+class ApiClientWindow(Base):
+    """Requests of one API client in one fixed one-minute window (decision 41): one row per client
+    and minute, counted with an UPSERT so every server process shares the count. Old windows are
+    deleted as new ones start (see identity.auth)."""
+
+    __tablename__ = "api_client_windows"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    client_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    window_minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # Unix time // 60
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (org_fk(["client_id"], "api_clients", ondelete="CASCADE"),)

@@ -14,7 +14,8 @@ def resolve(creds: Credentials) -> tuple[Context | None, dict[str, object] | Non
         scheme, _, token = creds.authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             return None, None
-        return auth.resolve_bearer(token.strip(), client_ip=creds.client_ip, request_id=creds.request_id), None
+        return auth.resolve_bearer(token.strip(), client_ip=creds.client_ip, request_id=creds.request_id,
+                                   notes=creds.notes), None
     if not creds.session_token:
         return None, None
     resolved = auth.resolve_session(creds.session_token, client_ip=creds.client_ip, request_id=creds.request_id)

@@ -70,6 +70,12 @@ class ApiClientIn(StrictModel):
     scopes: Annotated[list[Annotated[str, Field(max_length=80)]], Field(min_length=1, max_length=100)]
     location_ids: list[uuid.UUID] | None = Field(default=None, max_length=200)
     expires_at: AwareDatetime | None = Field(default=None, description="with a UTC offset, e.g. 2030-01-01T00:00:00Z")
+    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=100_000, description=(
+        "requests a minute; empty: the server's default (setting PRAXIS_API_RATE_LIMIT_PER_MINUTE)"))
+
+
+class ApiClientLimit(StrictModel):
+    rate_limit_per_minute: int | None = Field(ge=1, le=100_000, description="requests a minute; null: the default")
 
 
 class ApiClientOut(BaseModel):
@@ -84,6 +90,7 @@ class ApiClientOut(BaseModel):
     revoked_at: datetime | None
     last_used_at: datetime | None
     created_at: datetime
+    rate_limit_per_minute: int | None = Field(default=None, description="the client's own limit; null: the default")
 
 
 class ApiClientCreated(ApiClientOut):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -435,7 +436,8 @@ def update_role(ctx: Context, role_id: uuid.UUID, *, name: str | None, permissio
 
 
 def create_api_client(ctx: Context, name: str, scopes: list[str], *, location_ids: list[uuid.UUID] | None = None,
-                      expires_at: datetime | None = None) -> tuple[ApiClient, str]:
+                      expires_at: datetime | None = None, rate_limit_per_minute: int | None = None
+                      ) -> tuple[ApiClient, str]:
     """A bearer token bound to this organisation with exactly these scopes; shown once."""
     ctx = ctx.standing()  # administration: standing grants only
     ctx.require(APICLIENTS_MANAGE)
@@ -453,13 +455,15 @@ def create_api_client(ctx: Context, name: str, scopes: list[str], *, location_id
                         field="scopes")
     if expires_at is not None and expires_at <= now():
         raise ValidationProblem("Expiry must be in the future", field="expires_at")
+    _check_rate_limit(rate_limit_per_minute)
     token, prefix, digest = tokens.new_api_token()
     with unit_of_work(ctx) as s:
         for loc in location_ids or []:
             get_or_404(s, Location, loc, "location")
         client = ApiClient(name=name.strip(), token_prefix=prefix, token_hash=digest, scopes=sorted(scopes),
                            location_ids=[str(x) for x in location_ids] if location_ids else None,
-                           expires_at=expires_at, created_by=ctx.actor_id)
+                           expires_at=expires_at, created_by=ctx.actor_id,
+                           rate_limit_per_minute=rate_limit_per_minute)
         s.add(client)
         s.flush()
         audit.record(s, ctx, "create", "api_client", client.id, detail={"scopes": sorted(scopes)})
@@ -471,6 +475,35 @@ def list_api_clients(ctx: Context) -> list[ApiClient]:
     ctx.require(APICLIENTS_MANAGE)
     with unit_of_work(ctx) as s:
         return list(s.scalars(select(ApiClient).order_by(ApiClient.created_at.desc())))
+
+
+MAX_RATE_LIMIT = 100_000  # requests a minute
+
+
+def _check_rate_limit(value: int | None) -> None:
+    if value is not None and not 1 <= value <= MAX_RATE_LIMIT:
+        raise ValidationProblem(f"Requests a minute: between 1 and {MAX_RATE_LIMIT:,}, or empty for the default",
+                                field="rate_limit_per_minute")
+
+
+def default_rate_limit() -> int:
+    """Requests a minute of a client without a limit of its own (setting `api_rate_limit_per_minute`)."""
+    return get_settings().api_rate_limit_per_minute
+
+
+def set_api_client_rate_limit(ctx: Context, client_id: uuid.UUID, rate_limit_per_minute: int | None) -> ApiClient:
+    """Give a client its own request limit (a minute), or None for the default; audited. It holds
+    from the client's next request (every request reads the client row)."""
+    ctx = ctx.standing()  # administration: standing grants only
+    ctx.require(APICLIENTS_MANAGE)
+    _check_rate_limit(rate_limit_per_minute)
+    with unit_of_work(ctx) as s:
+        client = get_or_404(s, ApiClient, client_id, "API client")
+        before = client.rate_limit_per_minute
+        client.rate_limit_per_minute = rate_limit_per_minute
+        audit.record(s, ctx, "update", "api_client", client.id,
+                     detail={"rate_limit_per_minute": [before, rate_limit_per_minute]})
+        return client
 
 
 def revoke_api_client(ctx: Context, client_id: uuid.UUID) -> ApiClient:
@@ -585,15 +618,17 @@ def location_names(ctx: Context) -> dict[uuid.UUID, str]:
 
 def list_audit(ctx: Context, *, patient_id: uuid.UUID | None = None, actor_id: uuid.UUID | None = None,
                since: datetime | None = None, until: datetime | None = None,
-               break_glass: bool | None = None, limit: int = 100, offset: int = 0) -> list[audit.AuditRecord]:
-    """Query the organisation's audit log; the query itself is audited."""
+               break_glass: bool | None = None, limit: int = 100, offset: int = 0,
+               after: tuple[Any, ...] | None = None) -> list[audit.AuditRecord]:
+    """Query the organisation's audit log (newest first, after the keyset position `after` when
+    given); the query itself is audited."""
     ctx = ctx.standing()  # administration: standing grants only
     from praxis.platform.permissions import AUDIT_READ
 
     ctx.require(AUDIT_READ)
     with unit_of_work(ctx) as s:
         rows = audit.list_records(s, patient_id=patient_id, actor_id=actor_id, since=since, until=until,
-                                  break_glass=break_glass, limit=limit, offset=offset)
+                                  break_glass=break_glass, limit=limit, offset=offset, after=after)
         audit.record(s, ctx, "query", "audit", None, patient_id=patient_id,
                      detail={"actor_id": str(actor_id) if actor_id else None,
                              "since": since.isoformat() if since else None,

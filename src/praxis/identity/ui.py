@@ -578,6 +578,7 @@ def _clients_page(request: Request, ctx: Context, status_code: int = 200, **extr
     grantable = sorted(p for p in CATALOGUE if ctx.standing().can(p))  # break-glass grants nothing
     return render(request, "identity/api_clients.html", {
         "clients": service.list_api_clients(ctx),
+        "default_rate_limit": service.default_rate_limit(),
         "groups": _group_by_domain(grantable),
         "locations": list_locations(ctx),
         "now": now(),
@@ -594,8 +595,10 @@ def api_clients(request: Request, ctx: Context = Depends(permission(APICLIENTS_M
 @router.post("/admin/api-clients")
 def create_api_client(request: Request, name: str = Form(""), scopes: list[str] = Form(default=[]),
                       location_ids: list[str] = Form(default=[]), expires_in_days: str = Form(""),
+                      rate_limit_per_minute: str = Form(""),
                       ctx: Context = Depends(permission(APICLIENTS_MANAGE))) -> Response:
-    form = {"name": name, "scopes": scopes, "location_ids": location_ids, "expires_in_days": expires_in_days}
+    form = {"name": name, "scopes": scopes, "location_ids": location_ids, "expires_in_days": expires_in_days,
+            "rate_limit_per_minute": rate_limit_per_minute}
     try:
         if not name.strip():
             raise ValidationProblem("Name is required", field="name")
@@ -610,10 +613,35 @@ def create_api_client(request: Request, name: str = Form(""), scopes: list[str] 
                 raise ValidationProblem("Between 1 and 3650 days", field="expires_in_days")
             expires = now() + timedelta(days=days)
         client, token = service.create_api_client(ctx, name[:120], scopes[:200], location_ids=locs,
-                                                  expires_at=expires)
+                                                  expires_at=expires,
+                                                  rate_limit_per_minute=_form_rate_limit(rate_limit_per_minute))
     except ProblemError as exc:
         return _clients_page(request, ctx, status_code=_status(exc), form=form, **_error(exc))
     return _clients_page(request, ctx, created=client, token=token)
+
+
+def _form_rate_limit(text: str) -> int | None:
+    """Requests a minute from a form field: empty is the default (None), anything else a whole number."""
+    if not text.strip():
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ValidationProblem("Requests a minute must be a whole number (or empty for the default)",
+                                field="rate_limit_per_minute") from None
+
+
+@router.post("/admin/api-clients/{client_id}/rate-limit")
+def set_api_client_rate_limit(request: Request, client_id: str, rate_limit_per_minute: str = Form(""),
+                              ctx: Context = Depends(permission(APICLIENTS_MANAGE))) -> Response:
+    cid = parse_id(client_id, "API client")
+    try:
+        client = service.set_api_client_rate_limit(ctx, cid, _form_rate_limit(rate_limit_per_minute[:20]))
+    except ProblemError as exc:
+        return _clients_page(request, ctx, status_code=_status(exc), limit_error=exc.detail, limit_client=cid)
+    limit = client.rate_limit_per_minute
+    return _clients_page(request, ctx, flash=f"{client.name}: " + (
+        f"{limit:,} requests a minute." if limit else "the default limit."))
 
 
 @router.post("/admin/api-clients/{client_id}/revoke")

@@ -23,14 +23,15 @@ from praxis.intake.schemas import (
 from praxis.platform.context import Context
 from praxis.platform.ids import parse_id
 from praxis.web.deps import client_ip, permission, public
+from praxis.web.paging import PAGED, Pager
 from praxis.web.routes import Router
 
 router = Router(prefix="/api/v1/intake", tags=["intake"])
 
 
 @router.get("/workflows", response_model=list[WorkflowOut])
-def list_workflows(ctx: Context = Depends(permission(INTAKE_DESIGN))) -> list[WorkflowOut]:
-    return service.list_workflows(ctx)
+def list_workflows(ctx: Context = Depends(permission(INTAKE_DESIGN)), page: Pager = PAGED) -> list[WorkflowOut]:
+    return page.of(service.list_workflows(ctx))
 
 
 @router.post("/workflows", response_model=WorkflowOut, status_code=201)
@@ -97,8 +98,9 @@ def create_link(submission_id: str, data: LinkIn, ctx: Context = Depends(permiss
 
 
 @router.get("/patients/{patient_id}/submissions", response_model=list[SubmissionOut])
-def patient_history(patient_id: str, ctx: Context = Depends(permission(INTAKE_READ))) -> list[SubmissionOut]:
-    return service.list_submissions(ctx, parse_id(patient_id, "patient"))
+def patient_history(patient_id: str, ctx: Context = Depends(permission(INTAKE_READ)),
+                    page: Pager = PAGED) -> list[SubmissionOut]:
+    return page.of(service.list_submissions(ctx, parse_id(patient_id, "patient")))
 
 
 # --- public link (no login; the token is the credential) ------------------------------------------

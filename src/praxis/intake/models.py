@@ -74,6 +74,8 @@ class IntakeSubmission(TenantScoped, Base):
     review_note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (the paging migrations).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
     submitted_at: Mapped[datetime | None]
     reviewed_by: Mapped[uuid.UUID | None]
     reviewed_at: Mapped[datetime | None]

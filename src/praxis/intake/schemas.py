@@ -79,6 +79,7 @@ class SubmissionOut(BaseModel):
     created_at: datetime
     submitted_at: datetime | None
     reviewed_at: datetime | None
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class SubmissionDetail(SubmissionOut):

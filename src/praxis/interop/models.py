@@ -33,6 +33,8 @@ class WebhookSubscription(TenantScoped, Base):
     description: Mapped[str] = mapped_column(String(200), default="")
     created_by: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (the paging migrations).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
 
 class WebhookDelivery(TenantScoped, Base):

@@ -10,7 +10,7 @@ from fastapi import Depends, File, Form, Query, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
-from praxis.patients import alerts, coverage, documents, import_jobs, importer, merge, service
+from praxis.patients import alerts, coverage, documents, import_jobs, importer, merge, search, service
 from praxis.patients.alerts import AlertOut
 from praxis.patients.permissions import (
     DOCUMENTS_READ,
@@ -44,6 +44,7 @@ from praxis.platform.errors import ValidationProblem
 from praxis.platform.ids import parse_id
 from praxis.platform.schemas import Day, Offset
 from praxis.web.deps import permission
+from praxis.web.paging import PAGED, Pager, by, paged
 from praxis.web.routes import Router
 
 router = Router(prefix="/api/v1", tags=["patients"])
@@ -59,12 +60,19 @@ def search_patients(
     mrn: Annotated[str | None, Query(max_length=80)] = None,
     member_id: Annotated[str | None, Query(max_length=80)] = None,
     sort: PatientSort = "name",
-    limit: Annotated[int, Query(ge=1, le=200)] = 25,
-    offset: Offset = 0,
+    offset: Annotated[Offset, Query(deprecated=True, description=(
+        "deprecated: follow the Link rel=next header (`cursor`) instead"))] = 0,
     ctx: Context = Depends(permission(PATIENTS_READ)),
+    page: Pager = Depends(paged(25, 200)),
 ) -> list[PatientSummary]:
-    """Search patients; every criterion given must match. No criteria: an empty list."""
-    return service.find_patients(
+    """Search patients; every criterion given must match. No criteria: an empty list (`updated_since`
+    narrows a search, it is not a criterion: the registry is never listed whole)."""
+    if offset:
+        if page.after is not None:
+            raise ValidationProblem("offset: use either cursor or offset, not both", field="offset")
+        return service.find_patients(ctx, q=q, last=last, first=first, dob=dob, phone=phone, mrn=mrn,
+                                     member_id=member_id, sort=sort, limit=page.limit, offset=offset)
+    rows, next_key = search.find_patients_page(
         ctx,
         q=q,
         last=last,
@@ -74,9 +82,11 @@ def search_patients(
         mrn=mrn,
         member_id=member_id,
         sort=sort,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        after=page.after,
+        updated_since=page.updated_since,
     )
+    return page.keyed(rows, next_key)
 
 
 @router.post("/patients", response_model=PatientOut, status_code=201)
@@ -118,8 +128,9 @@ def update_patient(
 
 
 @router.get("/patients/{patient_id}/coverages", response_model=list[CoverageOut])
-def list_coverages(patient_id: str, ctx: Context = Depends(permission(PATIENTS_READ))) -> list[CoverageOut]:
-    return coverage.list_coverages(ctx, parse_id(patient_id, "patient"))
+def list_coverages(patient_id: str, ctx: Context = Depends(permission(PATIENTS_READ)),
+                   page: Pager = PAGED) -> list[CoverageOut]:
+    return page.of(coverage.list_coverages(ctx, parse_id(patient_id, "patient")))
 
 
 @router.post("/patients/{patient_id}/coverages", response_model=CoverageOut, status_code=201)
@@ -145,8 +156,9 @@ def end_coverage(coverage_id: str, ctx: Context = Depends(permission(PATIENTS_WR
 
 
 @router.get("/payers", response_model=list[PayerOut])
-def list_payers(include_inactive: bool = False, ctx: Context = Depends(permission(PATIENTS_READ))) -> list[PayerOut]:
-    return coverage.list_payers(ctx, include_inactive=include_inactive)
+def list_payers(include_inactive: bool = False, ctx: Context = Depends(permission(PATIENTS_READ)),
+                page: Pager = PAGED) -> list[PayerOut]:
+    return page.of(coverage.list_payers(ctx, include_inactive=include_inactive), key=by("name"))
 
 
 @router.post("/payers", response_model=PayerOut, status_code=201)
@@ -179,9 +191,10 @@ def activate_payer(payer_id: str, ctx: Context = Depends(permission(PAYERS_MANAG
 
 
 @router.get("/patients/{patient_id}/alerts", response_model=list[AlertOut])
-def list_alerts(patient_id: str, ctx: Context = Depends(permission(PATIENTS_READ))) -> list[AlertOut]:
+def list_alerts(patient_id: str, ctx: Context = Depends(permission(PATIENTS_READ)),
+                page: Pager = PAGED) -> list[AlertOut]:
     """The patient's alerts (e.g. a positive PHQ-9 item 9), open ones first."""
-    return alerts.list_alerts(ctx, parse_id(patient_id, "patient"))
+    return page.of(alerts.list_alerts(ctx, parse_id(patient_id, "patient")))
 
 
 @router.post("/patients/{patient_id}/alerts/{alert_id}/acknowledge", response_model=AlertOut)
@@ -202,8 +215,9 @@ def merge_into(patient_id: str, data: MergeIn, ctx: Context = Depends(permission
 
 
 @router.get("/patients/{patient_id}/merges", response_model=list[MergeOut])
-def list_merges(patient_id: str, ctx: Context = Depends(permission(PATIENTS_MERGE))) -> list[MergeOut]:
-    return merge.list_merges(ctx, parse_id(patient_id, "patient"))
+def list_merges(patient_id: str, ctx: Context = Depends(permission(PATIENTS_MERGE)),
+                page: Pager = PAGED) -> list[MergeOut]:
+    return page.of(merge.list_merges(ctx, parse_id(patient_id, "patient")))
 
 
 @router.post("/merges/{merge_id}/undo", response_model=MergeOut)
@@ -224,8 +238,9 @@ def read_upload(file: UploadFile) -> bytes:
 
 
 @router.get("/patients/{patient_id}/documents", response_model=list[DocumentOut])
-def list_documents(patient_id: str, ctx: Context = Depends(permission(DOCUMENTS_READ))) -> list[DocumentOut]:
-    return documents.list_documents(ctx, parse_id(patient_id, "patient"))
+def list_documents(patient_id: str, ctx: Context = Depends(permission(DOCUMENTS_READ)),
+                   page: Pager = PAGED) -> list[DocumentOut]:
+    return page.of(documents.list_documents(ctx, parse_id(patient_id, "patient")))
 
 
 @router.post("/patients/{patient_id}/documents", response_model=DocumentOut, status_code=201)

@@ -161,6 +161,8 @@ class Payer(TenantScoped, Base):
     claim_filing_indicator: Mapped[str] = mapped_column(String(2), default="CI")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (the paging migrations).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (UniqueConstraint("org_id", "payer_code", name="uq_payers_org_code"),)
 

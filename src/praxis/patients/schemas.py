@@ -188,6 +188,7 @@ class PatientSummary(BaseModel):
     sex: str
     phone_mobile: str | None
     status: str
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class PatientOut(PatientSummary):
@@ -264,6 +265,7 @@ class PayerOut(BaseModel):
     postal_code: str
     claim_filing_indicator: str
     active: bool
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class CoverageIn(StrictModel):
@@ -309,6 +311,7 @@ class CoverageOut(BaseModel):
     effective_from: date | None
     effective_to: date | None
     active: bool
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class DocumentOut(BaseModel):

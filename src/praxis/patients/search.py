@@ -6,10 +6,10 @@ databases; the location-scope rule comes from `access.py`.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, UnaryExpression, and_, or_, select
 
 from praxis.patients import normalise as n
 from praxis.patients.access import visibility_clause, visible_locations
@@ -19,6 +19,7 @@ from praxis.patients.schemas import PatientOut, PatientSort, PatientSummary
 from praxis.platform import audit
 from praxis.platform.context import Context
 from praxis.platform.errors import Forbidden, ValidationProblem
+from praxis.platform.paging import keyset_after
 from praxis.platform.schemas import MAX_OFFSET
 from praxis.platform.uow import unit_of_work
 
@@ -204,12 +205,48 @@ def find_patient_records(
     return [PatientOut.model_validate(p, from_attributes=True) for p in rows]
 
 
+def find_patients_page(
+    ctx: Context,
+    *,
+    q: str | None = None,
+    last: str | None = None,
+    first: str | None = None,
+    dob: date | None = None,
+    phone: str | None = None,
+    mrn: str | None = None,
+    member_id: str | None = None,
+    sort: PatientSort = "name",
+    limit: int = 25,
+    after: tuple[Any, ...] | None = None,
+    updated_since: datetime | None = None,
+) -> tuple[list[PatientSummary], tuple[Any, ...] | None]:
+    """`find_patients` one keyset page at a time (the API's cursor paging): the patients after the
+    position `after` in the order of `sort` (then id), changed at or after `updated_since`, and the
+    position of the last one when more follow (None on the last page)."""
+    rows = _find(ctx, q=q, last=last, first=first, dob=dob, phone=phone, mrn=mrn, member_id=member_id,
+                 sort=sort, limit=limit + 1, offset=0, after=after, updated_since=updated_since)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_key = _sort_key(rows[-1], sort) if more and rows else None
+    return [PatientSummary.model_validate(p) for p in rows], next_key
+
+
+def _sort_columns(sort: PatientSort) -> list[tuple[Any, bool]]:
+    columns = [(c.element, True) if isinstance(c, UnaryExpression) else (c, False) for c in _SORTS[sort]]
+    return [*columns, (Patient.id, False)]
+
+
+def _sort_key(p: Patient, sort: PatientSort) -> tuple[Any, ...]:
+    return tuple(getattr(p, c.key) for c, _ in _sort_columns(sort))
+
+
 def _find(ctx: Context, *, q: str | None, last: str | None, first: str | None, dob: date | None,
           phone: str | None, mrn: str | None, member_id: str | None, sort: PatientSort, limit: int,
-          offset: int) -> list[Patient]:
+          offset: int, after: tuple[Any, ...] | None = None, updated_since: datetime | None = None
+          ) -> list[Patient]:
     if not ctx.has(PATIENTS_READ):
         raise Forbidden(f"Permission {PATIENTS_READ} required")
-    limit = max(1, min(limit, 200))
+    limit = max(1, min(limit, 201))  # 200 a page, plus one to learn whether another page follows
     if not 0 <= offset <= MAX_OFFSET:  # a database integer has 64 bits; a page beyond this finds nothing
         raise ValidationProblem(f"offset must be between 0 and {MAX_OFFSET}", field="offset")
     with unit_of_work(ctx) as session:
@@ -224,6 +261,10 @@ def _find(ctx: Context, *, q: str | None, last: str | None, first: str | None, d
         )
         if stmt is None:
             return []
+        if after is not None:
+            stmt = stmt.where(keyset_after(_sort_columns(sort), after))
+        if updated_since is not None:
+            stmt = stmt.where(Patient.updated_at >= updated_since)
         locations = visible_locations(session, ctx)
         if locations is not None:
             stmt = stmt.where(visibility_clause(locations))

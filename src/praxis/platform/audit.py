@@ -470,9 +470,15 @@ def list_records(
     break_glass: bool | None = None,
     limit: int = 100,
     offset: int = 0,
+    after: tuple[Any, ...] | None = None,
 ) -> list[AuditRecord]:
-    """Query the organisation's audit log (the session's org scopes it)."""
+    """Query the organisation's audit log (the session's org scopes it), newest first; `after` is a
+    keyset position (created_at, id) from `platform.paging` (the rows after it in that order)."""
     q = select(AuditRecord)
+    if after is not None:
+        from praxis.platform.paging import keyset_after
+
+        q = q.where(keyset_after([(AuditRecord.created_at, True), (AuditRecord.id, True)], after))
     if patient_id is not None:
         q = q.where(AuditRecord.patient_id == patient_id)
     if actor_id is not None:

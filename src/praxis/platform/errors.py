@@ -21,11 +21,13 @@ class ProblemError(Exception):
         errors: list[dict[str, Any]] | None = None,
         type: str | None = None,
         status: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
         self.errors = errors or []
+        self.headers = headers  # extra response headers (Retry-After of a 429)
         if type:
             self.type = type
         if status:

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
     break_glass_minutes: int = Field(default=60, ge=1)
+    # Requests a minute per API client unless the client has its own limit (decision 41).
+    api_rate_limit_per_minute: int = Field(default=600, ge=1)
     # Key ring file (JSON) for field encryption and the blind index; generated when absent.
     keyring_file: Path | None = None
     # Where the npm-installed front-end assets are (node_modules of the repo by default).

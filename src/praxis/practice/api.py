@@ -17,6 +17,7 @@ from praxis.practice.schemas import (
     OrganisationUpdate,
 )
 from praxis.web.deps import authenticated, permission
+from praxis.web.paging import PAGED, Pager, by
 from praxis.web.routes import Router
 
 router = Router(prefix="/api/v1", tags=["organisation"])
@@ -40,9 +41,10 @@ def update_organisation(data: OrganisationUpdate, ctx: Context = Depends(permiss
 
 
 @router.get("/locations", response_model=list[LocationOut])
-def list_locations(ctx: Context = Depends(permission(LOCATIONS_READ))) -> list[LocationOut]:
+def list_locations(ctx: Context = Depends(permission(LOCATIONS_READ)), page: Pager = PAGED
+                   ) -> list[LocationOut]:
     """Locations within the caller's scope."""
-    return [LocationOut.model_validate(x) for x in service.list_locations(ctx)]
+    return page.of([LocationOut.model_validate(x) for x in service.list_locations(ctx)], key=by("name"))
 
 
 @router.post("/locations", response_model=LocationOut, status_code=201)

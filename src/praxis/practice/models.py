@@ -42,5 +42,7 @@ class Location(TenantScoped, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (the paging migrations).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (UniqueConstraint("org_id", "code", name="uq_locations_org_code"),)

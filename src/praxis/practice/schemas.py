@@ -122,3 +122,4 @@ class LocationOut(BaseModel):
     tax_id: str | None
     place_of_service: str
     active: bool
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")

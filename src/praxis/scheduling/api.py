@@ -61,6 +61,7 @@ from praxis.scheduling.schemas import (
     WaitlistOut,
 )
 from praxis.web.deps import client_ip, permission, public
+from praxis.web.paging import PAGED, Pager, by
 from praxis.web.routes import Router
 
 router = Router(prefix="/api/v1/scheduling", tags=["scheduling"])
@@ -77,10 +78,11 @@ def _provider_out(p: object, locs: list) -> ProviderOut:  # type: ignore[type-ar
 
 
 @router.get("/providers", response_model=list[ProviderOut])
-def list_providers(location_id: str | None = None, ctx: Context = Depends(permission(SCHEDULING_READ))
-                   ) -> list[ProviderOut]:
+def list_providers(location_id: str | None = None, ctx: Context = Depends(permission(SCHEDULING_READ)),
+                   page: Pager = PAGED) -> list[ProviderOut]:
     loc = parse_id(location_id, "location") if location_id else None
-    return [_provider_out(p, locs) for p, locs in setup.list_providers(ctx, location_id=loc)]
+    return page.of([_provider_out(p, locs) for p, locs in setup.list_providers(ctx, location_id=loc)],
+                   key=by("last_name", "first_name"))
 
 
 @router.post("/providers", response_model=ProviderOut, status_code=201)
@@ -105,8 +107,10 @@ def get_feed_url(provider_id: str, ctx: Context = Depends(permission(SCHEDULING_
 
 
 @router.get("/locations/{location_id}/resources", response_model=list[ResourceOut])
-def list_resources(location_id: str, ctx: Context = Depends(permission(SCHEDULING_READ))) -> list[ResourceOut]:
-    return [ResourceOut.model_validate(r) for r in setup.list_resources(ctx, parse_id(location_id, "location"))]
+def list_resources(location_id: str, ctx: Context = Depends(permission(SCHEDULING_READ)),
+                   page: Pager = PAGED) -> list[ResourceOut]:
+    rows = setup.list_resources(ctx, parse_id(location_id, "location"))
+    return page.of([ResourceOut.model_validate(r) for r in rows])
 
 
 @router.post("/locations/{location_id}/resources", response_model=ResourceOut, status_code=201)
@@ -117,8 +121,8 @@ def create_resource(location_id: str, data: ResourceIn,
 
 
 @router.get("/visit-types", response_model=list[VisitTypeOut])
-def list_visit_types(ctx: Context = Depends(permission(SCHEDULING_READ))) -> list[VisitTypeOut]:
-    return [VisitTypeOut.model_validate(v) for v in setup.list_visit_types(ctx)]
+def list_visit_types(ctx: Context = Depends(permission(SCHEDULING_READ)), page: Pager = PAGED) -> list[VisitTypeOut]:
+    return page.of([VisitTypeOut.model_validate(v) for v in setup.list_visit_types(ctx)], key=by("name"))
 
 
 @router.post("/visit-types", response_model=VisitTypeOut, status_code=201)
@@ -134,10 +138,11 @@ def update_visit_type(visit_type_id: str, data: VisitTypeUpdate,
 
 
 @router.get("/locations/{location_id}/hours", response_model=list[HoursSpan])
-def get_hours(location_id: str, ctx: Context = Depends(permission(SCHEDULING_READ))) -> list[HoursSpan]:
+def get_hours(location_id: str, ctx: Context = Depends(permission(SCHEDULING_READ)),
+              page: Pager = PAGED) -> list[HoursSpan]:
     hours = setup.get_business_hours(ctx, parse_id(location_id, "location"))
-    return [HoursSpan(weekday=w, open_minute=o, close_minute=c) for w, spans in sorted(hours.items())
-            for o, c in spans]
+    return page.of([HoursSpan(weekday=w, open_minute=o, close_minute=c) for w, spans in sorted(hours.items())
+                    for o, c in spans], key=lambda h: (h.weekday, h.open_minute, h.close_minute), updated=None)
 
 
 @router.put("/locations/{location_id}/hours", response_model=list[HoursSpan])
@@ -152,9 +157,9 @@ def set_hours(location_id: str, data: HoursIn, ctx: Context = Depends(permission
 
 @router.get("/locations/{location_id}/closures", response_model=list[ClosureOut])
 def list_closures(location_id: str, since: Day | None = None,
-                  ctx: Context = Depends(permission(SCHEDULING_READ))) -> list[ClosureOut]:
-    return [ClosureOut.model_validate(c)
-            for c in setup.list_closures(ctx, parse_id(location_id, "location"), since=since)]
+                  ctx: Context = Depends(permission(SCHEDULING_READ)), page: Pager = PAGED) -> list[ClosureOut]:
+    rows = setup.list_closures(ctx, parse_id(location_id, "location"), since=since)
+    return page.of([ClosureOut.model_validate(c) for c in rows], key=by("day"))
 
 
 @router.post("/locations/{location_id}/closures", response_model=ClosureOut, status_code=201)
@@ -175,7 +180,7 @@ def seed_holidays(location_id: str, data: HolidaysIn, ctx: Context = Depends(per
 
 @router.get("/templates", response_model=list[TemplateOut])
 def list_templates(location_id: str, provider_id: str | None = None,
-                   ctx: Context = Depends(permission(SCHEDULING_READ))) -> list[TemplateOut]:
+                   ctx: Context = Depends(permission(SCHEDULING_READ)), page: Pager = PAGED) -> list[TemplateOut]:
     rows = setup.list_templates(ctx, location_id=parse_id(location_id, "location"),
                                 provider_id=parse_id(provider_id, "provider") if provider_id else None)
     out = []
@@ -184,7 +189,7 @@ def list_templates(location_id: str, provider_id: str | None = None,
         o.blocks = [BlockOut(weekday=b.weekday, start_minute=b.start_minute, end_minute=b.end_minute,
                              visit_type_ids=[str(v) for v in b.visit_type_ids]) for b in blocks]
         out.append(o)
-    return out
+    return page.of(out)
 
 
 @router.post("/templates", response_model=TemplateOut, status_code=201)
@@ -213,6 +218,11 @@ def add_exception(data: ExceptionIn, ctx: Context = Depends(permission(SCHEDULIN
 # --- availability and booking --------------------------------------------------------------------
 
 
+def _slot_key(s: SlotOut) -> tuple[object, ...]:
+    # A free slot is its time and provider (and visit type, location): no row, no id.
+    return (s.start_at, str(s.provider_id), str(s.location_id), str(s.visit_type_id))
+
+
 @router.get("/slots", response_model=list[SlotOut])
 def search_slots(
     visit_type_id: str,
@@ -223,8 +233,7 @@ def search_slots(
     time_of_day: Literal["any", "morning", "afternoon", "evening"] = "any",
     weekday: Annotated[list[int] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    ctx: Context = Depends(permission(SCHEDULING_READ)),
-) -> list[SlotOut]:
+    ctx: Context = Depends(permission(SCHEDULING_READ)), page: Pager = PAGED) -> list[SlotOut]:
     """First open slots for a visit type across providers and locations, earliest first."""
     flt = SlotFilter(time_of_day=time_of_day,
                      weekdays=frozenset(w for w in weekday if 0 <= w <= 6) if weekday else None)
@@ -233,7 +242,7 @@ def search_slots(
         provider_ids=[parse_id(p, "provider") for p in provider_id] if provider_id else None,
         location_ids=[parse_id(loc, "location") for loc in location_id] if location_id else None,
         slot_filter=flt, limit=limit)
-    return [SlotOut(**s.__dict__) for s in slots]
+    return page.of([SlotOut(**s.__dict__) for s in slots], key=_slot_key, updated=None)
 
 
 @router.post("/appointments", response_model=AppointmentOut, status_code=201)
@@ -252,11 +261,13 @@ def book_series(data: SeriesIn, ctx: Context = Depends(permission(SCHEDULING_BOO
 def list_appointments(location_id: str, day: Day, days: Annotated[int, Query(ge=1, le=14)] = 1,
                       provider_id: str | None = None, include_cancelled: bool = False,
                       sort: Literal["start", "provider", "status"] = "start",
-                      ctx: Context = Depends(permission(SCHEDULING_READ))) -> list[DayRowOut]:
+                      ctx: Context = Depends(permission(SCHEDULING_READ)), page: Pager = PAGED) -> list[DayRowOut]:
     rows = service.list_day(ctx, parse_id(location_id, "location"), day, days=days,
                             provider_id=parse_id(provider_id, "provider") if provider_id else None,
                             include_cancelled=include_cancelled, sort=sort)
-    return [DayRowOut.model_validate(r) for r in rows]
+    key = {"start": by("start_at", "provider_id"), "provider": by("provider_id", "start_at"),
+           "status": by("status", "start_at")}[sort]
+    return page.of([DayRowOut.model_validate(r) for r in rows], key=key)
 
 
 @router.get("/appointments/{appointment_id}", response_model=AppointmentOut)
@@ -314,10 +325,13 @@ def room(appointment_id: str, data: RoomIn | None = None, ctx: Context = Depends
 @router.get("/waitlist", response_model=list[WaitlistOut])
 def list_waitlist(location_id: str | None = None, status: Literal["waiting", "offered", "booked", "removed"] =
                   "waiting", sort: Literal["priority", "created"] = "priority",
-                  ctx: Context = Depends(permission(WAITLIST_MANAGE))) -> list[WaitlistOut]:
+                  ctx: Context = Depends(permission(WAITLIST_MANAGE)), page: Pager = PAGED) -> list[WaitlistOut]:
     entries = waitlist.list_entries(ctx, location_id=parse_id(location_id, "location") if location_id else None,
                                     status=status, sort=sort)
-    return [WaitlistOut.model_validate(e) for e in entries]
+    # The page follows `sort`: highest priority first (negated for the ascending keyset), then age.
+    key = ((lambda e: (-e.priority, e.created_at, e.id)) if sort == "priority"
+           else (lambda e: (e.created_at, e.id)))
+    return page.of([WaitlistOut.model_validate(e) for e in entries], key=key)
 
 
 @router.post("/waitlist", response_model=WaitlistOut, status_code=201)
@@ -333,8 +347,8 @@ def remove_waitlist(entry_id: str, ctx: Context = Depends(permission(WAITLIST_MA
 
 @router.get("/waitlist-offers", response_model=list[OfferOut])
 def list_offers(status: Literal["open", "accepted", "expired", "declined"] = "open",
-                ctx: Context = Depends(permission(WAITLIST_MANAGE))) -> list[OfferOut]:
-    return [OfferOut.model_validate(o) for o in waitlist.list_offers(ctx, status=status)]
+                ctx: Context = Depends(permission(WAITLIST_MANAGE)), page: Pager = PAGED) -> list[OfferOut]:
+    return page.of([OfferOut.model_validate(o) for o in waitlist.list_offers(ctx, status=status)])
 
 
 @router.post("/waitlist-offers/{offer_id}/accept")
@@ -352,8 +366,8 @@ def decline_offer(offer_id: str, ctx: Context = Depends(permission(WAITLIST_MANA
 
 
 @router.get("/reminder-rules", response_model=list[ReminderRuleOut])
-def list_rules(ctx: Context = Depends(permission(REMINDERS_MANAGE))) -> list[ReminderRuleOut]:
-    return [ReminderRuleOut.model_validate(r) for r in reminders.list_rules(ctx)]
+def list_rules(ctx: Context = Depends(permission(REMINDERS_MANAGE)), page: Pager = PAGED) -> list[ReminderRuleOut]:
+    return page.of([ReminderRuleOut.model_validate(r) for r in reminders.list_rules(ctx)])
 
 
 @router.post("/reminder-rules", response_model=ReminderRuleOut, status_code=201)
@@ -398,9 +412,10 @@ def online_location(org_slug: str, location_code: str, _ctx: Context | None = De
 
 @public_router.get("/booking/{org_slug}/{location_code}/slots", response_model=list[SlotOut])
 def online_slots(org_slug: str, location_code: str, visit_type_id: str, from_date: Day | None = None,
-                 _ctx: Context | None = Depends(public)) -> list[SlotOut]:
+                 _ctx: Context | None = Depends(public), page: Pager = PAGED) -> list[SlotOut]:
     loc = online.find_location(org_slug, location_code)
-    return [SlotOut(**s.__dict__) for s in online.slots(loc, parse_id(visit_type_id, "visit type"), from_date)]
+    return page.of([SlotOut(**s.__dict__) for s in online.slots(loc, parse_id(visit_type_id, "visit type"), from_date)],
+                   key=_slot_key, updated=None)
 
 
 @public_router.post("/booking/{org_slug}/{location_code}/requests", response_model=OnlineBookingStarted,

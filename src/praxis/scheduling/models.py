@@ -44,6 +44,8 @@ class Provider(TenantScoped, Base):
     user_id: Mapped[uuid.UUID | None]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (the paging migrations).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (UniqueConstraint("org_id", "npi", name="uq_providers_org_npi"),)
 
@@ -100,6 +102,8 @@ class VisitType(TenantScoped, Base):
     modality: Mapped[str] = mapped_column(String(12), default="in_person")  # in_person | telehealth
     self_bookable: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # For `updated_since`; nullable only because the column came later (the paging migrations).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (UniqueConstraint("org_id", "code", name="uq_visit_types_org_code"),)
 

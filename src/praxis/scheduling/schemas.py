@@ -60,6 +60,7 @@ class ProviderOut(BaseModel):
     allow_overbooking: bool
     active: bool
     location_ids: list[uuid.UUID] = []
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class ResourceIn(StrictModel):
@@ -118,6 +119,7 @@ class VisitTypeOut(BaseModel):
     modality: str
     self_bookable: bool
     active: bool
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class HoursSpan(StrictModel):
@@ -296,6 +298,7 @@ class DayRowOut(BaseModel):
     overbooked: bool
     telehealth: bool
     room_ids: list[uuid.UUID]
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class WaitlistIn(StrictModel):

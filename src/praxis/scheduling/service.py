@@ -376,6 +376,7 @@ class DayRow:
     telehealth: bool
     checked_in_at: datetime | None
     room_ids: tuple[uuid.UUID, ...]
+    updated_at: datetime | None = None
 
 
 SortKey = Literal["start", "provider", "status"]
@@ -437,7 +438,7 @@ def _day_rows(session: Session, ctx: Context, ref: reference.Reference, location
     end = local_day_bounds(day + timedelta(days=days - 1), tz).end
     a = cal.A
     q = (select(a.c.id, a.c.start_at, a.c.end_at, a.c.provider_id, a.c.location_id, a.c.patient_id,
-                a.c.visit_type_id, a.c.status, a.c.overbooked, a.c.telehealth, a.c.checked_in_at)
+                a.c.visit_type_id, a.c.status, a.c.overbooked, a.c.telehealth, a.c.checked_in_at, a.c.updated_at)
          .where(a.c.org_id == ctx.org_id, a.c.location_id == location_id,
                 a.c.start_at >= start, a.c.start_at < end))
     if provider_id is not None:
@@ -457,7 +458,7 @@ def _day_rows(session: Session, ctx: Context, ref: reference.Reference, location
             rooms.setdefault(r.appointment_id, []).append(r.resource_id)
     out = [DayRow(r.id, r.start_at, r.end_at, to_local(r.start_at, tz), r.provider_id, r.location_id,
                   r.patient_id, r.visit_type_id, r.status, r.overbooked, r.telehealth, r.checked_in_at,
-                  tuple(rooms.get(r.id, ()))) for r in rows]
+                  tuple(rooms.get(r.id, ())), r.updated_at) for r in rows]
     audit_many(session, ctx, audit_action, [(r.id, r.patient_id) for r in out], location_id)
     return out
 

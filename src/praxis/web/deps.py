@@ -13,7 +13,7 @@ does not import identity.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -34,6 +34,8 @@ class Credentials:
     client_ip: str | None
     request_id: str | None
     full_page: bool  # neither /api/ nor an htmx fragment: the page shell (org/location switcher) is wanted
+    # What the resolver reports back for the answer's headers: "rate_limit" -> (limit, remaining, reset s)
+    notes: dict[str, object] = field(default_factory=dict)
 
 
 # The resolver returns the context (None: not signed in) and, for full pages, the page shell.
@@ -56,7 +58,12 @@ def current_context(request: Request) -> Context | None:
         return cached
     ctx: Context | None = None
     if _resolver is not None:
-        ctx, shell = _resolver(credentials(request))
+        creds = credentials(request)
+        try:
+            ctx, shell = _resolver(creds)
+        finally:
+            if "rate_limit" in creds.notes:  # RequestContextMiddleware writes the RateLimit headers
+                request.state.rate_limit = creds.notes["rate_limit"]
         if shell is not None:
             request.state.shell = shell
     request.state.ctx = ctx

@@ -116,6 +116,12 @@ class RequestContextMiddleware:
                 status_holder["status"] = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-ID"] = rid
+                rate = scope["state"].get("rate_limit")
+                if rate is not None:  # an API client's request budget (decision 41)
+                    limit, remaining, reset = rate
+                    headers["RateLimit-Limit"] = str(limit)
+                    headers["RateLimit-Remaining"] = str(remaining)
+                    headers["RateLimit-Reset"] = str(reset)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "no-referrer")
                 headers.setdefault("X-Frame-Options", "DENY")

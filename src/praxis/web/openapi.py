@@ -33,6 +33,7 @@ _ERRORS = {
     "404": "No such object — or one of another organisation or outside the caller's locations",
     "409": "Conflicts with the current state (duplicate, race lost, idempotency key in use)",
     "422": "Invalid input; `field` names what to fix",
+    "429": "Over the API client's request limit; retry after `Retry-After` seconds",
 }
 _WRITE = {"post", "put", "patch", "delete"}
 
@@ -43,6 +44,10 @@ def install(app: FastAPI) -> None:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
                              routes=app.routes)
+        from praxis.web.paging import LINK_DESCRIPTION, is_paged
+        from praxis.web.routes import iter_routes
+
+        paged = {(r.path_format, m.lower()) for r in iter_routes(app) if is_paged(r.dependant) for m in r.methods}
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(components["Problem"].pop("$defs", {}))
@@ -59,8 +64,17 @@ def install(app: FastAPI) -> None:
                 codes = ["422"]
                 if path.startswith("/api/"):
                     codes += ["401", "403", "404"] + (["409"] if method in _WRITE else [])
+                    if not path.startswith("/api/v1/public/"):
+                        codes.append("429")
+                if (path, method) in paged:
+                    ok = responses.setdefault("200", {"description": "Successful Response"})
+                    ok.setdefault("headers", {})["Link"] = {
+                        "description": LINK_DESCRIPTION, "schema": {"type": "string"}}
                 for code in codes:
                     responses[code] = {"description": _ERRORS[code], "content": problem}
+                if "429" in codes:
+                    responses["429"]["headers"] = {"Retry-After": {
+                        "description": "seconds until the client's window resets", "schema": {"type": "integer"}}}
         for unused in ("HTTPValidationError", "ValidationError"):
             components.pop(unused, None)
         app.openapi_schema = schema

@@ -76,7 +76,7 @@ def _location(loc: tuple[Any, ...]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> Response:
-        if special := _special(request, exc.status, exc.detail, exc.field):
+        if special := _special(request, exc.status, exc.detail, exc.field, exc.headers):
             return special
         if exc.status == 401 and wants_html(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
@@ -84,7 +84,7 @@ def install(app: FastAPI) -> None:
             from praxis.web.templating import render_error
 
             return render_error(request, exc.status, exc.title, exc.detail)
-        return problem_response(exc.status, exc.type, exc.title, exc.detail, request,
+        return problem_response(exc.status, exc.type, exc.title, exc.detail, request, headers=exc.headers,
                                 field=exc.field, errors=exc.errors)
 
     @app.exception_handler(RequestValidationError)

@@ -15,6 +15,7 @@ from praxis.platform.context import Context
 from praxis.platform.ids import parse_id
 from praxis.platform.schemas import StrictModel
 from praxis.web.deps import permission
+from praxis.web.paging import PAGED, Pager
 from praxis.web.routes import Router
 
 router = Router(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -42,6 +43,7 @@ class SubscriptionOut(BaseModel):
     description: str
     secret_rotated_at: datetime | None
     created_at: datetime
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class SubscriptionCreated(SubscriptionOut):
@@ -65,8 +67,9 @@ class DeliveryOut(BaseModel):
 
 
 @router.get("", response_model=list[SubscriptionOut])
-def list_subscriptions(ctx: Context = Depends(permission(WEBHOOKS_MANAGE))) -> list[SubscriptionOut]:
-    return [SubscriptionOut.model_validate(s) for s in webhooks.list_subscriptions(ctx)]
+def list_subscriptions(ctx: Context = Depends(permission(WEBHOOKS_MANAGE)),
+                       page: Pager = PAGED) -> list[SubscriptionOut]:
+    return page.of([SubscriptionOut.model_validate(s) for s in webhooks.list_subscriptions(ctx)])
 
 
 @router.post("", response_model=SubscriptionCreated, status_code=201)
@@ -104,10 +107,13 @@ def rotate_secret(subscription_id: str, ctx: Context = Depends(permission(WEBHOO
 
 
 @router.get("/{subscription_id}/deliveries", response_model=list[DeliveryOut])
-def deliveries(subscription_id: str, ctx: Context = Depends(permission(WEBHOOKS_MANAGE))) -> list[DeliveryOut]:
+def deliveries(subscription_id: str, ctx: Context = Depends(permission(WEBHOOKS_MANAGE)),
+               page: Pager = PAGED) -> list[DeliveryOut]:
     """The delivery log, newest first (status pending, delivered or dead; attempts; last answer)."""
     rows = webhooks.list_deliveries(ctx, parse_id(subscription_id, "subscription"))
-    return [DeliveryOut.model_validate(d) for d in rows]
+    # Newest first, as the log reads; the keyset is ascending, so the time goes in negated.
+    return page.of([DeliveryOut.model_validate(d) for d in rows], key=lambda d: (-d.created_at.timestamp(), d.id),
+                   updated=None)
 
 
 @router.post("/deliveries/{delivery_id}/replay", response_model=DeliveryOut)

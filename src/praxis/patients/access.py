@@ -105,13 +105,18 @@ def link_location(session: Session, patient_id: uuid.UUID, location_id: uuid.UUI
 
     Other domains call this when they create something location-bound for the patient (an
     appointment, an intake) so location-scoped search finds the patient there afterwards.
-    `new_patient`: the patient was created in this transaction, so has no link to look for; the
-    link is added to the session (written at its next flush).
+    `new_patient`: the patient was created in this transaction, so has no link to look for. The
+    link is flushed at once when the session autoflushes, because Core reads on the same
+    connection (booking's probe asks whether the patient is linked) do not trigger autoflush and
+    would add it a second time; a unit of work that turned autoflush off (an HL7 batch) writes it
+    with its next flush.
     """
     if location_id is None:
         return False
     if new_patient:
         session.add(PatientLocation(patient_id=patient_id, location_id=location_id))
+        if session.autoflush:
+            session.flush()
         return True
     found = session.scalars(
         select(PatientLocation.id).where(

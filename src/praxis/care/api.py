@@ -48,7 +48,7 @@ from praxis.platform.context import Context
 from praxis.platform.errors import NotFound, ValidationProblem
 from praxis.platform.ids import parse_id
 from praxis.web.deps import permission
-from praxis.web.paging import PAGED, Pager, by
+from praxis.web.paging import PAGED, Pager, by, created
 from praxis.web.routes import Router
 
 router = Router(prefix="/api/v1/care", tags=["care"])
@@ -262,11 +262,13 @@ def save_care_plan(enrolment_id: str, data: CarePlanIn, ctx: Context = Depends(p
 
 
 @router.get("/enrolments/{enrolment_id}/care-plan/versions", response_model=list[CarePlanVersionOut])
-def care_plan_versions(enrolment_id: str, ctx: Context = Depends(permission(CARE_READ))
-                       ) -> list[CarePlanVersionOut]:
-    """Every version of the enrolment's care plan, newest first (the first item is the current plan)."""
-    return [CarePlanVersionOut.model_validate(v)
-            for v in careplan.list_versions(ctx, parse_id(enrolment_id, "enrolment"))]
+def care_plan_versions(enrolment_id: str, ctx: Context = Depends(permission(CARE_READ)),
+                       page: Pager = PAGED) -> list[CarePlanVersionOut]:
+    """Every version of the enrolment's care plan, newest first (the first item is the current plan).
+    Versions never change, so `updated_since` means saved since."""
+    return page.of([CarePlanVersionOut.model_validate(v)
+                    for v in careplan.list_versions(ctx, parse_id(enrolment_id, "enrolment"))],
+                   key=lambda v: (-v.version, v.id), updated=created)
 
 
 @router.get("/care-plan-versions/{plan_version_id}", response_model=CarePlanVersionOut)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -26,14 +27,26 @@ def _months() -> tuple[str, str]:
     return months.month_of(months.first_day(this) - timedelta(days=1)), this
 
 
+def _every(c: TestClient, url: str, params: dict[str, str]) -> list[dict[str, Any]]:
+    """Every row of a paged list, following its Link rel="next" as an integrator would."""
+    rows: list[dict[str, Any]] = []
+    answer = c.get(url, params=params)
+    while True:
+        assert answer.status_code == 200, answer.text
+        rows += answer.json()
+        following = answer.links.get("next")
+        if not following:
+            return rows
+        answer = c.get(following["url"])
+
+
 def _check(c: TestClient) -> None:
     last, this = _months()
     for month in (last, this):
-        work = c.get("/api/v1/care/worklist", params={"month": month})
-        assert work.status_code == 200, work.text
-        rows = work.json()
+        rows = _every(c, "/api/v1/care/worklist", {"month": month})
         assert len(rows) >= 100 and {r["program"] for r in rows} == {"ccm", "pcm", "rpm"}
-    preview = c.get("/api/v1/care/billing-preview", params={"month": last}).json()
+    preview = _every(c, "/api/v1/care/billing-preview", {"month": last})
+    assert len(preview) == len({r["enrolment_id"] for r in preview})  # each enrolment once across pages
     codes = Counter(code for r in preview for code in r["codes"])
     # Every programme bills something, and some enrolments are a few minutes short.
     for code in ("99490", "99439", "99487", "99426", "99457", "99454"):

@@ -70,7 +70,17 @@ def test_one_failing_message_gets_ae_and_changes_nothing_while_the_rest_commit(
             raise RuntimeError("simulated failure after writing")
         return patient
 
+    real_many = inbound.patients.register_patients_in
+
+    def failing_many(session: Any, ctx: Any, drafts: Any, **kw: Any) -> Any:
+        # The set-based pass fails after writing too: the savepoint pass takes over.
+        results = real_many(session, ctx, drafts, **kw)
+        if any(d.last_name == "Boom" for d in drafts):
+            raise RuntimeError("simulated failure after writing")
+        return results
+
     monkeypatch.setattr(inbound.patients, "register_patient_in", failing)
+    monkeypatch.setattr(inbound.patients, "register_patients_in", failing_many)
     routes = {FACILITY: Route(org.id, org.loc_a.id)}
     acks = batch(routes, a04("1", "Good", "Gia", "F-1"), a04("2", "Boom", "Bo", "F-2"), a04("3", "Fine", "Fay", "F-3"))
     assert codes(acks) == ["AA", "AE", "AA"]

@@ -427,7 +427,10 @@ def _apply_once(org_id: uuid.UUID, items: list[Inbound], *, savepoints: bool) ->
         try:
             _prefetch(batch, org_id, items)
             if not savepoints:
-                _register_ahead(batch, items)
+                try:
+                    _register_ahead(batch, items)
+                except Exception as exc:
+                    raise _Redo from exc  # the savepoint pass registers one by one and names the culprit
             for position, item in enumerate(items):
                 batch.position = position
                 outcome = item.preset or batch.planned.get(position) or _outcome(item.route, item.msg,

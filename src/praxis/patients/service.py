@@ -47,12 +47,14 @@ from praxis.patients.schemas import (
 )
 from praxis.patients.search import find_patients
 from praxis.platform import audit, outbox
+from praxis.platform.audit import AuditRecord
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.crypto import keyring
 from praxis.platform.errors import Conflict, Forbidden, NotFound, ProblemError, ValidationProblem
-from praxis.platform.hotsql import HotStatement
+from praxis.platform.hotsql import HotStatement, copy_rows
 from praxis.platform.ids import new_id
+from praxis.platform.outbox import OutboxMessage
 from praxis.platform.uow import unit_of_work, write_lock
 from praxis.practice.mrn import MrnFormat
 from praxis.practice.service import org_settings
@@ -433,7 +435,6 @@ _DUP_ROWS = HotStatement(
                Patient.phone_work.in_(bindparam("phones", expanding=True)),
                Patient.ssn_index.in_(bindparam("ssns", expanding=True))))
 )
-_LINK_ROWS = HotStatement(PatientLocation.__table__.insert())
 _PER_REASON = 50  # as find_duplicate_candidates' LIMIT per reason
 
 
@@ -595,9 +596,9 @@ def register_patients_in(
     if patients_:
         # Through SQLAlchemy (not a HotStatement): the encrypted SSN column is converted on the way.
         conn.execute(Patient.__table__.insert(), patients_)
-        _LINK_ROWS.run_many(conn, links)
-        audit.write_many(conn, audits)
-        outbox.write(conn, events)
+        copy_rows(conn, PatientLocation.__table__, links)
+        copy_rows(conn, AuditRecord.__table__, audits)
+        copy_rows(conn, OutboxMessage.__table__, events)
     return results
 
 

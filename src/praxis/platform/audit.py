@@ -166,13 +166,6 @@ def write(conn: Connection, values: dict[str, Any]) -> None:
     _HOT_INSERT.run(conn, values)
 
 
-def write_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert audit rows built by `row()` right away on the caller's connection (same transaction),
-    in one executemany (one multi-row statement on PostgreSQL's pipeline): set-based hot paths."""
-    if rows:
-        _HOT_INSERT.run_many(conn, rows)
-
-
 def record_many(
     session: Session,
     ctx: Context,

@@ -476,6 +476,26 @@ def _reasons(known: _Known, probe: DuplicateProbe, first: str, last: str, phones
     return out
 
 
+def _index(index: dict[tuple[str, Any], list[_Known]], known: _Known) -> None:
+    keys = {("dob", known.dob), ("phone", known.phone_mobile), ("phone", known.phone_home),
+            ("phone", known.phone_work), ("ssn", known.ssn_index)}
+    for key in keys:
+        if key[1] is not None:
+            index.setdefault(key, []).append(known)
+
+
+def _near(index: dict[tuple[str, Any], list[_Known]], dob: date | None, phones: list[str],
+          ssn_index: str | None) -> list[_Known]:
+    """The indexed rows that share a date of birth, a phone or the SSN index with a draft, each
+    once, in the order they were indexed."""
+    found: dict[uuid.UUID, _Known] = {}
+    for key in [("dob", dob), *(("phone", p) for p in phones), ("ssn", ssn_index)]:
+        for known in index.get(key, ()):
+            found.setdefault(known.id, known)
+    order = {id(k): i for i, k in enumerate(found.values())}
+    return sorted(found.values(), key=lambda k: (k.locations is not None, order[id(k)]))
+
+
 def _patient_row(patient: Patient, stamp: Any) -> dict[str, Any]:
     """Every column of a new patient built in Python (apply_fields), defaults as the ORM applies them."""
     row: dict[str, Any] = {}
@@ -539,7 +559,11 @@ def register_patients_in(
     if locations is not None and stored:
         visible = set(session.scalars(select(Patient.id).where(
             Patient.id.in_([k.id for k in stored]), visibility_clause(locations))))
-    new: list[_Known] = []
+    # Who can match a draft: the rows sharing its date of birth, a phone or the SSN index (stored,
+    # then registered earlier in this call, in that order), instead of every row for every draft.
+    index: dict[tuple[str, Any], list[_Known]] = {}
+    for k in stored:
+        _index(index, k)
     patients_, links, audits, events = [], [], [], []
     stamp = now()
     for i, (data, probe, ssn_index) in enumerate(zip(drafts, probes, ssn_indexes, strict=True)):
@@ -550,7 +574,7 @@ def register_patients_in(
         reasons: dict[uuid.UUID, list[str]] = {}
         found: dict[uuid.UUID, _Known] = {}
         counts: dict[str, int] = {}
-        for known in (*stored, *new):
+        for known in _near(index, probe.dob, phones, ssn_index):
             for reason in _reasons(known, probe, first, last, phones, ssn_index):
                 if counts.get(reason, 0) >= _PER_REASON:
                     continue
@@ -589,7 +613,7 @@ def register_patients_in(
         events.append(outbox.row("patient.registered", {"patient_id": str(patient.id),
                                                         "location_id": str(place) if place else None}, ctx.org_id))
         results[i].patient_id, results[i].mrn = patient.id, patient.mrn
-        new.append(_Known(patient.id, patient.mrn, patient.first_name, patient.last_name, patient.dob,
+        _index(index, _Known(patient.id, patient.mrn, patient.first_name, patient.last_name, patient.dob,
                           patient.first_name_norm, patient.last_name_norm, patient.preferred_name_norm,
                           patient.phone_mobile, patient.phone_home, patient.phone_work, patient.ssn_index,
                           frozenset(linked)))

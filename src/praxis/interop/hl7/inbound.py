@@ -38,7 +38,7 @@ from praxis.platform.clock import now
 from praxis.platform.context import Context, system_context
 from praxis.platform.db import get_or_404, session_scope
 from praxis.platform.errors import ProblemError, ValidationProblem
-from praxis.platform.hotsql import HotStatement
+from praxis.platform.hotsql import HotStatement, copy_rows
 from praxis.platform.ids import new_id
 from praxis.platform.outbox import OutboxMessage
 from praxis.platform.uow import unit_of_work, write_lock
@@ -773,13 +773,15 @@ def _register_ahead(batch: _Batch, items: list[Inbound]) -> None:
                                                     location_id=location_id)
         except ProblemError:
             continue  # (a location out of scope) each message gets its answer from _dispatch
+        links = []
         for (position, _item, key, _create, warnings), result in zip(group, results, strict=True):
             if result.patient_id is None:
                 continue  # refused: _dispatch answers it, and writes nothing either
-            batch.deferred.append(Hl7PatientLink(org_id=ctx.org_id, authority=key.authority,
-                                                 external_id=key.value, patient_id=result.patient_id))
+            links.append({"org_id": ctx.org_id, "id": new_id(), "authority": key.authority,
+                          "external_id": key.value, "patient_id": result.patient_id, "created_at": now()})
             batch.ahead[key] = (position, result.patient_id)
             batch.planned[position] = Outcome("AA", "", tuple(warnings), result.patient_id)
+        copy_rows(batch.session.connection(), Hl7PatientLink.__table__, links)
 
 
 def _remember_link(key: ExternalId, patient_id: uuid.UUID) -> None:

@@ -718,7 +718,12 @@ def _prefetch(batch: _Batch, org_id: uuid.UUID, items: list[Inbound]) -> None:
         ExternalId(r.authority, r.external_id): r.patient_id
         for r in batch.session.execute(
             select(Hl7PatientLink.authority, Hl7PatientLink.external_id, Hl7PatientLink.patient_id).where(
-                Hl7PatientLink.org_id == org_id, Hl7PatientLink.external_id.in_(sorted({k.value for k in keys}))
+                Hl7PatientLink.org_id == org_id,
+                # The authority too, though the dict below matches both exactly: the unique index is
+                # (org_id, authority, external_id), and without it PostgreSQL read every link of the
+                # organisation on each batch (7.8 ms at 11,000 links, against 0.05 ms).
+                Hl7PatientLink.authority.in_(sorted({k.authority for k in keys})),
+                Hl7PatientLink.external_id.in_(sorted({k.value for k in keys})),
             )
         )
     }

@@ -12,7 +12,8 @@
   earlier), about 60/40, every message with a unique control id.
 - Reports messages/s acknowledged AA, p50/p99 latency (send to ACK received), and CPU per
   message: the listener process's and its PostgreSQL backends' (utime+stime from /proc, over the
-  run; the backends only when the server runs on this host). On a shared, saturated host the
+  run; the backends only when the server runs on this host), autovacuum workers on the bench
+  database apart. On a shared, saturated host the
   throughput is set by the CPU share the scheduler gives, so the CPU per message is the figure to
   compare; `--src` runs another commit's listener against the same database for an A/B.
 - Then checks that every message was applied exactly once: patients = A04s sent, links = A04s,
@@ -80,20 +81,22 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def _pg_backends_cpu() -> dict[int, float]:
+def _pg_backends_cpu() -> dict[tuple[int, bool], float]:
     """CPU seconds of each PostgreSQL backend connected to the bench database (when the server
-    runs on this host: /proc shows its processes); the bench's own connections included, idle."""
+    runs on this host: /proc shows its processes); the bench's own connections included, idle.
+    Keyed by (pid, is a client backend): autovacuum workers on the database are counted apart, as
+    their work comes in bursts (a table's dead rows cross the threshold) whichever run is going."""
     from sqlalchemy import text
 
     from praxis.platform.db import get_engine
 
     with get_engine().connect() as c:
-        pids = c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                              "AND pid <> pg_backend_pid()")).scalars().all()
+        rows = c.execute(text("SELECT pid, backend_type = 'client backend' FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()")).all()
     out = {}
-    for pid in pids:
+    for pid, client in rows:
         with contextlib.suppress(OSError, IndexError):
-            out[pid] = _cpu_seconds(pid)
+            out[(pid, bool(client))] = _cpu_seconds(pid)
     return out
 
 
@@ -182,7 +185,8 @@ def _drive(port: int, k: int, per_client: int, run: str, pid: int) -> tuple[dict
         c.join()
     wall, cpu = time.perf_counter() - t0, _cpu_seconds(pid) - cpu0
     pg1 = _pg_backends_cpu()
-    pg_cpu = sum(v - pg0.get(p, 0.0) for p, v in pg1.items())
+    pg_cpu = sum(v - pg0.get(p, 0.0) for p, v in pg1.items() if p[1])
+    pg_other = sum(v - pg0.get(p, 0.0) for p, v in pg1.items() if not p[1])
     for c in clients:
         if c.error is not None:
             raise RuntimeError(f"client failed: {c.error!r}") from c.error
@@ -206,6 +210,7 @@ def _drive(port: int, k: int, per_client: int, run: str, pid: int) -> tuple[dict
         "p99_ms": round(lat[min(total - 1, int(total * 0.99))] * 1000, 2),
         "listener_cpu_ms_per_msg": round(cpu / total * 1000, 3),
         "postgres_cpu_ms_per_msg": round(pg_cpu / total * 1000, 3) if pg1 else None,
+        "postgres_autovacuum_cpu_ms_per_msg": round(pg_other / total * 1000, 3) if pg1 else None,
         "wall_s": round(wall, 2),
     }
     return row, clients

@@ -288,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="A/B: run the listener from this source tree (a `src` directory of another "
                          "commit), PATH@N with N writer threads (PRAXIS_HL7_WRITERS); repeat to compare "
                          "several, each against the same database")
+    ap.add_argument("--no-analyze", dest="analyze", action="store_false",
+                    help="do not ANALYZE the database before each K (autovacuum's job on a normal server)")
     args = ap.parse_args(argv)
     if not args.db.startswith("postgresql"):
         print("bench_hl7_mllp: needs a PostgreSQL server URL", file=sys.stderr)
@@ -366,6 +368,8 @@ def _run_listener(praxis: list[str], env: dict[str, str], facilities: Path, tmp:
         _, clients = _drive(port, 2, 20, f"warm{tag}-{os.getpid()}", proc.pid)
         _RUN_CLIENTS.extend(clients)
         for k in [int(x) for x in args.clients.split(",") if x.strip()]:
+            if args.analyze:
+                _analyze()
             row, clients = _drive(port, k, max(1, args.messages // k), f"k{k}r{tag}-{os.getpid()}", proc.pid)
             rows.append(row)
             _RUN_CLIENTS.extend(clients)
@@ -386,6 +390,19 @@ def _run_listener(praxis: list[str], env: dict[str, str], facilities: Path, tmp:
 
 
 _RUN_CLIENTS: list[Client] = []
+
+
+def _analyze() -> None:
+    """ANALYZE the bench database, as autovacuum would on a server that runs it: without statistics
+    the planner takes the tables for as small as when they were created, and its index scans on
+    the organisation alone read more rows as every run adds thousands (a server with autovacuum
+    off showed PostgreSQL CPU per message doubling from one listener run to the next)."""
+    from sqlalchemy import text
+
+    from praxis.platform.db import get_engine
+
+    with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.execute(text("ANALYZE"))
 
 
 def rows(db: str | None = None, clients: str = "1,8", messages: int = 2000) -> list[dict[str, Any]]:

@@ -677,11 +677,15 @@ def update_patient_in(
     *,
     action: str = "patient.update",
     detail: dict[str, Any] | None = None,
+    flush: bool = True,
 ) -> Patient:
     """Apply demographic changes in the caller's unit of work (intake review, other domains).
 
     The caller has already checked its own permission (e.g. intake:review); the change is
-    audited here like any other patient write.
+    audited here like any other patient write. `flush=False` leaves the UPDATE to the unit of
+    work's next flush: a caller that writes many patients and then flushes once (an HL7 batch)
+    sends them as one executemany instead of a round trip each; it must not write the same rows
+    with Core in between.
     """
     from praxis.platform.db import get_or_404
 
@@ -694,8 +698,8 @@ def update_patient_in(
         patient = get_or_404(session, Patient, patient.merged_into_id, "patient")
     values = data.model_dump(exclude_unset=True)
     changes = apply_fields(patient, {k: v for k, v in values.items() if v is not None})
-    # No flush here: the change goes out with the unit of work's next flush (autoflush before any
-    # read), so a batch of updates (an HL7 batch) is one executemany rather than a round trip each.
+    if flush:
+        session.flush()
     audit.record(
         session,
         ctx,

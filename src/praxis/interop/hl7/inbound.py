@@ -629,8 +629,11 @@ def _dispatch(ctx: Context, route: Route, msg: Message) -> Outcome:
                 patient_id = patient.id
             else:
                 update = PatientUpdate.model_validate(mapped.values)
+                batch = _BATCH.get()
                 patient_id = patients.update_patient_in(
-                    session, ctx, existing, update, detail={"via": "hl7", "event": event}
+                    session, ctx, existing, update, detail={"via": "hl7", "event": event},
+                    # The optimistic pass flushes the batch's UPDATEs together at its end.
+                    flush=batch is None or batch.savepoints,
                 ).id
     except ValidationError as exc:
         return Outcome("AE", "invalid patient data", tuple(_validation_errors(exc)) + tuple(mapped.warnings))

@@ -12,7 +12,8 @@
   earlier), about 60/40, every message with a unique control id.
 - Reports messages/s acknowledged AA, p50/p99 latency (send to ACK received), and CPU per
   message: the listener process's and its PostgreSQL backends' (utime+stime from /proc, over the
-  run; the backends only when the server runs on this host). On a shared, saturated host the
+  run; the backends only when the server runs on this host), autovacuum workers on the bench
+  database apart. On a shared, saturated host the
   throughput is set by the CPU share the scheduler gives, so the CPU per message is the figure to
   compare; `--src` runs another commit's listener against the same database for an A/B.
 - Then checks that every message was applied exactly once: patients = A04s sent, links = A04s,
@@ -80,20 +81,22 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def _pg_backends_cpu() -> dict[int, float]:
+def _pg_backends_cpu() -> dict[tuple[int, bool], float]:
     """CPU seconds of each PostgreSQL backend connected to the bench database (when the server
-    runs on this host: /proc shows its processes); the bench's own connections included, idle."""
+    runs on this host: /proc shows its processes); the bench's own connections included, idle.
+    Keyed by (pid, is a client backend): autovacuum workers on the database are counted apart, as
+    their work comes in bursts (a table's dead rows cross the threshold) whichever run is going."""
     from sqlalchemy import text
 
     from praxis.platform.db import get_engine
 
     with get_engine().connect() as c:
-        pids = c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                              "AND pid <> pg_backend_pid()")).scalars().all()
+        rows = c.execute(text("SELECT pid, backend_type = 'client backend' FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()")).all()
     out = {}
-    for pid in pids:
+    for pid, client in rows:
         with contextlib.suppress(OSError, IndexError):
-            out[pid] = _cpu_seconds(pid)
+            out[(pid, bool(client))] = _cpu_seconds(pid)
     return out
 
 
@@ -182,7 +185,8 @@ def _drive(port: int, k: int, per_client: int, run: str, pid: int) -> tuple[dict
         c.join()
     wall, cpu = time.perf_counter() - t0, _cpu_seconds(pid) - cpu0
     pg1 = _pg_backends_cpu()
-    pg_cpu = sum(v - pg0.get(p, 0.0) for p, v in pg1.items())
+    pg_cpu = sum(v - pg0.get(p, 0.0) for p, v in pg1.items() if p[1])
+    pg_other = sum(v - pg0.get(p, 0.0) for p, v in pg1.items() if not p[1])
     for c in clients:
         if c.error is not None:
             raise RuntimeError(f"client failed: {c.error!r}") from c.error
@@ -206,6 +210,7 @@ def _drive(port: int, k: int, per_client: int, run: str, pid: int) -> tuple[dict
         "p99_ms": round(lat[min(total - 1, int(total * 0.99))] * 1000, 2),
         "listener_cpu_ms_per_msg": round(cpu / total * 1000, 3),
         "postgres_cpu_ms_per_msg": round(pg_cpu / total * 1000, 3) if pg1 else None,
+        "postgres_autovacuum_cpu_ms_per_msg": round(pg_other / total * 1000, 3) if pg1 else None,
         "wall_s": round(wall, 2),
     }
     return row, clients
@@ -283,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="A/B: run the listener from this source tree (a `src` directory of another "
                          "commit), PATH@N with N writer threads (PRAXIS_HL7_WRITERS); repeat to compare "
                          "several, each against the same database")
+    ap.add_argument("--no-analyze", dest="analyze", action="store_false",
+                    help="do not ANALYZE the database before each K (autovacuum's job on a normal server)")
     args = ap.parse_args(argv)
     if not args.db.startswith("postgresql"):
         print("bench_hl7_mllp: needs a PostgreSQL server URL", file=sys.stderr)
@@ -361,6 +368,8 @@ def _run_listener(praxis: list[str], env: dict[str, str], facilities: Path, tmp:
         _, clients = _drive(port, 2, 20, f"warm{tag}-{os.getpid()}", proc.pid)
         _RUN_CLIENTS.extend(clients)
         for k in [int(x) for x in args.clients.split(",") if x.strip()]:
+            if args.analyze:
+                _analyze()
             row, clients = _drive(port, k, max(1, args.messages // k), f"k{k}r{tag}-{os.getpid()}", proc.pid)
             rows.append(row)
             _RUN_CLIENTS.extend(clients)
@@ -381,6 +390,19 @@ def _run_listener(praxis: list[str], env: dict[str, str], facilities: Path, tmp:
 
 
 _RUN_CLIENTS: list[Client] = []
+
+
+def _analyze() -> None:
+    """ANALYZE the bench database, as autovacuum would on a server that runs it: without statistics
+    the planner takes the tables for as small as when they were created, and its index scans on
+    the organisation alone read more rows as every run adds thousands (a server with autovacuum
+    off showed PostgreSQL CPU per message doubling from one listener run to the next)."""
+    from sqlalchemy import text
+
+    from praxis.platform.db import get_engine
+
+    with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.execute(text("ANALYZE"))
 
 
 def rows(db: str | None = None, clients: str = "1,8", messages: int = 2000) -> list[dict[str, Any]]:

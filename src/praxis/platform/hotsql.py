@@ -196,3 +196,40 @@ def _driver_errors(conn: Connection, sql: bytes) -> Iterator[None]:
             conn.invalidate(err)
         raise exc.DBAPIError.instance(sql.decode(), None, err, psycopg.Error,
                                       connection_invalidated=gone) from err
+
+
+def copy_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows of plain values into `table` in the connection's transaction: COPY on
+    PostgreSQL (one round trip, and far less work per row for both sides than an executemany, which
+    runs the INSERT once per row), one executemany through SQLAlchemy elsewhere. Every row has the
+    same keys, all given (no column defaults are applied); the values must be plain, as for a
+    `HotStatement` (JSON columns are sent as JSON). For set-based writes of many new rows: an HL7
+    batch's patient links, audit rows and outbox events."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    if any(list(r) != columns for r in rows):
+        raise ValueError("copy_rows: every row must have the same keys, in the same order")
+    for name in columns:
+        _check_plain(f"column {name!r}", table.c[name].type)
+    if conn.dialect.name != "postgresql":
+        conn.execute(table.insert(), [dict(r) for r in rows])
+        return
+    from psycopg.types.json import Json
+
+    json = {i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)}
+    aware = {i for i, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)}
+    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with _driver_errors(conn, sql.encode()), driver.cursor() as cur, cur.copy(sql) as copy:
+        for row in rows:
+            values = list(row.values())
+            for i in aware:
+                if values[i] is not None and values[i].tzinfo is None:
+                    raise ValueError(f"naive datetime refused for {columns[i]!r}: "
+                                     "Praxis stores timezone-aware UTC only")
+            for i in json:
+                if values[i] is not None:
+                    values[i] = Json(values[i])
+            copy.write_row(values)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from praxis.platform.crypto import EncryptedString
 from praxis.platform.db import UTCDateTime, get_engine
-from praxis.platform.hotsql import HotStatement
+from praxis.platform.hotsql import HotStatement, copy_rows
 
 meta = MetaData()
 T = Table("hotsql_probe", meta,
@@ -149,3 +149,28 @@ def test_a_dropped_connection_is_reported_invalidated(table: Table, is_postgres:
         assert caught.value.connection_invalidated and conn.invalidated
     with get_engine().connect() as conn:  # the pool hands out a live connection next
         assert probe.rows(conn) == []
+
+
+def test_copy_rows_stores_what_an_insert_stores(table: Table) -> None:
+    at = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
+    rows = [{"id": uuid.uuid4(), "name": f"c{i}", "kind": "k", "n": i, "flag": i % 2 == 0, "at": at,
+             "detail": {"i": i, "s": "tab\there"} if i else None, "state": "new", "stamped": at} for i in range(3)]
+    with get_engine().begin() as conn:
+        copy_rows(conn, table, rows)
+    with get_engine().connect() as conn:
+        got = [dict(r._mapping) for r in conn.execute(select(table).order_by(table.c.n))]
+    assert [{**g, "at": g["at"], "stamped": g["stamped"]} for g in got] == rows
+
+
+def test_copy_rows_refuses_uneven_rows_naive_times_and_converted_columns(table: Table) -> None:
+    at = datetime(2026, 5, 6, tzinfo=UTC)
+    row = {"id": uuid.uuid4(), "name": "x", "kind": "k", "n": 1, "flag": True, "at": at, "detail": None,
+           "state": "new", "stamped": at}
+    with get_engine().begin() as conn, pytest.raises(ValueError):
+        copy_rows(conn, table, [row, {k: v for k, v in row.items() if k != "detail"}])
+    if get_engine().dialect.name == "postgresql":
+        with get_engine().begin() as conn, pytest.raises(ValueError):
+            copy_rows(conn, table, [{**row, "at": datetime(2026, 5, 6)}])
+    secret = Table("hotsql_secret", MetaData(), Column("id", Uuid, primary_key=True), Column("s", EncryptedString(80)))
+    with get_engine().begin() as conn, pytest.raises(TypeError):
+        copy_rows(conn, secret, [{"id": uuid.uuid4(), "s": "x"}])

@@ -38,7 +38,7 @@ from praxis.platform.clock import now
 from praxis.platform.context import Context, system_context
 from praxis.platform.db import get_or_404, session_scope
 from praxis.platform.errors import ProblemError, ValidationProblem
-from praxis.platform.hotsql import HotStatement
+from praxis.platform.hotsql import HotStatement, copy_rows
 from praxis.platform.ids import new_id
 from praxis.platform.outbox import OutboxMessage
 from praxis.platform.uow import unit_of_work, write_lock
@@ -320,6 +320,12 @@ class _Batch:
     pending: dict[ExternalId, uuid.UUID] = field(default_factory=dict)
     keep: list[Any] = field(default_factory=list)
     deferred: list[Any] = field(default_factory=list)  # inserts held back to the batch's last flush
+    # Registrations done set-based before the batch's messages run (`_register_ahead`): each
+    # message's outcome, and each identifier's patient with the position of its message, so a
+    # message before that position still finds the identifier unknown.
+    planned: dict[int, Outcome] = field(default_factory=dict)
+    ahead: dict[ExternalId, tuple[int, uuid.UUID]] = field(default_factory=dict)
+    position: int = 0
 
 
 _BATCH: ContextVar[_Batch | None] = ContextVar("hl7_batch", default=None)
@@ -420,8 +426,15 @@ def _apply_once(org_id: uuid.UUID, items: list[Inbound], *, savepoints: bool) ->
             session.autoflush = False
         try:
             _prefetch(batch, org_id, items)
-            for item in items:
-                outcome = item.preset or _outcome(item.route, item.msg, item.message_id)
+            if not savepoints:
+                try:
+                    _register_ahead(batch, items)
+                except Exception as exc:
+                    raise _Redo from exc  # the savepoint pass registers one by one and names the culprit
+            for position, item in enumerate(items):
+                batch.position = position
+                outcome = item.preset or batch.planned.get(position) or _outcome(item.route, item.msg,
+                                                                                 item.message_id)
                 ack = _ack(item.msg, outcome)
                 acks.append(ack)
                 finished.append(_finish_row(org_id, item.message_id, outcome, ack))  # type: ignore[arg-type]
@@ -616,8 +629,11 @@ def _dispatch(ctx: Context, route: Route, msg: Message) -> Outcome:
                 patient_id = patient.id
             else:
                 update = PatientUpdate.model_validate(mapped.values)
+                batch = _BATCH.get()
                 patient_id = patients.update_patient_in(
-                    session, ctx, existing, update, detail={"via": "hl7", "event": event}
+                    session, ctx, existing, update, detail={"via": "hl7", "event": event},
+                    # The optimistic pass flushes the batch's UPDATEs together at its end.
+                    flush=batch is None or batch.savepoints,
                 ).id
     except ValidationError as exc:
         return Outcome("AE", "invalid patient data", tuple(_validation_errors(exc)) + tuple(mapped.warnings))
@@ -705,7 +721,12 @@ def _prefetch(batch: _Batch, org_id: uuid.UUID, items: list[Inbound]) -> None:
         ExternalId(r.authority, r.external_id): r.patient_id
         for r in batch.session.execute(
             select(Hl7PatientLink.authority, Hl7PatientLink.external_id, Hl7PatientLink.patient_id).where(
-                Hl7PatientLink.org_id == org_id, Hl7PatientLink.external_id.in_(sorted({k.value for k in keys}))
+                Hl7PatientLink.org_id == org_id,
+                # The authority too, though the dict below matches both exactly: the unique index is
+                # (org_id, authority, external_id), and without it PostgreSQL read every link of the
+                # organisation on each batch (7.8 ms at 11,000 links, against 0.05 ms).
+                Hl7PatientLink.authority.in_(sorted({k.authority for k in keys})),
+                Hl7PatientLink.external_id.in_(sorted({k.value for k in keys})),
             )
         )
     }
@@ -720,6 +741,57 @@ def _prefetch(batch: _Batch, org_id: uuid.UUID, items: list[Inbound]) -> None:
         batch.keep.extend(session.scalars(select(Patient).where(Patient.org_id == org_id, Patient.id.in_(linked))))
 
 
+def _register_ahead(batch: _Batch, items: list[Inbound]) -> None:
+    """Register the batch's new patients set-based (`patients.register_patients_in`: one duplicate
+    query and one multi-row INSERT per table) before its messages run one by one. A registration
+    is a message that `_dispatch` would turn into one: an A04/A28/A31 whose identifier no earlier
+    message of the batch (nor a stored link) names, whose PID maps and validates. Anything else,
+    failures included, is left to `_dispatch`, which answers it as before. Order is kept where it
+    shows: the registrations are made in message order, and a message before a registration's
+    position finds its identifier unknown (`_linked`). The one difference: their duplicate checks
+    see the patients as they were before the batch's updates (docs/hl7.md)."""
+    known = {k for k, v in batch.links.items() if v is not None}
+    groups: dict[tuple[str, uuid.UUID | None], list[tuple[int, Inbound, ExternalId, PatientCreate, Any]]] = {}
+    for position, item in enumerate(items):
+        msg = item.msg
+        if item.preset is not None or msg.message_type != "ADT" or msg.message_type in HANDLERS:
+            continue
+        event = msg.trigger_event
+        if event not in REGISTER and event != "A31":
+            continue
+        pid = msg.segment("PID")
+        key = external_id(pid, 3, msg.sending_facility) if pid is not None else None
+        if key is None or key in known:
+            continue
+        mapped = patient_fields(pid, partial=event in UPDATE)  # type: ignore[arg-type]
+        if mapped.errors:
+            continue
+        try:
+            create = PatientCreate.model_validate({**mapped.values, "confirm_duplicate": True})
+        except ValidationError:
+            continue
+        known.add(key)
+        group = groups.setdefault((_sender(msg), item.route.location_id), [])
+        group.append((position, item, key, create, mapped.warnings))
+    for (sender, location_id), group in groups.items():
+        ctx = system_context(group[0][1].route.org_id, f"hl7:{sender}"[:80])
+        batch.session.info["ctx"] = ctx
+        try:
+            results = patients.register_patients_in(batch.session, ctx, [g[3] for g in group],
+                                                    location_id=location_id)
+        except ProblemError:
+            continue  # (a location out of scope) each message gets its answer from _dispatch
+        links = []
+        for (position, _item, key, _create, warnings), result in zip(group, results, strict=True):
+            if result.patient_id is None:
+                continue  # refused: _dispatch answers it, and writes nothing either
+            links.append({"org_id": ctx.org_id, "id": new_id(), "authority": key.authority,
+                          "external_id": key.value, "patient_id": result.patient_id, "created_at": now()})
+            batch.ahead[key] = (position, result.patient_id)
+            batch.planned[position] = Outcome("AA", "", tuple(warnings), result.patient_id)
+        copy_rows(batch.session.connection(), Hl7PatientLink.__table__, links)
+
+
 def _remember_link(key: ExternalId, patient_id: uuid.UUID) -> None:
     batch = _BATCH.get()
     if batch is not None:
@@ -731,6 +803,9 @@ def _linked(session: Session, org_id: uuid.UUID, key: ExternalId) -> uuid.UUID |
     if batch is not None and batch.session is session:
         if key in batch.pending:
             return batch.pending[key]
+        if key in batch.ahead:
+            position, patient_id = batch.ahead[key]
+            return patient_id if position < batch.position else None
         if key in batch.links:
             return batch.links[key]
     return session.scalars(

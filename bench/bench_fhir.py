@@ -92,26 +92,6 @@ def bench_build(n: int) -> dict[str, float]:
 # --- search at scale ---------------------------------------------------------------------------
 
 
-def _scratch_db(url: str) -> tuple[str, Any]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    base = make_url(url)
-    name = f"fhirbulk_bench_{os.getpid()}_{secrets.token_hex(2)}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        from praxis.platform.db import get_engine
-
-        get_engine().dispose()
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    return base.set(database=name).render_as_string(hide_password=False), drop
-
-
 def _copy_patients(engine: Any, org_id: uuid.UUID, location_id: uuid.UUID, count: int) -> None:
     """COPY `count` patients into the columns register_patient fills (normalised names included)."""
     from praxis.patients.normalise import normalise_name
@@ -245,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{rates['fhir.resources']:,.0f}/s, ratio {ratio:.1f}x (target >= 10x)")
     result: dict[str, Any] = {"build": {k: round(v) for k, v in rates.items()}, "build_ratio": round(ratio, 1)}
     if not args.skip_search:
-        url, drop = _scratch_db(args.db)
+        import scratch
+
+        url, drop = scratch.create(args.db, "fhirbulk_bench")
         try:
             search = bench_search(url, args.patients, args.queries, args.export)
         finally:

@@ -49,27 +49,6 @@ FAMILY = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", 
 GIVEN = ["Ann", "Bob", "Cara", "Dan", "Eve", "Fay", "Gus", "Hal", "Ida", "Jon", "Kim", "Lee"]
 
 
-def _setup_db(server_url: str) -> tuple[str, Any]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    base = make_url(server_url)
-    name = f"bench_hl7_{os.getpid()}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        from praxis.platform.db import get_engine
-
-        get_engine().dispose()
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    return base.set(database=name).render_as_string(hide_password=False), drop
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -297,7 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(REPO / "src"))
     tmp = Path(tempfile.mkdtemp(prefix="praxis-bench-hl7-"))
     os.environ["PRAXIS_VAR_DIR"] = str(tmp / "var")
-    url, drop = _setup_db(args.db)
+    import scratch
+
+    url, drop = scratch.create(args.db, "bench_hl7")
     os.environ["PRAXIS_DATABASE_URL"] = url
     env = {**os.environ}
     praxis = [sys.executable, "-m", "praxis"]

@@ -95,19 +95,11 @@ def main() -> None:
     run(f"sqlite:///{tmp / 'bench.db'}", data, args.rows)
     pg = os.environ.get("PRAXIS_BENCH_DATABASE_URL")
     if pg:
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
+        import scratch
 
-        name = f"praxis_bench_{secrets.token_hex(3)}"
-        admin = create_engine(make_url(pg).set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
+        with scratch.database(pg) as url:
             print("PostgreSQL")
-            run(make_url(pg).set(database=name).render_as_string(hide_password=False), data, args.rows)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            run(url, data, args.rows)
 
 
 if __name__ == "__main__":

@@ -92,23 +92,9 @@ def _latency_summary(lat: list[float]) -> dict[str, float | None]:
 
 def _setup_db(url: str | None) -> tuple[str, Callable[[], None]]:
     if url and url.startswith("postgresql"):
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
+        import scratch
 
-        base = make_url(url)
-        name = f"praxis_bench_{os.getpid()}_{secrets.token_hex(2)}"
-        admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-
-        def drop() -> None:
-            from praxis.platform.db import get_engine
-
-            get_engine().dispose()
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-        return base.set(database=name).render_as_string(hide_password=False), drop
+        return scratch.create(url)
     tmp = Path(tempfile.mkdtemp(prefix="praxis-bench-"))
     return f"sqlite:///{tmp / 'bench.db'}", lambda: None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Literal
@@ -45,7 +44,7 @@ from praxis.care.schemas import (
 )
 from praxis.patients import import_jobs, importer
 from praxis.platform.context import Context
-from praxis.platform.errors import NotFound, ValidationProblem
+from praxis.platform.errors import NotFound
 from praxis.platform.ids import parse_id
 from praxis.web.deps import permission
 from praxis.web.paging import PAGED, Pager, by, created
@@ -319,14 +318,7 @@ def import_programme(
     programme, billing practitioner NPI, complexity, consent) or `care_time` (past time logs). All
     or nothing; the report lists every bad row by row and column. A large file (or
     `background=true`) is queued: 202 with the job, to poll at `GET /api/v1/care/imports/{job_id}`."""
-    parsed: dict[str, str] | None = None
-    if mapping:
-        try:
-            parsed = json.loads(mapping)
-        except ValueError:
-            raise ValidationProblem("mapping must be a JSON object", field="mapping") from None
-        if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
-            raise ValidationProblem("mapping must map column names to field names", field="mapping")
+    parsed = importer.parse_mapping(mapping)
     size = importer.file_size(file.file)
     if background or (background is None and import_jobs.runs_in_background(size)):
         # The job carries the stated date format in its mapping, as the patient import's does.

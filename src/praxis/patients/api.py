@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated, Literal
 
@@ -300,14 +299,7 @@ def import_file(
     A file larger than `PRAXIS_IMPORT_BACKGROUND_BYTES` (or `background=true`) is queued for the
     worker: 202 with the job, to poll at `GET /api/v1/patient-imports/{job_id}` until its status
     is `done` (the report is in the job) or `failed`."""
-    parsed: dict[str, str] | None = None
-    if mapping:
-        try:
-            parsed = json.loads(mapping)
-        except ValueError:
-            raise ValidationProblem("mapping must be a JSON object", field="mapping") from None
-        if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
-            raise ValidationProblem("mapping must map column names to field names", field="mapping")
+    parsed = importer.parse_mapping(mapping)
     # The upload is spooled to disk by the form parser and streamed from there: never read whole.
     size = importer.file_size(file.file)
     if background or (background is None and import_jobs.runs_in_background(size)):

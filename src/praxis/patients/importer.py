@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -69,6 +70,19 @@ def _size(n: int) -> str:
         if n >= factor and n % factor == 0:
             return f"{n // factor} {unit}"
     return f"{n} bytes"
+
+
+def parse_mapping(text: str | None) -> dict[str, str] | None:
+    """An upload form's `mapping` field (a JSON object of column name to field name), or None."""
+    if not text:
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        raise ValidationProblem("mapping must be a JSON object", field="mapping") from None
+    if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
+        raise ValidationProblem("mapping must map column names to field names", field="mapping")
+    return parsed
 
 
 def file_size(data: bytes | BinaryIO) -> int:

@@ -189,3 +189,28 @@ def test_registrations_made_ahead_keep_message_order(org: Any) -> None:
     assert sorted((p.last_name, p.first_name) for p in patients(org)) == [("Eight", "Eve"), ("Seven", "Samuel")]
     assert count(org, AuditRecord, action="patient.create") == 2
     assert count(org, AuditRecord, action="patient.update") == 1
+
+
+def test_batches_of_registrations_alone_and_updates_alone_read_what_they_need(org: Any) -> None:
+    # A batch that only registers reads the links without their patients, so an A04 whose
+    # identifier is linked already (an update) loads its patient itself; a batch of updates alone
+    # does not read the organisation. Each row's outcome and ACK are the ones sent back.
+    routes = {FACILITY: Route(org.id, org.loc_a.id)}
+    first = batch(routes, a04("21", "Twenty", "Tia", "R-1"))
+    acks = batch(routes, a04("21", "Twenty", "Tina", "R-2"), a04("22", "Twentytwo", "Ted", "R-3"))
+    updates = batch(routes, a08("21", "Twenty", "Tanja", "R-4"), a08("22", "Twentytwo", "Teddy", "R-5"),
+                    a08("23", "Unknown", "Una", "R-6"))
+    assert codes(first + acks + updates) == ["AA", "AA", "AA", "AA", "AA", "AE"]
+    assert sorted((p.last_name, p.first_name) for p in patients(org)) == [("Twenty", "Tanja"),
+                                                                         ("Twentytwo", "Teddy")]
+    assert count(org, AuditRecord, action="patient.create") == 2
+    assert count(org, AuditRecord, action="patient.update") == 3
+    rows = {r.control_id: r for r in stored(org)}
+    by_patient = {p.last_name: p.id for p in patients(org)}
+    for control_id, ack in zip(["R-1", "R-2", "R-3", "R-4", "R-5", "R-6"], first + acks + updates, strict=True):
+        row = rows[control_id]
+        assert (row.ack, row.ack_code, row.attempts) == (ack, parse_message(ack).get("MSA-1"), 1)
+        assert row.processed_at is not None
+    assert [rows[c].status for c in ("R-4", "R-5", "R-6")] == ["processed", "processed", "failed"]
+    assert rows["R-2"].patient_id == rows["R-4"].patient_id == by_patient["Twenty"]
+    assert rows["R-6"].patient_id is None and "not known" in rows["R-6"].error

@@ -114,6 +114,17 @@ def test_custom_separators_come_from_msh() -> None:
     assert msg.trigger_event == "A04"
 
 
+def test_header_values_follow_a_replaced_msh() -> None:
+    # The MSH values are kept once read; a message whose MSH is replaced answers with the new one.
+    msg = parse_message("MSH|^~\\&|APP|FAC|R|RF|20260101||ADT^A04|C1|P|2.5\rPID|1||X1\r")
+    assert (msg.message_type, msg.trigger_event, msg.control_id, msg.sending_facility) == ("ADT", "A04", "C1", "FAC")
+    assert msg.trigger_event == "A04"  # read again, from what was kept
+    other = parse_message("MSH|^~\\&|APP2|FAC2|R|RF|20260101||ADT^A08|C2|P|2.5\r")
+    msg.segments[0] = other.segments[0]
+    assert (msg.sending_application, msg.sending_facility, msg.trigger_event, msg.control_id) == (
+        "APP2", "FAC2", "A08", "C2")
+
+
 def test_escapes_round_trip() -> None:
     seps = Separators()
     value = "A|B^C~D\\E&F\nG"

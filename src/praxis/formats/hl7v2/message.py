@@ -190,11 +190,26 @@ class Segment:
 class Message:
     """A parsed message: its separators and segments, with lookups by HL7 position."""
 
-    __slots__ = ("segments", "seps")
+    __slots__ = ("_head", "segments", "seps")
 
     def __init__(self, segments: list[Segment], seps: Separators) -> None:
         self.segments = segments
         self.seps = seps
+        self._head: tuple[Segment, dict[tuple[int, int], str]] | None = None
+
+    def _msh_value(self, field: int, component: int = 1) -> str:
+        # The header values are read many times per message on the receiving path (routing,
+        # batching, dispatch, the ACK): kept once read, for as long as the MSH is the same segment
+        # (a Segment never changes; `segments` is a plain list someone could replace an item of).
+        msh = self.segments[0]
+        head = self._head
+        if head is None or head[0] is not msh:
+            head = self._head = (msh, {})
+        key = (field, component)
+        found = head[1].get(key)
+        if found is None:
+            found = head[1][key] = msh.value(field, component)
+        return found
 
     def __repr__(self) -> str:
         return f"Message({self.message_type}^{self.trigger_event}, {len(self.segments)} segments)"
@@ -234,31 +249,31 @@ class Message:
     # The header values every receiver needs, named.
     @property
     def message_type(self) -> str:
-        return self.msh.value(9, 1)
+        return self._msh_value(9, 1)
 
     @property
     def trigger_event(self) -> str:
-        return self.msh.value(9, 2)
+        return self._msh_value(9, 2)
 
     @property
     def structure(self) -> str:
-        return self.msh.value(9, 3)
+        return self._msh_value(9, 3)
 
     @property
     def control_id(self) -> str:
-        return self.msh.value(10)
+        return self._msh_value(10)
 
     @property
     def version(self) -> str:
-        return self.msh.value(12)
+        return self._msh_value(12)
 
     @property
     def sending_application(self) -> str:
-        return self.msh.value(3)
+        return self._msh_value(3)
 
     @property
     def sending_facility(self) -> str:
-        return self.msh.value(4)
+        return self._msh_value(4)
 
     def encode(self) -> str:
         """The message as written, segments ended by carriage returns."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import JSON, Connection, exc
+from sqlalchemy import JSON, Connection, event, exc
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
@@ -219,17 +219,72 @@ def copy_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -
 
     json = {i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)}
     aware = {i for i, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)}
-    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     driver = conn.connection.driver_connection
     assert driver is not None
+
+    def values_of(row: Mapping[str, Any]) -> list[Any]:
+        values = list(row.values())
+        for i in aware:
+            if values[i] is not None and values[i].tzinfo is None:
+                raise ValueError(f"naive datetime refused for {columns[i]!r}: Praxis stores timezone-aware UTC only")
+        for i in json:
+            if values[i] is not None:
+                values[i] = Json(values[i])
+        return values
+
+    if _in_pipeline(driver):
+        # COPY cannot run in pipeline mode: one multi-row INSERT per chunk instead, queued with the
+        # pipeline's other statements (an executemany would flush the socket once per row).
+        # Names from the table's own columns; the values are parameters.
+        per_chunk = max(1, _MAX_PARAMS // len(columns))
+        one = f"({', '.join(['%s'] * len(columns))})"
+        with driver.cursor() as cur:
+            for start in range(0, len(rows), per_chunk):
+                chunk = rows[start:start + per_chunk]
+                sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {', '.join([one] * len(chunk))}"  # noqa: S608
+                with _driver_errors(conn, sql.encode()):
+                    cur.execute(sql, [v for row in chunk for v in values_of(row)])
+        return
+    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     with _driver_errors(conn, sql.encode()), driver.cursor() as cur, cur.copy(sql) as copy:
         for row in rows:
-            values = list(row.values())
-            for i in aware:
-                if values[i] is not None and values[i].tzinfo is None:
-                    raise ValueError(f"naive datetime refused for {columns[i]!r}: "
-                                     "Praxis stores timezone-aware UTC only")
-            for i in json:
-                if values[i] is not None:
-                    values[i] = Json(values[i])
-            copy.write_row(values)
+            copy.write_row(values_of(row))
+
+
+_MAX_PARAMS = 30_000  # per statement; PostgreSQL's protocol allows 65,535
+
+
+def _in_pipeline(driver: Any) -> bool:
+    from psycopg import pq
+
+    return bool(driver.pgconn.pipeline_status != pq.PipelineStatus.OFF)
+
+
+@contextmanager
+def pipeline(conn: Connection) -> Iterator[None]:
+    """PostgreSQL's pipeline mode for the statements sent inside (psycopg's `Connection.pipeline`):
+    a statement whose result nobody reads yet (an INSERT, an UPDATE whose row count is not asked)
+    is queued rather than waited for, and the queue goes out with the next statement that must be
+    answered (a SELECT) or at the end. For a unit of work that writes many small statements between
+    few reads: one round trip for the writes instead of one each. An error surfaces at the next
+    read or at the end, raised from whichever statement is then waiting; `copy_rows` sends INSERTs
+    in this mode (COPY cannot run in it). SQLAlchemy reads a statement's result shape and row count
+    as soon as it has executed it, so any statement sent through SQLAlchemy other than a plain
+    INSERT is answered at once (a sync), as outside the pipeline. Elsewhere (SQLite) nothing
+    changes."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    driver = conn.connection.driver_connection
+    assert driver is not None
+
+    def answered(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not (statement.startswith("INSERT") and "RETURNING" not in statement):
+            queue.sync()
+
+    with driver.pipeline() as queue:
+        event.listen(conn, "after_cursor_execute", answered)
+        try:
+            yield
+        finally:
+            event.remove(conn, "after_cursor_execute", answered)

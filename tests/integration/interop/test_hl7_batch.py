@@ -214,3 +214,71 @@ def test_batches_of_registrations_alone_and_updates_alone_read_what_they_need(or
     assert [rows[c].status for c in ("R-4", "R-5", "R-6")] == ["processed", "processed", "failed"]
     assert rows["R-2"].patient_id == rows["R-4"].patient_id == by_patient["Twenty"]
     assert rows["R-6"].patient_id is None and "not known" in rows["R-6"].error
+
+
+def _event(block: bytes, event: str) -> bytes:
+    return block.replace(b"|A04|", f"|{event}|".encode()).replace(b"^A04^", f"^{event}^".encode())
+
+
+def _mixed(prefix: str) -> list[bytes]:
+    """Registrations and updates interleaved, with what a batch must keep in message order."""
+    return [
+        a08("Y", "Late", "Lou", f"{prefix}-1"),  # before Y's registration: unknown patient (AE)
+        a04("X", "Xeno", "Xia", f"{prefix}-2"),
+        a08("X", "Xeno", "Xiana", f"{prefix}-3"),  # a patient registered earlier in the batch
+        a04("Y", "Late", "Lou", f"{prefix}-4"),
+        a08("X", "Xenos", "Xiana", f"{prefix}-5"),  # the same patient again: sees the change before
+        _event(a04("X", "Xenos", "Xiana", f"{prefix}-6", dob="19800103"), "A31"),  # a full update
+        a04("Y", "Later", "Lou", f"{prefix}-7"),  # a known identifier: an update, not a second patient
+        a08("X", "Xenos", "Xiana", f"{prefix}-8", ).replace(b"|19800102|", b"|1980-13-45|"),  # bad DOB: AE
+        a08("K", "Known", "Kim", f"{prefix}-9"),  # registered before the batch
+    ]
+
+
+def _state(org: Any) -> tuple[list[Any], dict[str, int]]:
+    rows = sorted((p.last_name, p.first_name, str(p.dob), p.last_name_norm, p.first_name_norm) for p in patients(org))
+    return rows, {a: count(org, AuditRecord, action=a) for a in ("patient.create", "patient.update")} | {
+        t: count(org, OutboxMessage, topic=t) for t in ("patient.registered", "patient.updated")}
+
+
+def test_a_batch_of_registrations_and_updates_ends_as_one_message_at_a_time_does(
+        org: Any, other_org: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The batch registers and updates set-based (`_register_ahead`, `_update_ahead`); the same
+    # messages one by one with those turned off go through `_dispatch`, the patients service's
+    # one-at-a-time functions. Both end the same.
+    one_by_one = {FACILITY: Route(other_org.id, other_org.loc_a.id)}
+    together = {FACILITY: Route(org.id, org.loc_a.id)}
+    batch(one_by_one, a04("K", "Known", "Ken", "K-0"))
+    batch(together, a04("K", "Known", "Ken", "K-0"))
+    with monkeypatch.context() as m:
+        m.setattr(inbound, "_register_ahead", lambda *a: None)
+        m.setattr(inbound, "_update_ahead", lambda *a: None)
+        single = [batch(one_by_one, block)[0] for block in _mixed("S")]
+    grouped = batch(together, *_mixed("G"))
+    assert codes(single) == codes(grouped) == ["AE", "AA", "AA", "AA", "AA", "AA", "AA", "AE", "AA"]
+    assert [parse_message(a).get("ERR-3.1") for a in grouped if parse_message(a).get("MSA-1") == "AE"] == ["204", "102"]
+    assert _state(org) == _state(other_org)
+    rows, counts = _state(org)
+    assert [r[:3] for r in rows] == [("Known", "Kim", "1980-01-02"), ("Later", "Lou", "1980-01-02"),
+                                     ("Xenos", "Xiana", "1980-01-03")]
+    assert counts == {"patient.create": 3, "patient.update": 5, "patient.registered": 3, "patient.updated": 5}
+
+
+def test_a_failing_set_based_update_is_redone_one_by_one(org: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    routes = {FACILITY: Route(org.id, org.loc_a.id)}
+    batch(routes, a04("1", "Old", "Oda", "U-0"))
+    real = inbound.patients.update_patients_in
+    calls = []
+
+    def failing(session: Any, ctx: Any, updates: Any, **kw: Any) -> Any:
+        calls.append(len(updates))
+        real(session, ctx, updates, **kw)
+        raise RuntimeError("simulated failure after writing")
+
+    monkeypatch.setattr(inbound.patients, "update_patients_in", failing)
+    acks = batch(routes, a08("1", "New", "Oda", "U-1"), a04("2", "Two", "Tia", "U-2"))
+    assert codes(acks) == ["AA", "AA"]
+    assert calls == [1]  # the set-based pass ran (and failed); the savepoint pass did not call it
+    assert sorted(p.last_name for p in patients(org)) == ["New", "Two"]
+    assert count(org, AuditRecord, action="patient.update") == 1  # the failed pass left nothing
+    assert count(org, OutboxMessage, topic="patient.updated") == 1

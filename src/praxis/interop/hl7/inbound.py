@@ -15,7 +15,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +38,7 @@ from praxis.platform.clock import now
 from praxis.platform.context import Context, system_context
 from praxis.platform.db import get_or_404, session_scope
 from praxis.platform.errors import ProblemError, ValidationProblem
-from praxis.platform.hotsql import HotStatement, copy_rows
+from praxis.platform.hotsql import HotStatement, copy_rows, pipeline
 from praxis.platform.ids import new_id
 from praxis.platform.outbox import OutboxMessage
 from praxis.platform.uow import unit_of_work, write_lock
@@ -191,19 +191,50 @@ def receive_many(items: list[Inbound]) -> None:
     item's `ack` is set once its outcome is committed. Raises when the database fails: then no
     ACK may be sent, and the senders resend.
 
-    Per organisation: (1) one transaction stores every new message raw (status `received`) and
-    finds the resends; (2) one transaction applies them in order, each through `_dispatch`, and
-    writes each row's outcome and ACK; a message whose handler needs its own transactions (A40,
-    anything not in `BATCHED`) commits what came before it and runs alone."""
+    Per organisation, in message order: a run of messages whose handlers write in the batch's
+    transaction (`BATCHED`: ADT registrations and updates) is stored raw, applied and finished in
+    ONE transaction (decision 50): the raw rows are written first, each message is applied after
+    its row, and a message whose handler fails is undone alone (the savepoint pass) while its raw
+    row and AE answer commit with the rest. Nothing is acknowledged before that commit, so a crash
+    before it leaves nothing the sender was told about: it resends, and the message is stored then.
+    A message whose handler needs its own transactions (A40, SIU, anything not in `BATCHED`) is
+    stored in its own transaction and then processed alone, after the run before it committed."""
     by_org: dict[uuid.UUID, list[Inbound]] = {}
     for item in items:
         by_org.setdefault(item.route.org_id, []).append(item)
     for org_id, group in by_org.items():
-        fresh = _store_many(org_id, group)
-        _apply_many(org_id, fresh)
+        run: list[Inbound] = []
+        for item in _first_copies(group):
+            if item.preset is None and (item.msg.message_type, item.msg.trigger_event) not in BATCHED:
+                _apply_run(org_id, run)
+                run = []
+                _receive_alone(org_id, item)
+            else:
+                run.append(item)
+        _apply_run(org_id, run)
         for item in group:
             if item.first is not None:
                 item.ack = item.first.ack  # the same message twice in one batch: applied once
+
+
+def _first_copies(items: list[Inbound]) -> list[Inbound]:
+    """The batch without its second copies (same sender and MSH-10): those take the first's ACK."""
+    seen: dict[tuple[str, str], Inbound] = {}
+    for item in items:
+        key = (item.sender, item.control_id)
+        if key in seen:
+            item.first = seen[key]
+        else:
+            seen[key] = item
+    return list(seen.values())
+
+
+def _receive_alone(org_id: uuid.UUID, item: Inbound) -> None:
+    item.message_id, stored_ack, is_new = _store(org_id, item.msg, item.text)
+    if is_new:
+        item.ack = _process_stored(item.route, item.message_id, item.msg)
+    else:
+        item.ack = stored_ack or _in_flight(item.msg)
 
 
 _EXISTING = HotStatement(
@@ -214,50 +245,51 @@ _EXISTING = HotStatement(
     )
 )
 
+# PostgreSQL: the run's raw rows in one statement that also tells the resends apart (the rows it
+# did not insert), instead of a query for existing rows and then the insert; a copy being stored
+# by a concurrent transaction makes it wait for that one's outcome, as the unique key says.
+_INSERT_RAW_SET = HotStatement(text(
+    "INSERT INTO hl7_messages AS m (id, org_id, sender, control_id, raw, message_type, status, ack_code, ack,"
+    " error, attempts, patient_id, received_at, processed_at)"
+    " SELECT v.id, :org_id, v.sender, v.control_id, v.raw, v.message_type, 'received', '', '', '', 0, NULL,"
+    " :received_at, NULL"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:senders AS varchar[]), CAST(:controls AS varchar[]),"
+    " CAST(:raws AS text[]), CAST(:types AS varchar[])) AS v(id, sender, control_id, raw, message_type)"
+    " ON CONFLICT (org_id, sender, control_id) DO NOTHING RETURNING m.id"
+))
 
-def _store_many(org_id: uuid.UUID, items: list[Inbound]) -> list[Inbound]:
-    """Insert the new messages raw in one transaction, before processing; answer the resends with
-    their stored ACK. Returns the items to process."""
-    seen: dict[tuple[str, str], Inbound] = {}
+
+def _store_in(session: Session, org_id: uuid.UUID, items: list[Inbound]) -> list[Inbound]:
+    """Insert the run's new messages raw, in the run's transaction and before any is processed;
+    answer the resends with their stored ACK. Returns the items to process."""
+    conn = session.connection()
     for item in items:
-        key = (item.sender, item.control_id)
-        if key in seen:
-            item.first = seen[key]
-        else:
-            seen[key] = item
-    candidates = list(seen.values())
-    senders = sorted({i.sender for i in candidates})
-    controls = sorted({i.control_id for i in candidates})
-    fresh: list[Inbound] = []
-    try:
-        with session_scope(org_id) as session:
-            # SQLite: the write lock first, or two writers both read "absent" (see _store).
-            write_lock(session)
-            found = {
-                (r.sender, r.control_id): r
-                for r in _EXISTING.rows(session.connection(),
-                                        {"org_id": org_id, "senders": senders, "controls": controls})
-            }
-            rows = []
-            for item in candidates:
-                row = found.get((item.sender, item.control_id))
-                if row is not None:
-                    item.message_id, item.ack = row.id, row.ack or _in_flight(item.msg)
-                    continue
-                item.message_id = new_id()
-                rows.append(_raw_row(org_id, item))
-                fresh.append(item)
-            if rows:
-                _INSERT_RAW.run_many(session.connection(), rows)
-    except IntegrityError:
-        # Another process stored one of them between our read and our insert: one at a time.
-        fresh = []
-        for item in candidates:
-            item.message_id, stored_ack, is_new = _store(org_id, item.msg, item.text)
-            if is_new:
-                fresh.append(item)
-            else:
-                item.ack = stored_ack or _in_flight(item.msg)
+        item.message_id, item.ack = new_id(), None
+    if conn.dialect.name == "postgresql":
+        inserted = {r.id for r in _INSERT_RAW_SET.rows(conn, {
+            "org_id": org_id, "received_at": now(),
+            "ids": [i.message_id for i in items], "senders": [i.sender for i in items],
+            "controls": [i.control_id for i in items], "raws": [i.text for i in items],
+            "types": [f"{i.msg.message_type}^{i.msg.trigger_event}"[:20] for i in items],
+        })}
+        fresh = [i for i in items if i.message_id in inserted]
+        resent = [i for i in items if i.message_id not in inserted]
+    else:
+        # SQLite: the caller holds the write lock, so nothing can come between the read and the insert.
+        stored = {(r.sender, r.control_id) for r in _EXISTING.rows(conn, {
+            "org_id": org_id, "senders": sorted({i.sender for i in items}),
+            "controls": sorted({i.control_id for i in items})})}
+        fresh = [i for i in items if (i.sender, i.control_id) not in stored]
+        resent = [i for i in items if (i.sender, i.control_id) in stored]
+        if fresh:
+            _INSERT_RAW.run_many(conn, [_raw_row(org_id, item) for item in fresh])
+    if resent:
+        found = {(r.sender, r.control_id): r for r in _EXISTING.rows(conn, {
+            "org_id": org_id, "senders": sorted({i.sender for i in resent}),
+            "controls": sorted({i.control_id for i in resent})})}
+        for item in resent:
+            row = found[(item.sender, item.control_id)]
+            item.message_id, item.ack = row.id, row.ack or _in_flight(item.msg)
     return fresh
 
 
@@ -377,29 +409,18 @@ def handler_session(ctx: Context) -> Iterator[Session]:
     batch.links.update(batch.pending)
 
 
-def _apply_many(org_id: uuid.UUID, items: list[Inbound]) -> None:
-    run: list[Inbound] = []
-    for item in items:
-        if item.preset is None and (item.msg.message_type, item.msg.trigger_event) not in BATCHED:
-            _apply_run(org_id, run)
-            run = []
-            item.ack = _process_stored(item.route, item.message_id, item.msg)  # type: ignore[arg-type]
-        else:
-            run.append(item)
-    _apply_run(org_id, run)
-
-
 def _apply_run(org_id: uuid.UUID, items: list[Inbound]) -> None:
-    """Apply messages in one transaction: first without savepoints (one round trip fewer each);
-    if a handler fails after writing, again with a SAVEPOINT per message."""
+    """Store and apply a run of messages in one transaction: first without savepoints (one round
+    trip fewer each); if a handler fails after writing, the transaction is rolled back and the run
+    done again with a SAVEPOINT per message. Each fresh item's `ack` is set after the commit."""
     if not items:
         return
     for attempt in range(1, DEADLOCK_RETRIES + 1):
         try:
             try:
-                acks = _apply_once(org_id, items, savepoints=False)
+                done = _run_once(org_id, items, savepoints=False)
             except _Redo:
-                acks = _apply_once(org_id, items, savepoints=True)
+                done = _run_once(org_id, items, savepoints=True)
             break
         except DBAPIError as exc:
             # Two writers' batches can wait on each other's rows (the MRN counter, a patient two
@@ -408,30 +429,44 @@ def _apply_run(org_id: uuid.UUID, items: list[Inbound]) -> None:
                 raise
             log.warning("hl7: a batch of %d message(s) was aborted by the database (%s); retrying",
                         len(items), getattr(exc.orig, "sqlstate", ""))
-    for item, ack in zip(items, acks, strict=True):
+    for item, ack in done:
         item.ack = ack
 
 
-def _apply_once(org_id: uuid.UUID, items: list[Inbound], *, savepoints: bool) -> list[str]:
-    acks: list[str] = []
-    finished: list[dict[str, Any]] = []
+def _run_once(org_id: uuid.UUID, items: list[Inbound], *, savepoints: bool) -> list[tuple[Inbound, str]]:
+    """One transaction: the raw rows, then each new message applied, then every outcome and ACK.
+    Returns the new messages with their ACKs (valid once this returned: committed)."""
     with session_scope(org_id) as session:
         write_lock(session)
-        batch = _Batch(session, savepoints)
-        token = _BATCH.set(batch)
-        if not savepoints:
-            # The optimistic pass writes everything at the end of the batch: the inserts of all its
-            # messages go out together as multi-row statements. What a later message's handler
-            # reads is flushed already (registration flushes the patient; links are in the batch's
-            # own map). The savepoint pass flushes per message.
-            session.autoflush = False
-        try:
+        fresh = _store_in(session, org_id, items)
+        acks = _apply_in(session, org_id, fresh, savepoints=savepoints) if fresh else []
+    return list(zip(fresh, acks, strict=True))
+
+
+def _apply_in(session: Session, org_id: uuid.UUID, items: list[Inbound], *, savepoints: bool) -> list[str]:
+    acks: list[str] = []
+    finished: list[dict[str, Any]] = []
+    batch = _Batch(session, savepoints)
+    token = _BATCH.set(batch)
+    autoflush = session.autoflush
+    if not savepoints:
+        # The optimistic pass writes everything at the end of the batch: the inserts of all its
+        # messages go out together as multi-row statements. What a later message's handler
+        # reads is flushed already (registration flushes the patient; links are in the batch's
+        # own map). The savepoint pass flushes per message.
+        session.autoflush = False
+    # The optimistic pass in pipeline mode: its writes (registrations, links, audit rows, events,
+    # outcomes) are queued and go out with the next read or the commit, not a round trip each. The
+    # savepoint pass, which exists to name a failing message, sends each statement on its own.
+    try:
+        with nullcontext() if savepoints else pipeline(session.connection()):
             _prefetch(batch, org_id, items)
             if not savepoints:
                 try:
                     _register_ahead(batch, items)
+                    _update_ahead(batch, items)
                 except Exception as exc:
-                    raise _Redo from exc  # the savepoint pass registers one by one and names the culprit
+                    raise _Redo from exc  # the savepoint pass applies one by one and names the culprit
             for position, item in enumerate(items):
                 batch.position = position
                 outcome = item.preset or batch.planned.get(position) or _outcome(item.route, item.msg,
@@ -442,13 +477,20 @@ def _apply_once(org_id: uuid.UUID, items: list[Inbound], *, savepoints: bool) ->
             try:
                 session.add_all(batch.deferred)
                 session.flush()
+                _finish_many(session, org_id, finished)
             except Exception as exc:
                 if savepoints:
                     raise
                 raise _Redo from exc
-        finally:
-            _BATCH.reset(token)
-        _finish_many(session, org_id, finished)
+    except DBAPIError as exc:
+        # In pipeline mode a failed write surfaces at a later statement: a deadlock is retried as
+        # such, anything else is named by the savepoint pass.
+        if savepoints or getattr(exc.orig, "sqlstate", None) in ("40P01", "40001"):
+            raise
+        raise _Redo from exc
+    finally:
+        _BATCH.reset(token)
+        session.autoflush = autoflush
     return acks
 
 
@@ -757,7 +799,7 @@ def _prefetch(batch: _Batch, org_id: uuid.UUID, items: list[Inbound]) -> None:
     if keys:
         params = {"org_id": org_id, "authorities": sorted({k.authority for k in keys}),
                   "values": sorted({k.value for k in keys})}
-        if updating:
+        if updating and batch.savepoints:
             # The links and their patients in one statement (the patients into the identity map,
             # for the updates' `session.get`).
             for r in session.execute(_LINKS_AND_PATIENTS, params):
@@ -857,6 +899,56 @@ def _register_ahead(batch: _Batch, items: list[Inbound]) -> None:
             batch.ahead[key] = (position, result.patient_id)
             batch.planned[position] = Outcome("AA", "", tuple(warnings), result.patient_id)
         copy_rows(batch.session.connection(), Hl7PatientLink.__table__, links)
+
+
+def _update_ahead(batch: _Batch, items: list[Inbound]) -> None:
+    """Apply the batch's updates set-based (`patients.update_patients_in`: one read of the patients
+    and one UPDATE per set of changed columns), after its registrations and before the rest runs
+    one by one. An update is a message `_dispatch` would turn into one: an A04/A08/A28/A31 whose
+    identifier is linked at its position (before the batch, or registered ahead by an earlier
+    message), whose PID maps and validates. Consecutive updates from one sender go together, in
+    order; anything else, failures included, is left to `_dispatch`."""
+    run: list[tuple[int, uuid.UUID, PatientUpdate, dict[str, Any], tuple[AckError, ...]]] = []
+    run_sender = ""
+    for position, item in enumerate(items):
+        msg = item.msg
+        if (item.preset is not None or position in batch.planned or msg.message_type != "ADT"
+                or msg.message_type in HANDLERS or msg.trigger_event not in REGISTER | UPDATE):
+            continue
+        pid = msg.segment("PID")
+        key = external_id(pid, 3, msg.sending_facility) if pid is not None else None
+        if key is None:
+            continue
+        batch.position = position
+        patient_id = _linked(batch.session, item.route.org_id, key)
+        if patient_id is None:
+            continue
+        mapped = patient_fields(pid, partial=msg.trigger_event in UPDATE)  # type: ignore[arg-type]
+        if mapped.errors:
+            continue
+        try:
+            data = PatientUpdate.model_validate(mapped.values)
+        except ValidationError:
+            continue
+        sender = _sender(msg)
+        if run and sender != run_sender:
+            _update_run(batch, items, run_sender, run)
+            run = []
+        run_sender = sender
+        run.append((position, patient_id, data, {"via": "hl7", "event": msg.trigger_event}, tuple(mapped.warnings)))
+    if run:
+        _update_run(batch, items, run_sender, run)
+    batch.position = 0
+
+
+def _update_run(batch: _Batch, items: list[Inbound], sender: str,
+                run: list[tuple[int, uuid.UUID, PatientUpdate, dict[str, Any], tuple[AckError, ...]]]) -> None:
+    ctx = system_context(items[run[0][0]].route.org_id, f"hl7:{sender}"[:80])
+    batch.session.info["ctx"] = ctx
+    results = patients.update_patients_in(batch.session, ctx, [(r[1], r[2], r[3]) for r in run])
+    for (position, _, _, _, warnings), result in zip(run, results, strict=True):
+        if result.patient_id is not None:  # refused: _dispatch answers it, and writes nothing either
+            batch.planned[position] = Outcome("AA", "", warnings, result.patient_id)
 
 
 def _remember_link(key: ExternalId, patient_id: uuid.UUID) -> None:

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 
 from praxis.formats.hl7v2 import MllpDecoder, mllp_frame
@@ -29,11 +30,19 @@ IDLE_TIMEOUT_SECONDS = 300.0
 MAX_BATCH = 200  # messages per transaction; one per waiting connection in original mode
 
 
+# How long a batch may wait for the other busy connections' next messages (decision 50): without
+# it, the first message after a commit starts a batch alone while the others are still on their
+# way, and the batches stay small. A connection is busy when it sent within BUSY_SECONDS.
+GATHER_SECONDS = 0.002
+BUSY_SECONDS = 1.0
+
+
 @dataclass(eq=False)
 class _Job:
     block: bytes
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[str | None]
+    connection: int = 0
 
 
 class Writer:
@@ -42,17 +51,27 @@ class Writer:
     def __init__(self, routes: Routes, threads: int = 1) -> None:
         self.routes = routes
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._seen: dict[int, float] = {}  # connection -> when it last sent (read by the writers)
         self._threads = [threading.Thread(target=self._run, name=f"hl7-writer-{n}", daemon=True)
                          for n in range(max(1, threads))]
         for thread in self._threads:
             thread.start()
 
-    async def submit(self, block: bytes) -> str | None:
+    async def submit(self, block: bytes, connection: int = 0) -> str | None:
         """The ACK for one block, once its outcome is committed (raises if storing failed)."""
         loop = asyncio.get_running_loop()
-        job = _Job(block, loop, loop.create_future())
+        job = _Job(block, loop, loop.create_future(), connection)
+        self._seen[connection] = time.monotonic()
         self._queue.put(job)
         return await job.future
+
+    def forget(self, connection: int) -> None:
+        """A connection closed: no batch waits for it any more."""
+        self._seen.pop(connection, None)
+
+    def _busy(self) -> int:
+        since = time.monotonic() - BUSY_SECONDS
+        return sum(1 for at in list(self._seen.values()) if at >= since)
 
     def close(self) -> None:
         for _ in self._threads:
@@ -67,15 +86,26 @@ class Writer:
                 return
             jobs = [job]
             stop = False
+            # Every busy connection holds at most one message here (each waits for its ACK), so a
+            # batch is complete when each has one in; until then wait a moment for the rest.
+            waiting = {job.connection}
+            deadline = time.monotonic() + GATHER_SECONDS
             while len(jobs) < MAX_BATCH:
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
-                    break
+                    left = deadline - time.monotonic()
+                    if len(waiting) >= self._busy() or left <= 0:
+                        break
+                    try:
+                        more = self._queue.get(timeout=left)
+                    except queue.Empty:
+                        break
                 if more is None:
                     stop = True
                     break
                 jobs.append(more)
+                waiting.add(more.connection)
             self._process(jobs)
             if stop:
                 return
@@ -137,7 +167,7 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
             if not chunk:
                 break
             for block in decoder.feed(chunk):
-                ack = await inbound.submit(block)
+                ack = await inbound.submit(block, id(writer))
                 if ack is not None:
                     writer.write(mllp_frame(ack))
                     await writer.drain()
@@ -148,6 +178,7 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
         # so the sender will resend; close rather than answer something untrue.
         log.exception("hl7: connection from %s failed", peer)
     finally:
+        inbound.forget(id(writer))
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()

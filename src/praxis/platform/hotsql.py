@@ -233,25 +233,19 @@ def copy_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -
         return values
 
     if _in_pipeline(driver):
-        # COPY cannot run in pipeline mode: one multi-row INSERT per chunk instead, queued with the
-        # pipeline's other statements (an executemany would flush the socket once per row).
-        # Names from the table's own columns; the values are parameters.
-        per_chunk = max(1, _MAX_PARAMS // len(columns))
-        one = f"({', '.join(['%s'] * len(columns))})"
-        with driver.cursor() as cur:
-            for start in range(0, len(rows), per_chunk):
-                chunk = rows[start:start + per_chunk]
-                sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {', '.join([one] * len(chunk))}"  # noqa: S608
-                with _driver_errors(conn, sql.encode()):
-                    cur.execute(sql, [v for row in chunk for v in values_of(row)])
+        # COPY cannot run in pipeline mode: one INSERT from arrays instead (one parameter per column,
+        # so the SQL is the same at any row count and psycopg keeps it parsed), queued with the
+        # pipeline's other statements. Names and types from the table's own columns.
+        casts = [f"%s::{table.c[name].type.compile(dialect=conn.dialect)}[]" for name in columns]
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)})"  # noqa: S608
+        values = [values_of(row) for row in rows]
+        with _driver_errors(conn, sql.encode()), driver.cursor() as cur:
+            cur.execute(sql, [[v[i] for v in values] for i in range(len(columns))])
         return
     sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     with _driver_errors(conn, sql.encode()), driver.cursor() as cur, cur.copy(sql) as copy:
         for row in rows:
             copy.write_row(values_of(row))
-
-
-_MAX_PARAMS = 30_000  # per statement; PostgreSQL's protocol allows 65,535
 
 
 def _in_pipeline(driver: Any) -> bool:

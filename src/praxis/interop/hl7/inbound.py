@@ -1,12 +1,12 @@
 """HL7 v2 inbound: route by sending facility, store raw, process once, answer one ACK.
 
 The listener's writer calls `prepare(data, routes)` for each block and `receive_many(items)` for
-a batch of them (group commit: one transaction stores the batch raw, one applies it; decision
-37); `receive(data, routes)` is the same for one block. `replay(org_id, id, routes)` processes a
-stored message again after a fix. Each message goes through `_dispatch(ctx, route, msg) ->
-Outcome`, whose handlers write through `handler_session(ctx)` and call the patients' service
-functions (registration, update, merge) with a system context named after the sender; this
-module holds no patient rules of its own.
+a batch of them (group commit: one transaction stores the batch raw, applies it and records the
+outcomes; decisions 37 and 50); `receive(data, routes)` is the same for one block.
+`replay(org_id, id, routes)` processes a stored message again after a fix. Each message goes
+through `_dispatch(ctx, route, msg) -> Outcome`, whose handlers write through
+`handler_session(ctx)` and call the patients' service functions (registration, update, merge)
+with a system context named after the sender; this module holds no patient rules of its own.
 """
 
 from __future__ import annotations
@@ -800,15 +800,15 @@ def _prefetch(batch: _Batch, org_id: uuid.UUID, items: list[Inbound]) -> None:
         params = {"org_id": org_id, "authorities": sorted({k.authority for k in keys}),
                   "values": sorted({k.value for k in keys})}
         if updating and batch.savepoints:
-            # The links and their patients in one statement (the patients into the identity map,
-            # for the updates' `session.get`).
+            # The savepoint pass updates one by one (`update_patient_in`): the links and their
+            # patients in one statement (the patients into the identity map, for `session.get`).
             for r in session.execute(_LINKS_AND_PATIENTS, params):
                 found[ExternalId(r.authority, r.external_id)] = r.patient_id
                 if r.Patient is not None:
                     batch.keep.append(r.Patient)
         else:
-            # Registrations only: the links alone, on the driver's cursor (an identifier already
-            # linked turns its message into an update, which reads its patient itself).
+            # The links alone, on the driver's cursor: the first pass's updates read their
+            # patients set-based (`_update_ahead`).
             for r in _LINKS.rows(session.connection(), params):
                 found[ExternalId(r.authority, r.external_id)] = r.patient_id
         for key in keys:

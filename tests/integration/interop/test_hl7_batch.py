@@ -282,3 +282,25 @@ def test_a_failing_set_based_update_is_redone_one_by_one(org: Any, monkeypatch: 
     assert sorted(p.last_name for p in patients(org)) == ["New", "Two"]
     assert count(org, AuditRecord, action="patient.update") == 1  # the failed pass left nothing
     assert count(org, OutboxMessage, topic="patient.updated") == 1
+
+
+def test_the_raw_rows_are_committed_before_the_batch_is_applied(org: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What another connection sees while the batch's registrations run: the stored, unprocessed
+    # messages (so a listener that crashed here would answer a resend 206, not apply it twice).
+    from praxis.interop.hl7.models import Hl7Message
+
+    seen: list[tuple[str, str]] = []
+    real = inbound.patients.register_patients_in
+
+    def watching(session: Any, ctx: Any, drafts: Any, **kw: Any) -> Any:
+        with session_scope(org.id) as other:
+            seen.extend((r.control_id, r.status) for r in other.execute(select(
+                Hl7Message.control_id, Hl7Message.status).where(Hl7Message.org_id == org.id)
+                .order_by(Hl7Message.control_id)))
+        return real(session, ctx, drafts, **kw)
+
+    monkeypatch.setattr(inbound.patients, "register_patients_in", watching)
+    routes = {FACILITY: Route(org.id, org.loc_a.id)}
+    assert codes(batch(routes, a04("1", "Raw", "Ray", "R-1"), a04("2", "Raw", "Rae", "R-2"))) == ["AA", "AA"]
+    assert seen == [("R-1", "received"), ("R-2", "received")]
+    assert [r.status for r in stored(org)] == ["processed", "processed"]

@@ -1,8 +1,8 @@
 """HL7 v2 inbound: route by sending facility, store raw, process once, answer one ACK.
 
 The listener's writer calls `prepare(data, routes)` for each block and `receive_many(items)` for
-a batch of them (group commit: one transaction stores the batch raw, applies it and records the
-outcomes; decisions 37 and 50); `receive(data, routes)` is the same for one block.
+a batch of them (group commit: one transaction stores the batch raw, one applies it and records
+the outcomes; decisions 37 and 50); `receive(data, routes)` is the same for one block.
 `replay(org_id, id, routes)` processes a stored message again after a fix. Each message goes
 through `_dispatch(ctx, route, msg) -> Outcome`, whose handlers write through
 `handler_session(ctx)` and call the patients' service functions (registration, update, merge)
@@ -192,13 +192,12 @@ def receive_many(items: list[Inbound]) -> None:
     ACK may be sent, and the senders resend.
 
     Per organisation, in message order: a run of messages whose handlers write in the batch's
-    transaction (`BATCHED`: ADT registrations and updates) is stored raw, applied and finished in
-    ONE transaction (decision 50): the raw rows are written first, each message is applied after
-    its row, and a message whose handler fails is undone alone (the savepoint pass) while its raw
-    row and AE answer commit with the rest. Nothing is acknowledged before that commit, so a crash
-    before it leaves nothing the sender was told about: it resends, and the message is stored then.
-    A message whose handler needs its own transactions (A40, SIU, anything not in `BATCHED`) is
-    stored in its own transaction and then processed alone, after the run before it committed."""
+    transaction (`BATCHED`: ADT registrations and updates) is stored raw in one transaction
+    (committed before any is processed), then applied and finished in a second; a message whose
+    handler fails is undone alone (the savepoint pass) and answered AE. Nothing is acknowledged
+    before the second commit. A message whose handler needs its own transactions (A40, SIU,
+    anything not in `BATCHED`) is stored in its own transaction and then processed alone, after
+    the run before it committed (decisions 37 and 50)."""
     by_org: dict[uuid.UUID, list[Inbound]] = {}
     for item in items:
         by_org.setdefault(item.route.org_id, []).append(item)
@@ -259,37 +258,49 @@ _INSERT_RAW_SET = HotStatement(text(
 ))
 
 
-def _store_in(session: Session, org_id: uuid.UUID, items: list[Inbound]) -> list[Inbound]:
-    """Insert the run's new messages raw, in the run's transaction and before any is processed;
-    answer the resends with their stored ACK. Returns the items to process."""
-    conn = session.connection()
+# The raw rows' own transaction commits without waiting for the disk (decision 50): it is
+# durable before any ACK all the same, because the apply transaction's commit, which does wait,
+# flushes the write-ahead log up to itself and so past this one. What the early commit is for is
+# a listener that crashes while processing: the row is in the database, a resend is answered 206
+# instead of crashing the listener again, and `praxis hl7 replay` takes it from there.
+_ASYNC_COMMIT = HotStatement(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+def _store_run(org_id: uuid.UUID, items: list[Inbound]) -> list[Inbound]:
+    """Insert a run's new messages raw and commit, before any is processed; answer the resends
+    with their stored ACK. Returns the items to process."""
     for item in items:
         item.message_id, item.ack = new_id(), None
-    if conn.dialect.name == "postgresql":
-        inserted = {r.id for r in _INSERT_RAW_SET.rows(conn, {
-            "org_id": org_id, "received_at": now(),
-            "ids": [i.message_id for i in items], "senders": [i.sender for i in items],
-            "controls": [i.control_id for i in items], "raws": [i.text for i in items],
-            "types": [f"{i.msg.message_type}^{i.msg.trigger_event}"[:20] for i in items],
-        })}
-        fresh = [i for i in items if i.message_id in inserted]
-        resent = [i for i in items if i.message_id not in inserted]
-    else:
-        # SQLite: the caller holds the write lock, so nothing can come between the read and the insert.
-        stored = {(r.sender, r.control_id) for r in _EXISTING.rows(conn, {
-            "org_id": org_id, "senders": sorted({i.sender for i in items}),
-            "controls": sorted({i.control_id for i in items})})}
-        fresh = [i for i in items if (i.sender, i.control_id) not in stored]
-        resent = [i for i in items if (i.sender, i.control_id) in stored]
-        if fresh:
-            _INSERT_RAW.run_many(conn, [_raw_row(org_id, item) for item in fresh])
-    if resent:
-        found = {(r.sender, r.control_id): r for r in _EXISTING.rows(conn, {
-            "org_id": org_id, "senders": sorted({i.sender for i in resent}),
-            "controls": sorted({i.control_id for i in resent})})}
-        for item in resent:
-            row = found[(item.sender, item.control_id)]
-            item.message_id, item.ack = row.id, row.ack or _in_flight(item.msg)
+    with session_scope(org_id) as session:
+        # SQLite: the write lock first, so nothing comes between the read and the insert.
+        write_lock(session)
+        conn = session.connection()
+        if conn.dialect.name == "postgresql":
+            with pipeline(conn):  # the setting and the insert in one round trip
+                _ASYNC_COMMIT.run(conn)
+                inserted = {r.id for r in _INSERT_RAW_SET.rows(conn, {
+                    "org_id": org_id, "received_at": now(),
+                    "ids": [i.message_id for i in items], "senders": [i.sender for i in items],
+                    "controls": [i.control_id for i in items], "raws": [i.text for i in items],
+                    "types": [f"{i.msg.message_type}^{i.msg.trigger_event}"[:20] for i in items],
+                })}
+            fresh = [i for i in items if i.message_id in inserted]
+            resent = [i for i in items if i.message_id not in inserted]
+        else:
+            stored = {(r.sender, r.control_id) for r in _EXISTING.rows(conn, {
+                "org_id": org_id, "senders": sorted({i.sender for i in items}),
+                "controls": sorted({i.control_id for i in items})})}
+            fresh = [i for i in items if (i.sender, i.control_id) not in stored]
+            resent = [i for i in items if (i.sender, i.control_id) in stored]
+            if fresh:
+                _INSERT_RAW.run_many(conn, [_raw_row(org_id, item) for item in fresh])
+        if resent:
+            found = {(r.sender, r.control_id): r for r in _EXISTING.rows(conn, {
+                "org_id": org_id, "senders": sorted({i.sender for i in resent}),
+                "controls": sorted({i.control_id for i in resent})})}
+            for item in resent:
+                row = found[(item.sender, item.control_id)]
+                item.message_id, item.ack = row.id, row.ack or _in_flight(item.msg)
     return fresh
 
 
@@ -410,17 +421,21 @@ def handler_session(ctx: Context) -> Iterator[Session]:
 
 
 def _apply_run(org_id: uuid.UUID, items: list[Inbound]) -> None:
-    """Store and apply a run of messages in one transaction: first without savepoints (one round
-    trip fewer each); if a handler fails after writing, the transaction is rolled back and the run
-    done again with a SAVEPOINT per message. Each fresh item's `ack` is set after the commit."""
+    """Store a run of messages raw (one transaction), then apply them and record their outcomes
+    (another): first without savepoints (one round trip fewer each); if a handler fails after
+    writing, that transaction is rolled back and run again with a SAVEPOINT per message. Each
+    item's `ack` is set once its outcome is committed."""
+    if not items:
+        return
+    items = _store_run(org_id, items)
     if not items:
         return
     for attempt in range(1, DEADLOCK_RETRIES + 1):
         try:
             try:
-                done = _run_once(org_id, items, savepoints=False)
+                acks = _apply_once(org_id, items, savepoints=False)
             except _Redo:
-                done = _run_once(org_id, items, savepoints=True)
+                acks = _apply_once(org_id, items, savepoints=True)
             break
         except DBAPIError as exc:
             # Two writers' batches can wait on each other's rows (the MRN counter, a patient two
@@ -429,18 +444,16 @@ def _apply_run(org_id: uuid.UUID, items: list[Inbound]) -> None:
                 raise
             log.warning("hl7: a batch of %d message(s) was aborted by the database (%s); retrying",
                         len(items), getattr(exc.orig, "sqlstate", ""))
-    for item, ack in done:
+    for item, ack in zip(items, acks, strict=True):
         item.ack = ack
 
 
-def _run_once(org_id: uuid.UUID, items: list[Inbound], *, savepoints: bool) -> list[tuple[Inbound, str]]:
-    """One transaction: the raw rows, then each new message applied, then every outcome and ACK.
-    Returns the new messages with their ACKs (valid once this returned: committed)."""
+def _apply_once(org_id: uuid.UUID, items: list[Inbound], *, savepoints: bool) -> list[str]:
+    """One transaction: each message applied in order, then every outcome and ACK. Returns the
+    ACKs (true once this returned: committed)."""
     with session_scope(org_id) as session:
         write_lock(session)
-        fresh = _store_in(session, org_id, items)
-        acks = _apply_in(session, org_id, fresh, savepoints=savepoints) if fresh else []
-    return list(zip(fresh, acks, strict=True))
+        return _apply_in(session, org_id, items, savepoints=savepoints)
 
 
 def _apply_in(session: Session, org_id: uuid.UUID, items: list[Inbound], *, savepoints: bool) -> list[str]:

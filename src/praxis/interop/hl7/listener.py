@@ -5,8 +5,8 @@ sender waits for the ACK before sending the next; a sender that does not wait st
 messages applied and answered in order). Connections run concurrently and meet in one writer
 thread (the service layer is synchronous, decision 1): it takes every message waiting in its
 queue (waiting a moment for each busy connection's next one), stores and applies them as one
-batch (`inbound.receive_many`: one transaction stores the raw messages, applies them and records
-each outcome), and only after that commit releases each connection's ACK. Under load a batch
+batch (`inbound.receive_many`: one transaction stores the raw messages, one applies them and
+records each outcome), and only after that commit releases each connection's ACK. Under load a batch
 holds one message per busy connection, so the commits per message fall as connections are added
 (decisions 37 and 50).
 """

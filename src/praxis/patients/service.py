@@ -619,8 +619,7 @@ def register_patients_in(
                           patient.phone_mobile, patient.phone_home, patient.phone_work, patient.ssn_index,
                           frozenset(linked)))
     if patients_:
-        # Through SQLAlchemy (not a HotStatement): the encrypted SSN column is converted on the way.
-        conn.execute(Patient.__table__.insert(), patients_)
+        copy_rows(conn, Patient.__table__, patients_)
         copy_rows(conn, PatientLocation.__table__, links)
         copy_rows(conn, AuditRecord.__table__, audits)
         copy_rows(conn, OutboxMessage.__table__, events)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import JSON, Connection, event, exc
+from sqlalchemy import JSON, Connection, TypeDecorator, event, exc
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
@@ -203,15 +203,23 @@ def copy_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -
     PostgreSQL (one round trip, and far less work per row for both sides than an executemany, which
     runs the INSERT once per row), one executemany through SQLAlchemy elsewhere. Every row has the
     same keys, all given (no column defaults are applied); the values must be plain, as for a
-    `HotStatement` (JSON columns are sent as JSON). For set-based writes of many new rows: an HL7
-    batch's patient links, audit rows and outbox events."""
+    `HotStatement` (JSON columns are sent as JSON), or of a column type that converts them in
+    Python over a plain one (an encrypted column: its conversion is applied here, as SQLAlchemy
+    would). For set-based writes of many new rows: an HL7 batch's patients, their links, audit
+    rows and outbox events."""
     if not rows:
         return
     columns = list(rows[0])
     if any(list(r) != columns for r in rows):
         raise ValueError("copy_rows: every row must have the same keys, in the same order")
-    for name in columns:
-        _check_plain(f"column {name!r}", table.c[name].type)
+    converted: dict[int, Any] = {}
+    for i, name in enumerate(columns):
+        kind = table.c[name].type
+        if isinstance(kind, TypeDecorator) and not isinstance(kind, UTCDateTime):
+            _check_plain(f"column {name!r}", kind.impl_instance)
+            converted[i] = kind
+        else:
+            _check_plain(f"column {name!r}", kind)
     if conn.dialect.name != "postgresql":
         conn.execute(table.insert(), [dict(r) for r in rows])
         return
@@ -224,6 +232,8 @@ def copy_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -
 
     def values_of(row: Mapping[str, Any]) -> list[Any]:
         values = list(row.values())
+        for i, kind in converted.items():
+            values[i] = kind.process_bind_param(values[i], conn.dialect)
         for i in aware:
             if values[i] is not None and values[i].tzinfo is None:
                 raise ValueError(f"naive datetime refused for {columns[i]!r}: Praxis stores timezone-aware UTC only")
@@ -236,8 +246,12 @@ def copy_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -
         # COPY cannot run in pipeline mode: one INSERT from arrays instead (one parameter per column,
         # so the SQL is the same at any row count and psycopg keeps it parsed), queued with the
         # pipeline's other statements. Names and types from the table's own columns.
-        casts = [f"%s::{table.c[name].type.compile(dialect=conn.dialect)}[]" for name in columns]
-        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)})"  # noqa: S608
+        key = (table.name, tuple(columns))
+        sql = _UNNEST_INSERTS.get(key)
+        if sql is None:
+            casts = [f"%s::{table.c[name].type.compile(dialect=conn.dialect)}[]" for name in columns]
+            sql = _UNNEST_INSERTS[key] = (
+                f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)})")  # noqa: S608
         values = [values_of(row) for row in rows]
         with _driver_errors(conn, sql.encode()), driver.cursor() as cur:
             cur.execute(sql, [[v[i] for v in values] for i in range(len(columns))])
@@ -246,6 +260,9 @@ def copy_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -
     with _driver_errors(conn, sql.encode()), driver.cursor() as cur, cur.copy(sql) as copy:
         for row in rows:
             copy.write_row(values_of(row))
+
+
+_UNNEST_INSERTS: dict[tuple[str, tuple[str, ...]], str] = {}  # (table, columns) -> SQL
 
 
 def _in_pipeline(driver: Any) -> bool:

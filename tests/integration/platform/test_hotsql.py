@@ -5,16 +5,31 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, Boolean, Column, Integer, MetaData, String, Table, Uuid, bindparam, select, text
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Boolean,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    Uuid,
+    bindparam,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from praxis.platform.crypto import EncryptedString
 from praxis.platform.db import UTCDateTime, get_engine
-from praxis.platform.hotsql import HotStatement, copy_rows
+from praxis.platform.hotsql import HotStatement, copy_rows, pipeline
 
 meta = MetaData()
 T = Table("hotsql_probe", meta,
@@ -151,11 +166,13 @@ def test_a_dropped_connection_is_reported_invalidated(table: Table, is_postgres:
         assert probe.rows(conn) == []
 
 
-def test_copy_rows_stores_what_an_insert_stores(table: Table) -> None:
+@pytest.mark.parametrize("queued", [False, True], ids=["copy", "in-a-pipeline"])
+def test_copy_rows_stores_what_an_insert_stores(table: Table, queued: bool) -> None:
+    # In pipeline mode (PostgreSQL) the rows go as one INSERT from arrays instead of COPY.
     at = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
     rows = [{"id": uuid.uuid4(), "name": f"c{i}", "kind": "k", "n": i, "flag": i % 2 == 0, "at": at,
              "detail": {"i": i, "s": "tab\there"} if i else None, "state": "new", "stamped": at} for i in range(3)]
-    with get_engine().begin() as conn:
+    with get_engine().begin() as conn, pipeline(conn) if queued else nullcontext():
         copy_rows(conn, table, rows)
     with get_engine().connect() as conn:
         got = [dict(r._mapping) for r in conn.execute(select(table).order_by(table.c.n))]
@@ -171,6 +188,31 @@ def test_copy_rows_refuses_uneven_rows_naive_times_and_converted_columns(table: 
     if get_engine().dialect.name == "postgresql":
         with get_engine().begin() as conn, pytest.raises(ValueError):
             copy_rows(conn, table, [{**row, "at": datetime(2026, 5, 6)}])
-    secret = Table("hotsql_secret", MetaData(), Column("id", Uuid, primary_key=True), Column("s", EncryptedString(80)))
+    odd = Table("hotsql_odd", MetaData(), Column("id", Uuid, primary_key=True), Column("s", _Odd(80)))
     with get_engine().begin() as conn, pytest.raises(TypeError):
-        copy_rows(conn, secret, [{"id": uuid.uuid4(), "s": "x"}])
+        copy_rows(conn, odd, [{"id": uuid.uuid4(), "s": "x"}])
+
+
+class _Odd(TypeDecorator[str]):
+    """A conversion over a type the driver does not take plain (a PostgreSQL array)."""
+
+    impl = ARRAY(String)
+    cache_ok = True
+
+
+@pytest.mark.parametrize("queued", [False, True], ids=["copy", "in-a-pipeline"])
+def test_copy_rows_applies_a_columns_own_conversion(db: Any, queued: bool) -> None:
+    # An encrypted column: stored encrypted, read back as given, as through SQLAlchemy.
+    secret = Table("hotsql_secret", MetaData(), Column("id", Uuid, primary_key=True), Column("s", EncryptedString(400)))
+    secret.create(get_engine())
+    try:
+        ids = [uuid.uuid4(), uuid.uuid4()]
+        with get_engine().begin() as conn, pipeline(conn) if queued else nullcontext():
+            copy_rows(conn, secret, [{"id": ids[0], "s": "123-45-6789"}, {"id": ids[1], "s": None}])
+        with get_engine().connect() as conn:
+            got = {r.id: r.s for r in conn.execute(select(secret.c.id, secret.c.s))}
+            assert got == {ids[0]: "123-45-6789", ids[1]: None}
+            stored = conn.execute(text("SELECT s FROM hotsql_secret WHERE s IS NOT NULL")).scalar_one()
+        assert "123" not in stored and len(stored) > 20
+    finally:
+        secret.drop(get_engine())

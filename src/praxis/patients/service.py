@@ -53,7 +53,7 @@ from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.crypto import keyring
 from praxis.platform.errors import Conflict, Forbidden, NotFound, ProblemError, ValidationProblem
-from praxis.platform.hotsql import HotStatement, copy_rows
+from praxis.platform.hotsql import QUEUED, HotStatement, copy_rows
 from praxis.platform.ids import new_id
 from praxis.platform.outbox import OutboxMessage
 from praxis.platform.uow import unit_of_work, write_lock
@@ -153,8 +153,12 @@ def reserve_mrns(session: Session, org_id: uuid.UUID, count: int) -> None:
     fmt = mrn_format(session, org_id)
     first = allocate_mrn_block(session, org_id, count)
     wanted = [fmt.format(seq) for seq in range(first, first + count)]
-    taken = set(session.scalars(select(Patient.mrn).where(Patient.mrn.in_(wanted))))
+    taken = {r.mrn for r in _TAKEN_MRNS.rows(session.connection(), {"org_id": org_id, "mrns": wanted})}
     session.info[_MRN_RESERVED] = (org_id, [mrn for mrn in wanted if mrn not in taken])
+
+
+_TAKEN_MRNS = HotStatement(select(Patient.mrn).where(Patient.org_id == bindparam("org_id"),
+                                                     Patient.mrn.in_(bindparam("mrns", expanding=True))))
 
 
 def next_mrn(session: Session, org_id: uuid.UUID) -> str:
@@ -777,7 +781,8 @@ def update_patients_in(
     for columns, params in by_columns.items():
         # Through SQLAlchemy (not a HotStatement): the encrypted SSN column is converted on the way.
         conn.execute(update(table).where(table.c.org_id == bindparam("b_org_id"), table.c.id == bindparam("b_id"))
-                     .values({c: bindparam(c) for c in (*columns, "updated_at")}), params)
+                     .values({c: bindparam(c) for c in (*columns, "updated_at")}), params,
+                     execution_options={QUEUED: True})
     copy_rows(conn, AuditRecord.__table__, audits)
     copy_rows(conn, OutboxMessage.__table__, events)
     return results

@@ -271,6 +271,11 @@ def _in_pipeline(driver: Any) -> bool:
     return bool(driver.pgconn.pipeline_status != pq.PipelineStatus.OFF)
 
 
+# Execution option for a statement sent through SQLAlchemy inside `pipeline` whose result the
+# caller never reads (a Core UPDATE without RETURNING): it stays queued like an INSERT.
+QUEUED = "praxis_queued"
+
+
 @contextmanager
 def pipeline(conn: Connection) -> Iterator[None]:
     """PostgreSQL's pipeline mode for the statements sent inside (psycopg's `Connection.pipeline`):
@@ -281,17 +286,20 @@ def pipeline(conn: Connection) -> Iterator[None]:
     read or at the end, raised from whichever statement is then waiting; `copy_rows` sends INSERTs
     in this mode (COPY cannot run in it). SQLAlchemy reads a statement's result shape and row count
     as soon as it has executed it, so any statement sent through SQLAlchemy other than a plain
-    INSERT is answered at once (a sync), as outside the pipeline. Elsewhere (SQLite) nothing
-    changes."""
+    INSERT is answered at once (a sync), as outside the pipeline, unless its execution options
+    say `QUEUED`. Elsewhere (SQLite) nothing changes."""
     if conn.dialect.name != "postgresql":
         yield
         return
     driver = conn.connection.driver_connection
     assert driver is not None
 
-    def answered(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if not (statement.startswith("INSERT") and "RETURNING" not in statement):
-            queue.sync()
+    def answered(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
+        if statement.startswith("INSERT") and "RETURNING" not in statement:
+            return
+        if context is not None and context.execution_options.get(QUEUED):
+            return  # the caller reads nothing of its result (see QUEUED)
+        queue.sync()
 
     with driver.pipeline() as queue:
         event.listen(conn, "after_cursor_execute", answered)

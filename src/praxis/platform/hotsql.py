@@ -17,6 +17,7 @@ paths.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -225,36 +226,43 @@ def copy_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -
         return
     from psycopg.types.json import Json
 
-    json = {i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)}
+    json_columns = {i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)}
     aware = {i for i, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)}
     driver = conn.connection.driver_connection
     assert driver is not None
 
-    def values_of(row: Mapping[str, Any]) -> list[Any]:
+    def values_of(row: Mapping[str, Any], wrap_json: bool = True) -> list[Any]:
         values = list(row.values())
         for i, kind in converted.items():
             values[i] = kind.process_bind_param(values[i], conn.dialect)
         for i in aware:
             if values[i] is not None and values[i].tzinfo is None:
                 raise ValueError(f"naive datetime refused for {columns[i]!r}: Praxis stores timezone-aware UTC only")
-        for i in json:
-            if values[i] is not None:
-                values[i] = Json(values[i])
+        if wrap_json:
+            for i in json_columns:
+                if values[i] is not None:
+                    values[i] = Json(values[i])
         return values
 
     if _in_pipeline(driver):
-        # COPY cannot run in pipeline mode: one INSERT from arrays instead (one parameter per column,
-        # so the SQL is the same at any row count and psycopg keeps it parsed), queued with the
-        # pipeline's other statements. Names and types from the table's own columns.
+        # COPY cannot run in pipeline mode: one INSERT of the rows as one JSON document instead
+        # (json_populate_recordset turns each value into its column's type), queued with the
+        # pipeline's other statements. One parameter, so the SQL is the same at any row count and
+        # psycopg keeps it parsed; the document is written by the json module's C encoder, where
+        # arrays of values would be dumped element by element. Names from the table's own columns.
         key = (table.name, tuple(columns))
-        sql = _UNNEST_INSERTS.get(key)
+        sql = _JSON_INSERTS.get(key)
         if sql is None:
-            casts = [f"%s::{table.c[name].type.compile(dialect=conn.dialect)}[]" for name in columns]
-            sql = _UNNEST_INSERTS[key] = (
-                f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)})")  # noqa: S608
-        values = [values_of(row) for row in rows]
+            names = ", ".join(columns)
+            sql = _JSON_INSERTS[key] = (
+                f"INSERT INTO {table.name} ({names}) SELECT {names} "  # noqa: S608
+                f"FROM json_populate_recordset(NULL::{table.name}, %s)")
+        plain = []
+        for row in rows:
+            values = values_of(row, wrap_json=False)
+            plain.append(dict(zip(columns, values, strict=True)))
         with _driver_errors(conn, sql.encode()), driver.cursor() as cur:
-            cur.execute(sql, [[v[i] for v in values] for i in range(len(columns))])
+            cur.execute(sql, [json.dumps(plain, default=str)])
         return
     sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     with _driver_errors(conn, sql.encode()), driver.cursor() as cur, cur.copy(sql) as copy:
@@ -262,7 +270,7 @@ def copy_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -
             copy.write_row(values_of(row))
 
 
-_UNNEST_INSERTS: dict[tuple[str, tuple[str, ...]], str] = {}  # (table, columns) -> SQL
+_JSON_INSERTS: dict[tuple[str, tuple[str, ...]], str] = {}  # (table, columns) -> SQL
 
 
 def _in_pipeline(driver: Any) -> bool:

@@ -252,8 +252,8 @@ _INSERT_RAW_SET = HotStatement(text(
     " error, attempts, patient_id, received_at, processed_at)"
     " SELECT v.id, :org_id, v.sender, v.control_id, v.raw, v.message_type, 'received', '', '', '', 0, NULL,"
     " :received_at, NULL"
-    " FROM unnest(CAST(:ids AS uuid[]), CAST(:senders AS varchar[]), CAST(:controls AS varchar[]),"
-    " CAST(:raws AS text[]), CAST(:types AS varchar[])) AS v(id, sender, control_id, raw, message_type)"
+    " FROM json_to_recordset(CAST(:rows AS json))"
+    " AS v(id uuid, sender varchar, control_id varchar, raw text, message_type varchar)"
     " ON CONFLICT (org_id, sender, control_id) DO NOTHING RETURNING m.id"
 ))
 
@@ -280,9 +280,12 @@ def _store_run(org_id: uuid.UUID, items: list[Inbound]) -> list[Inbound]:
                 _ASYNC_COMMIT.run(conn)
                 inserted = {r.id for r in _INSERT_RAW_SET.rows(conn, {
                     "org_id": org_id, "received_at": now(),
-                    "ids": [i.message_id for i in items], "senders": [i.sender for i in items],
-                    "controls": [i.control_id for i in items], "raws": [i.text for i in items],
-                    "types": [f"{i.msg.message_type}^{i.msg.trigger_event}"[:20] for i in items],
+                    # One JSON document (the json module's C encoder) rather than five arrays,
+                    # which psycopg dumps value by value.
+                    "rows": json.dumps([{"id": str(i.message_id), "sender": i.sender, "control_id": i.control_id,
+                                         "raw": i.text,
+                                         "message_type": f"{i.msg.message_type}^{i.msg.trigger_event}"[:20]}
+                                        for i in items]),
                 })}
             fresh = [i for i in items if i.message_id in inserted]
             resent = [i for i in items if i.message_id not in inserted]
@@ -508,13 +511,13 @@ def _apply_in(session: Session, org_id: uuid.UUID, items: list[Inbound], *, save
 
 
 # PostgreSQL: the batch's outcomes as one statement (one parse, plan and execution for the batch
-# instead of one per message); the columns travel as arrays, so the SQL is the same at any size.
+# instead of one per message); the rows travel as one JSON document, so the SQL is the same at any
+# size.
 _FINISH_SET = HotStatement(text(
     "UPDATE hl7_messages AS m SET status = v.status, ack_code = v.ack_code, ack = v.ack, error = v.error,"
     " attempts = m.attempts + 1, patient_id = v.patient_id, processed_at = v.processed_at"
-    " FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS varchar[]), CAST(:ack_codes AS varchar[]),"
-    " CAST(:acks AS text[]), CAST(:errors AS text[]), CAST(:patient_ids AS uuid[]),"
-    " CAST(:processed AS timestamptz[])) AS v(id, status, ack_code, ack, error, patient_id, processed_at)"
+    " FROM json_to_recordset(CAST(:rows AS json))"
+    " AS v(id uuid, status varchar, ack_code varchar, ack text, error text, patient_id uuid, processed_at timestamptz)"
     " WHERE m.org_id = :org_id AND m.id = v.id"
 ))
 
@@ -529,13 +532,9 @@ def _finish_many(session: Session, org_id: uuid.UUID, rows: list[dict[str, Any]]
         return
     _FINISH_SET.run(conn, {
         "org_id": org_id,
-        "ids": [r["b_id"] for r in rows],
-        "statuses": [r["status"] for r in rows],
-        "ack_codes": [r["ack_code"] for r in rows],
-        "acks": [r["ack"] for r in rows],
-        "errors": [r["error"] for r in rows],
-        "patient_ids": [r["patient_id"] for r in rows],
-        "processed": [r["processed_at"] for r in rows],
+        "rows": json.dumps([{"id": str(r["b_id"]), "status": r["status"], "ack_code": r["ack_code"], "ack": r["ack"],
+                             "error": r["error"], "patient_id": str(r["patient_id"]) if r["patient_id"] else None,
+                             "processed_at": r["processed_at"].isoformat()} for r in rows]),
     })
 
 

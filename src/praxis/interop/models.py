@@ -53,6 +53,8 @@ class WebhookDelivery(TenantScoped, Base):
     # When the worker tries again (pending only): the outbox's backoff after the last failure.
     next_attempt_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["subscription_id"], "webhook_subscriptions", name="fk_webhook_deliveries_subscription"),

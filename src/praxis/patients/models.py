@@ -231,6 +231,8 @@ class Document(TenantScoped, Base):
     source_id: Mapped[uuid.UUID | None]
     uploaded_by: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["patient_id"], "patients"),
@@ -253,6 +255,8 @@ class MergeRecord(TenantScoped, Base):
     unmerged_by: Mapped[uuid.UUID | None]
     unmerged_at: Mapped[datetime | None]
     reason: Mapped[str] = mapped_column(String(500), default="")
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["survivor_id"], "patients"),
@@ -294,6 +298,8 @@ class PatientAlert(TenantScoped, Base):
     acknowledged_by_name: Mapped[str] = mapped_column(String(200), default="")
     acknowledged_at: Mapped[datetime | None]
     acknowledgement_note: Mapped[str] = mapped_column(String(500), default="")
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["patient_id"], "patients"),

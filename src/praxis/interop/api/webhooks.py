@@ -64,6 +64,7 @@ class DeliveryOut(BaseModel):
     delivered_at: datetime | None
     next_attempt_at: datetime | None
     created_at: datetime
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 @router.get("", response_model=list[SubscriptionOut])

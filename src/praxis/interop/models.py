@@ -61,6 +61,7 @@ class WebhookDelivery(TenantScoped, Base):
         Index("ix_webhook_deliveries_subscription", "org_id", "subscription_id", "created_at"),
         # The screen counts what needs a look (pending, dead) per subscription.
         Index("ix_webhook_deliveries_status", "org_id", "status"),
+        Index("ix_webhook_deliveries_updated", "org_id", "subscription_id", "updated_at"),
     )
 
 

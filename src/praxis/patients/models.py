@@ -104,6 +104,8 @@ class Patient(TenantScoped, Base):
         Index("ix_patients_org_first", "org_id", "first_name_norm", postgresql_ops=_PATTERN_OPS),
         Index("ix_patients_org_preferred", "org_id", "preferred_name_norm", postgresql_ops=_PATTERN_OPS),
         Index("ix_patients_org_dob", "org_id", "dob"),
+        # The registry sync (`GET /patients?updated_since=` alone) walks this index in its order.
+        Index("ix_patients_org_updated", "org_id", "updated_at", "id"),
         Index("ix_patients_org_phone_mobile", "org_id", "phone_mobile"),
         Index("ix_patients_org_phone_home", "org_id", "phone_home"),
         Index("ix_patients_org_phone_work", "org_id", "phone_work"),

@@ -49,7 +49,7 @@ FilingIndicator = Literal[
     "WC",
     "ZZ",
 ]
-PatientSort = Literal["name", "-name", "dob", "-dob", "mrn", "-mrn", "created_at", "-created_at"]
+PatientSort = Literal["name", "-name", "dob", "-dob", "mrn", "-mrn", "created_at", "-created_at", "updated_at"]
 
 
 class Guarantor(StrictModel):

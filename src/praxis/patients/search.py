@@ -32,6 +32,9 @@ _SORTS: dict[str, list[Any]] = {
     "-mrn": [Patient.mrn.desc()],
     "created_at": [Patient.created_at],
     "-created_at": [Patient.created_at.desc()],
+    # The registry sync's order (ix_patients_org_updated): a record changed mid-walk moves to the end,
+    # so the walk ends with its newest state.
+    "updated_at": [Patient.updated_at],
 }
 
 # PostgreSQL sorts names in "C" order, the order of ix_patients_org_name_c (normalised names hold
@@ -215,16 +218,27 @@ def find_patients_page(
     phone: str | None = None,
     mrn: str | None = None,
     member_id: str | None = None,
-    sort: PatientSort = "name",
+    sort: PatientSort | None = None,
     limit: int = 25,
     after: tuple[Any, ...] | None = None,
     updated_since: datetime | None = None,
 ) -> tuple[list[PatientSummary], tuple[Any, ...] | None]:
     """`find_patients` one keyset page at a time (the API's cursor paging): the patients after the
     position `after` in the order of `sort` (then id), changed at or after `updated_since`, and the
-    position of the last one when more follow (None on the last page)."""
+    position of the last one when more follow (None on the last page).
+
+    `updated_since` with no other criterion is the registry sync (decision 48): every record the
+    caller may see changed since the instant, whatever its status (a merged or deactivated record is
+    a change a copy must learn of), in the order of `updated_at`, paged in SQL on
+    ix_patients_org_updated. Audited like any search, one row per patient returned."""
+    given = any(v.strip() if isinstance(v, str) else v for v in (q, last, first, dob, phone, mrn, member_id))
+    sync = updated_since is not None and not given
+    if sync and sort not in (None, "updated_at"):
+        # Any other order would read the whole registry's index to find the few changed records.
+        raise ValidationProblem("sort: a listing by updated_since alone is in updated_at order", field="sort")
+    sort = sort or ("updated_at" if sync else "name")
     rows = _find(ctx, q=q, last=last, first=first, dob=dob, phone=phone, mrn=mrn, member_id=member_id,
-                 sort=sort, limit=limit + 1, offset=0, after=after, updated_since=updated_since)
+                 sort=sort, limit=limit + 1, offset=0, after=after, updated_since=updated_since, sync=sync)
     more = len(rows) > limit
     rows = rows[:limit]
     next_key = _sort_key(rows[-1], sort) if more and rows else None
@@ -242,8 +256,8 @@ def _sort_key(p: Patient, sort: PatientSort) -> tuple[Any, ...]:
 
 def _find(ctx: Context, *, q: str | None, last: str | None, first: str | None, dob: date | None,
           phone: str | None, mrn: str | None, member_id: str | None, sort: PatientSort, limit: int,
-          offset: int, after: tuple[Any, ...] | None = None, updated_since: datetime | None = None
-          ) -> list[Patient]:
+          offset: int, after: tuple[Any, ...] | None = None, updated_since: datetime | None = None,
+          sync: bool = False) -> list[Patient]:
     if not ctx.has(PATIENTS_READ):
         raise Forbidden(f"Permission {PATIENTS_READ} required")
     limit = max(1, min(limit, 201))  # 200 a page, plus one to learn whether another page follows
@@ -259,6 +273,8 @@ def _find(ctx: Context, *, q: str | None, last: str | None, first: str | None, d
             mrn=mrn,
             member_id=member_id,
         )
+        if sync:
+            stmt = select(Patient)  # `updated_since` below is the criterion; every status
         if stmt is None:
             return []
         if after is not None:

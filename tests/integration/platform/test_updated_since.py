@@ -19,15 +19,18 @@ from typing import Any
 
 import pytest
 
-from praxis.billing import reference
+from praxis.billing import claims, edi, reference, submission
 from praxis.billing import schemas as billing_schemas
+from praxis.care import closing, timing
 from praxis.care import service as care
-from praxis.care import timing
 from praxis.identity import service as identity
 from praxis.interop import webhooks
 from praxis.patients import alerts, merge
 from praxis.platform import clock
 from praxis.scheduling import setup, waitlist
+from tests.integration.billing.helpers import make_billing_world
+from tests.integration.billing.test_edi_ingest import _999
+from tests.integration.care.helpers import at, enrol, make_world, new_patient
 from tests.tenancy import objects as o
 
 
@@ -204,3 +207,47 @@ def test_computed_lists_refuse_updated_since_even_when_empty(org, make_user, log
                   .replace("+", "%2B"))
     assert r.status_code == 422, r.text
     assert r.json()["field"] == "updated_since"
+
+
+def test_a_batch_acknowledged_after_t_and_the_acknowledgement_file(org, make_user, login):
+    """A 999 moves the batch (status) and is itself a new EDI file: both answer updated_since."""
+    w = make_billing_world(org)
+    admin = login(make_user(org, "org_admin"))
+    pid, _ = w.patient()
+    [claim] = claims.build_claims(w.ctx, w.encounter(pid).id)
+    [batch] = submission.submit_ready(w.ctx).batches
+    conn = next(c for c in reference.list_connections(w.ctx) if c.id == batch.connection_id)
+    st = claims.get_claim(w.ctx, claim.id).events[-1].detail["st02"]
+    files_before = _ids(admin, "/api/v1/billing/edi-files", {})
+    assert str(batch.id) in _ids(admin, "/api/v1/billing/batches", {})
+    clock.advance(timedelta(minutes=1))
+    mark = clock.now()
+    clock.advance(timedelta(seconds=1))
+    since = {"updated_since": mark.isoformat()}
+    assert _ids(admin, "/api/v1/billing/batches", since) == []
+    assert _ids(admin, "/api/v1/billing/edi-files", since) == []
+    ack, _ = edi.ingest(w.ctx, _999(conn, batch, st), "ack.999")
+    assert _ids(admin, "/api/v1/billing/batches", since) == [str(batch.id)]
+    assert _ids(admin, "/api/v1/billing/edi-files", since) == [str(ack.id)]
+    assert files_before and set(files_before) <= set(_ids(admin, "/api/v1/billing/edi-files", {}))
+
+
+def test_care_months_approved_after_t(org, make_user, login, ctx_for):
+    w = make_world(org)
+    admin = login(make_user(org, "org_admin"))
+    coord = ctx_for(make_user(org, "care_coordinator", org.loc_a))
+    doc = ctx_for(make_user(org, "provider", org.loc_a))
+    es = []
+    for hour in (13, 14):
+        e = enrol(w, new_patient(w.ctx, org.loc_a.id, chronic=2, high_risk=True), "ccm", start=date(2025, 1, 1))
+        timing.add_entry(coord, e.id, activity="coordination", started_at=at(2025, 5, 3, hour), minutes=25)
+        es.append(e)
+    [first] = closing.approve_month(doc, "2025-05", enrolment_ids=[es[0].id])
+    clock.advance(timedelta(minutes=1))
+    mark = clock.now()
+    clock.advance(timedelta(seconds=1))
+    params = {"month": "2025-05", "updated_since": mark.isoformat()}
+    assert _ids(admin, "/api/v1/care/months", params) == []
+    [second] = closing.approve_month(doc, "2025-05", enrolment_ids=[es[1].id])
+    assert _ids(admin, "/api/v1/care/months", params) == [str(second.id)]
+    assert sorted(_ids(admin, "/api/v1/care/months", {"month": "2025-05"})) == sorted([str(first.id), str(second.id)])

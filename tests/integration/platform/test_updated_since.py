@@ -251,3 +251,15 @@ def test_care_months_approved_after_t(org, make_user, login, ctx_for):
     [second] = closing.approve_month(doc, "2025-05", enrolment_ids=[es[1].id])
     assert _ids(admin, "/api/v1/care/months", params) == [str(second.id)]
     assert sorted(_ids(admin, "/api/v1/care/months", {"month": "2025-05"})) == sorted([str(first.id), str(second.id)])
+
+
+def test_using_an_api_client_is_not_a_change_of_it(org, make_user, login, bearer):
+    """Last use is stamped once a minute; a sync of the clients would otherwise fetch every caller."""
+    admin = login(make_user(org, "org_admin"))
+    bot = bearer(org, ["locations:read"])
+    mark = clock.now()
+    clock.advance(timedelta(minutes=2))
+    assert bot.get("/api/v1/locations").status_code == 200  # stamps last_used_at
+    rows = admin.get("/api/v1/api-clients").json()
+    assert [r["last_used_at"] for r in rows if r["name"] == "test bot"][0] is not None
+    assert _ids(admin, "/api/v1/api-clients", {"updated_since": (mark + timedelta(minutes=1)).isoformat()}) == []

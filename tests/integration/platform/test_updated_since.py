@@ -261,5 +261,5 @@ def test_using_an_api_client_is_not_a_change_of_it(org, make_user, login, bearer
     clock.advance(timedelta(minutes=2))
     assert bot.get("/api/v1/locations").status_code == 200  # stamps last_used_at
     rows = admin.get("/api/v1/api-clients").json()
-    assert [r["last_used_at"] for r in rows if r["name"] == "test bot"][0] is not None
+    assert next(r["last_used_at"] for r in rows if r["name"] == "test bot") is not None
     assert _ids(admin, "/api/v1/api-clients", {"updated_since": (mark + timedelta(minutes=1)).isoformat()}) == []

@@ -237,6 +237,9 @@ def find_patients_page(
         # Any other order would read the whole registry's index to find the few changed records.
         raise ValidationProblem("sort: a listing by updated_since alone is in updated_at order", field="sort")
     sort = sort or ("updated_at" if sync else "name")
+    if sync and after is not None and not isinstance(after[0], datetime):
+        # A cursor of a search (bound to the path, not the query) used on the sync: refuse, never compare.
+        raise ValidationProblem("cursor: not a position of this listing", field="cursor")
     rows = _find(ctx, q=q, last=last, first=first, dob=dob, phone=phone, mrn=mrn, member_id=member_id,
                  sort=sort, limit=limit + 1, offset=0, after=after, updated_since=updated_since, sync=sync)
     more = len(rows) > limit

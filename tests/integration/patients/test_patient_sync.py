@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
@@ -122,3 +123,17 @@ def test_a_plain_search_still_needs_a_criterion_and_the_sync_its_order(org, bear
     assert len(c.get("/api/v1/patients", params={"last": "Body", "updated_since": since}).json()) == 1
     later = (clock.now() + timedelta(days=1)).isoformat()
     assert c.get("/api/v1/patients", params={"last": "Body", "updated_since": later}).json() == []
+
+
+def test_a_search_cursor_is_not_a_sync_position(org, bearer):
+    ctx = system_context(org.id, "test: registry")
+    for i in range(3):
+        register(ctx, first=f"C{i}", last="Cursor", location_id=org.loc_a.id)
+    c = bearer(org, ["patients:read"])
+    link = c.get("/api/v1/patients", params={"last": "Cursor", "sort": "mrn", "limit": 1}).headers["link"]
+    [cursor] = parse_qs(urlsplit(link[1:link.index(">")]).query)["cursor"]
+    ok = c.get("/api/v1/patients", params={"last": "Cursor", "sort": "mrn", "limit": 1, "cursor": cursor})
+    assert ok.status_code == 200 and len(ok.json()) == 1  # a valid cursor of the search
+    since = (clock.now() - timedelta(days=1)).isoformat()
+    r = c.get("/api/v1/patients", params={"updated_since": since, "cursor": cursor})
+    assert r.status_code == 422 and r.json()["field"] == "cursor"

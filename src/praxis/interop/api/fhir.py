@@ -271,6 +271,11 @@ def implemented() -> dict[str, list[str]]:
     return found
 
 
+_EXPORT_PARAMETERS = ("Parameters: _type, _since (resources changed at or after it; Organization always), "
+                      "_outputFormat (application/fhir+ndjson), _typeFilter (Type?query: the search parameters "
+                      "this statement declares for that type; several for one type are OR'ed).")
+
+
 @router.get("/metadata")
 def metadata(request: Request, _ctx: Any = Depends(public_metadata)) -> Response:
     """The CapabilityStatement, generated from the routes above (public, as FHIR expects)."""
@@ -296,13 +301,20 @@ def metadata(request: Request, _ctx: Any = Depends(public_metadata)) -> Response
                                     date_=STARTED.isoformat(), resources=resources)
     paths = {getattr(r, "path", "") for r in router.routes}
     if PREFIX + "/$export" in paths:
+        from praxis.interop import export
+
         cs["instantiates"] = ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"]
-        cs["rest"][0]["operation"] = [{"name": "export",
-                                       "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}]
+        cs["rest"][0]["operation"] = [{
+            "name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+            "documentation": f"Exports {', '.join(export.EXPORT_TYPES)}. {_EXPORT_PARAMETERS}"}]
         for entry in resources:
             if entry["type"] == "Patient" and PREFIX + "/Patient/$export" in paths:
-                entry["operation"] = [{"name": "export", "definition":
-                                       "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"}]
+                entry["operation"] = [{
+                    "name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export",
+                    "documentation": f"Exports the Patient compartment: {', '.join(export.PATIENT_TYPES)}. "
+                                     f"{_EXPORT_PARAMETERS}"}]
+            if entry["type"] in export.NOT_EXPORTED:
+                entry["documentation"] = export.NOT_EXPORTED[entry["type"]] + "."
     scopes = sorted({scope_name(r, i) for (r, i) in SMART_SCOPES if r in implemented()})
     cs["rest"][0]["security"]["description"] += " Scopes: " + ", ".join(scopes) + "."
     return fhir_response(cs)

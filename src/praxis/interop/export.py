@@ -242,7 +242,8 @@ def _source(ctx: Context, kind: str, since: datetime | None, filters: list[TypeF
             ) -> Iterator[list[Item]]:
     """Batches of (resource, audit item) of one type within the caller's scope, changed since
     `since`, matching any of `filters` (`_typeFilter`: a SQL condition or a test of each row)."""
-    clause = or_(*(f.clause for f in filters if f.clause is not None)) if filters else None
+    clauses = [f.clause for f in filters or () if f.clause is not None]
+    clause = or_(*clauses) if clauses else None
     tests = [f.match for f in filters or () if f.match is not None]
 
     def keep(row: Any) -> bool:

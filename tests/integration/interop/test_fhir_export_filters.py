@@ -215,3 +215,15 @@ def test_small_batches_and_files_give_the_same_export(org: Any, bearer: Any, mon
     assert len([o for o in output if o["type"] == "Schedule"]) == -(-len(whole["Schedule"]) // 2) > 1
     for kind in whole:
         assert {r["id"] for o in output if o["type"] == kind for r in _ndjson(c, o["url"])} == _ids(whole, kind), kind
+
+
+def test_the_capability_statement_says_what_export_holds_and_why_not_slot(client: Any) -> None:
+    from tests.integration.interop.support import fhir
+
+    cs = fhir(client.get("/fhir/R4/metadata"))
+    [op] = cs["rest"][0]["operation"]
+    assert "QuestionnaireResponse" in op["documentation"] and "_typeFilter" in op["documentation"]
+    by_type = {r["type"]: r for r in cs["rest"][0]["resource"]}
+    [patient_op] = by_type["Patient"]["operation"]
+    assert "Practitioner," not in patient_op["documentation"] and "QuestionnaireResponse" in patient_op["documentation"]
+    assert "not exported" in by_type["Slot"]["documentation"] and "documentation" not in by_type["Schedule"]

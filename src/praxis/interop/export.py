@@ -132,7 +132,7 @@ def start_export(ctx: Context, *, level: str, types: list[str] | None, since: da
         outbox.emit(session, TOPIC, {"job_id": str(job.id)})
         audit.record(session, ctx, "fhir.export_requested", "fhir_export", job.id,
                      detail={"level": level, "types": wanted, "since": since.isoformat() if since else None,
-                             "type_filters": type_filters or {}})
+                             "filtered": sorted(type_filters or {})})  # the queries may name people: not here
         return job
 
 
@@ -242,8 +242,8 @@ def _source(ctx: Context, kind: str, since: datetime | None, filters: list[TypeF
             ) -> Iterator[list[Item]]:
     """Batches of (resource, audit item) of one type within the caller's scope, changed since
     `since`, matching any of `filters` (`_typeFilter`: a SQL condition or a test of each row)."""
-    clauses = [f.clause for f in filters or () if f.clause is not None]
-    clause = or_(*clauses) if clauses else None
+    conditions = [f.clause for f in filters or () if f.clause is not None]
+    clause = or_(*conditions) if conditions else None
     tests = [f.match for f in filters or () if f.match is not None]
 
     def keep(row: Any) -> bool:

@@ -78,6 +78,8 @@ class FhirExportJob(TenantScoped, Base):
 
     level: Mapped[str] = mapped_column(String(10))  # system | patient
     types: Mapped[list[Any]] = mapped_column(default=list)
+    # `_typeFilter`: type -> its queries (`birthdate=ge2000-01-01`), OR'ed; a type absent is unfiltered.
+    type_filters: Mapped[dict[str, Any] | None] = mapped_column(default=dict)
     since: Mapped[datetime | None]
     request_url: Mapped[str] = mapped_column(String(2000))
     client_id: Mapped[uuid.UUID | None]  # the API client (actor) that asked: only it may download

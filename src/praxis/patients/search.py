@@ -133,6 +133,8 @@ def _search_statement(
     phone: str | None,
     mrn: str | None,
     member_id: str | None,
+    dob_since: date | None = None,
+    dob_until: date | None = None,
 ) -> Select[Patient] | None:
     clauses: list[ColumnElement[bool]] = []
     if q:
@@ -147,6 +149,10 @@ def _search_statement(
         clauses.append(or_(_prefix(Patient.first_name_norm, f), _prefix(Patient.preferred_name_norm, f)))
     if dob:
         clauses.append(Patient.dob == dob)
+    if dob_since:
+        clauses.append(Patient.dob >= dob_since)
+    if dob_until:
+        clauses.append(Patient.dob < dob_until)
     if phone:
         try:
             e164 = n.parse_phone(phone)
@@ -161,6 +167,18 @@ def _search_statement(
     if not clauses:
         return None  # no criteria: never dump the whole registry
     return select(Patient).where(Patient.status == "active", *clauses)
+
+
+def search_condition(*, q: str | None = None, last: str | None = None, first: str | None = None,
+                     dob: date | None = None, phone: str | None = None, mrn: str | None = None,
+                     member_id: str | None = None, dob_since: date | None = None, dob_until: date | None = None
+                     ) -> ColumnElement[bool] | None:
+    """The SQL condition `find_patient_records` applies for these criteria (None: nothing can match),
+    for a caller that reads patients its own way (a FHIR bulk export's `_typeFilter`). The caller
+    adds the visibility rule and audits what it shows."""
+    stmt = _search_statement(q=q, last=last, first=first, dob=dob, phone=phone, mrn=mrn, member_id=member_id,
+                             dob_since=dob_since, dob_until=dob_until)
+    return None if stmt is None else stmt.whereclause
 
 
 def find_patients(
@@ -197,14 +215,17 @@ def find_patient_records(
     phone: str | None = None,
     mrn: str | None = None,
     member_id: str | None = None,
+    dob_since: date | None = None,
+    dob_until: date | None = None,
     sort: PatientSort = "name",
     limit: int = 25,
     offset: int = 0,
 ) -> list[PatientOut]:
     """`find_patients` returning whole records (integrations such as FHIR show every demographic
-    field; `location_ids` is left empty): one query, one audit row per patient, as the search."""
+    field; `location_ids` is left empty): one query, one audit row per patient, as the search.
+    `dob_since`/`dob_until` bound the date of birth (half-open), for FHIR's prefixed birthdate."""
     rows = _find(ctx, q=q, last=last, first=first, dob=dob, phone=phone, mrn=mrn, member_id=member_id,
-                 sort=sort, limit=limit, offset=offset)
+                 sort=sort, limit=limit, offset=offset, dob_since=dob_since, dob_until=dob_until)
     return [PatientOut.model_validate(p, from_attributes=True) for p in rows]
 
 
@@ -260,7 +281,7 @@ def _sort_key(p: Patient, sort: PatientSort) -> tuple[Any, ...]:
 def _find(ctx: Context, *, q: str | None, last: str | None, first: str | None, dob: date | None,
           phone: str | None, mrn: str | None, member_id: str | None, sort: PatientSort, limit: int,
           offset: int, after: tuple[Any, ...] | None = None, updated_since: datetime | None = None,
-          sync: bool = False) -> list[Patient]:
+          dob_since: date | None = None, dob_until: date | None = None, sync: bool = False) -> list[Patient]:
     if not ctx.has(PATIENTS_READ):
         raise Forbidden(f"Permission {PATIENTS_READ} required")
     limit = max(1, min(limit, 201))  # 200 a page, plus one to learn whether another page follows
@@ -275,6 +296,8 @@ def _find(ctx: Context, *, q: str | None, last: str | None, first: str | None, d
             phone=phone,
             mrn=mrn,
             member_id=member_id,
+            dob_since=dob_since,
+            dob_until=dob_until,
         )
         if sync:
             stmt = select(Patient)  # `updated_since` below is the criterion; every status

@@ -34,21 +34,21 @@ _HEX = re.compile(r"[0-9a-f]{32}")
 ACK_MEANING = {"AA": "processed", "AE": "failed again", "AR": "rejected again"}
 
 
-def _after(after_at: str, after_id: str) -> tuple[datetime, uuid.UUID] | None:
+def _after(after_at: str, after_row: str) -> tuple[datetime, uuid.UUID] | None:
     """The position of an "Older" link (the last row shown); anything else starts at the newest."""
     try:
         at = datetime.fromisoformat(after_at)
-        return (at, uuid.UUID(after_id)) if at.tzinfo is not None else None
+        return (at, uuid.UUID(after_row)) if at.tzinfo is not None else None
     except ValueError:
         return None
 
 
-def _page(request: Request, ctx: Context, view: str, status: str, after_at: str = "", after_id: str = "",
+def _page(request: Request, ctx: Context, view: str, status: str, after_at: str = "", after_row: str = "",
           status_code: int = 200, **extra: Any) -> Response:
     view = view if view in ("inbound", "outbound") else "inbound"
     statuses = log.MESSAGE_STATUSES if view == "inbound" else log.OUTBOUND_STATUSES
     status = status if status in statuses else ""
-    after = _after(after_at, after_id)
+    after = _after(after_at, after_row)
     if view == "inbound":
         rows: list[Any] = log.list_messages(ctx, status=status or None, limit=PAGE + 1, after=after)
         key = (lambda r: (r.received_at, r.id))
@@ -58,13 +58,13 @@ def _page(request: Request, ctx: Context, view: str, status: str, after_at: str 
     older = key(rows[PAGE - 1]) if len(rows) > PAGE else None
     return render(request, "interop/hl7.html", {
         "view": view, "status": status, "statuses": statuses, "rows": rows[:PAGE], "paged": after is not None,
-        "older": {"after_at": older[0].isoformat(), "after_id": str(older[1])} if older else None,
+        "older": {"after_at": older[0].isoformat(), "after_row": str(older[1])} if older else None,
         "counts": log.message_counts(ctx) if view == "inbound" else {}, **extra,
     }, status_code=status_code)
 
 
 @router.get("/admin/hl7")
-def messages(request: Request, view: str = "inbound", status: str = "", after_at: str = "", after_id: str = "",
+def messages(request: Request, view: str = "inbound", status: str = "", after_at: str = "", after_row: str = "",
              replayed: str = "", code: str = "", resent: str = "",
              ctx: Context = Depends(permission(HL7_MANAGE))) -> Response:
     extra: dict[str, Any] = {}
@@ -73,7 +73,7 @@ def messages(request: Request, view: str = "inbound", status: str = "", after_at
                  "flash_level": "ok" if code == "AA" else "warn"}
     elif _HEX.fullmatch(resent):
         extra = {"flash": "Outbound message queued again: the worker sends it next.", "flash_level": "ok"}
-    return _page(request, ctx, view, status, after_at[:64], after_id[:64], **extra)
+    return _page(request, ctx, view, status, after_at[:64], after_row[:64], **extra)
 
 
 @router.get("/admin/hl7/messages/{message_id}")

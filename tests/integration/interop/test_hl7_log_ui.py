@@ -98,3 +98,17 @@ def test_others_see_neither_menu_nor_pages(org: Any, other_org: Any, make_user: 
     stranger = signed_in(login, make_user(other_org, "org_admin"))
     assert "PRIV-1" not in stranger.get("/admin/hl7").text
     assert stranger.get(f"/admin/hl7/messages/{msg.id}").status_code == 404
+
+
+def test_older_link_pages_the_log(org: Any, make_user: Any, login: Any, monkeypatch: Any) -> None:
+    from praxis.interop import hl7_ui
+
+    monkeypatch.setattr(hl7_ui, "PAGE", 2)
+    deliver(org, *(adt("A08", f"O-{i}", "Old", f"OLD-{i}") for i in range(3)))
+    c = signed_in(login, make_user(org, "org_admin"))
+    first = c.get("/admin/hl7").text
+    assert re.findall(r"<code>(OLD-\d)</code></a>", first) == ["OLD-2", "OLD-1"]
+    older = html.unescape(re.search(r'<a href="([^"]+)">Older</a>', first).group(1))
+    second = c.get(older).text
+    assert re.findall(r"<code>(OLD-\d)</code></a>", second) == ["OLD-0"] and ">Older<" not in second
+    assert ">Newest<" in second

@@ -72,7 +72,6 @@ def wire() -> None:
     from praxis.interop import export as fhir_export
     from praxis.interop import webhooks
     from praxis.interop.api import fhir
-    from praxis.interop.api import hl7 as hl7_api
     from praxis.patients import import_jobs
     from praxis.platform import outbox
     from praxis.scheduling import reminders, waitlist
@@ -118,11 +117,11 @@ def routers() -> list[APIRouter]:
     from praxis.identity import ui as identity_ui
     from praxis.intake import api as intake_api
     from praxis.intake import ui as intake_ui
-    from praxis.interop import hl7_ui as interop_hl7_ui
     from praxis.interop import ui as interop_ui
     from praxis.interop.api import fhir
     from praxis.interop.api import hl7 as hl7_api
     from praxis.interop.api import webhooks as webhooks_api
+    from praxis.interop.ui import hl7 as interop_hl7_ui
     from praxis.patients import api as patients_api
     from praxis.patients import ui as patients_ui
     from praxis.patients.ui import page as patients_page_ui

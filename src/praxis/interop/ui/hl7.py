@@ -49,13 +49,10 @@ def _page(request: Request, ctx: Context, view: str, status: str, after_at: str 
     statuses = log.MESSAGE_STATUSES if view == "inbound" else log.OUTBOUND_STATUSES
     status = status if status in statuses else ""
     after = _after(after_at, after_row)
-    if view == "inbound":
-        rows: list[Any] = log.list_messages(ctx, status=status or None, limit=PAGE + 1, after=after)
-        key = (lambda r: (r.received_at, r.id))
-    else:
-        rows = log.list_outbound(ctx, status=status or None, limit=PAGE + 1, after=after)
-        key = (lambda r: (r.created_at, r.id))
-    older = key(rows[PAGE - 1]) if len(rows) > PAGE else None
+    rows: list[Any] = (log.list_messages if view == "inbound" else log.list_outbound)(
+        ctx, status=status or None, limit=PAGE + 1, after=after)
+    last = rows[PAGE - 1] if len(rows) > PAGE else None
+    older = (last.received_at if view == "inbound" else last.created_at, last.id) if last else None
     return render(request, "interop/hl7.html", {
         "view": view, "status": status, "statuses": statuses, "rows": rows[:PAGE], "paged": after is not None,
         "older": {"after_at": older[0].isoformat(), "after_row": str(older[1])} if older else None,

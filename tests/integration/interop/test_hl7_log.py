@@ -189,3 +189,18 @@ def test_permission_and_tenancy(org: Any, other_org: Any, bearer: Any) -> None:
     with session_scope(org.id) as s:
         assert s.scalars(select(Hl7Outbound.status).where(Hl7Outbound.org_id == org.id,
                                                           Hl7Outbound.id == dead)).one() == "dead"
+
+
+def test_cli_resend_refuses_a_pending_row_and_queues_a_dead_one(org: Any) -> None:
+    from typer.testing import CliRunner
+
+    from praxis.cli import app
+
+    pending, dead = _outbound(org, status="pending"), _outbound(org)
+    refused = CliRunner().invoke(app, ["hl7", "resend", str(pending), "--org", org.slug])
+    assert refused.exit_code != 0 and "queued already" in refused.output
+    done = CliRunner().invoke(app, ["hl7", "resend", str(dead), "--org", org.slug])
+    assert done.exit_code == 0 and "queued" in done.output, done.output
+    with session_scope(org.id) as s:
+        assert s.scalars(select(Hl7Outbound.status).where(Hl7Outbound.org_id == org.id,
+                                                          Hl7Outbound.id == dead)).one() == "pending"

@@ -11,6 +11,9 @@
     patients/search.py). The time is measured inside the app by a middleware timer, so it is the
     server's time (TestClient's own overhead is not counted); the client wall time is shown too.
 (c) With --export: a system `$export` of Patient run by the worker code in-process (resources/s).
+(d) With --sync: the registry sync, `GET /api/v1/patients?updated_since=…&limit=200` with no other
+    criterion (decision 48), walked to its end after 1 % of the patients were changed; the server's
+    time per page, and PostgreSQL's plan of the page query (it should read ix_patients_org_updated).
 """
 
 from __future__ import annotations
@@ -134,7 +137,36 @@ def _copy_patients(engine: Any, org_id: uuid.UUID, location_id: uuid.UUID, count
         c.execute(text("VACUUM ANALYZE patient_locations"))
 
 
-def bench_search(url: str, count: int, queries: int, do_export: bool) -> dict[str, Any]:
+def bench_sync(client: Any, engine: Any, inside: list[float], org_id: uuid.UUID, count: int) -> dict[str, Any]:
+    """Change 1 % of the registry, then walk the sync of the changed ones by its Link header."""
+    from sqlalchemy import text
+
+    changed_at = datetime.now(UTC) + timedelta(hours=1)
+    with engine.begin() as c:
+        c.execute(text("UPDATE patients SET updated_at = :t WHERE org_id = :o AND mrn LIKE '%00'"),
+                  {"t": changed_at, "o": org_id})
+        c.execute(text("ANALYZE patients"))
+        plan = [r[0] for r in c.execute(text(
+            "EXPLAIN SELECT * FROM patients WHERE org_id = :o AND updated_at >= :t "
+            "ORDER BY updated_at, id LIMIT 201"), {"o": org_id, "t": changed_at})]
+    since = (changed_at - timedelta(seconds=1)).isoformat()
+    mark = len(inside)
+    r = client.get("/api/v1/patients", params={"updated_since": since, "limit": 200})
+    rows = 0
+    while True:
+        assert r.status_code == 200, r.text
+        rows += len(r.json())
+        link = r.headers.get("link")
+        if link is None:
+            break
+        r = client.get(link[1:link.index(">")])
+    pages = inside[mark:]
+    return {"sync_rows": rows, "sync_expected": count // 100, "sync_pages": len(pages),
+            "sync_page_p50_ms": round(statistics.median(pages), 1), "sync_page_max_ms": round(max(pages), 1),
+            "sync_plan": plan[:3]}
+
+
+def bench_search(url: str, count: int, queries: int, do_export: bool, do_sync: bool = False) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
     from praxis import wiring
@@ -192,6 +224,11 @@ def bench_search(url: str, count: int, queries: int, do_export: bool) -> dict[st
                            "server_p50_ms": round(statistics.median(server), 1),
                            "server_p95_ms": round(sorted(server)[int(len(server) * 0.95)], 1),
                            "wall_p50_ms": round(statistics.median(wall), 1)}
+    if do_sync:
+        _, sync_token = create_api_client(ctx, "sync bot", ["patients:read"])
+        sync_client = TestClient(app, base_url="https://testserver")
+        sync_client.headers["Authorization"] = f"Bearer {sync_token}"
+        out.update(bench_sync(sync_client, engine, inside, org.id, count))
     if do_export:
         from praxis.interop import export
 
@@ -217,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                                                    "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     ap.add_argument("--export", action="store_true", help="also time a Patient $export")
     ap.add_argument("--skip-search", action="store_true")
+    ap.add_argument("--sync", action="store_true", help="also walk the registry sync (updated_since alone)")
     args = ap.parse_args(argv)
 
     rates = bench_build(args.build)
@@ -229,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
 
         url, drop = scratch.create(args.db, "fhirbulk_bench")
         try:
-            search = bench_search(url, args.patients, args.queries, args.export)
+            search = bench_search(url, args.patients, args.queries, args.export, args.sync)
         finally:
             drop()
         print(f"FHIR Patient search (_count=50) at {search['patients']:,} patients: server p50 "
@@ -239,6 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         if "export_s" in search:
             print(f"Patient $export: {search['export_resources']:,} resources in {search['export_s']} s "
                   f"({search['export_per_s']:,}/s)")
+        if "sync_rows" in search:
+            print(f"Registry sync (updated_since alone, 200 a page): {search['sync_rows']:,} of "
+                  f"{search['sync_expected']:,} changed patients in {search['sync_pages']} pages, server p50 "
+                  f"{search['sync_page_p50_ms']} ms a page, max {search['sync_page_max_ms']} ms; plan: "
+                  f"{' / '.join(line.strip() for line in search['sync_plan'])}")
         result["search"] = search
     (Path(__file__).parent / "results_fhir.json").write_text(json.dumps(
         {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "results": result}, indent=2))

@@ -525,9 +525,13 @@ def hl7_resend(
 ) -> None:
     """Queue an outbound message (a dead one, after the peer is fixed) again from attempt 0."""
     from praxis.interop.hl7.outbound import requeue
+    from praxis.platform.errors import ProblemError
 
     _boot()
-    requeue(_org_id(org), uuid.UUID(message_id))
+    try:
+        requeue(_org_id(org), uuid.UUID(message_id))
+    except ProblemError as exc:  # not found, or pending already (queued: a second job would send it twice)
+        _fail(exc.detail)
     typer.echo("queued")
 
 if __name__ == "__main__":

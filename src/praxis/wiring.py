@@ -119,7 +119,9 @@ def routers() -> list[APIRouter]:
     from praxis.intake import ui as intake_ui
     from praxis.interop import ui as interop_ui
     from praxis.interop.api import fhir
+    from praxis.interop.api import hl7 as hl7_api
     from praxis.interop.api import webhooks as webhooks_api
+    from praxis.interop.ui import hl7 as interop_hl7_ui
     from praxis.patients import api as patients_api
     from praxis.patients import ui as patients_ui
     from praxis.patients.ui import page as patients_page_ui
@@ -131,7 +133,7 @@ def routers() -> list[APIRouter]:
 
     return [system.router, identity_api.router, practice_api.router, patients_api.router, intake_api.router,
             scheduling_api.router, scheduling_api.public_router, billing_api.router, care_api.router,
-            fhir.router, webhooks_api.router,
+            fhir.router, webhooks_api.router, hl7_api.router,
             identity_ui.router, patients_ui.router, intake_ui.router, scheduling_ui.router, billing_ui.router,
             care_ui.router, desk_ui.router, desk_patient.router, patients_page_ui.router, patients_payers_ui.router,
-            interop_ui.router]
+            interop_ui.router, interop_hl7_ui.router]

@@ -188,6 +188,44 @@ def make_delivery(env: SeedEnv) -> Seeded:
     return Seeded("delivery", did, [marker], [sub.id])
 
 
+def make_hl7_message(env: SeedEnv) -> Seeded:
+    """A stored inbound HL7 message that failed (an A08 for a patient not known there): its raw
+    text names the marker, and a failed message is one a replay would process."""
+    _tables("hl7_messages")
+    inbound = _module("praxis.interop.hl7.inbound")
+    hl7v2 = _module("praxis.formats.hl7v2")
+    family, control = env.unique("Hl7"), f"SWEEP{secrets.token_hex(6)}"
+    raw = hl7v2.build_message([
+        ("MSH", ["EHR", "SweepFacility", "PRAXIS", "CLINIC", "20261207090000", None, ["ADT", "A08", "ADT_A01"],
+                 control, "P", "2.5"]),
+        ("EVN", ["A08", "20261207090000"]),
+        ("PID", ["1", None, [secrets.token_hex(4), None, None, "SWEEP", "MR"], None, [family, "Ann"], None,
+                 "19800102", "F"]),
+    ]).encode()
+    inbound.receive(raw, {"SweepFacility": inbound.Route(env.org_id, env.location_id)})
+    models = _module("praxis.interop.hl7.models")
+    with session_scope(env.org_id) as s:
+        mid = s.scalars(select(models.Hl7Message.id).where(models.Hl7Message.org_id == env.org_id,
+                                                           models.Hl7Message.control_id == control)).one()
+    return Seeded("hl7_message", mid, [family])
+
+
+def make_hl7_outbound(env: SeedEnv) -> Seeded:
+    """A dead outbound HL7 row (what Resend takes); peers are configuration, so it is written as
+    the delivery worker leaves one."""
+    _tables("hl7_outbound")
+    models = _module("praxis.interop.hl7.models")
+    marker = env.unique("peer down")
+    with session_scope(env.org_id) as s:
+        row = models.Hl7Outbound(org_id=env.org_id, peer="SweepPeer", event="ADT^A04",
+                                 control_id=f"PX{secrets.token_hex(9)}", payload={}, status="dead", attempts=5,
+                                 last_error=marker)
+        s.add(row)
+        s.flush()
+        oid = row.id
+    return Seeded("hl7_outbound", oid, [marker])
+
+
 def make_break_glass(env: SeedEnv, reason: str | None = None) -> Seeded:
     service = _module("praxis.identity.service")
     context = _module("praxis.identity.context")
@@ -767,6 +805,8 @@ ALIASES: dict[str, str] = {
     "care_enrolment": "enrolment",
     "rendering_provider": "provider",
     "clearinghouse": "connection",
+    "message": "hl7_message",  # /api/v1/hl7/messages/{message_id}, /admin/hl7/messages/{message_id}
+    "outbound": "hl7_outbound",
 }
 
 # A generic name (`id`, `event_id`, …) takes its kind from the collection segment before it.
@@ -817,6 +857,8 @@ FACTORIES: dict[str, Factory] = {
     "api_client": make_api_client,
     "subscription": make_subscription,
     "delivery": make_delivery,
+    "hl7_message": make_hl7_message,
+    "hl7_outbound": make_hl7_outbound,
     "break_glass": make_break_glass,
     "patient": make_patient,
     "payer": make_payer,
@@ -862,7 +904,7 @@ FACTORIES: dict[str, Factory] = {
 # Kinds that live at the organisation level: there is no "other location" variant of them.
 ORG_LEVEL_KINDS = {"org", "role", "api_client", "break_glass", "payer", "visit_type", "rule", "org_slug",
                    "fee_schedule", "connection", "file",
-                   "subscription", "delivery", "export", "export_file"}
+                   "subscription", "delivery", "export", "export_file", "hl7_message", "hl7_outbound"}
 
 _PUBLIC_BOOKING = ("public booking serves any organisation's self-bookable visit types at any active "
                    "location by slug and location code, to anyone, by design (no session scope applies); "

@@ -56,6 +56,8 @@ class ClearinghouseConnection(TenantScoped, Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (UniqueConstraint("org_id", "name", name="uq_clearinghouse_connections_name"),)
 
@@ -117,6 +119,8 @@ class PayerEdiId(TenantScoped, Base):
     clearinghouse_id: Mapped[uuid.UUID | None]
     transaction: Mapped[str] = mapped_column(String(12))  # claims | eligibility | remittance
     edi_id: Mapped[str] = mapped_column(String(80))
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["payer_id"], "payers", ondelete="CASCADE"),
@@ -151,6 +155,8 @@ class FeeSchedule(TenantScoped, Base):
     effective_from: Mapped[date] = mapped_column(Date)
     effective_to: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["location_id"], "locations"),
@@ -396,6 +402,8 @@ class ClaimBatch(TenantScoped, Base):
     ack_note: Mapped[str] = mapped_column(String(1000), default="")
     created_at: Mapped[datetime] = mapped_column(default=now)
     sent_at: Mapped[datetime | None]
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["connection_id"], "clearinghouse_connections"),
@@ -422,6 +430,8 @@ class EdiFile(TenantScoped, Base):
     connection_id: Mapped[uuid.UUID | None]
     received_at: Mapped[datetime] = mapped_column(default=now)
     processed_at: Mapped[datetime | None]
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         UniqueConstraint("org_id", "direction", "sha256", name="uq_edi_files_sha"),

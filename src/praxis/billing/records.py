@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from praxis.billing.models import Claim, ClaimLine, Encounter
@@ -63,6 +63,25 @@ def get_encounter_record(ctx: Context, encounter_id: uuid.UUID) -> Encounter:
         return enc
 
 
+def encounter_conditions(*, patient_id: uuid.UUID | None = None, since: date | None = None,
+                         until: date | None = None, statuses: Sequence[str] | None = None,
+                         location_ids: Sequence[uuid.UUID] | None = None) -> list[ColumnElement[bool]]:
+    """The SQL conditions of `find_encounters`' criteria without the location scope (for
+    `iter_encounters(where=)`: a bulk export's `_typeFilter`)."""
+    out: list[ColumnElement[bool]] = []
+    if patient_id is not None:
+        out.append(Encounter.patient_id == patient_id)
+    if since is not None:
+        out.append(Encounter.date_of_service >= since)
+    if until is not None:
+        out.append(Encounter.date_of_service < until)
+    if statuses is not None:
+        out.append(Encounter.status.in_(list(statuses)))
+    if location_ids:
+        out.append(Encounter.location_id.in_(list(location_ids)))
+    return out
+
+
 def find_encounters(ctx: Context, *, patient_id: uuid.UUID | None = None, since: date | None = None,
                     until: date | None = None, statuses: Sequence[str] | None = None,
                     location_ids: Sequence[uuid.UUID] | None = None, limit: int = 50,
@@ -70,15 +89,8 @@ def find_encounters(ctx: Context, *, patient_id: uuid.UUID | None = None, since:
     """Encounters matching every criterion given (date of service in [since, until)), newest first;
     each returned one is audited."""
     scope = _require(ctx)
-    stmt = select(Encounter)
-    if patient_id is not None:
-        stmt = stmt.where(Encounter.patient_id == patient_id)
-    if since is not None:
-        stmt = stmt.where(Encounter.date_of_service >= since)
-    if until is not None:
-        stmt = stmt.where(Encounter.date_of_service < until)
-    if statuses is not None:
-        stmt = stmt.where(Encounter.status.in_(list(statuses)))
+    stmt = select(Encounter).where(*encounter_conditions(patient_id=patient_id, since=since, until=until,
+                                                         statuses=statuses))
     scoped = _scoped(stmt, Encounter.location_id, scope, location_ids)
     if scoped is None:
         return []
@@ -109,21 +121,31 @@ def get_claim_record(ctx: Context, claim_id: uuid.UUID) -> ClaimRecord:
         return _with_lines(session, [claim])[0]
 
 
+def claim_conditions(*, patient_id: uuid.UUID | None = None, created_since: datetime | None = None,
+                     created_until: datetime | None = None, statuses: Sequence[str] | None = None
+                     ) -> list[ColumnElement[bool]]:
+    """The SQL conditions of `find_claims`' criteria without the location scope (for
+    `iter_claims(where=)`)."""
+    out: list[ColumnElement[bool]] = []
+    if patient_id is not None:
+        out.append(Claim.patient_id == patient_id)
+    if created_since is not None:
+        out.append(Claim.created_at >= created_since)
+    if created_until is not None:
+        out.append(Claim.created_at < created_until)
+    if statuses is not None:
+        out.append(Claim.status.in_(list(statuses)))
+    return out
+
+
 def find_claims(ctx: Context, *, patient_id: uuid.UUID | None = None, created_since: datetime | None = None,
                 created_until: datetime | None = None, statuses: Sequence[str] | None = None,
                 limit: int = 50, offset: int = 0) -> list[ClaimRecord]:
     """Claims matching every criterion given (created in [since, until)), newest first; each
     returned one is audited."""
     scope = _require(ctx)
-    stmt = select(Claim)
-    if patient_id is not None:
-        stmt = stmt.where(Claim.patient_id == patient_id)
-    if created_since is not None:
-        stmt = stmt.where(Claim.created_at >= created_since)
-    if created_until is not None:
-        stmt = stmt.where(Claim.created_at < created_until)
-    if statuses is not None:
-        stmt = stmt.where(Claim.status.in_(list(statuses)))
+    stmt = select(Claim).where(*claim_conditions(patient_id=patient_id, created_since=created_since,
+                                                 created_until=created_until, statuses=statuses))
     scoped = _scoped(stmt, Claim.location_id, scope, None)
     if scoped is None:
         return []
@@ -133,13 +155,14 @@ def find_claims(ctx: Context, *, patient_id: uuid.UUID | None = None, created_si
         return _with_lines(session, rows)
 
 
-def iter_encounters(ctx: Context, *, updated_since: datetime | None = None, batch: int = 1000
-                    ) -> Iterator[list[Encounter]]:
-    """Every encounter in the caller's scope, in batches by id (a bulk export); the caller audits."""
+def iter_encounters(ctx: Context, *, updated_since: datetime | None = None, batch: int = 1000,
+                    where: ColumnElement[bool] | None = None) -> Iterator[list[Encounter]]:
+    """Every encounter in the caller's scope (and matching `where`, if given), in batches by id (a
+    bulk export); the caller audits."""
     scope = _require(ctx)
     after: uuid.UUID | None = None
     while True:
-        stmt = select(Encounter)
+        stmt = select(Encounter) if where is None else select(Encounter).where(where)
         if updated_since is not None:
             stmt = stmt.where(Encounter.updated_at >= updated_since)
         if after is not None:
@@ -155,14 +178,14 @@ def iter_encounters(ctx: Context, *, updated_since: datetime | None = None, batc
         after = rows[-1].id
 
 
-def iter_claims(ctx: Context, *, updated_since: datetime | None = None, batch: int = 1000
-                ) -> Iterator[list[ClaimRecord]]:
-    """Every claim in the caller's scope with its lines, in batches by id (a bulk export); the
-    caller audits."""
+def iter_claims(ctx: Context, *, updated_since: datetime | None = None, batch: int = 1000,
+                where: ColumnElement[bool] | None = None) -> Iterator[list[ClaimRecord]]:
+    """Every claim in the caller's scope (and matching `where`, if given) with its lines, in batches
+    by id (a bulk export); the caller audits."""
     scope = _require(ctx)
     after: uuid.UUID | None = None
     while True:
-        stmt = select(Claim)
+        stmt = select(Claim) if where is None else select(Claim).where(where)
         if updated_since is not None:
             stmt = stmt.where(Claim.updated_at >= updated_since)
         if after is not None:

@@ -103,6 +103,7 @@ class PayerEdiIdOut(BaseModel):
     transaction: str
     edi_id: str
     clearinghouse_id: uuid.UUID | None
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class ConnectionIn(StrictModel):
@@ -137,6 +138,7 @@ class ConnectionOut(BaseModel):
     usage: str
     is_default: bool
     active: bool
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class CodeImportOut(BaseModel):
@@ -197,6 +199,7 @@ class FeeScheduleOut(BaseModel):
     effective_from: date
     effective_to: date | None
     items: list[FeeItemOut] = []
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class ProcedureIn(StrictModel):
@@ -514,6 +517,7 @@ class BatchOut(BaseModel):
     ack_note: str
     created_at: datetime
     sent_at: datetime | None
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class EdiFileOut(BaseModel):
@@ -530,6 +534,7 @@ class EdiFileOut(BaseModel):
     summary: dict[str, Any] | None
     received_at: datetime
     processed_at: datetime | None
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class EdiIngestIn(StrictModel):

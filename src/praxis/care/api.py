@@ -57,7 +57,7 @@ Month = Annotated[str, Query(pattern=MONTH_PATTERN, description="A calendar mont
 def timer_out(t: CareTimer) -> TimerOut:
     return TimerOut(id=t.id, enrolment_id=t.enrolment_id, patient_id=t.patient_id, activity=t.activity, role=t.role,
                     started_at=t.started_at, running=t.running_since is not None,
-                    elapsed_seconds=timing.elapsed_seconds(t))
+                    elapsed_seconds=timing.elapsed_seconds(t), updated_at=t.updated_at)
 
 
 def preview_out(r: PreviewRow) -> PreviewOut:

@@ -31,6 +31,8 @@ class CareProblem(TenantScoped, Base):
     high_risk: Mapped[bool] = mapped_column(Boolean, default=False)
     resolved_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["patient_id"], "patients"),
@@ -114,6 +116,8 @@ class CareTimer(TenantScoped, Base):
     started_at: Mapped[datetime]
     running_since: Mapped[datetime | None]  # None while paused
     accumulated_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["enrolment_id"], "care_enrolments"),
@@ -146,6 +150,8 @@ class CareTimeEntry(TenantScoped, Base):
     edited_after_billing: Mapped[bool] = mapped_column(Boolean, default=False)
     edit_reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["enrolment_id"], "care_enrolments"),
@@ -217,6 +223,8 @@ class CareMonth(TenantScoped, Base):
     # The billing encounter created from this month (care.charging), or why none could be.
     charge_encounter_id: Mapped[uuid.UUID | None]
     charge_problem: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["enrolment_id"], "care_enrolments"),

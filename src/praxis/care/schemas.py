@@ -51,6 +51,7 @@ class ProblemOut(_Out):
     expected_months: int
     high_risk: bool
     resolved_on: date | None
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class ConsentIn(BaseModel):
@@ -173,6 +174,7 @@ class TimeEntryOut(_Out):
     voided: bool
     edited_after_billing: bool
     edit_reason: str
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class TimerStartIn(BaseModel):
@@ -199,6 +201,7 @@ class TimerOut(_Out):
     started_at: datetime
     running: bool
     elapsed_seconds: int
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class ReadingIn(BaseModel):
@@ -277,6 +280,7 @@ class CareMonthOut(_Out):
     charges_created: bool
     charge_encounter_id: uuid.UUID | None = Field(default=None, description="The billing encounter created")
     charge_problem: str = Field(default="", description="Why no charge was created (empty once created)")
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class SettingsIO(BaseModel):

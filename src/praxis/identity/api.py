@@ -95,7 +95,8 @@ def unlock(member_id: str, ctx: Context = Depends(permission(USERS_MANAGE))) -> 
 
 def _role_out(role: object) -> RoleOut:
     return RoleOut(id=role.id, key=role.key, name=role.name, description=role.description,  # type: ignore[attr-defined]
-                   builtin=role.builtin, permissions=sorted(role_permissions(role)))  # type: ignore[attr-defined,arg-type]
+                   builtin=role.builtin, permissions=sorted(role_permissions(role)),  # type: ignore[attr-defined,arg-type]
+                   updated_at=role.updated_at)  # type: ignore[attr-defined]
 
 
 @router.get("/roles", response_model=list[RoleOut])

@@ -408,8 +408,10 @@ def resolve_bearer(token: str, *, client_ip: str | None = None, request_id: str 
             return None
         if client.last_used_at is None or t - client.last_used_at > timedelta(minutes=1):
             # Last use is for people (the API-client screen): once a minute, not a write per request.
+            # Use is not a change of the client: `updated_at` keeps its value (the column's onupdate
+            # would otherwise stamp it, and every sync would fetch the clients that merely called).
             conn.execute(update(_AC).where(_AC.c.org_id == client.org_id, _AC.c.id == client.id)
-                         .values(last_used_at=t, last_used_ip=client_ip))
+                         .values(last_used_at=t, last_used_ip=client_ip, updated_at=_AC.c.updated_at))
         _count_request(conn, client, t, notes)
     return build_api_client_context(client, client_ip=client_ip, request_id=request_id)
 

@@ -55,6 +55,8 @@ class Membership(TenantScoped, Base):
     # organisation sees only what it typed itself.
     accepted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         UniqueConstraint("org_id", "user_id", name="uq_memberships_org_user"),
@@ -71,6 +73,8 @@ class Role(TenantScoped, Base):
     permissions: Mapped[list[Any]] = mapped_column(default=list)
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)  # built-ins are read-only; copy to edit
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (UniqueConstraint("org_id", "key", name="uq_roles_org_key"),)
 
@@ -107,6 +111,8 @@ class BreakGlass(TenantScoped, Base):
     ended_at: Mapped[datetime | None]
     reviewed_by: Mapped[uuid.UUID | None]
     reviewed_at: Mapped[datetime | None]
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["membership_id"], "memberships", ondelete="CASCADE"),
@@ -151,6 +157,8 @@ class ApiClient(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=now)
     # Requests a minute; None: the setting `api_rate_limit_per_minute` (decision 41).
     rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
 
 class ApiClientWindow(Base):

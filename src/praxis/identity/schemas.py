@@ -41,6 +41,7 @@ class MemberOut(BaseModel):
     locked: bool
     grants: list[GrantOut]
     status: Literal["active", "invited"] = Field(description="invited until the person accepts")
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class MemberActive(StrictModel):
@@ -54,6 +55,7 @@ class RoleOut(BaseModel):
     description: str
     builtin: bool
     permissions: list[str]
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class RoleCopy(StrictModel):
@@ -91,6 +93,7 @@ class ApiClientOut(BaseModel):
     last_used_at: datetime | None
     created_at: datetime
     rate_limit_per_minute: int | None = Field(default=None, description="the client's own limit; null: the default")
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class ApiClientCreated(ApiClientOut):
@@ -115,6 +118,7 @@ class BreakGlassOut(BaseModel):
     ended_at: datetime | None
     reviewed_by: uuid.UUID | None
     reviewed_at: datetime | None
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class AuditOut(BaseModel):

@@ -101,6 +101,7 @@ class MemberView:
     locked: bool
     grants: list[dict[str, object]]
     status: str = "active"  # "invited" until the person accepts
+    updated_at: datetime | None = None  # the membership's (grants, active, acceptance, unlock)
 
 
 # A member's grants with their roles, in the order the screens show them.
@@ -149,7 +150,7 @@ def _view(m: Membership, user: User | None, grants: GrantRows) -> MemberView:
     return MemberView(m.id, user.id, user.email, m.display_name or (user.name if accepted else ""),
                       m.active and (user.active or not accepted), accepted and user.mfa_enabled,
                       accepted and bool(user.locked_until and user.locked_until > now()), rows,
-                      "active" if accepted else "invited")
+                      "active" if accepted else "invited", m.updated_at)
 
 
 def list_members(ctx: Context, *, location_id: uuid.UUID | None = None) -> list[MemberView]:
@@ -260,6 +261,7 @@ def add_grant(ctx: Context, membership_id: uuid.UUID, role_id: uuid.UUID, locati
         dup = next((x for x, _ in grants if x.role_id == role.id and x.location_id == location_id), None)
         if dup is None:
             s.add(Grant(membership_id=m.id, role_id=role.id, location_id=location_id, created_by=ctx.actor_id))
+            m.updated_at = now()  # grants are the member's: a sync bot sees the member changed
             s.flush()
             grants = _member_grants(s, m.id)  # read back in the database's order
         audit.record(s, ctx, "grant", "user", m.id, location_id=location_id,
@@ -277,6 +279,7 @@ def remove_grant(ctx: Context, membership_id: uuid.UUID, grant_id: uuid.UUID) ->
         if not ctx.can(USERS_MANAGE, g.location_id):
             raise NotFound("No such grant")
         s.delete(g)
+        m.updated_at = now()
         s.flush()
         audit.record(s, ctx, "revoke", "user", m.id, location_id=g.location_id)
         return _view(m, s.get(User, m.user_id), [(x, r) for x, r in grants if x.id != g.id])
@@ -288,7 +291,7 @@ def set_member_active(ctx: Context, membership_id: uuid.UUID, active: bool) -> M
         m, grants = _managed_member(s, ctx, membership_id)
         if m.user_id == ctx.actor_id and not active:
             raise ValidationProblem("You cannot deactivate yourself", field="active")
-        m.active = active
+        m.active, m.updated_at = active, now()
         audit.record(s, ctx, "activate" if active else "deactivate", "user", m.id)
         return _view(m, s.get(User, m.user_id), grants)
 
@@ -300,6 +303,7 @@ def unlock_member(ctx: Context, membership_id: uuid.UUID) -> MemberView:
         user = s.get(User, m.user_id)
         assert user is not None
         user.locked_until, user.failed_logins = None, 0
+        m.updated_at = now()  # `locked` is shown on the member
         audit.record(s, ctx, "unlock", "user", m.id)
         return _view(m, user, grants)
 

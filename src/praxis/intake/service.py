@@ -6,9 +6,11 @@ Public link filling lives in `links.py`; applying answers to the registry in `ap
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from praxis.intake import definition as d
@@ -16,8 +18,9 @@ from praxis.intake.apply import apply_submission
 from praxis.intake.models import IntakeSubmission, IntakeWorkflow, IntakeWorkflowVersion
 from praxis.intake.permissions import INTAKE_DESIGN, INTAKE_FILL, INTAKE_READ, INTAKE_REVIEW
 from praxis.intake.schemas import SubmissionDetail, SubmissionOut, WorkflowIn, WorkflowOut
-from praxis.patients.access import link_location, load_patient
+from praxis.patients.access import link_location, load_patient, visibility_clause, visible_locations
 from praxis.patients.alerts import raise_alert_in
+from praxis.patients.models import Patient
 from praxis.patients.permissions import PATIENTS_READ
 from praxis.platform import audit, outbox
 from praxis.platform.clock import now
@@ -453,6 +456,39 @@ def list_submissions(ctx: Context, patient_id: uuid.UUID) -> list[SubmissionOut]
         ]
         audit.record(session, ctx, "intake.list", "patient", patient.id, patient_id=patient.id)
         return out
+
+
+def iter_submissions(ctx: Context, *, updated_since: datetime | None = None, batch: int = 1000
+                     ) -> Iterator[list[IntakeSubmission]]:
+    """Every submission the caller may read, in batches by id (a FHIR bulk export); the caller audits.
+
+    The rule of `list_submissions` applied to all patients at once: the patient is one the caller
+    sees (under patients:read when held, else intake:read), and a submission tied to a location
+    is at one of the caller's intake:read locations. A submission changed at or after
+    `updated_since` (its creation when it predates `updated_at`) is included."""
+    ctx.require(INTAKE_READ)
+    scope = ctx.scope(INTAKE_READ)
+    after: uuid.UUID | None = None
+    while True:
+        with unit_of_work(ctx) as session:
+            stmt = select(IntakeSubmission)
+            locations = visible_locations(session, ctx, PATIENTS_READ if ctx.has(PATIENTS_READ) else INTAKE_READ)
+            if locations is not None:
+                stmt = stmt.where(IntakeSubmission.patient_id.in_(
+                    select(Patient.id).where(visibility_clause(locations))))
+            if scope is not None:
+                stmt = stmt.where(or_(IntakeSubmission.location_id.is_(None),
+                                      IntakeSubmission.location_id.in_(sorted(scope))))
+            if updated_since is not None:
+                stmt = stmt.where(func.coalesce(IntakeSubmission.updated_at, IntakeSubmission.created_at)
+                                  >= updated_since)
+            if after is not None:
+                stmt = stmt.where(IntakeSubmission.id > after)
+            rows = list(session.scalars(stmt.order_by(IntakeSubmission.id).limit(batch)))
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].id
 
 
 STATUS_LABELS = {"open": "not started", "submitted": "to review", "applied": "done", "rejected": "rejected"}

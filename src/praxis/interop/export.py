@@ -1,11 +1,14 @@
 """FHIR bulk export (Bulk Data Access IG, `$export`) of one organisation, run by the worker.
 
-Kick-off stores a job (the client that asked, the permissions it held, the types, `_since`) and
+Kick-off stores a job (the client that asked, the permissions it held, the types, `_since`,
+`_typeFilter`) and
 queues an outbox message in the same transaction; the worker builds NDJSON files, one resource
 a line, up to FILE_RESOURCES resources per file, each stored encrypted in `fhir_export_files`
 (decision 38). Only the client that asked may poll, cancel and download, and only until the files
 expire (`settings.fhir_export_expire_minutes`). Every exported resource that names a patient is
 audited to the client as it is stored ("fhir.export"), as a list screen audits what it shows.
+A `_typeFilter` query means what the facade's search with that query means (fhir_search; decision
+49); Slot is not exported (computed free time, see NOT_EXPORTED).
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 from praxis.billing import records as billing_records
 from praxis.formats.fhir import build
+from praxis.intake import service as intake
+from praxis.interop import fhir_search
+from praxis.interop.fhir_search import TypeFilter
 from praxis.interop.models import FhirExportFile, FhirExportJob
 from praxis.interop.permissions import SMART_SCOPES, scope_name
 from praxis.patients.access import visibility_clause, visible_locations
@@ -43,11 +49,17 @@ TOPIC = "interop.fhir_export"
 FILE_RESOURCES = 10_000
 BATCH = 1000
 
-# What an export can hold, in the order it is written. The patient compartment is what
-# `Patient/$export` covers (the patients and what points at them).
-EXPORT_TYPES = ("Organization", "Location", "Practitioner", "Patient", "Coverage", "Appointment", "Encounter",
-                "Claim")
-PATIENT_TYPES = ("Patient", "Coverage", "Appointment", "Encounter", "Claim")
+# What an export can hold, in the order it is written: every type the facade reads but Slot. The
+# patient compartment is what `Patient/$export` covers (the patients and what points at them).
+EXPORT_TYPES = ("Organization", "Location", "Practitioner", "PractitionerRole", "Schedule", "Patient", "Coverage",
+                "QuestionnaireResponse", "Appointment", "Encounter", "Claim")
+PATIENT_TYPES = ("Patient", "Coverage", "QuestionnaireResponse", "Appointment", "Encounter", "Claim")
+# Types the facade reads that no export holds, and why (the kick-off answers this for `_type`).
+NOT_EXPORTED = {
+    "Slot": "Slot is not exported: a slot is free time computed from templates and bookings for one visit "
+            "type (not a stored record), without end in time, and no longer true once booked; search "
+            "GET Slot?appointment-type=urn:praxis:visit-type|<id> for current availability",
+}
 FINISHED = ("done", "failed", "cancelled")
 
 # An item of a batch: the resource, and the (resource id, patient id) the audit records.
@@ -60,16 +72,35 @@ def permitted_types(ctx: Context, level: str = "system") -> list[str]:
     return [t for t in kinds if ctx.has(SMART_SCOPES[(t, "read")])]
 
 
+def _refuse_kind(kind: str, level: str, field: str) -> None:
+    """400 for a type this level cannot export, saying why."""
+    if kind in NOT_EXPORTED:
+        raise ValidationProblem(NOT_EXPORTED[kind], field=field, status=400)
+    if level == "patient" and kind in EXPORT_TYPES:
+        raise ValidationProblem(f"{kind} is outside the Patient compartment: Patient/$export holds "
+                                f"{', '.join(PATIENT_TYPES)} (use $export for the others)", field=field, status=400)
+    kinds = PATIENT_TYPES if level == "patient" else EXPORT_TYPES
+    raise ValidationProblem(f"{field} {kind} cannot be exported here; supported: {', '.join(kinds)}", field=field,
+                            status=400)
+
+
+def compile_filters(type_filters: dict[str, list[str]] | None) -> dict[str, list[TypeFilter]]:
+    """Each type's `_typeFilter` queries compiled (400 naming the filter and parameter if one is not
+    a search of that type)."""
+    return {kind: [fhir_search.type_filter(kind, q) for q in queries] for kind, queries in (type_filters or {}).items()}
+
+
 def start_export(ctx: Context, *, level: str, types: list[str] | None, since: datetime | None,
-                 request_url: str) -> FhirExportJob:
+                 request_url: str, type_filters: dict[str, list[str]] | None = None) -> FhirExportJob:
     """Queue an export for the worker. Without `types`: every type the caller's scopes allow;
-    a type asked for but not allowed is refused (403) rather than silently left out."""
+    a type asked for but not allowed is refused (403) rather than silently left out.
+    `type_filters` (type -> `_typeFilter` queries, OR'ed) narrow their types: each names a type
+    of `types` when those are given, and is a search of that type (400 otherwise)."""
     kinds = PATIENT_TYPES if level == "patient" else EXPORT_TYPES
     if types is not None:
-        unknown = [t for t in types if t not in kinds]
-        if unknown:
-            raise ValidationProblem(f"_type {', '.join(unknown)} cannot be exported here; supported: "
-                                    f"{', '.join(kinds)}", field="_type", status=400)
+        for t in types:
+            if t not in kinds:
+                _refuse_kind(t, level, "_type")
         missing = [t for t in types if not ctx.has(SMART_SCOPES[(t, "read")])]
         if missing:
             raise Forbidden(f"Scope {', '.join(scope_name(t, 'read') for t in missing)} required to export "
@@ -79,10 +110,20 @@ def start_export(ctx: Context, *, level: str, types: list[str] | None, since: da
         wanted = permitted_types(ctx, level)
         if not wanted:
             raise Forbidden("No read scope of an exportable type (" + ", ".join(kinds) + ")")
+    for t in type_filters or {}:
+        if t not in kinds:
+            _refuse_kind(t, level, "_typeFilter")
+        if types is not None and t not in types:
+            raise ValidationProblem(f"_typeFilter names {t}, which _type leaves out (_type={','.join(types)})",
+                                    field="_typeFilter", status=400)
+        if t not in wanted:
+            raise Forbidden(f"Scope {scope_name(t, 'read')} required to export {t}")
+    compile_filters(type_filters)
     perms = {SMART_SCOPES[(t, "read")] for t in wanted}
     snapshot = {p: None if ctx.scope(p) is None else sorted(str(x) for x in ctx.scope(p) or ()) for p in perms}
     with unit_of_work(ctx) as session:
         job = FhirExportJob(org_id=ctx.org_id, level=level, types=wanted, since=since, request_url=request_url[:2000],
+                            type_filters={t: list(q) for t, q in (type_filters or {}).items()},
                             client_id=ctx.actor_id, actor_type=ctx.actor_type, actor_name=ctx.actor_name[:200],
                             permissions=snapshot, status="queued", progress="queued", transaction_time=now(),
                             output=[])
@@ -90,7 +131,8 @@ def start_export(ctx: Context, *, level: str, types: list[str] | None, since: da
         session.flush()
         outbox.emit(session, TOPIC, {"job_id": str(job.id)})
         audit.record(session, ctx, "fhir.export_requested", "fhir_export", job.id,
-                     detail={"level": level, "types": wanted, "since": since.isoformat() if since else None})
+                     detail={"level": level, "types": wanted, "since": since.isoformat() if since else None,
+                             "filtered": sorted(type_filters or {})})  # the queries may name people: not here
         return job
 
 
@@ -161,8 +203,9 @@ def _context(job: FhirExportJob) -> Context:
 
 
 def _keyset(ctx: Context, model: Any, since: datetime | None, where: Callable[[Any], list[Any]],
-            to_item: Callable[[Any], Item]) -> Iterator[list[Item]]:
-    """Rows of one model in batches by id (stable while rows are added), built as they come."""
+            to_item: Callable[[Any], Item], keep: Callable[[Any], bool] | None = None) -> Iterator[list[Item]]:
+    """Rows of one model in batches by id (stable while rows are added), built as they come; `keep`
+    tests each row (a `_typeFilter` matched in Python)."""
     after: uuid.UUID | None = None
     while True:
         with unit_of_work(ctx) as session:
@@ -174,7 +217,7 @@ def _keyset(ctx: Context, model: Any, since: datetime | None, where: Callable[[A
             rows = list(session.scalars(stmt.order_by(model.id).limit(BATCH)))
         if not rows:
             return
-        yield [to_item(r) for r in rows]
+        yield [to_item(r) for r in rows if keep is None or keep(r)]
         after = rows[-1].id
 
 
@@ -185,33 +228,70 @@ def _patients_where(ctx: Context) -> Callable[[Any], list[Any]]:
     return where
 
 
-def _source(ctx: Context, kind: str, since: datetime | None) -> Iterator[list[Item]]:
-    """Batches of (resource, audit item) of one type within the caller's scope."""
+def _changed(since: datetime | None) -> Callable[[Any], bool]:
+    """A row changed at or after `since` (rows from before `updated_at` existed: their creation)."""
+    return lambda row: since is None or (row.updated_at or row.created_at) >= since
+
+
+def _batches(items: list[Item]) -> Iterator[list[Item]]:
+    for i in range(0, len(items), BATCH):
+        yield items[i:i + BATCH]
+
+
+def _source(ctx: Context, kind: str, since: datetime | None, filters: list[TypeFilter] | None = None
+            ) -> Iterator[list[Item]]:
+    """Batches of (resource, audit item) of one type within the caller's scope, changed since
+    `since`, matching any of `filters` (`_typeFilter`: a SQL condition or a test of each row)."""
+    conditions = [f.clause for f in filters or () if f.clause is not None]
+    clause = or_(*conditions) if conditions else None
+    tests = [f.match for f in filters or () if f.match is not None]
+
+    def keep(row: Any) -> bool:
+        return not tests or any(t(row) for t in tests)
+
+    changed = _changed(since)
+    # Organisation, locations and providers are configuration (tens of rows), read whole as the
+    # read routes read them; the patient-bearing types stream in keyset batches.
     if kind == "Organization":
         yield [(build.organization(practice.get_organisation(ctx)), None)]
     elif kind == "Location":
-        yield [(build.location(loc, ctx.org_id), None) for loc in practice.list_locations(ctx, include_inactive=True)]
+        yield [(build.location(loc, ctx.org_id), None) for loc in practice.list_locations(ctx, include_inactive=True)
+               if changed(loc) and keep(loc)]
     elif kind == "Practitioner":
-        yield [(build.practitioner(p), None) for p, _ in scheduling_setup.list_providers(ctx, active_only=False)]
+        yield [(build.practitioner(p), None) for p, locs in scheduling_setup.list_providers(ctx, active_only=False)
+               if changed(p) and keep((p, locs))]
+    elif kind == "PractitionerRole":
+        yield from _batches([(build.practitioner_role(p, locs), None) for p, locs in fhir_search.visible_providers(ctx)
+                             if changed(p) and keep((p, locs))])
+    elif kind == "Schedule":
+        yield from _batches([(build.schedule(sid, p, loc), None) for sid, (p, loc) in fhir_search.sorted_schedules(ctx)
+                             if changed(p) and keep((sid, (p, loc)))])
     elif kind == "Patient":
-        yield from _keyset(ctx, Patient, since, _patients_where(ctx), lambda p: (build.patient(p), (p.id, p.id)))
+        visible = _patients_where(ctx)
+        yield from _keyset(ctx, Patient, since, lambda s: [*visible(s), *([clause] if clause is not None else [])],
+                           lambda p: (build.patient(p), (p.id, p.id)))
     elif kind == "Coverage":
         visible = _patients_where(ctx)
 
         def coverage_where(session: Any) -> list[Any]:
             clauses = visible(session)
             return [Coverage.patient_id.in_(select(Patient.id).where(*clauses))] if clauses else []
-        yield from _keyset(ctx, Coverage, since, coverage_where, lambda c: (build.coverage(c), (c.id, c.patient_id)))
+        yield from _keyset(ctx, Coverage, since, coverage_where, lambda c: (build.coverage(c), (c.id, c.patient_id)),
+                           keep)
+    elif kind == "QuestionnaireResponse":
+        for subs in intake.iter_submissions(ctx, updated_since=since, batch=BATCH):
+            yield [(build.questionnaire_response(sub), (sub.id, sub.patient_id)) for sub in subs if keep(sub)]
     elif kind == "Appointment":
         scope = ctx.scope(SCHEDULING_READ)
         yield from _keyset(ctx, Appointment, since,
-                           lambda _s: [] if scope is None else [Appointment.location_id.in_(sorted(scope))],
+                           lambda _s: [*([] if scope is None else [Appointment.location_id.in_(sorted(scope))]),
+                                       *([clause] if clause is not None else [])],
                            lambda a: (build.appointment(a), (a.id, a.patient_id)))
     elif kind == "Encounter":
-        for rows in billing_records.iter_encounters(ctx, updated_since=since, batch=BATCH):
+        for rows in billing_records.iter_encounters(ctx, updated_since=since, batch=BATCH, where=clause):
             yield [(build.encounter(e), (e.id, e.patient_id)) for e in rows]
     elif kind == "Claim":
-        for recs in billing_records.iter_claims(ctx, updated_since=since, batch=BATCH):
+        for recs in billing_records.iter_claims(ctx, updated_since=since, batch=BATCH, where=clause):
             yield [(build.claim(r.claim, r.lines, ctx.org_id), (r.claim.id, r.claim.patient_id)) for r in recs]
 
 
@@ -258,11 +338,12 @@ def run_export(org_id: uuid.UUID, job_id: uuid.UUID) -> None:
     ctx = _context(job)
     output: list[dict[str, Any]] = []
     try:
+        filters = compile_filters(job.type_filters)
         for n, kind in enumerate(job.types, 1):
             pending: list[Item] = []
             part = 0
             written = 0
-            for batch in _source(ctx, kind, job.since):
+            for batch in _source(ctx, kind, job.since, filters.get(kind)):
                 pending.extend(batch)
                 while len(pending) >= FILE_RESOURCES:
                     part += 1

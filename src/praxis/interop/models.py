@@ -53,12 +53,15 @@ class WebhookDelivery(TenantScoped, Base):
     # When the worker tries again (pending only): the outbox's backoff after the last failure.
     next_attempt_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["subscription_id"], "webhook_subscriptions", name="fk_webhook_deliveries_subscription"),
         Index("ix_webhook_deliveries_subscription", "org_id", "subscription_id", "created_at"),
         # The screen counts what needs a look (pending, dead) per subscription.
         Index("ix_webhook_deliveries_status", "org_id", "status"),
+        Index("ix_webhook_deliveries_updated", "org_id", "subscription_id", "updated_at"),
     )
 
 
@@ -75,6 +78,8 @@ class FhirExportJob(TenantScoped, Base):
 
     level: Mapped[str] = mapped_column(String(10))  # system | patient
     types: Mapped[list[Any]] = mapped_column(default=list)
+    # `_typeFilter`: type -> its queries (`birthdate=ge2000-01-01`), OR'ed; a type absent is unfiltered.
+    type_filters: Mapped[dict[str, Any] | None] = mapped_column(default=dict)
     since: Mapped[datetime | None]
     request_url: Mapped[str] = mapped_column(String(2000))
     client_id: Mapped[uuid.UUID | None]  # the API client (actor) that asked: only it may download

@@ -45,3 +45,8 @@ for _interaction in ("read", "write"):
 
 WEBHOOKS_MANAGE = register("webhooks:manage", "Manage webhook subscriptions, read and replay their deliveries",
                            location_bound=False)
+# The raw HL7 messages are PHI (names, birth dates, addresses): their own permission, so that a
+# role may manage webhooks (identifiers only) without reading them. Only the organisation admin
+# holds it among the built-in roles ("*"); an integrator's API client is granted it by name.
+HL7_MANAGE = register("interop:hl7", "Read the HL7 v2 message logs (raw messages: PHI), replay inbound and "
+                      "resend outbound messages", location_bound=False)

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,6 +26,7 @@ from praxis.platform.clock import now
 from praxis.platform.context import Context, system_context
 from praxis.platform.db import get_or_404, session_scope
 from praxis.platform.errors import ValidationProblem
+from praxis.platform.paging import keyset_after
 from praxis.platform.uow import unit_of_work
 
 DELIVER_TOPIC = "interop.webhook_deliver"
@@ -157,9 +158,16 @@ def rotate_secret(ctx: Context, subscription_id: uuid.UUID, *, overlap: timedelt
         return sub, secret
 
 
+# The delivery log's order, newest first (a keyset: (column, descending) pairs, the id last).
+DELIVERY_ORDER = [(WebhookDelivery.created_at, True), (WebhookDelivery.id, False)]
+
+
 def list_deliveries(ctx: Context, subscription_id: uuid.UUID, *, status: str | None = None,
-                    limit: int = 100) -> list[WebhookDelivery]:
-    """The delivery log of one subscription, newest first (only `status` ones when given)."""
+                    limit: int = 100, after: tuple[Any, ...] | None = None,
+                    updated_since: datetime | None = None) -> list[WebhookDelivery]:
+    """The delivery log of one subscription, newest first (only `status` ones when given): `limit`
+    rows after the keyset position `after` (created_at, id) of that order, changed at or after
+    `updated_since` when given (a retried or replayed old delivery counts as changed)."""
     ctx = ctx.standing()
     ctx.require(WEBHOOKS_MANAGE)
     if status is not None and status not in ("pending", "delivered", "dead"):
@@ -169,7 +177,12 @@ def list_deliveries(ctx: Context, subscription_id: uuid.UUID, *, status: str | N
         stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
         if status is not None:
             stmt = stmt.where(WebhookDelivery.status == status)
-        return list(s.scalars(stmt.order_by(WebhookDelivery.created_at.desc()).limit(max(1, min(limit, 500)))))
+        if updated_since is not None:
+            stmt = stmt.where(WebhookDelivery.updated_at >= updated_since)
+        if after is not None:
+            stmt = stmt.where(keyset_after(DELIVERY_ORDER, after))
+        return list(s.scalars(stmt.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
+                              .limit(max(1, min(limit, 501)))))
 
 
 def delivery_counts(ctx: Context) -> dict[uuid.UUID, dict[str, int]]:

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,7 @@ class AlertOut(BaseModel):
     acknowledged_by_name: str
     acknowledged_at: datetime | None
     acknowledgement_note: str
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
     @property
     def open(self) -> bool:

@@ -58,19 +58,26 @@ def search_patients(
     phone: Annotated[str | None, Query(max_length=30)] = None,
     mrn: Annotated[str | None, Query(max_length=80)] = None,
     member_id: Annotated[str | None, Query(max_length=80)] = None,
-    sort: PatientSort = "name",
+    sort: Annotated[PatientSort | None, Query(description=(
+        "default `name`; a listing by `updated_since` alone is in `updated_at` order"))] = None,
     offset: Annotated[Offset, Query(deprecated=True, description=(
         "deprecated: follow the Link rel=next header (`cursor`) instead"))] = 0,
     ctx: Context = Depends(permission(PATIENTS_READ)),
     page: Pager = Depends(paged(25, 200)),
 ) -> list[PatientSummary]:
-    """Search patients; every criterion given must match. No criteria: an empty list (`updated_since`
-    narrows a search, it is not a criterion: the registry is never listed whole)."""
+    """Search patients; every criterion given must match. No criteria: an empty list.
+
+    `updated_since` alone is the registry sync: every patient the caller may see (its locations, as
+    any search) created or changed since the instant, any status, oldest change first, paged by the
+    `Link` header; keep the last `updated_at` seen for the next sync. With other criteria it narrows
+    the search."""
     if offset:
         if page.after is not None:
             raise ValidationProblem("offset: use either cursor or offset, not both", field="offset")
+        if page.updated_since is not None:
+            raise ValidationProblem("offset: not with updated_since; follow the Link header", field="offset")
         return service.find_patients(ctx, q=q, last=last, first=first, dob=dob, phone=phone, mrn=mrn,
-                                     member_id=member_id, sort=sort, limit=page.limit, offset=offset)
+                                     member_id=member_id, sort=sort or "name", limit=page.limit, offset=offset)
     rows, next_key = search.find_patients_page(
         ctx,
         q=q,

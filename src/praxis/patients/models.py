@@ -104,6 +104,8 @@ class Patient(TenantScoped, Base):
         Index("ix_patients_org_first", "org_id", "first_name_norm", postgresql_ops=_PATTERN_OPS),
         Index("ix_patients_org_preferred", "org_id", "preferred_name_norm", postgresql_ops=_PATTERN_OPS),
         Index("ix_patients_org_dob", "org_id", "dob"),
+        # The registry sync (`GET /patients?updated_since=` alone) walks this index in its order.
+        Index("ix_patients_org_updated", "org_id", "updated_at", "id"),
         Index("ix_patients_org_phone_mobile", "org_id", "phone_mobile"),
         Index("ix_patients_org_phone_home", "org_id", "phone_home"),
         Index("ix_patients_org_phone_work", "org_id", "phone_work"),
@@ -231,6 +233,8 @@ class Document(TenantScoped, Base):
     source_id: Mapped[uuid.UUID | None]
     uploaded_by: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["patient_id"], "patients"),
@@ -253,6 +257,8 @@ class MergeRecord(TenantScoped, Base):
     unmerged_by: Mapped[uuid.UUID | None]
     unmerged_at: Mapped[datetime | None]
     reason: Mapped[str] = mapped_column(String(500), default="")
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["survivor_id"], "patients"),
@@ -294,6 +300,8 @@ class PatientAlert(TenantScoped, Base):
     acknowledged_by_name: Mapped[str] = mapped_column(String(200), default="")
     acknowledged_at: Mapped[datetime | None]
     acknowledgement_note: Mapped[str] = mapped_column(String(500), default="")
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["patient_id"], "patients"),

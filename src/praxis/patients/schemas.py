@@ -49,7 +49,7 @@ FilingIndicator = Literal[
     "WC",
     "ZZ",
 ]
-PatientSort = Literal["name", "-name", "dob", "-dob", "mrn", "-mrn", "created_at", "-created_at"]
+PatientSort = Literal["name", "-name", "dob", "-dob", "mrn", "-mrn", "created_at", "-created_at", "updated_at"]
 
 
 class Guarantor(StrictModel):
@@ -326,6 +326,7 @@ class DocumentOut(BaseModel):
     coverage_id: uuid.UUID | None
     source: str
     created_at: datetime
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class MergeIn(StrictModel):
@@ -343,6 +344,7 @@ class MergeOut(BaseModel):
     status: str
     merged_at: datetime
     unmerged_at: datetime | None
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class AlertAcknowledgeIn(StrictModel):

@@ -32,6 +32,9 @@ _SORTS: dict[str, list[Any]] = {
     "-mrn": [Patient.mrn.desc()],
     "created_at": [Patient.created_at],
     "-created_at": [Patient.created_at.desc()],
+    # The registry sync's order (ix_patients_org_updated): a record changed mid-walk moves to the end,
+    # so the walk ends with its newest state.
+    "updated_at": [Patient.updated_at],
 }
 
 # PostgreSQL sorts names in "C" order, the order of ix_patients_org_name_c (normalised names hold
@@ -130,6 +133,8 @@ def _search_statement(
     phone: str | None,
     mrn: str | None,
     member_id: str | None,
+    dob_since: date | None = None,
+    dob_until: date | None = None,
 ) -> Select[Patient] | None:
     clauses: list[ColumnElement[bool]] = []
     if q:
@@ -144,6 +149,10 @@ def _search_statement(
         clauses.append(or_(_prefix(Patient.first_name_norm, f), _prefix(Patient.preferred_name_norm, f)))
     if dob:
         clauses.append(Patient.dob == dob)
+    if dob_since:
+        clauses.append(Patient.dob >= dob_since)
+    if dob_until:
+        clauses.append(Patient.dob < dob_until)
     if phone:
         try:
             e164 = n.parse_phone(phone)
@@ -158,6 +167,18 @@ def _search_statement(
     if not clauses:
         return None  # no criteria: never dump the whole registry
     return select(Patient).where(Patient.status == "active", *clauses)
+
+
+def search_condition(*, q: str | None = None, last: str | None = None, first: str | None = None,
+                     dob: date | None = None, phone: str | None = None, mrn: str | None = None,
+                     member_id: str | None = None, dob_since: date | None = None, dob_until: date | None = None
+                     ) -> ColumnElement[bool] | None:
+    """The SQL condition `find_patient_records` applies for these criteria (None: nothing can match),
+    for a caller that reads patients its own way (a FHIR bulk export's `_typeFilter`). The caller
+    adds the visibility rule and audits what it shows."""
+    stmt = _search_statement(q=q, last=last, first=first, dob=dob, phone=phone, mrn=mrn, member_id=member_id,
+                             dob_since=dob_since, dob_until=dob_until)
+    return None if stmt is None else stmt.whereclause
 
 
 def find_patients(
@@ -194,14 +215,17 @@ def find_patient_records(
     phone: str | None = None,
     mrn: str | None = None,
     member_id: str | None = None,
+    dob_since: date | None = None,
+    dob_until: date | None = None,
     sort: PatientSort = "name",
     limit: int = 25,
     offset: int = 0,
 ) -> list[PatientOut]:
     """`find_patients` returning whole records (integrations such as FHIR show every demographic
-    field; `location_ids` is left empty): one query, one audit row per patient, as the search."""
+    field; `location_ids` is left empty): one query, one audit row per patient, as the search.
+    `dob_since`/`dob_until` bound the date of birth (half-open), for FHIR's prefixed birthdate."""
     rows = _find(ctx, q=q, last=last, first=first, dob=dob, phone=phone, mrn=mrn, member_id=member_id,
-                 sort=sort, limit=limit, offset=offset)
+                 sort=sort, limit=limit, offset=offset, dob_since=dob_since, dob_until=dob_until)
     return [PatientOut.model_validate(p, from_attributes=True) for p in rows]
 
 
@@ -215,16 +239,30 @@ def find_patients_page(
     phone: str | None = None,
     mrn: str | None = None,
     member_id: str | None = None,
-    sort: PatientSort = "name",
+    sort: PatientSort | None = None,
     limit: int = 25,
     after: tuple[Any, ...] | None = None,
     updated_since: datetime | None = None,
 ) -> tuple[list[PatientSummary], tuple[Any, ...] | None]:
     """`find_patients` one keyset page at a time (the API's cursor paging): the patients after the
     position `after` in the order of `sort` (then id), changed at or after `updated_since`, and the
-    position of the last one when more follow (None on the last page)."""
+    position of the last one when more follow (None on the last page).
+
+    `updated_since` with no other criterion is the registry sync (decision 48): every record the
+    caller may see changed since the instant, whatever its status (a merged or deactivated record is
+    a change a copy must learn of), in the order of `updated_at`, paged in SQL on
+    ix_patients_org_updated. Audited like any search, one row per patient returned."""
+    given = any(v.strip() if isinstance(v, str) else v for v in (q, last, first, dob, phone, mrn, member_id))
+    sync = updated_since is not None and not given
+    if sync and sort not in (None, "updated_at"):
+        # Any other order would read the whole registry's index to find the few changed records.
+        raise ValidationProblem("sort: a listing by updated_since alone is in updated_at order", field="sort")
+    sort = sort or ("updated_at" if sync else "name")
+    if sync and after is not None and not isinstance(after[0], datetime):
+        # A cursor of a search (bound to the path, not the query) used on the sync: refuse, never compare.
+        raise ValidationProblem("cursor: not a position of this listing", field="cursor")
     rows = _find(ctx, q=q, last=last, first=first, dob=dob, phone=phone, mrn=mrn, member_id=member_id,
-                 sort=sort, limit=limit + 1, offset=0, after=after, updated_since=updated_since)
+                 sort=sort, limit=limit + 1, offset=0, after=after, updated_since=updated_since, sync=sync)
     more = len(rows) > limit
     rows = rows[:limit]
     next_key = _sort_key(rows[-1], sort) if more and rows else None
@@ -242,8 +280,8 @@ def _sort_key(p: Patient, sort: PatientSort) -> tuple[Any, ...]:
 
 def _find(ctx: Context, *, q: str | None, last: str | None, first: str | None, dob: date | None,
           phone: str | None, mrn: str | None, member_id: str | None, sort: PatientSort, limit: int,
-          offset: int, after: tuple[Any, ...] | None = None, updated_since: datetime | None = None
-          ) -> list[Patient]:
+          offset: int, after: tuple[Any, ...] | None = None, updated_since: datetime | None = None,
+          dob_since: date | None = None, dob_until: date | None = None, sync: bool = False) -> list[Patient]:
     if not ctx.has(PATIENTS_READ):
         raise Forbidden(f"Permission {PATIENTS_READ} required")
     limit = max(1, min(limit, 201))  # 200 a page, plus one to learn whether another page follows
@@ -258,7 +296,11 @@ def _find(ctx: Context, *, q: str | None, last: str | None, first: str | None, d
             phone=phone,
             mrn=mrn,
             member_id=member_id,
+            dob_since=dob_since,
+            dob_until=dob_until,
         )
+        if sync:
+            stmt = select(Patient)  # `updated_since` below is the criterion; every status
         if stmt is None:
             return []
         if after is not None:

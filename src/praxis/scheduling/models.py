@@ -80,6 +80,8 @@ class Resource(TenantScoped, Base):
     kind: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["location_id"], "locations", ondelete="CASCADE"),
@@ -132,6 +134,8 @@ class Closure(TenantScoped, Base):
     location_id: Mapped[uuid.UUID]
     day: Mapped[date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(String(200), default="")
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["location_id"], "locations", ondelete="CASCADE"),
@@ -150,6 +154,8 @@ class ScheduleTemplate(TenantScoped, Base):
     effective_from: Mapped[date] = mapped_column(Date)
     effective_to: Mapped[date | None] = mapped_column(Date)  # inclusive; None = open-ended
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["provider_id"], "providers", ondelete="CASCADE"),
@@ -300,6 +306,8 @@ class WaitlistEntry(TenantScoped, Base):
     status: Mapped[str] = mapped_column(String(10), default="waiting")  # waiting|offered|booked|removed
     notes: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["patient_id"], "patients"),
@@ -320,6 +328,8 @@ class WaitlistOffer(TenantScoped, Base):
     expires_at: Mapped[datetime]
     appointment_id: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (
         org_fk(["entry_id"], "waitlist_entries", ondelete="CASCADE"),
@@ -335,6 +345,8 @@ class ReminderRule(TenantScoped, Base):
     hours_before: Mapped[int] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(12), default="preferred")  # preferred | sms | email
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # For `updated_since`; nullable only because the column came later (migrations *_updsince).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
     __table_args__ = (UniqueConstraint("org_id", "hours_before", "channel", name="uq_reminder_rules_when"),)
 

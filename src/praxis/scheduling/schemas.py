@@ -75,6 +75,7 @@ class ResourceOut(BaseModel):
     location_id: uuid.UUID
     kind: str
     name: str
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class VisitTypeIn(StrictModel):
@@ -149,6 +150,7 @@ class ClosureOut(BaseModel):
     id: uuid.UUID
     day: date
     reason: str
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class BlockIn(StrictModel):
@@ -186,6 +188,7 @@ class TemplateOut(BaseModel):
     effective_from: date
     effective_to: date | None
     blocks: list[BlockOut] = []
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class TemplateEnd(StrictModel):
@@ -328,6 +331,7 @@ class WaitlistOut(BaseModel):
     status: str
     notes: str
     created_at: datetime
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class OfferOut(BaseModel):
@@ -342,6 +346,7 @@ class OfferOut(BaseModel):
     status: str
     expires_at: datetime
     appointment_id: uuid.UUID | None
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class ReminderRuleIn(StrictModel):
@@ -356,6 +361,7 @@ class ReminderRuleOut(BaseModel):
     hours_before: int
     channel: str
     active: bool
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 class ReplyIn(StrictModel):

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from praxis.platform import audit
+from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
 from praxis.platform.errors import Conflict, NotFound, ValidationProblem
@@ -94,6 +95,10 @@ def update_provider(ctx: Context, provider_id: uuid.UUID, *, changes: dict[str, 
                                                            ProviderLocation.location_id.not_in(location_ids)))
             for loc in set(location_ids) - set(current):
                 session.add(ProviderLocation(org_id=ctx.org_id, provider_id=provider.id, location_id=loc))
+            if set(location_ids) != set(current):
+                # Where a provider works is part of it for `updated_since` and FHIR `_since`
+                # (PractitionerRole.location, the Schedules).
+                provider.updated_at = now()
         audit.record(session, ctx, "provider.update", "provider", provider.id,
                      detail={"fields": sorted(changes)})
         return provider

@@ -10,7 +10,9 @@ Applying it to a list route is one parameter and one call:
 `page.of(rows, key=lambda r: (r.name, r.id), updated=lambda r: r.updated_at)` when the defaults
 do not fit (a row without `created_at`, a list with its own order); a list paged in SQL reads
 `page.request` and hands back `page.sql(rows, key)`. tests/architecture/test_paging.py fails for a
-list route of /api/v1 that does not declare `paged()`.
+list route of /api/v1 that does not declare `paged()`, and for one whose rows carry no `updated_at`
+unless it is named there as computed (`updated=None`: `updated_since` is 422) or write-once
+(`updated=created`), decision 48.
 """
 
 from __future__ import annotations
@@ -53,22 +55,21 @@ def by(*names: str) -> Callable[[Any], Key]:
 
 
 def default_updated(row: Any) -> datetime | None:
-    """A row's last change: `updated_at`. A row without one cannot be filtered by `updated_since`
-    (422), unless the route says which time stands for it (`created` for rows never changed)."""
-    if hasattr(row, "updated_at"):
+    """A row's last change: `updated_at`. Every stored row a list returns has one (decision 48); a
+    route whose rows have none says so: `created` for rows never changed, `None` for computed lists."""
+    try:
         value: datetime | None = row.updated_at
-        return value
-    raise _NoTimes
+    except AttributeError:
+        # A programming error, not the client's: answering 422 only when the list happens to be
+        # non-empty would make the same request valid or not depending on the data.
+        raise TypeError(f"{type(row).__name__} has no updated_at: pass updated= to page.of") from None
+    return value
 
 
 def created(row: Any) -> datetime | None:
     """For rows written once and never changed (audit records, received files): created is updated."""
     value: datetime | None = row.created_at
     return value
-
-
-class _NoTimes(Exception):
-    pass
 
 
 @dataclass(slots=True)
@@ -83,17 +84,10 @@ class Pager:
 
     def of(self, rows: Iterable[T], key: Callable[[T], Key] = default_key,
            updated: Callable[[T], datetime | None] | None = default_updated) -> list[T]:
-        """One page of a list held in memory (the service's whole answer), Link header set."""
-        if updated is not None and self.request.updated_since is not None:
-            rows = list(rows)
-            try:
-                for row in rows[:1]:
-                    updated(row)
-            except _NoTimes:
-                updated = None
-        if updated is None and self.request.updated_since is not None:
-            raise ValidationProblem("updated_since: this list is computed when asked for, its rows have no "
-                                    "change time; page through it whole", field="updated_since")
+        """One page of a list held in memory (the service's whole answer), Link header set.
+        `updated=None`: a computed list, whose rows have no change time (`updated_since` is 422)."""
+        if updated is None:
+            self.no_time_filter()
         return self._link(keyset_page(rows, self.request, key, updated))
 
     @property

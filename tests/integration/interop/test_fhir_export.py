@@ -12,12 +12,17 @@ from fhir.resources.R4B import get_fhir_model_class
 from sqlalchemy import func, select, update
 
 from praxis.billing import claims
+from praxis.intake import builtin
+from praxis.intake import service as intake
+from praxis.intake.schemas import WorkflowIn
+from praxis.interop.fhir_search import schedule_id
 from praxis.interop.models import FhirExportFile, FhirExportJob
 from praxis.platform import outbox
 from praxis.platform.audit import AuditRecord
 from praxis.platform.clock import now
 from praxis.platform.db import session_scope
 from praxis.platform.outbox import OutboxMessage
+from praxis.scheduling import setup as scheduling_setup
 from tests.integration.billing.helpers import make_billing_world
 from tests.integration.interop.support import outcome
 from tests.integration.scheduling.helpers import future_weekday, make_patient, make_world
@@ -36,19 +41,29 @@ def _drain(org: Any) -> None:
 
 
 def _world(org: Any) -> dict[str, Any]:
-    """Two patients, one with an appointment, one with an encounter and its claim."""
+    """Two patients, one with an appointment and intake answers, one with an encounter and its
+    claim; the providers of both worlds (their roles and schedules)."""
     from praxis.scheduling import service as scheduling
 
     w = make_world(org)
     pid = make_patient(org, first="Exa", last="Porter")
     appt = scheduling.book(w.ctx, patient_id=pid, visit_type_id=w.visit_id, provider_id=w.provider_id,
                            location_id=org.loc_a.id, start_at=w.local(future_weekday(), 10))
+    intake.create_workflow(w.ctx, WorkflowIn(name="Intake", location_id=None,
+                                             definition=builtin.default_definition()))
+    sub = intake.start_intake(w.ctx, pid, org.loc_a.id)
+    intake.save_answers(w.ctx, sub.id, {"first_name": "Exa", "last_name": "Porter", "dob": "1980-05-17",
+                                        "phone": "(212) 555-0123"}, step=0)
     b = make_billing_world(org)
     bpid, _ = b.patient()
     enc = b.encounter(bpid)
     [claim] = claims.build_claims(b.ctx, enc.id)
+    providers = [p for p, _ in scheduling_setup.list_providers(w.ctx, active_only=False)]
+    schedules = {schedule_id(p.id, loc) for p, locs in scheduling_setup.list_providers(w.ctx, active_only=False)
+                 for loc in locs}
     return {"patients": {str(pid), str(bpid)}, "appointment": str(appt.id), "encounter": str(enc.id),
-            "claim": str(claim.id)}
+            "claim": str(claim.id), "submission": str(sub.id), "providers": {str(p.id) for p in providers},
+            "schedules": schedules, "patient": pid, "billing_patient": bpid, "world": w}
 
 
 def _kickoff(c: Any, path: str = "/fhir/R4/$export", **params: str) -> str:
@@ -85,18 +100,29 @@ def test_export_runs_in_the_worker_and_every_line_validates(org: Any, bearer: An
         lines = _ndjson(c, out["url"])
         assert len(lines) == out["count"] and {r["resourceType"] for r in lines} == {out["type"]}
         by_type.setdefault(out["type"], []).extend(lines)
-    assert set(by_type) == {"Organization", "Location", "Practitioner", "Patient", "Coverage", "Appointment",
-                            "Encounter", "Claim"}
+    assert set(by_type) == {"Organization", "Location", "Practitioner", "PractitionerRole", "Schedule", "Patient",
+                            "Coverage", "QuestionnaireResponse", "Appointment", "Encounter", "Claim"}
     assert {r["id"] for r in by_type["Patient"]} == made["patients"]
     assert [r["id"] for r in by_type["Appointment"]] == [made["appointment"]]
     assert [r["id"] for r in by_type["Encounter"]] == [made["encounter"]]
     assert [r["id"] for r in by_type["Claim"]] == [made["claim"]]
+    # Every intake of the organisation (the booking's own intake, opened by the worker, too).
+    subs = {str(s.id) for p in (made["patient"], made["billing_patient"])
+            for s in intake.list_submissions(made["world"].ctx, p)}
+    assert made["submission"] in subs and {r["id"] for r in by_type["QuestionnaireResponse"]} == subs
+    assert {r["id"] for r in by_type["PractitionerRole"]} == made["providers"]
+    assert {r["id"] for r in by_type["Schedule"]} == made["schedules"]
+    # The same resources the read routes answer (one builder for both).
+    for kind in ("PractitionerRole", "Schedule", "QuestionnaireResponse"):
+        for res in by_type[kind]:
+            assert c.get(f"/fhir/R4/{kind}/{res['id']}").json() == res
     with session_scope(None, system=True, reason="test: reads what the code under test wrote") as s:
         audited = s.scalar(select(func.count()).select_from(AuditRecord).where(
             AuditRecord.org_id == org.id, AuditRecord.action == "fhir.export"))
         downloads = s.scalar(select(func.count()).select_from(AuditRecord).where(
             AuditRecord.org_id == org.id, AuditRecord.action == "fhir.export_download"))
-    patient_bearing = sum(len(by_type[t]) for t in ("Patient", "Coverage", "Appointment", "Encounter", "Claim"))
+    patient_bearing = sum(len(by_type[t]) for t in ("Patient", "Coverage", "QuestionnaireResponse", "Appointment",
+                                                    "Encounter", "Claim"))
     assert audited == patient_bearing and downloads == len(manifest["output"])
 
 
@@ -111,7 +137,14 @@ def test_kickoff_rules(org: Any, bearer: Any) -> None:
         assert issue["expression"] == [key], key
     issue = outcome(c.get("/fhir/R4/$export", params={"_type": "Patient,Claim"}, headers=ASYNC), 403)
     assert "system/Claim.read" in issue["diagnostics"]
-    assert outcome(bearer(org, ["system/QuestionnaireResponse.read"]).get("/fhir/R4/$export", headers=ASYNC), 403)
+    assert outcome(bearer(org, ["system/Patient.write"]).get("/fhir/R4/$export", headers=ASYNC), 403)
+    every = bearer(org, EVERYTHING)
+    slot = outcome(every.get("/fhir/R4/$export", params={"_type": "Patient,Slot"}, headers=ASYNC), 400)
+    assert slot["expression"] == ["_type"] and "Slot is not exported" in slot["diagnostics"]
+    # Patient/$export holds the Patient compartment only; asking for more is an error, not a silent drop.
+    for kind in ("Practitioner", "PractitionerRole", "Schedule", "Location"):
+        issue = outcome(every.get("/fhir/R4/Patient/$export", params={"_type": f"Patient,{kind}"}, headers=ASYNC), 400)
+        assert "outside the Patient compartment" in issue["diagnostics"], kind
     with session_scope(org.id) as s:
         assert s.scalar(select(func.count()).select_from(FhirExportJob)) == 0  # nothing was queued
 
@@ -126,7 +159,7 @@ def test_type_since_and_patient_level(org: Any, bearer: Any) -> None:
     assert [o["type"] for o in c.get(only).json()["output"]] == ["Patient"]
     assert c.get(future).json()["output"] == []
     kinds = {o["type"] for o in c.get(patients).json()["output"]}
-    assert kinds == {"Patient", "Coverage", "Appointment", "Encounter", "Claim"}
+    assert kinds == {"Patient", "Coverage", "QuestionnaireResponse", "Appointment", "Encounter", "Claim"}
     ids = {r["id"] for o in c.get(patients).json()["output"] if o["type"] == "Patient" for r in _ndjson(c, o["url"])}
     assert ids == made["patients"]
 
@@ -137,9 +170,10 @@ def test_scopes_limit_the_types(org: Any, bearer: Any) -> None:
     status = _kickoff(c)
     _drain(org)
     # Scopes are aliases of permissions: Appointment.read is scheduling:read, which reads
-    # Practitioners too; patients:read covers Coverage. No billing, no locations.
+    # Practitioners, their roles and schedules too; patients:read covers Coverage. No billing, no
+    # locations, no intake answers.
     assert {o["type"] for o in c.get(status).json()["output"]} == {"Patient", "Coverage", "Appointment",
-                                                                    "Practitioner"}
+                                                                    "Practitioner", "PractitionerRole", "Schedule"}
 
 
 def test_only_the_requesting_client_sees_the_job_and_files(org: Any, other_org: Any, bearer: Any) -> None:

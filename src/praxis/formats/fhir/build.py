@@ -263,6 +263,11 @@ def slot(slot_id: str, schedule_id: str, start: datetime, end: datetime, visit_t
 _QR_STATUS = {"open": "in-progress"}  # submitted, applied and rejected were all completed by the patient
 
 
+def questionnaire_response_status(status: str) -> str:
+    """QuestionnaireResponse.status of an intake submission's status."""
+    return _QR_STATUS.get(status, "completed")
+
+
 def _answer(value: Any) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"valueBoolean": value}
@@ -287,7 +292,7 @@ def questionnaire_response(sub: Any) -> dict[str, Any]:
         "resourceType": "QuestionnaireResponse",
         "id": str(sub.id),
         "questionnaire": f"urn:uuid:{sub.version_id}",
-        "status": _QR_STATUS.get(sub.status, "completed"),
+        "status": questionnaire_response_status(sub.status),
         "subject": reference("Patient", sub.patient_id),
         "authored": instant(authored) if authored else None,
         "item": items,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,6 +17,8 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from praxis.formats.fhir import build
+from praxis.interop import fhir_search
+from praxis.interop.fhir_search import INCLUDES, SEARCH
 from praxis.interop.permissions import SMART_SCOPES, scope_name
 from praxis.patients import coverage as coverages
 from praxis.patients import search as patient_search
@@ -39,30 +41,12 @@ VERSIONED = {"Appointment"}  # resources whose domain keeps a version (meta.vers
 
 PREFIX = "/fhir/R4"
 FHIR_JSON = "application/fhir+json"
-DEFAULT_COUNT = 20
-MAX_COUNT = 100
 
 class FhirJSONResponse(JSONResponse):
     media_type = FHIR_JSON
 
 
 router = Router(prefix=PREFIX, tags=["fhir"], default_response_class=FhirJSONResponse)
-
-# `_include` values each search accepts (and the CapabilityStatement declares).
-INCLUDES: dict[str, set[str]] = {"Appointment": {"Appointment:patient", "Appointment:practitioner"}}
-
-# Search parameters each search route accepts (and the CapabilityStatement declares), with types.
-SEARCH: dict[str, dict[str, str]] = {
-    "Patient": {"name": "string", "family": "string", "given": "string", "birthdate": "date",
-                "identifier": "token", "phone": "token"},
-    "Practitioner": {"name": "string", "identifier": "token", "location": "reference"},
-    "Organization": {},
-    "Location": {"name": "string", "identifier": "token", "status": "token"},
-    "Appointment": {"patient": "reference", "date": "date", "status": "token", "location": "reference",
-                    "practitioner": "reference"},
-    "Coverage": {"patient": "reference", "beneficiary": "reference", "status": "token"},
-}
-
 
 def fhir_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return JSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers)
@@ -95,84 +79,12 @@ def scope(resource: str, interaction: str) -> Callable[[Request], Context]:
 # --- parameters ---------------------------------------------------------------------------------
 
 
-class Params:
-    """The query string of a search: known parameters only, each parsed with errors naming it."""
-
-    CONTROL = frozenset({"_count", "_offset", "_format"})
+class Params(fhir_search.Params):
+    """The query string of a search route (fhir_search.Params), and its paging."""
 
     def __init__(self, request: Request, resource: str) -> None:
-        allowed = set(SEARCH[resource])
+        super().__init__(resource, request.query_params.multi_items())
         self.request = request
-        self.values: dict[str, str] = {}
-        self.includes: list[str] = []
-        for key, value in request.query_params.multi_items():
-            if key == "_include":
-                if value not in INCLUDES.get(resource, {}):
-                    raise ValidationProblem(f"_include {value!r} is not supported here; supported: "
-                                            f"{', '.join(sorted(INCLUDES.get(resource, {}))) or 'none'}",
-                                            field="_include", status=400)
-                self.includes.append(value)
-                continue
-            if key not in allowed and key not in self.CONTROL:
-                raise ValidationProblem(f"Unsupported search parameter {key!r}; supported: "
-                                        f"{', '.join(sorted(allowed))}", field=key, status=400)
-            if key in self.values:
-                raise ValidationProblem(f"Parameter {key!r} given twice", field=key, status=400)
-            self.values[key] = value
-        self.count = self._int("_count", DEFAULT_COUNT, 1, MAX_COUNT)
-        self.offset = self._int("_offset", 0, 0, 10_000_000)
-
-    def _int(self, name: str, default: int, lo: int, hi: int) -> int:
-        raw = self.values.get(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValidationProblem(f"{name} must be a whole number", field=name, status=400) from None
-        if not lo <= value <= hi:
-            raise ValidationProblem(f"{name} must be between {lo} and {hi}", field=name, status=400)
-        return value
-
-    def get(self, name: str) -> str | None:
-        v = self.values.get(name)
-        if v is not None and not v.strip():
-            raise ValidationProblem(f"Parameter {name!r} is empty", field=name, status=400)
-        return v.strip() if v is not None else None
-
-    def ref_id(self, name: str, kind: str) -> uuid.UUID | None:
-        """A reference parameter: `Kind/<id>` or a bare id."""
-        raw = self.get(name)
-        if raw is None:
-            return None
-        value = raw.removeprefix(f"{kind}/")
-        try:
-            return uuid.UUID(value)
-        except ValueError:
-            raise ValidationProblem(f"{name} must be a {kind} id or {kind}/<id>", field=name, status=400) from None
-
-    def dates(self, name: str) -> tuple[datetime | None, datetime | None]:
-        """A date parameter (`2026-12-07`, `ge2026-12-07`, `lt2026-12-08T09:00:00Z`) as a UTC range."""
-        raw = self.get(name)
-        if raw is None:
-            return None, None
-        prefix = raw[:2] if raw[:2] in ("eq", "ge", "gt", "le", "lt") else "eq"
-        value = raw[2:] if raw[:2] == prefix else raw
-        try:
-            if "T" in value:
-                start = datetime.fromisoformat(value.replace("Z", "+00:00"))
-                if start.tzinfo is None:
-                    raise ValueError
-                end = start + timedelta(seconds=1)
-            else:
-                d = date.fromisoformat(value)
-                start = datetime.combine(d, time(), tzinfo=UTC)
-                end = start + timedelta(days=1)
-        except ValueError:
-            raise ValidationProblem(f"{name} must be a date (YYYY-MM-DD) or a dateTime with its offset, "
-                                    "optionally prefixed eq/ge/gt/le/lt", field=name, status=400) from None
-        return {"eq": (start, end), "ge": (start, None), "gt": (end, None), "lt": (None, start),
-                "le": (None, end)}[prefix]
 
     def page(self, rows: list[Any]) -> tuple[list[Any], str | None]:
         """Rows of this page (services were asked for count+1) and the next link, if any."""
@@ -219,27 +131,13 @@ PATIENT_SEARCH = set(SEARCH["Patient"])
 
 @router.get("/Patient")
 def search_patient(request: Request, ctx: Context = Depends(scope("Patient", "read"))) -> Response:
-    """Search patients: name (any part, prefix), family, given, birthdate (a day), identifier
-    (`urn:praxis:mrn|<mrn>` or a bare MRN), phone. Every criterion given must match."""
+    """Search patients (fhir_search.PatientQuery). Every criterion given must match."""
     p = Params(request, "Patient")
-    dob = None
-    if (raw := p.get("birthdate")) is not None:
-        try:
-            dob = date.fromisoformat(raw.removeprefix("eq"))
-        except ValueError:
-            raise ValidationProblem("birthdate must be a day (YYYY-MM-DD)", field="birthdate", status=400) from None
-    mrn = None
-    if (raw := p.get("identifier")) is not None:
-        system, bar, value = raw.rpartition("|")
-        if bar and system and system != build.MRN_SYSTEM:
-            raise ValidationProblem(f"identifier system must be {build.MRN_SYSTEM}", field="identifier", status=400)
-        mrn = value
+    q = fhir_search.patient_query(p)
     if not p.values.keys() & PATIENT_SEARCH:
         raise ValidationProblem("Give at least one of: " + ", ".join(sorted(PATIENT_SEARCH)), field="name",
                                 status=400)
-    rows = patient_search.find_patient_records(ctx, q=p.get("name"), last=p.get("family"), first=p.get("given"),
-                                               dob=dob, phone=p.get("phone"), mrn=mrn, limit=p.count + 1,
-                                               offset=p.offset)
+    rows = patient_search.find_patient_records(ctx, **q.criteria(), limit=p.count + 1, offset=p.offset)
     return searchset(request, p, rows, build.patient)
 
 
@@ -259,12 +157,9 @@ def read_practitioner(practitioner_id: str, ctx: Context = Depends(scope("Practi
 def search_practitioner(request: Request, ctx: Context = Depends(scope("Practitioner", "read"))) -> Response:
     """Search practitioners: name (prefix of first or last name), identifier (NPI), location."""
     p = Params(request, "Practitioner")
-    loc = p.ref_id("location", "Location")
-    rows = [prov for prov, _ in scheduling_setup.list_providers(ctx, location_id=loc, active_only=False)]
-    if (name := p.get("name")) is not None:
-        rows = [r for r in rows if any(x.lower().startswith(name.lower()) for x in (r.first_name, r.last_name))]
-    if (ident := p.get("identifier")) is not None:
-        rows = [r for r in rows if r.npi == ident.rpartition("|")[2]]
+    q = fhir_search.practitioner_query(p)
+    rows = [prov for prov, locs in scheduling_setup.list_providers(ctx, location_id=q.location_id, active_only=False)
+            if q.match((prov, locs))]
     return searchset(request, p, rows[p.offset:p.offset + p.count + 1], build.practitioner)
 
 
@@ -292,17 +187,8 @@ def read_location(location_id: str, ctx: Context = Depends(scope("Location", "re
 def search_location(request: Request, ctx: Context = Depends(scope("Location", "read"))) -> Response:
     """Search locations: name (prefix), identifier (location code or NPI), status."""
     p = Params(request, "Location")
-    status = p.get("status")
-    if status not in (None, "active", "inactive"):
-        raise ValidationProblem("status must be active or inactive", field="status", status=400)
-    rows = practice.list_locations(ctx, include_inactive=status == "inactive")
-    if status == "inactive":
-        rows = [r for r in rows if not r.active]
-    if (name := p.get("name")) is not None:
-        rows = [r for r in rows if r.name.lower().startswith(name.lower())]
-    if (ident := p.get("identifier")) is not None:
-        value = ident.rpartition("|")[2]
-        rows = [r for r in rows if value in (r.code, r.npi)]
+    q = fhir_search.location_query(p)
+    rows = [r for r in practice.list_locations(ctx, include_inactive=q.status == "inactive") if q.match(r)]
     return searchset(request, p, rows[p.offset:p.offset + p.count + 1], lambda r: build.location(r, ctx.org_id))
 
 
@@ -325,24 +211,10 @@ def search_appointment(request: Request, ctx: Context = Depends(scope("Appointme
     """Search appointments: patient, date (eq/ge/gt/le/lt), status (FHIR codes, comma-separated),
     location, practitioner. A patient or a date is required."""
     p = Params(request, "Appointment")
-    patient_id = p.ref_id("patient", "Patient")
-    since, until = p.dates("date")
-    location = p.ref_id("location", "Location")
-    practitioner = p.ref_id("practitioner", "Practitioner")
-    statuses: list[str] | None = None
-    if (raw := p.get("status")) is not None:
-        statuses = []
-        for code in raw.split(","):
-            if code not in build.APPOINTMENT_STATUS_FROM_FHIR:
-                raise ValidationProblem(f"status {code!r} is not one of "
-                                        f"{', '.join(sorted(build.APPOINTMENT_STATUS_FROM_FHIR))}",
-                                        field="status", status=400)
-            statuses.extend(build.APPOINTMENT_STATUS_FROM_FHIR[code])
-    if patient_id is None and since is None and until is None:
+    q = fhir_search.appointment_query(p)
+    if q.patient_id is None and q.since is None and q.until is None:
         raise ValidationProblem("Give patient or date", field="patient", status=400)
-    rows = appointment_search.find_appointments(
-        ctx, patient_id=patient_id, location_ids=[location] if location else None, since=since, until=until,
-        provider_id=practitioner, statuses=statuses, limit=p.count + 1, offset=p.offset)
+    rows = appointment_search.find_appointments(ctx, **q.criteria(), limit=p.count + 1, offset=p.offset)
 
     def include(page: list[Any]) -> list[dict[str, Any]]:
         """The page's patients and practitioners, each once, read through their services (audited)."""
@@ -371,14 +243,10 @@ def read_coverage(coverage_id: str, ctx: Context = Depends(scope("Coverage", "re
 def search_coverage(request: Request, ctx: Context = Depends(scope("Coverage", "read"))) -> Response:
     """A patient's coverages: patient or beneficiary (required), status."""
     p = Params(request, "Coverage")
-    patient_id = p.ref_id("patient", "Patient") or p.ref_id("beneficiary", "Patient")
-    if patient_id is None:
+    q = fhir_search.coverage_query(p)
+    if q.patient_id is None:
         raise ValidationProblem("Give patient (or beneficiary)", field="patient", status=400)
-    rows = coverages.list_coverages(ctx, patient_id)
-    if (status := p.get("status")) is not None:
-        if status not in ("active", "cancelled"):
-            raise ValidationProblem("status must be active or cancelled", field="status", status=400)
-        rows = [r for r in rows if r.active == (status == "active")]
+    rows = [r for r in coverages.list_coverages(ctx, q.patient_id) if q.match(r)]
     return searchset(request, p, rows[p.offset:p.offset + p.count + 1], build.coverage)
 
 
@@ -401,6 +269,11 @@ def implemented() -> dict[str, list[str]]:
             if interaction and interaction not in found.setdefault(resource, []):
                 found[resource].append(interaction)
     return found
+
+
+_EXPORT_PARAMETERS = ("Parameters: _type, _since (resources changed at or after it; Organization always), "
+                      "_outputFormat (application/fhir+ndjson), _typeFilter (Type?query: the search parameters "
+                      "this statement declares for that type; several for one type are OR'ed).")
 
 
 @router.get("/metadata")
@@ -428,13 +301,20 @@ def metadata(request: Request, _ctx: Any = Depends(public_metadata)) -> Response
                                     date_=STARTED.isoformat(), resources=resources)
     paths = {getattr(r, "path", "") for r in router.routes}
     if PREFIX + "/$export" in paths:
+        from praxis.interop import export
+
         cs["instantiates"] = ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"]
-        cs["rest"][0]["operation"] = [{"name": "export",
-                                       "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}]
+        cs["rest"][0]["operation"] = [{
+            "name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+            "documentation": f"Exports {', '.join(export.EXPORT_TYPES)}. {_EXPORT_PARAMETERS}"}]
         for entry in resources:
             if entry["type"] == "Patient" and PREFIX + "/Patient/$export" in paths:
-                entry["operation"] = [{"name": "export", "definition":
-                                       "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"}]
+                entry["operation"] = [{
+                    "name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export",
+                    "documentation": f"Exports the Patient compartment: {', '.join(export.PATIENT_TYPES)}. "
+                                     f"{_EXPORT_PARAMETERS}"}]
+            if entry["type"] in export.NOT_EXPORTED:
+                entry["documentation"] = export.NOT_EXPORTED[entry["type"]] + "."
     scopes = sorted({scope_name(r, i) for (r, i) in SMART_SCOPES if r in implemented()})
     cs["rest"][0]["security"]["description"] += " Scopes: " + ", ".join(scopes) + "."
     return fhir_response(cs)

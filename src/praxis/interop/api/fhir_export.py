@@ -23,7 +23,7 @@ from praxis.web.deps import authenticated
 
 NDJSON = "application/fhir+ndjson"
 _FORMATS = {NDJSON, "application/ndjson", "ndjson"}
-_KNOWN = {"_type", "_since", "_outputFormat"}
+_KNOWN = {"_type", "_since", "_outputFormat", "_typeFilter"}
 RETRY_AFTER_SECONDS = 2
 
 
@@ -56,13 +56,32 @@ def _kickoff(request: Request, ctx: Context, level: str) -> Response:
         if since is None or since.tzinfo is None:
             raise ValidationProblem("_since must be an instant with its offset (2026-12-07T09:00:00Z)",
                                     field="_since", status=400)
-    job = export.start_export(ctx, level=level, types=types, since=since, request_url=str(request.url))
+    job = export.start_export(ctx, level=level, types=types, since=since, request_url=str(request.url),
+                              type_filters=_type_filters(request))
     return Response(status_code=202, headers={"Content-Location": f"{base_url(request)}/$export-status/{job.id}"})
+
+
+def _type_filters(request: Request) -> dict[str, list[str]] | None:
+    """`_typeFilter` (repeatable, comma-separated): type -> its queries, still URL-encoded inside
+    (a comma within a query is sent as %252C, so that it survives the split)."""
+    raws = request.query_params.getlist("_typeFilter")
+    if not raws:
+        return None
+    out: dict[str, list[str]] = {}
+    for raw in raws:
+        for part in raw.split(","):
+            kind, mark, query = part.strip().partition("?")
+            if not kind or not mark:
+                raise ValidationProblem(f"_typeFilter {part.strip()!r} is not Type?search-parameters (URL-encoded, "
+                                        "e.g. Patient%3Fbirthdate%3Dge2000-01-01)", field="_typeFilter", status=400)
+            out.setdefault(kind, []).append(query)
+    return out
 
 
 @router.get("/$export", status_code=202)
 def export_system(request: Request, ctx: Context = Depends(authenticated)) -> Response:
-    """Kick off an export of the organisation: every type the token's scopes allow, or `_type`."""
+    """Kick off an export of the organisation: every type the token's scopes allow, or `_type`,
+    each narrowed by its `_typeFilter` queries when given."""
     return _kickoff(request, ctx, "system")
 
 

@@ -7,11 +7,10 @@ from fastapi.responses import Response
 
 from praxis.formats.fhir import build
 from praxis.intake import service as intake
-from praxis.interop.api.fhir import SEARCH, Params, fhir_response, parse_id, router, scope, searchset
+from praxis.interop import fhir_search
+from praxis.interop.api.fhir import Params, fhir_response, parse_id, router, scope, searchset
 from praxis.platform.context import Context
 from praxis.platform.errors import ValidationProblem
-
-SEARCH["QuestionnaireResponse"] = {"patient": "reference", "subject": "reference", "status": "token"}
 
 
 @router.get("/QuestionnaireResponse/{questionnaire_response_id}")
@@ -26,12 +25,8 @@ def search_questionnaire_response(request: Request, ctx: Context = Depends(scope
                                   ) -> Response:
     """A patient's intake answers: patient or subject (required), status."""
     p = Params(request, "QuestionnaireResponse")
-    patient_id = p.ref_id("patient", "Patient") or p.ref_id("subject", "Patient")
-    if patient_id is None:
+    q = fhir_search.questionnaire_response_query(p)
+    if q.patient_id is None:
         raise ValidationProblem("Give patient (or subject)", field="patient", status=400)
-    resources = [build.questionnaire_response(s) for s in intake.list_submissions(ctx, patient_id)]
-    if (status := p.get("status")) is not None:
-        if status not in ("in-progress", "completed"):
-            raise ValidationProblem("status must be in-progress or completed", field="status", status=400)
-        resources = [r for r in resources if r["status"] == status]
+    resources = [build.questionnaire_response(s) for s in intake.list_submissions(ctx, q.patient_id) if q.match(s)]
     return searchset(request, p, resources[p.offset:p.offset + p.count + 1], lambda r: r)

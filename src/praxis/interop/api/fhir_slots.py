@@ -19,37 +19,15 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from praxis.formats.fhir import build
-from praxis.interop.api.fhir import SEARCH, Params, fhir_response, parse_id, router, scope, searchset
+from praxis.interop import fhir_search
+from praxis.interop.api.fhir import Params, fhir_response, parse_id, router, scope, searchset
+from praxis.interop.fhir_search import schedule_id, schedules, sorted_schedules, visible_providers
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.errors import NotFound, ValidationProblem
 from praxis.scheduling import service as scheduling
-from praxis.scheduling import setup as scheduling_setup
-from praxis.scheduling.permissions import SCHEDULING_READ
 
-_NS = uuid.UUID("5c3c1d0e-2f61-4b8e-a7a4-9d7b1f3e0c42")
 DEFAULT_DAYS = 14
-
-SEARCH.update({
-    "PractitionerRole": {"practitioner": "reference", "location": "reference"},
-    "Schedule": {"actor": "reference", "active": "token"},
-    "Slot": {"schedule": "reference", "start": "date", "appointment-type": "token", "status": "token"},
-})
-
-
-def schedule_id(provider_id: uuid.UUID, location_id: uuid.UUID) -> str:
-    return str(uuid.uuid5(_NS, f"{provider_id}:{location_id}"))
-
-
-def _schedules(ctx: Context) -> dict[str, tuple[Any, uuid.UUID]]:
-    """Schedule id -> (provider, location) for every pair the caller may see."""
-    scope_ = ctx.scope(SCHEDULING_READ)
-    out: dict[str, tuple[Any, uuid.UUID]] = {}
-    for provider, locs in scheduling_setup.list_providers(ctx, active_only=False):
-        for loc in locs:
-            if scope_ is None or loc in scope_:
-                out[schedule_id(provider.id, loc)] = (provider, loc)
-    return out
 
 
 def slot_id(schedule: str, visit_type_id: uuid.UUID, start: datetime) -> str:
@@ -66,7 +44,7 @@ def resolve_slot(ctx: Context, value: str) -> tuple[uuid.UUID, uuid.UUID, uuid.U
         raise NotFound("No such slot") from None
     if len(raw) != 36:
         raise NotFound("No such slot")
-    pair = _schedules(ctx).get(str(uuid.UUID(bytes=raw[:16])))
+    pair = schedules(ctx).get(str(uuid.UUID(bytes=raw[:16])))
     if pair is None:
         raise NotFound("No such slot")
     start = datetime.fromtimestamp(int.from_bytes(raw[32:], "big") * 60, UTC)
@@ -80,16 +58,10 @@ def resolve_slot(ctx: Context, value: str) -> tuple[uuid.UUID, uuid.UUID, uuid.U
 def read_practitioner_role(practitioner_role_id: str, ctx: Context = Depends(scope("PractitionerRole", "read"))
                            ) -> Response:
     rid = parse_id(practitioner_role_id, "practitioner role")
-    for provider, locs in _visible_providers(ctx):
+    for provider, locs in visible_providers(ctx):
         if provider.id == rid:
             return fhir_response(build.practitioner_role(provider, locs))
     raise NotFound("No such practitioner role")
-
-
-def _visible_providers(ctx: Context, location_id: uuid.UUID | None = None) -> list[tuple[Any, list[uuid.UUID]]]:
-    scope_ = ctx.scope(SCHEDULING_READ)
-    return [(p, [loc for loc in locs if scope_ is None or loc in scope_])
-            for p, locs in scheduling_setup.list_providers(ctx, location_id=location_id, active_only=False)]
 
 
 @router.get("/PractitionerRole")
@@ -97,9 +69,8 @@ def search_practitioner_role(request: Request, ctx: Context = Depends(scope("Pra
                              ) -> Response:
     """Roles of providers: practitioner, location."""
     p = Params(request, "PractitionerRole")
-    practitioner = p.ref_id("practitioner", "Practitioner")
-    rows = [r for r in _visible_providers(ctx, p.ref_id("location", "Location"))
-            if practitioner is None or r[0].id == practitioner]
+    q = fhir_search.practitioner_role_query(p)
+    rows = [r for r in visible_providers(ctx, q.location_id) if q.match(r)]
     return searchset(request, p, rows[p.offset:p.offset + p.count + 1], lambda r: build.practitioner_role(*r))
 
 
@@ -108,7 +79,7 @@ def search_practitioner_role(request: Request, ctx: Context = Depends(scope("Pra
 
 @router.get("/Schedule/{schedule_id}")
 def read_schedule(schedule_id: str, ctx: Context = Depends(scope("Schedule", "read"))) -> Response:
-    pair = _schedules(ctx).get(schedule_id)
+    pair = schedules(ctx).get(schedule_id)
     if pair is None:
         raise NotFound("No such schedule")
     return fhir_response(build.schedule(schedule_id, *pair))
@@ -118,16 +89,8 @@ def read_schedule(schedule_id: str, ctx: Context = Depends(scope("Schedule", "re
 def search_schedule(request: Request, ctx: Context = Depends(scope("Schedule", "read"))) -> Response:
     """Schedules: actor (Practitioner/<id> or Location/<id>), active."""
     p = Params(request, "Schedule")
-    rows = sorted(_schedules(ctx).items(), key=lambda kv: (kv[1][0].last_name, kv[1][0].first_name, kv[0]))
-    if (actor := p.get("actor")) is not None:
-        kind, _, raw = actor.partition("/")
-        if kind not in ("Practitioner", "Location") or not raw:
-            raise ValidationProblem("actor must be Practitioner/<id> or Location/<id>", field="actor", status=400)
-        rows = [r for r in rows if raw == str(r[1][0].id if kind == "Practitioner" else r[1][1])]
-    if (active := p.get("active")) is not None:
-        if active not in ("true", "false"):
-            raise ValidationProblem("active must be true or false", field="active", status=400)
-        rows = [r for r in rows if bool(r[1][0].active) == (active == "true")]
+    q = fhir_search.schedule_query(p)
+    rows = [r for r in sorted_schedules(ctx) if q.match(r)]
     return searchset(request, p, rows[p.offset:p.offset + p.count + 1],
                      lambda r: build.schedule(r[0], *r[1]))
 
@@ -181,7 +144,7 @@ def search_slot(request: Request, ctx: Context = Depends(scope("Slot", "read")))
         raise ValidationProblem("Only free slots are published (status=free)", field="status", status=400)
     provider = location = None
     if (sched := p.get("schedule")) is not None:
-        pair = _schedules(ctx).get(sched.removeprefix("Schedule/"))
+        pair = schedules(ctx).get(sched.removeprefix("Schedule/"))
         if pair is None:
             return searchset(request, p, [], _slot)
         provider, location = pair[0].id, pair[1]

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from praxis.interop import webhooks
 from praxis.interop.permissions import WEBHOOKS_MANAGE
 from praxis.platform.context import Context
+from praxis.platform.errors import ValidationProblem
 from praxis.platform.ids import parse_id
 from praxis.platform.schemas import StrictModel
 from praxis.web.deps import permission
@@ -64,6 +65,7 @@ class DeliveryOut(BaseModel):
     delivered_at: datetime | None
     next_attempt_at: datetime | None
     created_at: datetime
+    updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
 @router.get("", response_model=list[SubscriptionOut])
@@ -110,10 +112,13 @@ def rotate_secret(subscription_id: str, ctx: Context = Depends(permission(WEBHOO
 def deliveries(subscription_id: str, ctx: Context = Depends(permission(WEBHOOKS_MANAGE)),
                page: Pager = PAGED) -> list[DeliveryOut]:
     """The delivery log, newest first (status pending, delivered or dead; attempts; last answer)."""
-    rows = webhooks.list_deliveries(ctx, parse_id(subscription_id, "subscription"))
-    # Newest first, as the log reads; the keyset is ascending, so the time goes in negated.
-    return page.of([DeliveryOut.model_validate(d) for d in rows], key=lambda d: (-d.created_at.timestamp(), d.id),
-                   updated=None)
+    # Paged in SQL: the log grows without bound, and an old delivery retried or replayed today must
+    # reach a sync by `updated_since` however many newer ones there are.
+    if page.after is not None and not isinstance(page.after[0], datetime):
+        raise ValidationProblem("cursor: not a position in this list (issued before decision 48)", field="cursor")
+    rows = webhooks.list_deliveries(ctx, parse_id(subscription_id, "subscription"), limit=page.limit + 1,
+                                    after=page.after, updated_since=page.updated_since)
+    return page.sql([DeliveryOut.model_validate(d) for d in rows], key=lambda d: (d.created_at, d.id))
 
 
 @router.post("/deliveries/{delivery_id}/replay", response_model=DeliveryOut)

@@ -39,7 +39,15 @@ class Hl7Message(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("org_id", "sender", "control_id", name="uq_hl7_messages_sender_control"),
         Index("ix_hl7_messages_org_status", "org_id", "status"),
+        # The log's order (newest first) and its received since/until filter (decision 51).
+        Index("ix_hl7_messages_org_received", "org_id", "received_at"),
     )
+
+    @property
+    def updated_at(self) -> datetime:
+        """The last change: every write of a row sets one of these (stored, then each processing
+        or replay), so there is no column of its own (decision 51)."""
+        return self.processed_at or self.received_at
 
 
 class Hl7PatientLink(TenantScoped, Base):
@@ -96,8 +104,11 @@ class Hl7Outbound(TenantScoped, Base):
     sent: Mapped[str] = mapped_column(Text, default="")  # the last message sent, as sent
     created_at: Mapped[datetime] = mapped_column(default=now)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Attempts, resends and the dead state change a row (decision 51: `updated_since`).
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
-    __table_args__ = (Index("ix_hl7_outbound_org_status", "org_id", "status"),)
+    __table_args__ = (Index("ix_hl7_outbound_org_status", "org_id", "status"),
+                      Index("ix_hl7_outbound_org_created", "org_id", "created_at"))
 
 
 holds_phi("hl7_messages", "hl7_patient_links", "hl7_outbound")

@@ -41,9 +41,10 @@ from praxis.formats.hl7v2 import (
 from praxis.interop.hl7.inbound import Routes, load_routes
 from praxis.interop.hl7.models import Hl7AppointmentLink, Hl7Outbound
 from praxis.patients.models import Patient
-from praxis.platform import outbox
+from praxis.platform import audit, outbox
 from praxis.platform.audit import AuditRecord
 from praxis.platform.clock import now
+from praxis.platform.context import Context
 from praxis.platform.db import get_or_404, session_scope
 from praxis.platform.errors import ProblemError
 from praxis.platform.settings import get_settings
@@ -319,12 +320,22 @@ def deliver(org_id: uuid.UUID | None, payload: dict[str, Any]) -> None:
         raise DeliveryFailed(f"HL7 {mid} attempt {attempts}: {error or code}")
 
 
-def requeue(org_id: uuid.UUID, message_id: uuid.UUID) -> None:
-    """Send a dead (or delivered) message again, from attempt 0 (an operator's replay)."""
+def requeue(org_id: uuid.UUID, message_id: uuid.UUID, ctx: Context | None = None) -> None:
+    """Send a dead (or delivered) message again, from attempt 0 (an operator's replay). A pending
+    one is refused (409): it is queued already, and a second delivery job would send it twice.
+    With `ctx` (the screen, the API) the resend is audited in the same transaction."""
     with session_scope(org_id) as s:
         row = get_or_404(s, Hl7Outbound, message_id, "HL7 outbound message")
+        if row.status == "pending":
+            raise ProblemError("This message is queued already (pending); it is sent again by itself",
+                               field="message_id", status=409, type="conflict")
         row.status, row.attempts = "pending", 0
         outbox.emit(s, DELIVER_TOPIC, {"message_id": str(row.id)}, org_id=org_id)
+        if ctx is not None:
+            pid = row.payload.get("patient_id") or row.payload.get("survivor_id")
+            audit.record(s, ctx, "hl7_outbound.resend", "hl7_outbound", row.id,
+                         patient_id=uuid.UUID(pid) if pid else None,
+                         detail={"event": row.event, "peer": row.peer})
 
 
 def subscribe_all(subscribe: Callable[[str, outbox.Handler], None] = outbox.subscribe) -> None:

@@ -6,8 +6,9 @@
   postgresql+psycopg://postgres@127.0.0.1:5432/postgres), migrates it, creates an organisation
   with a location and the facility map, and starts `praxis hl7 listen` as a subprocess on a
   free 127.0.0.1 port.
-- For each K in --clients: K client threads, one MLLP connection each, in original mode (each
-  waits for its ACK before sending the next). Each client sends a mix of ADT A04 (a new patient,
+- For each K in --clients: K clients in one asyncio loop, one MLLP connection each, in original
+  mode (each waits for its ACK before sending the next; the messages are built beforehand).
+  Each client sends a mix of ADT A04 (a new patient,
   its own identifier) and A08 (an address change for one of the patients it registered
   earlier), about 60/40, every message with a unique control id.
 - Reports messages/s acknowledged AA, p50/p99 latency (send to ACK received), and CPU per
@@ -93,54 +94,68 @@ def _message(event: str, ext_id: str, control_id: str, family: str, given: str, 
     ]).encode()
 
 
-class Client(threading.Thread):
-    """One MLLP connection in original mode: send, wait for the ACK, send the next."""
+class Client:
+    """One MLLP connection in original mode: send, wait for the ACK, send the next. The messages
+    are built before the run (their content never depends on an answer), and every client runs in
+    one asyncio loop of this process: 32 client threads contending for one GIL delivered their
+    next messages milliseconds apart, which split the listener's batches and measured the load
+    generator rather than the listener."""
 
     def __init__(self, port: int, run: str, index: int, count: int, rng: random.Random) -> None:
-        super().__init__(daemon=True)
         self.port, self.count, self.rng = port, count, rng
         self.prefix = f"{run}-{index}"
         self.latencies: list[float] = []
         self.codes: dict[str, int] = {}
         self.a04 = 0
         self.a08 = 0
-        self.last_street: dict[str, str] = {}  # ext id -> last street sent (A04 or A08)
+        self.last_street: dict[str, str] = {}  # ext id -> last street sent (A04 or A08), AA only
         self.sent: list[tuple[bytes, bytes]] = []  # (message, ack) samples for the resend check
         self.error: BaseException | None = None
+        self.plan = self._plan()
 
-    def run(self) -> None:
+    def _plan(self) -> list[tuple[bytes, str, str]]:
+        """(message, sender's patient id, street) for each message, in order."""
+        rng = self.rng
+        registered: list[tuple[str, str, str, str]] = []
+        plan = []
+        for seq in range(self.count):
+            control_id = f"{self.prefix}-{seq}"
+            street = f"{rng.randint(1, 9999)} Main St"
+            if registered and rng.random() < 0.4:
+                ext_id, family, given, dob = rng.choice(registered)
+                plan.append((_message("A08", ext_id, control_id, family, given, dob, street), ext_id, street))
+                self.a08 += 1
+            else:
+                ext_id = f"{self.prefix}-P{seq}"
+                family, given = rng.choice(FAMILY), rng.choice(GIVEN)
+                dob = f"19{rng.randint(30, 99)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+                plan.append((_message("A04", ext_id, control_id, family, given, dob, street), ext_id, street))
+                registered.append((ext_id, family, given, dob))
+                self.a04 += 1
+        return plan
+
+    async def run(self) -> None:
         try:
-            self._run()
+            await self._run()
         except BaseException as exc:  # reported by the bench
             self.error = exc
 
-    def _run(self) -> None:
+    async def _run(self) -> None:
+        import asyncio
+
         from praxis.formats.hl7v2 import MllpDecoder, mllp_frame
 
-        rng = self.rng
         decoder = MllpDecoder()
-        registered: list[tuple[str, str, str, str]] = []
-        with socket.create_connection(("127.0.0.1", self.port), timeout=60) as conn:
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            for seq in range(self.count):
-                control_id = f"{self.prefix}-{seq}"
-                street = f"{rng.randint(1, 9999)} Main St"
-                if registered and rng.random() < 0.4:
-                    ext_id, family, given, dob = rng.choice(registered)
-                    block = _message("A08", ext_id, control_id, family, given, dob, street)
-                    self.a08 += 1
-                else:
-                    ext_id = f"{self.prefix}-P{seq}"
-                    family, given = rng.choice(FAMILY), rng.choice(GIVEN)
-                    dob = f"19{rng.randint(30, 99)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
-                    block = _message("A04", ext_id, control_id, family, given, dob, street)
-                    registered.append((ext_id, family, given, dob))
-                    self.a04 += 1
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            for seq, (block, ext_id, street) in enumerate(self.plan):
+                frame = mllp_frame(block)
                 t0 = time.perf_counter()
-                conn.sendall(mllp_frame(block))
+                writer.write(frame)
                 acks: list[bytes] = []
                 while not acks:
-                    chunk = conn.recv(65536)
+                    chunk = await asyncio.wait_for(reader.read(65536), 60)
                     if not chunk:
                         raise ConnectionError("listener closed the connection")
                     acks = decoder.feed(chunk)
@@ -152,20 +167,32 @@ class Client(threading.Thread):
                     self.last_street[ext_id] = street
                 if seq % 50 == 7:
                     self.sent.append((block, ack))
+        finally:
+            writer.close()
 
 
-def _drive(port: int, k: int, per_client: int, run: str, pid: int) -> tuple[dict[str, Any], list[Client]]:
+def _drive(port: int, k: int, per_client: int, run: str, pid: int,
+           analyzing: bool = False) -> tuple[dict[str, Any], list[Client]]:
+    import asyncio
+
     clients = [Client(port, run, i, per_client, random.Random(f"{run}-{i}")) for i in range(k)]
+
+    async def everyone() -> None:
+        await asyncio.gather(*(c.run() for c in clients))
+
+    analyze = _Autoanalyze() if analyzing else None
     pg0 = _pg_backends_cpu()
+    own0 = time.process_time()
     cpu0, t0 = _cpu_seconds(pid), time.perf_counter()
-    for c in clients:
-        c.start()
-    for c in clients:
-        c.join()
+    asyncio.run(everyone())
     wall, cpu = time.perf_counter() - t0, _cpu_seconds(pid) - cpu0
+    own = time.process_time() - own0
+    analyzer = analyze.finish() if analyze else None
     pg1 = _pg_backends_cpu()
-    pg_cpu = sum(v - pg0.get(p, 0.0) for p, v in pg1.items() if p[1])
-    pg_other = sum(v - pg0.get(p, 0.0) for p, v in pg1.items() if not p[1])
+    pg_cpu = sum(v - pg0.get(p, 0.0) for p, v in pg1.items() if p[1] and p[0] != analyzer)
+    pg_other = sum(v - pg0.get(p, 0.0) for p, v in pg1.items() if not p[1] or p[0] == analyzer)
+    if analyze:
+        analyze.close()
     for c in clients:
         if c.error is not None:
             raise RuntimeError(f"client failed: {c.error!r}") from c.error
@@ -189,7 +216,10 @@ def _drive(port: int, k: int, per_client: int, run: str, pid: int) -> tuple[dict
         "p99_ms": round(lat[min(total - 1, int(total * 0.99))] * 1000, 2),
         "listener_cpu_ms_per_msg": round(cpu / total * 1000, 3),
         "postgres_cpu_ms_per_msg": round(pg_cpu / total * 1000, 3) if pg1 else None,
+        # Autovacuum workers and the bench's own ANALYZE every second (`_Autoanalyze`).
         "postgres_autovacuum_cpu_ms_per_msg": round(pg_other / total * 1000, 3) if pg1 else None,
+        # The load generator's own CPU (this process: the K clients' loop), on the same cores.
+        "clients_cpu_ms_per_msg": round(own / total * 1000, 3),
         "wall_s": round(wall, 2),
     }
     return row, clients
@@ -268,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
                          "commit), PATH@N with N writer threads (PRAXIS_HL7_WRITERS); repeat to compare "
                          "several, each against the same database")
     ap.add_argument("--no-analyze", dest="analyze", action="store_false",
-                    help="do not ANALYZE the database before each K (autovacuum's job on a normal server)")
+                    help="do not ANALYZE the database before each K and every second during it "
+                         "(autovacuum's job on a normal server)")
     args = ap.parse_args(argv)
     if not args.db.startswith("postgresql"):
         print("bench_hl7_mllp: needs a PostgreSQL server URL", file=sys.stderr)
@@ -351,7 +382,8 @@ def _run_listener(praxis: list[str], env: dict[str, str], facilities: Path, tmp:
         for k in [int(x) for x in args.clients.split(",") if x.strip()]:
             if args.analyze:
                 _analyze()
-            row, clients = _drive(port, k, max(1, args.messages // k), f"k{k}r{tag}-{os.getpid()}", proc.pid)
+            row, clients = _drive(port, k, max(1, args.messages // k), f"k{k}r{tag}-{os.getpid()}", proc.pid,
+                                  analyzing=args.analyze)
             rows.append(row)
             _RUN_CLIENTS.extend(clients)
             src = f"{env.get('PYTHONPATH', 'worktree')}@{env.get('PRAXIS_HL7_WRITERS', '')}"
@@ -371,6 +403,39 @@ def _run_listener(praxis: list[str], env: dict[str, str], facilities: Path, tmp:
 
 
 _RUN_CLIENTS: list[Client] = []
+
+
+class _Autoanalyze(threading.Thread):
+    """ANALYZE the tables a run writes every second while it runs, on a connection of its own (its
+    CPU is counted with autovacuum's, apart from the listener's backends): what autovacuum does on
+    a server that runs it (a table is analysed again once a tenth of it has changed). Without it,
+    on this host, the plans made when a table was small stay for the whole run while the table
+    grows several times over, and a scan the planner chose for a thousand rows reads ten thousand."""
+
+    def __init__(self) -> None:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        super().__init__(daemon=True)
+        url = make_url(os.environ["PRAXIS_DATABASE_URL"]).set(drivername="postgresql")
+        self.conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        self.pid = self.conn.info.backend_pid
+        self.stopped = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self.stopped.wait(1.0):
+            self.conn.execute("ANALYZE patients, patient_locations, hl7_messages, hl7_patient_links, "
+                              "audit_records, outbox")
+
+    def finish(self) -> int:
+        """Stop; the backend's pid (its CPU is read with the others', then counted apart)."""
+        self.stopped.set()
+        self.join()
+        return self.pid
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def _analyze() -> None:

@@ -33,8 +33,11 @@ MAX_BATCH = 200  # messages per transaction; one per waiting connection in origi
 
 # How long a batch may wait for the other busy connections' next messages (decision 50): without
 # it, the first message after a commit starts a batch alone while the others are still on their
-# way, and the batches stay small. A connection is busy when it sent within BUSY_SECONDS.
-GATHER_SECONDS = 0.002
+# way, and the batches stay small. The wait ends when every busy connection (one that sent within
+# BUSY_SECONDS) has a message in, when none has come for GATHER_GAP_SECONDS since the last (the
+# senders have paused), or after GATHER_SECONDS at most.
+GATHER_SECONDS = 0.010
+GATHER_GAP_SECONDS = 0.001
 BUSY_SECONDS = 1.0
 
 
@@ -96,6 +99,10 @@ class Writer:
                     more = self._queue.get_nowait()
                 except queue.Empty:
                     left = deadline - time.monotonic()
+                    if len(jobs) > 1:
+                        # Messages are coming in: stop when they pause. (Before the second one
+                        # arrives, the others are still getting their ACKs from the last batch.)
+                        left = min(left, GATHER_GAP_SECONDS)
                     if len(waiting) >= self._busy() or left <= 0:
                         break
                     try:
@@ -112,19 +119,19 @@ class Writer:
                 return
 
     def _process(self, jobs: list[_Job]) -> None:
-        answers: dict[_Job, str | None] = {}
+        outcomes: list[tuple[_Job, str | None, BaseException | None]] = []
         items: dict[_Job, Inbound] = {}
         for job in jobs:
             try:
                 prepared = prepare(job.block, self.routes)
             except Exception as exc:  # a codec bug must not stop the writer
                 log.exception("hl7: preparing a message failed")
-                _resolve(job, exc=exc)
+                outcomes.append((job, None, exc))
                 continue
             if isinstance(prepared, Inbound):
                 items[job] = prepared
             else:
-                answers[job] = prepared
+                outcomes.append((job, prepared, None))
         try:
             if items:
                 receive_many(list(items.values()))
@@ -134,29 +141,31 @@ class Writer:
             # An item whose ACK is set was committed (or is a resend answered from its row): that
             # answer is true and is sent.
             log.exception("hl7: a batch of %d message(s) failed", len(items))
-            for job, item in items.items():
-                if item.ack is not None:
-                    answers[job] = item.ack
-                else:
-                    _resolve(job, exc=exc)
+            outcomes += [(job, item.ack, None if item.ack is not None else exc) for job, item in items.items()]
         else:
-            for job, item in items.items():
-                answers[job] = item.ack
-        for job, answer in answers.items():
-            _resolve(job, answer)
+            outcomes += [(job, item.ack, None) for job, item in items.items()]
+        _resolve(outcomes)
 
 
-def _resolve(job: _Job, answer: str | None = None, exc: BaseException | None = None) -> None:
-    def settle() -> None:
-        if job.future.done():
-            return  # the connection went away meanwhile
-        if exc is not None:
-            job.future.set_exception(exc)
-        else:
-            job.future.set_result(answer)
+def _resolve(outcomes: list[tuple[_Job, str | None, BaseException | None]]) -> None:
+    """Hand a batch's answers to the connections: one callback per event loop for the whole batch
+    (one wake-up of the loop, not one per message, while this thread still holds the GIL)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, str | None, BaseException | None]]] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
 
-    with contextlib.suppress(RuntimeError):  # the loop has closed (shutdown)
-        job.loop.call_soon_threadsafe(settle)
+    def settle(batch: list[tuple[_Job, str | None, BaseException | None]]) -> None:
+        for job, answer, exc in batch:
+            if job.future.done():
+                continue  # the connection went away meanwhile
+            if exc is not None:
+                job.future.set_exception(exc)
+            else:
+                job.future.set_result(answer)
+
+    for loop, batch in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop has closed (shutdown)
+            loop.call_soon_threadsafe(settle, batch)
 
 
 async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, inbound: Writer) -> None:

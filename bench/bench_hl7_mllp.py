@@ -1,6 +1,6 @@
 """HL7 v2 over MLLP end to end: `praxis hl7 listen` (one process) on PostgreSQL, K clients.
 
-    python bench/bench_hl7_mllp.py [--db URL] [--clients 1,8] [--messages 2000] [--keep]
+    python bench/bench_hl7_mllp.py [--db URL] [--clients 1,8] [--messages 2000] [--warmup 2000] [--keep]
 
 - Creates its own database (PRAXIS_BENCH_DATABASE_URL or --db names the server; default
   postgresql+psycopg://postgres@127.0.0.1:5432/postgres), migrates it, creates an organisation
@@ -292,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", default="1,8", help="comma-separated K values")
     ap.add_argument("--messages", type=int, default=2000, help="messages per K (split among the clients)")
     ap.add_argument("--keep", action="store_true", help="keep the database")
+    ap.add_argument("--warmup", type=int, default=2000,
+                    help="messages sent (8 connections) before the measured runs, by each listener")
     ap.add_argument("--json", type=Path, default=None, help="write the rows here")
     ap.add_argument("--src", action="append", default=[],
                     help="A/B: run the listener from this source tree (a `src` directory of another "
@@ -376,8 +378,12 @@ def _run_listener(praxis: list[str], env: dict[str, str], facilities: Path, tmp:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("listener did not start: " + (tmp / "listener.log").read_text()) from None
                 time.sleep(0.2)
-        # Warm the listener (imports, pools, statement caches) outside the measured runs.
-        _, clients = _drive(port, 2, 20, f"warm{tag}-{os.getpid()}", proc.pid)
+        # Warm the listener (imports, pools, statement caches) and give the organisation a registry
+        # and a message log to work against, outside the measured runs.
+        if args.analyze:
+            _analyze()
+        _, clients = _drive(port, 8, max(1, args.warmup // 8), f"warm{tag}-{os.getpid()}", proc.pid,
+                            analyzing=args.analyze)
         _RUN_CLIENTS.extend(clients)
         for k in [int(x) for x in args.clients.split(",") if x.strip()]:
             if args.analyze:

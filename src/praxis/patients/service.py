@@ -501,7 +501,21 @@ def _near(index: dict[tuple[str, Any], list[_Known]], dob: date | None, phones: 
     return sorted(found.values(), key=lambda k: (k.locations is not None, order[id(k)]))
 
 
-def _patient_row(patient: Patient, stamp: Any) -> dict[str, Any]:
+class _Draft:
+    """A new patient's values as `apply_fields` sets them, without the ORM's instrumentation (a
+    set-based registration writes rows, not objects): an attribute never set reads None, as on a
+    new `Patient`."""
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return None
+
+
+def _patient_row(patient: _Draft, stamp: Any) -> dict[str, Any]:
     """Every column of a new patient built in Python (apply_fields), defaults as the ORM applies them."""
     row: dict[str, Any] = {}
     state = patient.__dict__
@@ -603,8 +617,8 @@ def register_patients_in(
             _audit_candidates(session, ctx, check)
             continue
         place = places[i]
-        patient = Patient(org_id=ctx.org_id, id=new_id(), mrn=next_mrn(session, ctx.org_id))
-        apply_fields(patient, data.model_dump(exclude={"confirm_duplicate"}))
+        patient = _Draft(org_id=ctx.org_id, id=new_id(), mrn=next_mrn(session, ctx.org_id))
+        apply_fields(patient, data.model_dump(exclude={"confirm_duplicate"}))  # type: ignore[arg-type]
         patients_.append(_patient_row(patient, stamp))
         linked = {x for x in (place, data.preferred_location_id) if x is not None}
         for loc in sorted(linked, key=lambda x: x != place):

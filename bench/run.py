@@ -234,7 +234,7 @@ def _measure(engine: Any, info: dict[str, Any], args: Any) -> list[dict[str, Any
     if engine.dialect.name == "postgresql":
         import bench_hl7_mllp  # HL7 ADT over MLLP end to end: its own database and listener process
 
-        rows += bench_hl7_mllp.rows(args.db, clients="1,8", messages=1000)
+        rows += bench_hl7_mllp.rows(args.db, clients="1,8,32", messages=2000)
     return rows
 
 

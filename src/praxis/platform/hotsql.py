@@ -17,14 +17,16 @@ paths.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Connection, TypeDecorator, event, exc
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.base import Executable
@@ -77,10 +79,30 @@ class HotStatement:
 
         cur = self._cursor(conn, namedtuple_row)
         compiled = self._send(cur, conn, None, params or {})
-        rows = cur.fetchall()
+        # In pipeline mode an earlier queued statement's failure surfaces here: raised as
+        # SQLAlchemy's exception too, so callers catch one vocabulary.
+        with _driver_errors(conn, compiled.sql):
+            rows = cur.fetchall()
         if compiled.utc:
             rows = [r._replace(**{c: _utc(getattr(r, c)) for c in compiled.utc}) for r in rows]
         return rows
+
+    def rows_later(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Callable[[], Sequence[Any]]:
+        """PostgreSQL inside `pipeline`: send the statement now and read its rows later (the
+        returned function), so that what is queued after it goes out in the same round trip."""
+        from psycopg.rows import namedtuple_row
+
+        cur = self._cursor(conn, namedtuple_row)
+        compiled = self._send(cur, conn, None, params or {})
+
+        def fetch() -> Sequence[Any]:
+            with _driver_errors(conn, compiled.sql):
+                rows = cur.fetchall()
+            if compiled.utc:
+                rows = [r._replace(**{c: _utc(getattr(r, c)) for c in compiled.utc}) for r in rows]
+            return rows  # type: ignore[no-any-return]
+
+        return fetch
 
     def run(self, conn: Connection, params: Mapping[str, Any] | None = None) -> None:
         if conn.dialect.name != "postgresql":
@@ -199,6 +221,54 @@ def _driver_errors(conn: Connection, sql: bytes) -> Iterator[None]:
                                       connection_invalidated=gone) from err
 
 
+def json_document(value: Any) -> str:
+    """`value` as JSON text, for a statement that takes many rows as one document
+    (`json_to_recordset`, `json_populate_recordset`). orjson writes UUIDs and time stamps itself
+    (RFC 3339), in C: the json module called back into Python for each of them, a tenth of an
+    HL7 batch's CPU. Anything else it does not know is written as its `str()`, as before."""
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class _CopyPlan:
+    """What `copy_rows` works out once per table and column list (checked, then reused: on a hot
+    path a batch of one row paid for this analysis on every call)."""
+
+    converted: tuple[tuple[int, Any], ...]  # (position, TypeDecorator) converted in Python
+    json: frozenset[int]  # JSON columns, wrapped for COPY
+    aware: tuple[int, ...]  # UTCDateTime columns: a naive value is refused
+    json_sql: str  # the pipeline-mode INSERT of one JSON document
+    copy_sql: str
+
+
+_COPY_PLANS: dict[tuple[str, tuple[str, ...]], _CopyPlan] = {}
+
+
+def _copy_plan(table: Any, columns: tuple[str, ...]) -> _CopyPlan:
+    key = (table.name, columns)
+    plan = _COPY_PLANS.get(key)
+    if plan is not None:
+        return plan
+    converted = []
+    for i, name in enumerate(columns):
+        kind = table.c[name].type
+        if isinstance(kind, TypeDecorator) and not isinstance(kind, UTCDateTime):
+            _check_plain(f"column {name!r}", kind.impl_instance)
+            converted.append((i, kind))
+        else:
+            _check_plain(f"column {name!r}", kind)
+    names = ", ".join(columns)  # the table's own column names, checked above
+    plan = _COPY_PLANS[key] = _CopyPlan(
+        tuple(converted),
+        frozenset(i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)),
+        tuple(i for i, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)),
+        f"INSERT INTO {table.name} ({names}) SELECT {names} "  # noqa: S608
+        f"FROM json_populate_recordset(NULL::{table.name}, %s)",
+        f"COPY {table.name} ({names}) FROM STDIN",
+    )
+    return plan
+
+
 def copy_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert many rows of plain values into `table` in the connection's transaction: COPY on
     PostgreSQL (one round trip, and far less work per row for both sides than an executemany, which
@@ -210,36 +280,28 @@ def copy_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -
     rows and outbox events."""
     if not rows:
         return
-    columns = list(rows[0])
-    if any(list(r) != columns for r in rows):
+    columns = tuple(rows[0])
+    if any(tuple(r) != columns for r in rows):
         raise ValueError("copy_rows: every row must have the same keys, in the same order")
-    converted: dict[int, Any] = {}
-    for i, name in enumerate(columns):
-        kind = table.c[name].type
-        if isinstance(kind, TypeDecorator) and not isinstance(kind, UTCDateTime):
-            _check_plain(f"column {name!r}", kind.impl_instance)
-            converted[i] = kind
-        else:
-            _check_plain(f"column {name!r}", kind)
+    plan = _copy_plan(table, columns)
     if conn.dialect.name != "postgresql":
         conn.execute(table.insert(), [dict(r) for r in rows])
         return
     from psycopg.types.json import Json
 
-    json_columns = {i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)}
-    aware = {i for i, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)}
     driver = conn.connection.driver_connection
     assert driver is not None
+    dialect = conn.dialect
 
     def values_of(row: Mapping[str, Any], wrap_json: bool = True) -> list[Any]:
         values = list(row.values())
-        for i, kind in converted.items():
-            values[i] = kind.process_bind_param(values[i], conn.dialect)
-        for i in aware:
+        for i, kind in plan.converted:
+            values[i] = kind.process_bind_param(values[i], dialect)
+        for i in plan.aware:
             if values[i] is not None and values[i].tzinfo is None:
                 raise ValueError(f"naive datetime refused for {columns[i]!r}: Praxis stores timezone-aware UTC only")
         if wrap_json:
-            for i in json_columns:
+            for i in plan.json:
                 if values[i] is not None:
                     values[i] = Json(values[i])
         return values
@@ -248,29 +310,17 @@ def copy_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -
         # COPY cannot run in pipeline mode: one INSERT of the rows as one JSON document instead
         # (json_populate_recordset turns each value into its column's type), queued with the
         # pipeline's other statements. One parameter, so the SQL is the same at any row count and
-        # psycopg keeps it parsed; the document is written by the json module's C encoder, where
-        # arrays of values would be dumped element by element. Names from the table's own columns.
-        key = (table.name, tuple(columns))
-        sql = _JSON_INSERTS.get(key)
-        if sql is None:
-            names = ", ".join(columns)
-            sql = _JSON_INSERTS[key] = (
-                f"INSERT INTO {table.name} ({names}) SELECT {names} "  # noqa: S608
-                f"FROM json_populate_recordset(NULL::{table.name}, %s)")
-        plain = []
-        for row in rows:
-            values = values_of(row, wrap_json=False)
-            plain.append(dict(zip(columns, values, strict=True)))
-        with _driver_errors(conn, sql.encode()), driver.cursor() as cur:
-            cur.execute(sql, [json.dumps(plain, default=str)])
+        # psycopg keeps it parsed; the document is written in C (`json_document`), where arrays
+        # of values would be dumped element by element.
+        plain = [dict(zip(columns, values_of(row, wrap_json=False), strict=True)) for row in rows]
+        with _driver_errors(conn, plan.json_sql.encode()), driver.cursor() as cur:
+            cur.execute(plan.json_sql, [json_document(plain)])
         return
-    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    with _driver_errors(conn, sql.encode()), driver.cursor() as cur, cur.copy(sql) as copy:
+    with _driver_errors(conn, plan.copy_sql.encode()), driver.cursor() as cur, cur.copy(plan.copy_sql) as copy:
         for row in rows:
             copy.write_row(values_of(row))
 
 
-_JSON_INSERTS: dict[tuple[str, tuple[str, ...]], str] = {}  # (table, columns) -> SQL
 
 
 def _in_pipeline(driver: Any) -> bool:
@@ -301,17 +351,35 @@ def pipeline(conn: Connection) -> Iterator[None]:
         return
     driver = conn.connection.driver_connection
     assert driver is not None
-
-    def answered(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
-        if statement.startswith("INSERT") and "RETURNING" not in statement:
-            return
-        if context is not None and context.execution_options.get(QUEUED):
-            return  # the caller reads nothing of its result (see QUEUED)
-        queue.sync()
-
+    engine = conn.engine
+    if engine not in _ANSWERING:
+        # Listened for once per engine, not per pipeline: adding and removing a listener costs
+        # more than a small batch's statements (SQLAlchemy checks an engine's listeners at each
+        # statement, so connections already open see it too).
+        with _ANSWERING_LOCK:
+            if engine not in _ANSWERING:
+                event.listen(engine, "after_cursor_execute", _answered)
+                _ANSWERING.add(engine)
     with driver.pipeline() as queue:
-        event.listen(conn, "after_cursor_execute", answered)
+        conn.info[_QUEUE] = queue
         try:
             yield
         finally:
-            event.remove(conn, "after_cursor_execute", answered)
+            conn.info.pop(_QUEUE, None)
+
+
+_QUEUE = "praxis_pipeline"
+_ANSWERING: weakref.WeakSet[Any] = weakref.WeakSet()  # engines with `_answered` listening
+_ANSWERING_LOCK = threading.Lock()
+
+
+def _answered(conn: Connection, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
+    """Inside `pipeline`: sync after a statement SQLAlchemy reads the result of (see there)."""
+    queue = conn.info.get(_QUEUE)
+    if queue is None:
+        return
+    if statement.startswith("INSERT") and "RETURNING" not in statement:
+        return
+    if context is not None and context.execution_options.get(QUEUED):
+        return  # the caller reads nothing of its result (see QUEUED)
+    queue.sync()

@@ -304,3 +304,34 @@ def test_the_raw_rows_are_committed_before_the_batch_is_applied(org: Any, monkey
     assert codes(batch(routes, a04("1", "Raw", "Ray", "R-1"), a04("2", "Raw", "Rae", "R-2"))) == ["AA", "AA"]
     assert seen == [("R-1", "received"), ("R-2", "received")]
     assert [r.status for r in stored(org)] == ["processed", "processed"]
+
+
+def test_a_failure_that_surfaces_at_a_later_read_is_redone_with_savepoints(
+        org: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The organisation's MRN counter is created by someone else between the batch's look for it
+    # and its own INSERT. In pipeline mode (PostgreSQL) the duplicate key surfaces only at the
+    # next statement that is read, and the transaction is aborted by then: that read's error must
+    # still reach the batch as a database error, which runs it again with savepoints (no ACK lost).
+    from praxis.patients import service
+    from praxis.patients.models import MrnCounter
+
+    real = service._BUMP_MRN.rows
+    raced: list[int] = []
+
+    def racing(conn: Any, params: Any = None) -> Any:
+        if not raced:
+            raced.append(1)
+            with session_scope(org.id) as other:
+                other.add(MrnCounter(org_id=org.id, last_value=0))
+            return []  # as if the counter was not there yet when this batch looked
+        return real(conn, params)
+
+    monkeypatch.setattr(service._BUMP_MRN, "rows", racing)
+    routes = {FACILITY: Route(org.id, org.loc_a.id)}
+    acks = batch(routes, a04("1", "Race", "Ray", "M-1"), a04("2", "Race", "Rae", "M-2"))
+    assert codes(acks) == ["AA", "AA"]
+    assert raced == [1]
+    mrns = sorted(p.mrn for p in patients(org))
+    assert len(mrns) == 2 and len(set(mrns)) == 2
+    assert [r.status for r in stored(org)] == ["processed", "processed"]
+    assert count(org, AuditRecord, action="patient.create") == 2

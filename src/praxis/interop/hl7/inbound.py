@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import Connection, bindparam, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,9 +36,9 @@ from praxis.patients.schemas import PatientCreate, PatientUpdate
 from praxis.platform.audit import AuditRecord
 from praxis.platform.clock import now
 from praxis.platform.context import Context, system_context
-from praxis.platform.db import get_or_404, session_scope
+from praxis.platform.db import get_engine, get_or_404, session_scope
 from praxis.platform.errors import ProblemError, ValidationProblem
-from praxis.platform.hotsql import HotStatement, copy_rows, pipeline
+from praxis.platform.hotsql import HotStatement, copy_rows, json_document, pipeline
 from praxis.platform.ids import new_id
 from praxis.platform.outbox import OutboxMessage
 from praxis.platform.uow import unit_of_work, write_lock
@@ -271,40 +271,65 @@ def _store_run(org_id: uuid.UUID, items: list[Inbound]) -> list[Inbound]:
     with their stored ACK. Returns the items to process."""
     for item in items:
         item.message_id, item.ack = new_id(), None
+    if get_engine().dialect.name == "postgresql":
+        inserted = _insert_raw_pg(org_id, items)
+        fresh = [i for i in items if i.message_id in inserted]
+        resent = [i for i in items if i.message_id not in inserted]
+        if resent:
+            with session_scope(org_id) as session:
+                _answer_resent(session.connection(), org_id, resent)
+        return fresh
     with session_scope(org_id) as session:
         # SQLite: the write lock first, so nothing comes between the read and the insert.
         write_lock(session)
         conn = session.connection()
-        if conn.dialect.name == "postgresql":
-            with pipeline(conn):  # the setting and the insert in one round trip
-                _ASYNC_COMMIT.run(conn)
-                inserted = {r.id for r in _INSERT_RAW_SET.rows(conn, {
-                    "org_id": org_id, "received_at": now(),
-                    # One JSON document (the json module's C encoder) rather than five arrays,
-                    # which psycopg dumps value by value.
-                    "rows": json.dumps([{"id": str(i.message_id), "sender": i.sender, "control_id": i.control_id,
-                                         "raw": i.text,
-                                         "message_type": f"{i.msg.message_type}^{i.msg.trigger_event}"[:20]}
-                                        for i in items]),
-                })}
-            fresh = [i for i in items if i.message_id in inserted]
-            resent = [i for i in items if i.message_id not in inserted]
-        else:
-            stored = {(r.sender, r.control_id) for r in _EXISTING.rows(conn, {
-                "org_id": org_id, "senders": sorted({i.sender for i in items}),
-                "controls": sorted({i.control_id for i in items})})}
-            fresh = [i for i in items if (i.sender, i.control_id) not in stored]
-            resent = [i for i in items if (i.sender, i.control_id) in stored]
-            if fresh:
-                _INSERT_RAW.run_many(conn, [_raw_row(org_id, item) for item in fresh])
-        if resent:
-            found = {(r.sender, r.control_id): r for r in _EXISTING.rows(conn, {
-                "org_id": org_id, "senders": sorted({i.sender for i in resent}),
-                "controls": sorted({i.control_id for i in resent})})}
-            for item in resent:
-                row = found[(item.sender, item.control_id)]
-                item.message_id, item.ack = row.id, row.ack or _in_flight(item.msg)
+        stored = {(r.sender, r.control_id) for r in _EXISTING.rows(conn, {
+            "org_id": org_id, "senders": sorted({i.sender for i in items}),
+            "controls": sorted({i.control_id for i in items})})}
+        fresh = [i for i in items if (i.sender, i.control_id) not in stored]
+        resent = [i for i in items if (i.sender, i.control_id) in stored]
+        if fresh:
+            _INSERT_RAW.run_many(conn, [_raw_row(org_id, item) for item in fresh])
+        _answer_resent(conn, org_id, resent)
     return fresh
+
+
+def _insert_raw_pg(org_id: uuid.UUID, items: list[Inbound]) -> set[uuid.UUID]:
+    """PostgreSQL: the run's raw rows stored and committed in one round trip (BEGIN, the setting,
+    the insert and COMMIT queued together on a connection that SQLAlchemy leaves in autocommit
+    mode, so that neither psycopg's BEGIN nor its COMMIT waits on its own). Returns the ids it
+    inserted; the others are resends."""
+    with get_engine().connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        with pipeline(conn):
+            driver.execute(b"BEGIN")
+            _ASYNC_COMMIT.run(conn)
+            rows = _INSERT_RAW_SET.rows_later(conn, {
+                "org_id": org_id, "received_at": now(),
+                # One JSON document rather than five arrays, which psycopg dumps value by value.
+                "rows": json_document([{"id": i.message_id, "sender": i.sender, "control_id": i.control_id,
+                                        "raw": i.text,
+                                        "message_type": f"{i.msg.message_type}^{i.msg.trigger_event}"[:20]}
+                                       for i in items]),
+            })
+            driver.execute(b"COMMIT")
+        # The pipeline has synced: a failure of any of them was raised above, and the rows are in.
+        return {r.id for r in rows()}
+
+
+def _answer_resent(conn: Connection, org_id: uuid.UUID, resent: list[Inbound]) -> None:
+    """Messages stored already (a resend, or a copy a concurrent transaction stored first): their
+    stored ACK, or "being processed" while they have none."""
+    if not resent:
+        return
+    found = {(r.sender, r.control_id): r for r in _EXISTING.rows(conn, {
+        "org_id": org_id, "senders": sorted({i.sender for i in resent}),
+        "controls": sorted({i.control_id for i in resent})})}
+    for item in resent:
+        row = found[(item.sender, item.control_id)]
+        item.message_id, item.ack = row.id, row.ack or _in_flight(item.msg)
 
 
 def _raw_row(org_id: uuid.UUID, item: Inbound) -> dict[str, Any]:
@@ -455,11 +480,21 @@ def _apply_once(org_id: uuid.UUID, items: list[Inbound], *, savepoints: bool) ->
     """One transaction: each message applied in order, then every outcome and ACK. Returns the
     ACKs (true once this returned: committed)."""
     with session_scope(org_id) as session:
-        write_lock(session)
-        return _apply_in(session, org_id, items, savepoints=savepoints)
+        if savepoints or get_engine().dialect.name != "postgresql":
+            write_lock(session)
+            return _apply_in(session, org_id, items, savepoints=savepoints)
+        # PostgreSQL, the optimistic pass: its BEGIN and COMMIT go out with its first read and its
+        # last writes (`_apply_in` queues them in the pipeline on a connection SQLAlchemy leaves
+        # in autocommit mode), not as two round trips of their own. The session's commit then
+        # finds the transaction ended and does nothing; a failure rolls it back as usual.
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        return _apply_in(session, org_id, items, savepoints=False, explicit=True)
 
 
-def _apply_in(session: Session, org_id: uuid.UUID, items: list[Inbound], *, savepoints: bool) -> list[str]:
+def _apply_in(session: Session, org_id: uuid.UUID, items: list[Inbound], *, savepoints: bool,
+              explicit: bool = False) -> list[str]:
+    """Apply a batch in `session`'s transaction (see `_apply_once`); `explicit`: the connection is
+    in autocommit mode and the transaction is begun and committed here, inside the pipeline."""
     acks: list[str] = []
     finished: list[dict[str, Any]] = []
     batch = _Batch(session, savepoints)
@@ -476,6 +511,9 @@ def _apply_in(session: Session, org_id: uuid.UUID, items: list[Inbound], *, save
     # savepoint pass, which exists to name a failing message, sends each statement on its own.
     try:
         with nullcontext() if savepoints else pipeline(session.connection()):
+            driver = session.connection().connection.driver_connection
+            if explicit:
+                driver.execute(b"BEGIN")  # type: ignore[union-attr]
             _prefetch(batch, org_id, items)
             if not savepoints:
                 try:
@@ -494,6 +532,8 @@ def _apply_in(session: Session, org_id: uuid.UUID, items: list[Inbound], *, save
                 session.add_all(batch.deferred)
                 session.flush()
                 _finish_many(session, org_id, finished)
+                if explicit:
+                    driver.execute(b"COMMIT")  # type: ignore[union-attr]
             except Exception as exc:
                 if savepoints:
                     raise
@@ -535,9 +575,9 @@ def _finish_many(session: Session, org_id: uuid.UUID, rows: list[dict[str, Any]]
     _FINISH_SET.run(conn, {
         "org_id": org_id,
         "ids": "{" + ",".join(str(r["b_id"]) for r in rows) + "}",
-        "rows": json.dumps([{"id": str(r["b_id"]), "status": r["status"], "ack_code": r["ack_code"], "ack": r["ack"],
-                             "error": r["error"], "patient_id": str(r["patient_id"]) if r["patient_id"] else None,
-                             "processed_at": r["processed_at"].isoformat()} for r in rows]),
+        "rows": json_document([{"id": r["b_id"], "status": r["status"], "ack_code": r["ack_code"], "ack": r["ack"],
+                                "error": r["error"], "patient_id": r["patient_id"],
+                                "processed_at": r["processed_at"]} for r in rows]),
     })
 
 
@@ -843,7 +883,8 @@ def _prefetch(batch: _Batch, org_id: uuid.UUID, items: list[Inbound]) -> None:
                 batch.keep.extend((org, location))
         else:
             batch.keep.append(session.get(Organisation, org_id))
-    if len(new_keys) > 1:
+    if new_keys:
+        # One alone too: the reservation's Core statements cost less than `next_mrn`'s ORM query.
         patients.reserve_mrns(session, org_id, len(new_keys))
 
 

@@ -2,7 +2,7 @@
 front-desk role. Register (and see the duplicate warning), book the first open time across two
 locations through the confirmation step, see the visit on the grid and the day sheet, open the
 intake link booking sent and submit it as the patient, review it, check the patient in, room
-them; then cancel one visit and reschedule another. Every step asserts what the screen shows.
+them; then cancel one visit, reschedule another and change its visit type. Every step asserts what the screen shows.
 Nothing is prepared by hand: registration works on the demo data as `praxis demo` leaves it."""
 
 from __future__ import annotations
@@ -213,4 +213,15 @@ def _journey(browser, live_server, page, org, desk, twin, sender) -> None:
     page.wait_for_url(f"**moved={moved}**")
     assert "Visit moved" in page.locator(".flash").inner_text()
     assert "highlight" in page.locator(f"#appt-{moved}").get_attribute("class")
+
+    # 8. Change that visit's type from the same menu: a 20-minute type fits wherever it now stands.
+    page.locator(f"#appt-{moved} summary").click()
+    chooser = page.locator(f"#vt-{moved}")
+    chooser.wait_for()  # the menu loads when it opens
+    label = next(t for t in chooser.locator("option").all_inner_texts() if t.endswith("(20 min)"))
+    chooser.select_option(label=label)
+    page.locator(f"#appt-{moved} button:has-text('Change visit type')").click()
+    page.wait_for_url("**done=change_visit_type**")
+    assert page.locator(".flash").inner_text() == "Visit type changed"
+    assert label.removesuffix(" (20 min)") in page.locator(f"#appt-{moved}").inner_text()
     assert page.page_errors == []

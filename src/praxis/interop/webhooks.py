@@ -48,6 +48,8 @@ class EventSource:
 EVENTS: dict[str, EventSource] = {
     "appointment.booked": EventSource("scheduling.appointment_booked"),
     "appointment.cancelled": EventSource("scheduling.appointment_cancelled"),
+    # The old and new visit type are identifiers; the version tells two changes apart (A -> B -> A -> B).
+    "appointment.modified": EventSource("scheduling.appointment_modified", fields={"version": "version"}),
     "appointment.checked_in": EventSource("scheduling.appointment_status", {"action": "check_in"}),
     "patient.registered": EventSource("patient.registered"),
     "patient.merged": EventSource("patient.merged"),

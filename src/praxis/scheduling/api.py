@@ -25,6 +25,7 @@ from praxis.scheduling.schemas import (
     BlockOut,
     BookIn,
     CancelIn,
+    ChangeVisitTypeIn,
     ClosureIn,
     ClosureOut,
     DayRowOut,
@@ -280,6 +281,24 @@ def reschedule(appointment_id: str, data: RescheduleIn, ctx: Context = Depends(p
                ) -> AppointmentOut:
     return AppointmentOut.model_validate(service.reschedule(ctx, parse_id(appointment_id, "appointment"),
                                                             **data.model_dump()))
+
+
+@router.post("/appointments/{appointment_id}/visit-type", response_model=AppointmentOut,
+             summary="Change an appointment's visit type (and so its length)",
+             responses={412: {"description": "`expected_version` is not the appointment's version: read it again",
+                              "content": {"application/problem+json": {
+                                  "schema": {"$ref": "#/components/schemas/Problem"}}}}})
+def change_visit_type(appointment_id: str, data: ChangeVisitTypeIn,
+                      ctx: Context = Depends(permission(SCHEDULING_BOOK))) -> AppointmentOut:
+    """Same time, provider and location; another visit type, checked as a booking is: 404 for an
+    unknown or inactive visit type, 422 when it cannot be booked there then (hours, template blocks
+    limited to visit types, past, new/established patient), 409 `slot-taken` when the new length
+    double-books the provider or no room or equipment of the required kind is free, 409
+    `appointment-transition` unless the visit is booked or confirmed. The same visit type changes
+    nothing. Emits `scheduling.appointment_modified` (webhook `appointment.modified`, HL7 SIU^S14)."""
+    return AppointmentOut.model_validate(service.change_visit_type(
+        ctx, parse_id(appointment_id, "appointment"), visit_type_id=data.visit_type_id, overbook=data.overbook,
+        expected_version=data.expected_version))
 
 
 @router.post("/appointments/{appointment_id}/cancel", response_model=AppointmentOut)

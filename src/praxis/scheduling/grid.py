@@ -8,7 +8,7 @@ reference snapshot (templates, hours); the screen (ui/grid.py) only renders it."
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
 from urllib.parse import quote
@@ -27,7 +27,7 @@ STATUS_WORDS = {"booked": "booked", "confirmed": "confirmed", "checked_in": "che
                 "checked_out": "checked out", "no_show": "no-show", "cancelled": "cancelled"}
 # What the block menu offers, in this order; each is shown only when the status machine allows it
 # now (no-show only after the start; check-in only on the day).
-MENU = ("check_in", "room", "check_out", "undo_check_in", "reschedule", "no_show", "cancel")
+MENU = ("check_in", "room", "check_out", "undo_check_in", "reschedule", "change_visit_type", "no_show", "cancel")
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,8 @@ def block_actions(status: str, start_at: datetime, moment: datetime, on_the_day:
         if action == "no_show" and moment < start_at:
             continue
         if action == "check_in" and not on_the_day:
+            continue
+        if action == "change_visit_type" and start_at <= moment:  # booking's rules refuse a past start
             continue
         out.append(action)
     return tuple(out)
@@ -232,6 +234,11 @@ class BlockMenu:
     local_start: datetime
     actions: tuple[str, ...]
     rooms: dict[uuid.UUID, str]
+    visit_type_id: uuid.UUID | None = None
+    version: int = 0
+    # Active visit types other than the visit's, by name, for "change visit type" (the service
+    # checks that the chosen one is bookable there and then).
+    visit_types: dict[uuid.UUID, str] = field(default_factory=dict)
 
 
 def block_menu(ctx: Context, appointment_id: uuid.UUID) -> BlockMenu:
@@ -244,5 +251,9 @@ def block_menu(ctx: Context, appointment_id: uuid.UUID) -> BlockMenu:
     local = to_local(appt.start_at, tz_name)
     actions = block_actions(appt.status, appt.start_at, moment, local.date() == to_local(moment, tz_name).date())
     rooms = {r.id: r.name for r in setup.list_resources(ctx, appt.location_id)} if "room" in actions else {}
+    visit_types = {} if "change_visit_type" not in actions else {
+        v.id: f"{v.name} ({v.duration_minutes} min)" for v in sorted(ref.visit_types.values(), key=lambda v: v.name)
+        if v.active and v.id != appt.visit_type_id}
     return BlockMenu(appt.id, appt.patient_id, appt.location_id, appt.status,
-                     STATUS_WORDS.get(appt.status, appt.status), local, actions, rooms)
+                     STATUS_WORDS.get(appt.status, appt.status), local, actions, rooms, appt.visit_type_id,
+                     appt.version, visit_types)

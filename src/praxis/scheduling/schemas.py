@@ -253,6 +253,15 @@ class RescheduleIn(StrictModel):
     overbook: bool = False
 
 
+class ChangeVisitTypeIn(StrictModel):
+    visit_type_id: uuid.UUID = Field(description="The new visit type; the visit's length, buffers, rooms and "
+                                                 "modality follow it")
+    overbook: bool = Field(default=False, description="Book the longer visit over busy time, where the "
+                                                      "organisation and the provider allow overbooking")
+    expected_version: int | None = Field(default=None, ge=1, description="The appointment's `version` as the "
+                                         "caller read it; 412 when it has changed since")
+
+
 class CancelIn(StrictModel):
     reason: Annotated[str, Field(min_length=1, max_length=200)]
 

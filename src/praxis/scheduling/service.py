@@ -1,4 +1,5 @@
-"""Scheduling's public functions: slot search, booking, rescheduling, status changes, day lists.
+"""Scheduling's public functions: slot search, booking, rescheduling, visit type changes, status
+changes, day lists.
 
 Each command takes a Context first, owns its unit of work, checks permission and location scope,
 writes the audit record and emits events in the same transaction.
@@ -224,12 +225,31 @@ def _release_resources(session: Session, appt: Appointment) -> None:
 
 def reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime,
                provider_id: uuid.UUID | None = None, location_id: uuid.UUID | None = None,
-               overbook: bool = False, expected_version: int | None = None) -> Appointment:
+               overbook: bool = False, expected_version: int | None = None,
+               visit_type_id: uuid.UUID | None = None) -> Appointment:
     """Move a booked or confirmed appointment (same id) to a new time, provider or location.
-    `expected_version` (an If-Match): 412 when the appointment changed since the caller read it."""
-    return booking.retrying(lambda: _reschedule(ctx, appointment_id, start_at=start_at, provider_id=provider_id,
-                                         location_id=location_id, overbook=overbook,
-                                         expected_version=expected_version))
+    `expected_version` (an If-Match): 412 when the appointment changed since the caller read it.
+    With a different `visit_type_id` the visit type changes in the same transaction, as
+    `change_visit_type` changes it (an inbound SIU^S13/S14 may change both at once)."""
+    return booking.retrying(lambda: _replan(ctx, appointment_id, start_at=start_at, provider_id=provider_id,
+                                            location_id=location_id, visit_type_id=visit_type_id,
+                                            overbook=overbook, expected_version=expected_version, move=True))
+
+
+def change_visit_type(ctx: Context, appointment_id: uuid.UUID, *, visit_type_id: uuid.UUID,
+                      overbook: bool = False, expected_version: int | None = None) -> Appointment:
+    """Change a booked or confirmed appointment's visit type, and with it its length, buffers,
+    rooms and modality, at the same time, provider and location.
+
+    Booking's rules apply to the new visit type: it must be active and bookable for the provider
+    at the location at that time (hours, template blocks limited to visit types, past), fit the
+    patient (new/established), not double-book the provider (409 `slot-taken`; `overbook` as in
+    booking) and find its rooms or equipment free (409). `expected_version` as in `reschedule`
+    (412). Audited as `appointment.change_visit_type`; emits `scheduling.appointment_modified`
+    (identifiers and the old and new visit type only). The same visit type changes nothing."""
+    return booking.retrying(lambda: _replan(ctx, appointment_id, start_at=None, provider_id=None, location_id=None,
+                                            visit_type_id=visit_type_id, overbook=overbook,
+                                            expected_version=expected_version, move=False))
 
 
 def _check_version(appt: Appointment, expected_version: int | None) -> None:
@@ -238,42 +258,68 @@ def _check_version(appt: Appointment, expected_version: int | None) -> None:
                        field="If-Match", status=412, type="precondition-failed")
 
 
-def _reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime, provider_id: uuid.UUID | None,
-                location_id: uuid.UUID | None, overbook: bool, expected_version: int | None = None) -> Appointment:
+def _replan(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime | None, provider_id: uuid.UUID | None,
+            location_id: uuid.UUID | None, visit_type_id: uuid.UUID | None, overbook: bool,
+            expected_version: int | None, move: bool) -> Appointment:
+    """Reschedule (`move`) and/or change the visit type, planned once by booking's `plan`."""
     with unit_of_work(ctx) as session:
         write_lock(session)
         appt = _load_appointment(session, ctx, appointment_id, SCHEDULING_BOOK)
         _check_version(appt, expected_version)
+        retype = visit_type_id is not None and visit_type_id != appt.visit_type_id
+        t = transition(appt.status, "reschedule" if move else "change_visit_type")
+        if not move and not retype:
+            # Asking for the visit type it has: nothing to change, but the caller is shown the visit.
+            audit.record(session, ctx, "appointment.view", "appointment", appt.id, patient_id=appt.patient_id,
+                         location_id=appt.location_id)
+            return appt
         booking.lock_provider(session.connection(), ctx.org_id, provider_id or appt.provider_id)
-        t = transition(appt.status, "reschedule")
         new_location = location_id or appt.location_id
         ctx.require(SCHEDULING_BOOK, new_location, what="location")
-        moved = BookingRequest(appt.patient_id, appt.visit_type_id, provider_id or appt.provider_id, new_location,
-                               start_at, overbook)
-        plan = booking.plan(session.connection(), ctx, moved, exclude=appt.id, check_patient=False)
-        old_start, old_end, old_provider, old_location = (appt.start_at, appt.end_at, appt.provider_id,
-                                                          appt.location_id)
+        new_visit_type = visit_type_id if retype and visit_type_id is not None else appt.visit_type_id
+        wanted = BookingRequest(appt.patient_id, new_visit_type, provider_id or appt.provider_id, new_location,
+                                start_at if move and start_at is not None else appt.start_at, overbook)
+        # The patient's fit (new/established, status) was checked when the visit type was chosen;
+        # a new visit type is checked again.
+        plan = booking.plan(session.connection(), ctx, wanted, exclude=appt.id, check_patient=retype)
+        old_start, old_end, old_provider, old_location, old_visit_type = (
+            appt.start_at, appt.end_at, appt.provider_id, appt.location_id, appt.visit_type_id)
         was = {"start_at": old_start.isoformat(), "end_at": old_end.isoformat(),
                "provider_id": str(old_provider), "location_id": str(old_location)}
         _release_resources(session, appt)
         appt.provider_id, appt.location_id = provider_id or appt.provider_id, new_location
+        appt.visit_type_id, appt.telehealth = plan.visit.id, plan.visit.modality == "telehealth"
         appt.start_at, appt.end_at = plan.start_at, plan.end_at
         appt.block_start, appt.block_end, appt.overbooked = plan.block_start, plan.block_end, plan.overbooked
-        appt.status, appt.confirmed_at = t.after, None
+        appt.status = t.after
+        if move:
+            appt.confirmed_at = None
         appt.version += 1
         booking.hold_resources(session, appt, plan.resource_ids)
         booking.flush_or_conflict(session)
-        audit.record(session, ctx, "appointment.reschedule", "appointment", appt.id,
-                     patient_id=appt.patient_id, location_id=appt.location_id,
-                     detail={"was": was["start_at"], "now": plan.start_at.isoformat()})
-        outbox.emit(session, "scheduling.appointment_rescheduled", {"appointment_id": str(appt.id), "was": was})
-        outbox.write(session.connection(), reminder_rows(ctx.org_id, plan.ref.reminder_rules, appt.id, plan.start_at))
-        if old_start > now():
-            emit_slot_freed(session, provider_id=old_provider, location_id=old_location,
-                            visit_type_id=appt.visit_type_id, start_at=old_start, end_at=old_end,
-                            appointment_id=appt.id)
-        if new_location != old_location:
-            patients_port.add_location_link(session.connection(), ctx.org_id, appt.patient_id, new_location)
+        if move:
+            audit.record(session, ctx, "appointment.reschedule", "appointment", appt.id,
+                         patient_id=appt.patient_id, location_id=appt.location_id,
+                         detail={"was": was["start_at"], "now": plan.start_at.isoformat()})
+            outbox.emit(session, "scheduling.appointment_rescheduled", {"appointment_id": str(appt.id), "was": was})
+            outbox.write(session.connection(),
+                         reminder_rows(ctx.org_id, plan.ref.reminder_rules, appt.id, plan.start_at))
+            if old_start > now():
+                emit_slot_freed(session, provider_id=old_provider, location_id=old_location,
+                                visit_type_id=old_visit_type, start_at=old_start, end_at=old_end,
+                                appointment_id=appt.id)
+            if new_location != old_location:
+                patients_port.add_location_link(session.connection(), ctx.org_id, appt.patient_id, new_location)
+        if retype:
+            audit.record(session, ctx, "appointment.change_visit_type", "appointment", appt.id,
+                         patient_id=appt.patient_id, location_id=appt.location_id,
+                         detail={"was": str(old_visit_type), "now": str(appt.visit_type_id),
+                                 "end_at": plan.end_at.isoformat()})
+            # The version makes each change its own event: the HL7 and webhook fan-outs derive
+            # their message ids from the payload, and A -> B -> A -> B must be sent twice.
+            outbox.emit(session, "scheduling.appointment_modified", {
+                "appointment_id": str(appt.id), "visit_type_id": str(appt.visit_type_id),
+                "was_visit_type_id": str(old_visit_type), "version": appt.version})
         return appt
 
 
@@ -506,6 +552,7 @@ __all__ = [
     "book_series",
     "cancel",
     "change_status",
+    "change_visit_type",
     "get_appointment",
     "list_day",
     "provider_lock_key",

@@ -7,6 +7,7 @@
     booked/confirmed ──no_show──> no_show          (only once the start time has passed)
     checked_in/roomed ──undo──> previous step      (a mis-click at the desk)
     booked/confirmed ──reschedule──> booked        (moves the same appointment)
+    booked/confirmed ──change_visit_type──> same   (same time, another visit type and length)
 
 Everything else is refused with a sentence that says why and what is possible instead.
 """
@@ -21,7 +22,7 @@ from praxis.platform.errors import Conflict
 
 Status = Literal["booked", "confirmed", "checked_in", "roomed", "checked_out", "cancelled", "no_show"]
 Action = Literal["confirm", "check_in", "room", "check_out", "cancel", "no_show", "reschedule",
-                 "undo_check_in", "undo_room"]
+                 "change_visit_type", "undo_check_in", "undo_room"]
 
 STATUSES: tuple[Status, ...] = ("booked", "confirmed", "checked_in", "roomed", "checked_out",
                                 "cancelled", "no_show")
@@ -34,6 +35,9 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "cancel": {"booked": "cancelled", "confirmed": "cancelled"},
     "no_show": {"booked": "no_show", "confirmed": "no_show"},
     "reschedule": {"booked": "booked", "confirmed": "booked"},
+    # Once checked in the visit is under way (its start has passed, a room is held): what it turns
+    # out to be is the encounter's business, not the booking's.
+    "change_visit_type": {"booked": "booked", "confirmed": "confirmed"},
     "undo_check_in": {"checked_in": "confirmed"},
     "undo_room": {"roomed": "checked_in"},
 }
@@ -45,6 +49,7 @@ _LABEL = {
 _VERB = {
     "confirm": "confirm", "check_in": "check in", "room": "room", "check_out": "check out",
     "cancel": "cancel", "no_show": "mark as a no-show", "reschedule": "reschedule",
+    "change_visit_type": "change the visit type of",
     "undo_check_in": "undo the check-in of", "undo_room": "undo rooming",
 }
 
@@ -63,7 +68,7 @@ class Transition:
 
 def allowed_actions(status: str) -> list[str]:
     return [a for a, table in TRANSITIONS.items()
-            if status in table and (table[status] != status or a == "reschedule")]
+            if status in table and (table[status] != status or a in ("reschedule", "change_visit_type"))]
 
 
 def transition(status: str, action: str, *, start_at: datetime | None = None,

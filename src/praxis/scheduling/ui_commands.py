@@ -1,4 +1,5 @@
-"""The staff screens' one door to scheduling's commands (book, reschedule, cancel, status).
+"""The staff screens' one door to scheduling's commands (book, reschedule, visit type,
+cancel, status).
 
 Every screen that changes an appointment (the booking page, the schedule grid, the day sheet,
 check-in) calls these, so a change in where the booking internals live touches one file."""
@@ -25,6 +26,12 @@ def reschedule(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime, p
                location_id: uuid.UUID) -> Appointment:
     return service.reschedule(ctx, appointment_id, start_at=start_at, provider_id=provider_id,
                               location_id=location_id)
+
+
+def change_visit_type(ctx: Context, appointment_id: uuid.UUID, *, visit_type_id: uuid.UUID,
+                      expected_version: int | None = None) -> Appointment:
+    return service.change_visit_type(ctx, appointment_id, visit_type_id=visit_type_id,
+                                     expected_version=expected_version)
 
 
 def cancel(ctx: Context, appointment_id: uuid.UUID, *, reason: str) -> Appointment:

@@ -189,6 +189,8 @@ def test_every_event_we_send_parses_under_hl7apy_strict(org: Any, peers: list[Pe
     scheduling.reschedule(world.ctx, moved.id, start_at=world.local(future_weekday(8), 11))
     cancelled = book(org, world, hour=13)
     scheduling.cancel(world.ctx, cancelled.id, reason="patient called")
+    modified = book(org, world, hour=15)
+    scheduling.change_visit_type(world.ctx, modified.id, visit_type_id=world.new_visit_id)
     missed = book(org, world, hour=9, days=1)
     registered = patients.register_patient(world.ctx, PatientCreate(
         first_name="Ana", last_name="Sent", dob=date(1990, 2, 3), sex="F", address_line1="1 Main St",
@@ -201,10 +203,16 @@ def test_every_event_we_send_parses_under_hl7apy_strict(org: Any, peers: list[Pe
     scheduling.change_status(world.ctx, missed.id, "no_show")
     drain(org)
     events = sorted(f"{m.message_type}^{m.trigger_event}" for m in map(parse_message, ehr.received))
-    assert events == sorted(["SIU^S12", "SIU^S12", "SIU^S12", "SIU^S13", "SIU^S15", "SIU^S26",
-                             "ADT^A04", "ADT^A04", "ADT^A08", "ADT^A40"])
+    assert events == sorted(["SIU^S12", "SIU^S12", "SIU^S12", "SIU^S12", "SIU^S13", "SIU^S14", "SIU^S15",
+                             "SIU^S26", "ADT^A04", "ADT^A04", "ADT^A08", "ADT^A40"])
     for text in ehr.received:
         hl7apy_strict(text)
+    s14 = next(parse_message(m) for m in ehr.received if "|SIU^S14^" in m)
+    assert s14.get("MSH-9.3") == "SIU_S12" and s14.get("SCH-2.1") == str(modified.id)
+    assert s14.get("SCH-6.1") == "Modified" and s14.get("AIS-3.2") == "New patient"
+    assert (s14.get("SCH-9"), s14.get("AIS-7")) == ("60", "60")  # the new visit type's length
+    assert s14.get("TQ1-8") == outbound._ts(modified.start_at + timedelta(minutes=60))
+    assert hl7apy_strict(next(m for m in ehr.received if "|SIU^S14^" in m)).msh.msh_9.msh_9_2.value == "S14"
     a08 = next(parse_message(m) for m in ehr.received if "|ADT^A08^" in m)
     assert a08.get("PID-11.3") == "Troy"
     a40 = next(parse_message(m) for m in ehr.received if "|ADT^A40^" in m)
@@ -227,16 +235,29 @@ def test_changes_from_a_peer_are_not_echoed_back_to_it(org: Any, peers: list[Pee
     drain(org)
     assert source.received == []  # the booking (and the patient it registered) came from there
     assert sorted(parse_message(m).trigger_event for m in other.received) == ["A04", "S12"]
+    # Its S14 giving the visit another type: applied, told to the other peer, not echoed back.
+    (ack,) = send(clinic, sample("fc_SIU-S14-01.hl7", **{
+        "76164006^Biopsy of colon (procedure)^SCT^1212^Biopsy": "CHECKUP^Annual checkup^L"}))
+    assert ack.get("MSA-1") == "AA", ack.encode()
+    drain(org)
+    assert source.received == []
+    assert sorted(parse_message(m).trigger_event for m in other.received) == ["A04", "S12", "S14"]
+    assert parse_message(other.received[-1]).get("AIS-3.1") == "CHECKUP"
     # A change made here to that appointment does go back to the source.
     with session_scope(org.id) as s:
         from praxis.scheduling.models import Appointment
 
         appt_id: uuid.UUID = s.scalars(select(Appointment.id).where(Appointment.org_id == org.id)).one()
     from praxis.platform.context import system_context
+    from praxis.scheduling.models import VisitType
 
-    scheduling.cancel(system_context(org.id, "front desk"), appt_id, reason="clinic closed")
+    with session_scope(org.id) as s:
+        biopsy = s.scalars(select(VisitType.id).where(VisitType.org_id == org.id, VisitType.code == "76164006")).one()
+    desk = system_context(org.id, "front desk")
+    scheduling.change_visit_type(desk, appt_id, visit_type_id=biopsy)
+    scheduling.cancel(desk, appt_id, reason="clinic closed")
     drain(org)
-    assert [parse_message(m).trigger_event for m in source.received] == ["S15"]
+    assert sorted(parse_message(m).trigger_event for m in source.received) == ["S14", "S15"]
 
 
 def test_a_dead_message_is_listed_and_resent_from_the_cli(org: Any, peers: list[Peer]) -> None:

@@ -207,6 +207,80 @@ def test_double_booking_is_ae_naming_the_reason_and_changes_nothing(org: Any) ->
     assert [r.status for r in _stored(org)] == ["processed", "failed"]
 
 
+CHECKUP_AIS = {"76164006^Biopsy of colon (procedure)^SCT^1212^Biopsy": "CHECKUP^Annual checkup^L"}
+
+
+def errs(ack: Message) -> list[tuple[str, str, str, str]]:
+    """Each ERR of an ACK: (code, segment, field, severity)."""
+    return [(e.value(3, 1), e.value(2, 1), e.value(2, 3), e.value(4)) for e in ack.segments if e.name == "ERR"]
+
+
+def test_s14_with_another_visit_type_changes_it_and_its_length(org: Any) -> None:
+    set_clock(datetime(2021, 9, 14, 9, 20, tzinfo=UTC))
+    clinic = make_clinic(org, "1210")
+    (booked,) = send(clinic, sample("fc_SIU-S12-01.hl7"))
+    assert codes(booked) == ["AA"], booked.encode()
+    (appt,) = appointments(org)
+    assert appt.end_at - appt.start_at == timedelta(minutes=50)  # Colon biopsy
+    (ack,) = send(clinic, sample("fc_SIU-S14-01.hl7", **CHECKUP_AIS))
+    assert ack.get("MSA-1") == "AA", ack.encode()
+    # AIS-7 still says 50 minutes; our length is the visit type's: a warning, not a change.
+    assert errs(ack) == [("102", "AIS", "7", "W")] and "(60 min)" in ack.get("ERR-8")
+    (after,) = appointments(org)
+    assert (after.id, after.start_at, after.provider_id) == (appt.id, appt.start_at, appt.provider_id)
+    assert after.end_at - after.start_at == timedelta(minutes=60) and after.version == appt.version + 1
+    assert after.status == "booked"
+    with session_scope(org.id) as s:
+        from praxis.platform.audit import AuditRecord
+        from praxis.scheduling.models import VisitType
+
+        code = s.scalars(select(VisitType.code).where(VisitType.id == after.visit_type_id)).one()
+        actor = s.scalars(select(AuditRecord.actor_name).where(
+            AuditRecord.org_id == org.id, AuditRecord.action == "appointment.change_visit_type")).one()
+    assert code == "CHECKUP" and actor.startswith("hl7:") and actor.endswith("|GHHSFacility")
+    # The same S14 once more (a new control id): nothing differs, AA "no change" (MSA-3 is empty in
+    # v2.8; the outcome is in the message log), and the warning stays.
+    (again,) = send(clinic, sample("fc_SIU-S14-01.hl7", "MSG-S14-AGAIN", **CHECKUP_AIS))
+    assert again.get("MSA-1") == "AA" and errs(again) == [("102", "AIS", "7", "W")]
+    assert appointments(org)[0].version == after.version
+
+
+def test_s14_visit_type_that_would_double_book_is_ae_naming_ais_3_and_changes_nothing(org: Any) -> None:
+    from praxis.scheduling import service
+    from tests.integration.scheduling.helpers import make_patient
+
+    set_clock(datetime(2021, 9, 14, 9, 20, tzinfo=UTC))
+    clinic = make_clinic(org, "1210")
+    (booked,) = send(clinic, sample("fc_SIU-S12-01.hl7"))
+    assert codes(booked) == ["AA"], booked.encode()
+    (appt,) = appointments(org)
+    checkup = next(v.id for v in setup.list_visit_types(system_context(org.id, "test")) if v.code == "CHECKUP")
+    # Booked here right after the 50-minute biopsy: the 60-minute checkup would overlap it.
+    service.book(system_context(org.id, "test"), patient_id=make_patient(org), visit_type_id=checkup,
+                 provider_id=clinic.provider_id, location_id=org.loc_a.id, start_at=appt.end_at)
+    (ack,) = send(clinic, sample("fc_SIU-S14-01.hl7", **CHECKUP_AIS))
+    assert ack.get("MSA-1") == "AE", ack.encode()
+    assert errs(ack)[0] == ("206", "AIS", "3", "E")
+    assert "CHECKUP" in ack.get("ERR-8") and "already booked" in ack.get("ERR-8")
+    (after, _other) = appointments(org)
+    assert (after.visit_type_id, after.end_at, after.version) == (appt.visit_type_id, appt.end_at, appt.version)
+    assert [r.status for r in _stored(org)] == ["processed", "failed"]
+
+
+def test_s13_moving_with_a_visit_type_unknown_here_moves_and_warns(org: Any) -> None:
+    set_clock(datetime(2021, 8, 10, 9, 15, tzinfo=UTC))
+    clinic = make_clinic(org, "600")
+    (booked,) = send(clinic, sample("fc_SIU-S12-02.hl7"))
+    assert codes(booked) == ["AA"], booked.encode()
+    (appt,) = appointments(org)
+    # SCH-7.1 names the visit type in this sample (no AIS-3.1 in the chosen group).
+    (moved,) = send(clinic, sample("fc_SIU-S13-02.hl7", **{"|Add|CHECKUP|": "|Add|NOTOURS|"}))
+    assert moved.get("MSA-1") == "AA", moved.encode()
+    assert ("103", "SCH", "7", "W") in errs(moved)
+    (after,) = appointments(org)
+    assert after.start_at == datetime(2021, 8, 20, 9, 15, tzinfo=UTC) and after.visit_type_id == appt.visit_type_id
+
+
 def test_provider_is_matched_by_npi(org: Any) -> None:
     set_clock(datetime(2021, 9, 14, 9, 20, tzinfo=UTC))
     clinic = make_clinic(org, "nobody")

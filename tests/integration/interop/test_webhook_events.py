@@ -60,6 +60,28 @@ def test_appointment_cancelled(org: Any, bearer: Any, receiver: Receiver) -> Non
         ("appointment.cancelled", {"appointment_id": str(appt.id)})]
 
 
+def test_appointment_modified_carries_the_two_visit_types_and_each_change_is_its_own_event(
+        org: Any, bearer: Any, receiver: Receiver) -> None:
+    from praxis.scheduling import service as scheduling
+
+    secret = _subscribe(org, bearer, receiver, "appointment.modified")
+    w = make_world(org)
+    appt = scheduling.book(w.ctx, patient_id=make_patient(org), visit_type_id=w.visit_id, provider_id=w.provider_id,
+                           location_id=org.loc_a.id, start_at=w.local(future_weekday(7), 10))
+    for to in (w.new_visit_id, w.visit_id, w.new_visit_id):  # A -> B -> A -> B
+        scheduling.change_visit_type(w.ctx, appt.id, visit_type_id=to)
+    scheduling.reschedule(w.ctx, appt.id, start_at=w.local(future_weekday(8), 10))  # a move is not a modification
+    drain(org)
+    a, b = str(w.visit_id), str(w.new_visit_id)
+    assert sorted(((e["type"], e["data"]) for e in _events(receiver, secret)), key=lambda e: e[1]["version"]) == [
+        ("appointment.modified", {"appointment_id": str(appt.id), "visit_type_id": b, "was_visit_type_id": a,
+                                  "version": 2}),
+        ("appointment.modified", {"appointment_id": str(appt.id), "visit_type_id": a, "was_visit_type_id": b,
+                                  "version": 3}),
+        ("appointment.modified", {"appointment_id": str(appt.id), "visit_type_id": b, "was_visit_type_id": a,
+                                  "version": 4})]
+
+
 def test_appointment_checked_in_and_not_other_status_changes(org: Any, bearer: Any, receiver: Receiver) -> None:
     from praxis.scheduling import service as scheduling
 

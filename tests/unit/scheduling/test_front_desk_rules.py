@@ -13,8 +13,9 @@ START = datetime(2026, 12, 8, 15, 0, tzinfo=UTC)
 
 def test_no_show_only_after_the_start_and_check_in_only_on_the_day():
     before = block_actions("booked", START, START - timedelta(minutes=1), on_the_day=True)
-    assert before == ("check_in", "reschedule", "cancel")
+    assert before == ("check_in", "reschedule", "change_visit_type", "cancel")
     after = block_actions("confirmed", START, START + timedelta(minutes=1), on_the_day=True)
+    # Once the start has passed the visit type is not changed (booking's rules refuse a past start).
     assert after == ("check_in", "reschedule", "no_show", "cancel")
     assert "check_in" not in block_actions("booked", START, START - timedelta(days=1), on_the_day=False)
 

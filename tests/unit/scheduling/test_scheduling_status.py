@@ -18,7 +18,8 @@ def test_happy_path():
 @pytest.mark.parametrize("status,action", [
     ("cancelled", "check_in"), ("cancelled", "cancel"), ("no_show", "check_in"), ("checked_out", "cancel"),
     ("booked", "room"), ("booked", "check_out"), ("roomed", "check_in"), ("checked_in", "no_show"),
-    ("checked_out", "reschedule"),
+    ("checked_out", "reschedule"), ("checked_in", "change_visit_type"), ("cancelled", "change_visit_type"),
+    ("no_show", "change_visit_type"),
 ])
 def test_impossible_transitions_refused_with_clear_message(status, action):
     with pytest.raises(TransitionRefused) as exc:
@@ -51,6 +52,12 @@ def test_allowed_actions():
     assert "check_in" in allowed_actions("booked")
     assert allowed_actions("cancelled") == []
     assert allowed_actions("roomed") == ["check_out", "undo_room"]
+    assert "change_visit_type" in allowed_actions("booked") and "change_visit_type" in allowed_actions("confirmed")
+
+
+def test_change_visit_type_keeps_the_status():
+    assert transition("confirmed", "change_visit_type").after == "confirmed"
+    assert transition("booked", "change_visit_type").after == "booked"
 
 
 def test_unknown_action():

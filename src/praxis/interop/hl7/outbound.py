@@ -74,6 +74,8 @@ EVENTS: dict[str, Source] = {
     "SIU^S12": Source("scheduling.appointment_booked", ("appointment.book",), "appointment", "appointment_id"),
     "SIU^S13": Source("scheduling.appointment_rescheduled", ("appointment.reschedule",), "appointment",
                       "appointment_id"),
+    "SIU^S14": Source("scheduling.appointment_modified", ("appointment.change_visit_type",), "appointment",
+                      "appointment_id"),
     "SIU^S15": Source("scheduling.appointment_cancelled", ("appointment.cancel",), "appointment", "appointment_id"),
     "SIU^S26": Source("scheduling.appointment_status", ("appointment.no_show",), "appointment", "appointment_id",
                       {"action": "no_show"}),
@@ -223,7 +225,7 @@ def build(session: Session, peer: Peer, row: Hl7Outbound) -> str:
         minutes = int((appt.end_at - appt.start_at).total_seconds() // 60)
         status = {"booked": "Booked", "confirmed": "Booked", "cancelled": "Cancelled", "no_show": "Noshow",
                   "checked_in": "Started", "roomed": "Started", "checked_out": "Complete"}.get(appt.status, "Booked")
-        reason = {"SIU^S12": "Booked", "SIU^S13": "Rescheduled", "SIU^S15": "Cancelled",
+        reason = {"SIU^S12": "Booked", "SIU^S13": "Rescheduled", "SIU^S14": "Modified", "SIU^S15": "Cancelled",
                   "SIU^S26": "No-show"}[row.event]
         who = [provider.npi or str(provider.id), provider.last_name, provider.first_name]
         start, end = _ts(appt.start_at), _ts(appt.end_at)

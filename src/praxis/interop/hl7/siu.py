@@ -111,6 +111,8 @@ class Wanted:
     location_id: uuid.UUID | None = None
     visit_type_id: uuid.UUID | None = None
     visit_minutes: int | None = None
+    visit_type_code: str = ""  # the code the message names (AIS-3.1, else SCH-7.1); "" = it names none
+    visit_type_from: tuple[str, int] = ("AIS", 3)  # where that code is
     start_at: datetime | None = None
     start_from: tuple[str, int] = ("TQ1", 7)
     minutes: int | None = None  # the message's own duration
@@ -164,7 +166,9 @@ def _resolve(session: Session, ctx: Context, route: Route, msg: Message, group_l
         w.location_id = default_location
     # Visit type
     vt_map = {str(k): str(v) for k, v in (opts.get("visit_types") or {}).items()}
-    candidates = [a.value(3, 1).strip() for a in chosen.ais] + [msg.get("SCH-7.1").strip()]
+    named = [(a.value(3, 1).strip(), ("AIS", 3)) for a in chosen.ais] + [(msg.get("SCH-7.1").strip(), ("SCH", 7))]
+    w.visit_type_code, w.visit_type_from = next(((c, where) for c, where in named if c), ("", ("AIS", 3)))
+    candidates = [c for c, _at in named]
     if opts.get("default_visit_type"):
         candidates.append(str(opts["default_visit_type"]))
     for code in filter(None, candidates):
@@ -237,7 +241,8 @@ def _linked_patient(session: Session, org_id: uuid.UUID, key: ExternalId) -> uui
 # Our field names -> where the message said it, for the scheduling service's refusals.
 def _where(w: Wanted | None, problem_field: str | None) -> tuple[str, int | None, int | None]:
     return {
-        "provider_id": ("AIP", 3, 1), "location_id": ("AIL", 3, 1), "visit_type_id": ("AIS", 3, 1),
+        "provider_id": ("AIP", 3, 1), "location_id": ("AIL", 3, 1),
+        "visit_type_id": (*(w.visit_type_from if w else ("AIS", 3)), 1),
         "patient_id": ("PID", 3, 1), "start_at": (*(w.start_from if w else ("TQ1", 7)), None),
         "status": ("SCH", 25, None),
     }.get(problem_field or "", ("SCH", None, None))
@@ -354,12 +359,24 @@ def _book(ctx: Context, route: Route, msg: Message, keys: list[tuple[str, str]],
     return Outcome("AA", "", tuple(warnings) + tuple(mapped.warnings if mapped else ()), patient_id)
 
 
+def _duration_warning(w: Wanted, minutes: int | None) -> list[AckError]:
+    """Our length is the visit type's: a different length in the message is a warning, not a change."""
+    if w.minutes is None or minutes is None or w.minutes == minutes:
+        return []
+    return [_err("102", f"the message's duration ({w.minutes} min) differs from the visit type's ({minutes} min); "
+                        f"the visit lasts {minutes} min", "AIS", 7, None, "W")]
+
+
 def _move(ctx: Context, route: Route, msg: Message, appointment_id: uuid.UUID) -> Outcome:
-    """S13/S14: move the appointment to the message's time, provider and location, when they differ."""
+    """S13/S14: move the appointment to the message's time, provider and location and give it the
+    message's visit type, when they differ; one transaction, through the scheduling service."""
     with session_scope(ctx.org_id) as session:
         appt = session.scalars(select(Appointment).where(Appointment.org_id == ctx.org_id,
                                                          Appointment.id == appointment_id)).one()
         current = (appt.start_at, appt.provider_id, appt.location_id, appt.patient_id)
+        current_type = appt.visit_type_id
+        current_minutes = session.scalars(select(VisitType.duration_minutes).where(
+            VisitType.org_id == ctx.org_id, VisitType.id == current_type)).first()
         resolved = _resolve(session, ctx, route, msg, groups(msg), appt.location_id)
     if isinstance(resolved, Outcome):
         return resolved
@@ -367,13 +384,37 @@ def _move(ctx: Context, route: Route, msg: Message, appointment_id: uuid.UUID) -
     start = w.start_at or current[0]
     provider = w.provider_id or current[1]
     location = w.location_id or current[2]
-    if (start, provider, location) == current[:3]:
-        return Outcome("AA", "no change", (), current[3])  # e.g. an S14 changing only notes or a room label
+    warnings: list[AckError] = []
+    visit_type = current_type
+    seg, field_no = w.visit_type_from
+    if w.visit_type_code and w.visit_type_id is None:
+        # Not ours and no default: the rest of the message still applies (a reschedule must not be
+        # lost over a code we do not map), and the sender is told.
+        warnings.append(_err("103", f"{seg}-{field_no}.1 visit type {w.visit_type_code[:30]!r} is not one of ours "
+                                    "and the facility has no default; the visit type is unchanged", seg, field_no,
+                             1, "W"))
+    elif w.visit_type_code and w.visit_type_id is not None:
+        visit_type = w.visit_type_id
+    moved = (start, provider, location) != current[:3]
+    retyped = visit_type != current_type
+    warnings += _duration_warning(w, w.visit_minutes if retyped else current_minutes)
+    if not moved and not retyped:
+        # e.g. an S14 changing only notes or a room label
+        return Outcome("AA", "no change", tuple(warnings), current[3])
     try:
-        scheduling.reschedule(ctx, appointment_id, start_at=start, provider_id=provider, location_id=location)
+        if moved:
+            scheduling.reschedule(ctx, appointment_id, start_at=start, provider_id=provider, location_id=location,
+                                  visit_type_id=visit_type if retyped else None)
+        else:
+            scheduling.change_visit_type(ctx, appointment_id, visit_type_id=visit_type)
     except ProblemError as exc:
+        if retyped and (exc.field == "visit_type_id" or (not moved and exc.field in ("start_at", "overbook"))):
+            # Only the visit type changed, so it is what does not fit (its length, its rooms, its hours).
+            text = f"{seg}-{field_no}.1 visit type {w.visit_type_code[:30]!r}: {exc.detail}"
+            code = {404: "204", 409: "206", 412: "206"}.get(exc.status, "207" if exc.status >= 500 else "102")
+            return Outcome("AE", text[:80], (_err(code, text, seg, field_no, 1), *warnings))
         return _problem(exc, w)
-    return Outcome("AA", "", (), current[3])
+    return Outcome("AA", "", tuple(warnings), current[3])
 
 
 def register() -> None:

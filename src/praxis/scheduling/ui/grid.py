@@ -1,5 +1,5 @@
 """The schedule grid screen (day or week; providers or rooms as columns) and its block menu:
-check in, room, check out, undo, reschedule, no-show, cancel. Server-rendered CSS grid; the
+check in, room, check out, undo, reschedule, change visit type, no-show, cancel. Server-rendered CSS grid; the
 menu is plain forms, so it works without script and with the keyboard alone."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fastapi import Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from praxis.platform.context import Context
-from praxis.platform.errors import ProblemError
+from praxis.platform.errors import ProblemError, ValidationProblem
 from praxis.platform.ids import parse_id
 from praxis.scheduling import grid as grid_model
 from praxis.scheduling import ui_commands
@@ -22,9 +22,11 @@ from praxis.web.deps import permission
 from praxis.web.templating import render
 
 ACTION_WORDS = {"check_in": "Check in", "room": "Room", "check_out": "Check out", "undo_check_in": "Undo check-in",
-                "reschedule": "Reschedule", "no_show": "No-show", "cancel": "Cancel visit"}
+                "reschedule": "Reschedule", "change_visit_type": "Change visit type", "no_show": "No-show",
+                "cancel": "Cancel visit"}
 DONE_WORDS = {"check_in": "Checked in", "room": "Roomed", "check_out": "Checked out",
-              "undo_check_in": "Check-in undone", "no_show": "Marked as a no-show", "cancel": "Cancelled"}
+              "undo_check_in": "Check-in undone", "no_show": "Marked as a no-show", "cancel": "Cancelled",
+              "change_visit_type": "Visit type changed"}
 CANCEL_REASONS = ("Patient request", "Provider unavailable", "Weather or closure", "Booked in error", "Other")
 
 
@@ -111,6 +113,27 @@ def block_cancel(request: Request, appointment_id: str, reason: str = Form(""), 
             raise
         return _grid_error(request, ctx, target, exc.detail, exc.status)
     return RedirectResponse(_with(target, done="cancel"), status_code=303)
+
+
+@router.post("/scheduling/appointments/{appointment_id}/visit-type")
+def block_visit_type(request: Request, appointment_id: str, visit_type_id: str = Form(""),
+                     version: int | None = Form(None), back: str = Form("/scheduling"),
+                     ctx: Context = Depends(permission(SCHEDULING_BOOK))) -> Response:
+    """Change the visit's type (and so its length) from the block menu; a refusal (not bookable
+    then, the provider or a room busy for the longer visit, changed meanwhile) is shown on the grid."""
+    target = _safe_back(back)
+    try:
+        if not visit_type_id:
+            raise ValidationProblem("Choose the new visit type", field="visit_type_id")
+        ui_commands.change_visit_type(ctx, parse_id(appointment_id, "appointment"),
+                                      visit_type_id=parse_id(visit_type_id, "visit type"), expected_version=version)
+    except ProblemError as exc:
+        if exc.status in (401, 403):
+            raise
+        if exc.status == 404 and exc.field != "visit_type_id":
+            raise
+        return _grid_error(request, ctx, target, exc.detail, exc.status)
+    return RedirectResponse(_with(target, done="change_visit_type", at=appointment_id), status_code=303)
 
 
 def _safe_back(back: str) -> str:

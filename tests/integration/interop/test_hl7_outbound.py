@@ -258,3 +258,81 @@ def test_a_dead_message_is_listed_and_resent_from_the_cli(org: Any, peers: list[
     drain(org)
     (after,) = sent(org)
     assert (after.status, after.attempts, len(ehr.received)) == ("delivered", 1, 3)
+
+
+def _adt(event: str, family: str, control_id: str) -> bytes:
+    from praxis.formats.hl7v2 import build_message
+
+    return build_message([
+        ("MSH", ["EHRApp", "EHRFAC", "PRAXIS", "CLINIC", "20261207090000", None, ["ADT", event, "ADT_A01"],
+                 control_id, "P", "2.5"]),
+        ("EVN", [event, "20261207090000"]),
+        ("PID", ["1", None, ["L-1", None, None, "EHRFAC", "MR"], None, [family, "Ann"], None, "19800102", "F"]),
+        ("PV1", ["1", "O"]),
+    ]).encode()
+
+
+def _from_the_ehr(org: Any, peers: list[Peer]) -> tuple[Peer, dict[str, Route], uuid.UUID]:
+    """A peer that is also the sender of ADT, and the patient its A04 registered (not echoed)."""
+    from praxis.interop.hl7.inbound import receive
+    from praxis.interop.hl7.models import Hl7PatientLink
+
+    ehr = peer(peers, "AA")
+    routes = {"EHRFAC": Route(org.id, org.loc_a.id, ehr.config(["ADT"]))}
+    outbound.configure(routes)
+    assert parse_message(receive(_adt("A04", "Origin", "O-1"), routes) or "").get("MSA-1") == "AA"
+    drain(org)
+    assert ehr.received == []
+    with session_scope(org.id) as s:
+        patient_id = s.scalars(select(Hl7PatientLink.patient_id).where(Hl7PatientLink.org_id == org.id)).one()
+    return ehr, routes, patient_id
+
+
+def test_a_change_made_here_reaches_the_peer_though_the_peers_own_change_came_after(org: Any,
+                                                                                   peers: list[Peer]) -> None:
+    # The origin travels with the event: the worker reaching the desk's change after the EHR's A08
+    # was applied must not take the EHR's (later) audit row for the origin of the desk's change.
+    from praxis.interop.hl7.inbound import receive
+    from praxis.platform.context import system_context
+
+    ehr, routes, patient_id = _from_the_ehr(org, peers)
+    clock.advance(timedelta(minutes=1))
+    patients.update_patient(system_context(org.id, "front desk"), patient_id, PatientUpdate(city="Troy"))
+    clock.advance(timedelta(minutes=1))
+    assert parse_message(receive(_adt("A08", "Renamed", "O-2"), routes) or "").get("MSA-1") == "AA"
+    drain(org)
+    (a08,) = [parse_message(m) for m in ehr.received]
+    assert a08.trigger_event == "A08" and a08.get("PID-3.4") == "PRAXIS"  # (built from the data as it is now)
+    assert [(r.event, r.payload["patient_id"]) for r in sent(org)] == [("ADT^A08", str(patient_id))]
+
+
+def test_the_peers_change_is_not_echoed_though_a_change_made_here_came_after(org: Any, peers: list[Peer]) -> None:
+    from praxis.interop.hl7.inbound import receive
+    from praxis.platform.context import system_context
+
+    ehr, routes, patient_id = _from_the_ehr(org, peers)
+    clock.advance(timedelta(minutes=1))
+    assert parse_message(receive(_adt("A08", "Renamed", "O-2"), routes) or "").get("MSA-1") == "AA"
+    clock.advance(timedelta(minutes=1))
+    patients.update_patient(system_context(org.id, "front desk"), patient_id, PatientUpdate(city="Troy"))
+    drain(org)
+    assert [parse_message(m).trigger_event for m in ehr.received] == ["A08"]  # the desk's change only
+    with session_scope(org.id) as s:
+        events = s.scalars(select(OutboxMessage.payload).where(OutboxMessage.org_id == org.id,
+                                                               OutboxMessage.topic == "patient.updated")
+                           .order_by(OutboxMessage.created_at)).all()
+    assert [e["origin"] for e in events] == ["hl7:EHRApp|EHRFAC", "front desk"]
+
+
+def test_an_event_queued_without_its_origin_falls_back_to_the_audit(org: Any, peers: list[Peer]) -> None:
+    # Events queued before they carried `origin` (an upgrade with a backlog) still reach fan_out.
+    from praxis.interop.hl7.inbound import receive
+
+    _ehr, routes, patient_id = _from_the_ehr(org, peers)
+    assert parse_message(receive(_adt("A08", "Renamed", "O-2"), routes) or "").get("MSA-1") == "AA"
+    drain(org)
+    legacy = {"patient_id": str(patient_id), "fields": ["last_name"], "at": clock.now().isoformat()}
+    outbound.fan_out("ADT^A08", org.id, legacy)  # the EHR's change by its latest audit row: not sent
+    assert sent(org) == []
+    outbound.fan_out("ADT^A08", org.id, {**legacy, "origin": ""})  # ours
+    assert [r.event for r in sent(org)] == ["ADT^A08"]

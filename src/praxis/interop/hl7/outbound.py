@@ -63,7 +63,7 @@ _NAMESPACE = uuid.UUID("6f1d2c3b-7a44-4c1e-9d0b-2b8e5f7a9c31")
 @dataclass(frozen=True)
 class Source:
     topic: str
-    actions: tuple[str, ...]  # the audit actions of the change (loop prevention looks them up)
+    actions: tuple[str, ...]  # the audit actions of the change (an event without its origin: `_origin`)
     resource: str  # appointment | patient
     key: str  # the payload field holding the resource id
     when: dict[str, str] | None = None
@@ -139,8 +139,14 @@ def peers(org_id: uuid.UUID) -> list[Peer]:
 # --- fan-out (worker) -------------------------------------------------------------------------------
 
 
-def _origin(session: Session, org_id: uuid.UUID, source: Source, resource_id: str, patient_id: str | None) -> str:
-    """Who made the change: the actor of its latest audit row ('hl7:<app>|<facility>' for inbound HL7)."""
+def _origin(session: Session, org_id: uuid.UUID, source: Source, resource_id: str) -> str:
+    """Who made the change, for an event queued before events carried their `origin`: the actor of
+    the record's latest audit row of that action. Only a guess (decision 54): a later change of the
+    same record, by anyone, is taken for this one's origin."""
+    patient_id: str | None = resource_id
+    if source.resource == "appointment":
+        patient_id = str(session.scalars(select(Appointment.patient_id).where(
+            Appointment.org_id == org_id, Appointment.id == uuid.UUID(resource_id))).first() or "") or None
     q = select(AuditRecord.actor_name).where(
         AuditRecord.org_id == org_id, AuditRecord.resource_type == source.resource,
         AuditRecord.resource_id == resource_id, AuditRecord.action.in_(source.actions))
@@ -164,11 +170,10 @@ def fan_out(event: str, org_id: uuid.UUID | None, payload: dict[str, Any]) -> No
     if not wanted or not resource_id:
         return
     with session_scope(org_id) as s:
-        patient_id = payload.get("patient_id") if source.resource == "appointment" else resource_id
-        if source.resource == "appointment":
-            patient_id = str(s.scalars(select(Appointment.patient_id).where(
-                Appointment.org_id == org_id, Appointment.id == uuid.UUID(resource_id))).first() or "") or None
-        origin = _origin(s, org_id, source, str(resource_id), patient_id)
+        # The origin the change was made with travels in the event (Context.origin): the record's
+        # audit read now would name whoever changed it last, not who made this change.
+        origin = (str(payload["origin"] or "") if "origin" in payload
+                  else _origin(s, org_id, source, str(resource_id)))
         for peer in wanted:
             if _from_peer(origin, peer.facility):
                 log.info("hl7: %s of %s came from %s; not sent back", event, resource_id, peer.facility)

@@ -204,3 +204,96 @@ def test_cli_resend_refuses_a_pending_row_and_queues_a_dead_one(org: Any) -> Non
     with session_scope(org.id) as s:
         assert s.scalars(select(Hl7Outbound.status).where(Hl7Outbound.org_id == org.id,
                                                           Hl7Outbound.id == dead)).one() == "pending"
+
+
+class AuditDown(RuntimeError):
+    pass
+
+
+def _failing_replay_audit(monkeypatch: Any) -> None:
+    """Writing the `hl7_message.replay` audit row fails; every other audit row is written."""
+    from praxis.platform import audit
+
+    original = audit.record
+
+    def record(session: Any, ctx: Any, action: str, *args: Any, **kwargs: Any) -> None:
+        if action == "hl7_message.replay":
+            raise AuditDown("the audit row of who asked could not be written")
+        original(session, ctx, action, *args, **kwargs)
+
+    monkeypatch.setattr(audit, "record", record)
+
+
+def _patient(org: Any, patient_id: uuid.UUID | None) -> Any:
+    from praxis.patients.models import Patient
+
+    with session_scope(org.id) as s:
+        p = s.scalars(select(Patient).where(Patient.org_id == org.id, Patient.id == patient_id)).one()
+        s.expunge(p)
+        return p
+
+
+def _topic(org: Any, topic: str) -> int:
+    with session_scope(org.id) as s:
+        return len(s.scalars(select(OutboxMessage.id).where(OutboxMessage.org_id == org.id,
+                                                            OutboxMessage.topic == topic)).all())
+
+
+def test_a_replay_whose_audit_row_fails_is_not_made(org: Any, bearer: Any, monkeypatch: Any) -> None:
+    # An A08 (one transaction with its audit): nothing of the replay is committed without the
+    # record of who asked for it, neither the message's outcome nor the patient's change.
+    c = bearer(org, ["interop:hl7"])
+    assert deliver(org, adt("A08", "R-1", "After", "R-UPD")) == ["AE"]
+    assert deliver(org, adt("A04", "R-1", "Before", "R-REG")) == ["AA"]
+    failed, registered = _row(org, "R-UPD"), _row(org, "R-REG").patient_id
+    updates, events = len(_audits(org, "patient.update")), _topic(org, "patient.updated")
+
+    with monkeypatch.context() as m:
+        _failing_replay_audit(m)
+        assert c.post(f"/api/v1/hl7/messages/{failed.id}/replay").status_code == 500
+    after = _row(org, "R-UPD")
+    assert (after.status, after.ack_code, after.attempts, after.ack, after.patient_id) == (
+        "failed", "AE", 1, failed.ack, None)
+    assert _patient(org, registered).last_name == "Before"
+    assert len(_audits(org, "patient.update")) == updates and _topic(org, "patient.updated") == events
+    assert _audits(org, "hl7_message.replay") == []
+
+    done = c.post(f"/api/v1/hl7/messages/{failed.id}/replay")
+    assert done.status_code == 200 and done.json()["ack_code"] == "AA"
+    assert _patient(org, registered).last_name == "After" and _row(org, "R-UPD").attempts == 2
+    (asked,) = _audits(org, "hl7_message.replay")
+    assert asked.actor_type == "api_client" and asked.detail == {"message_type": "ADT^A08", "ack_code": "AA",
+                                                                 "attempts": 2}
+    assert len(_audits(org, "patient.update")) == updates + 1 and _topic(org, "patient.updated") == events + 1
+
+
+def a40(survivor: str, merged: str, control_id: str) -> bytes:
+    return build_message([
+        ("MSH", ["EHR", FACILITY, "PRAXIS", "CLINIC", "20261207090000", None, ["ADT", "A40", "ADT_A39"],
+                 control_id, "P", "2.5"]),
+        ("EVN", ["A40", "20261207090000"]),
+        ("PID", ["1", None, [survivor, None, None, "NSH", "MR"], None, ["Keep", "Ann"], None, "19800102", "F"]),
+        ("MRG", [[merged, None, None, "NSH", "MR"]]),
+    ]).encode()
+
+
+def test_a_merge_replay_whose_audit_row_fails_keeps_its_status(org: Any, bearer: Any, monkeypatch: Any) -> None:
+    # A40 merges in its own units of work (as at reception): the merge is made, but the message's
+    # outcome is recorded with the audit row of who asked or not at all, so the log still says
+    # failed; the next replay finds the two merged already and answers AA.
+    c = bearer(org, ["interop:hl7"])
+    assert deliver(org, adt("A04", "M-1", "Keep", "M-REG1"), a40("M-1", "M-2", "M-MERGE")) == ["AA", "AE"]
+    assert deliver(org, adt("A04", "M-2", "Twin", "M-REG2")) == ["AA"]
+    failed, twin = _row(org, "M-MERGE"), _row(org, "M-REG2").patient_id
+    with monkeypatch.context() as m:
+        _failing_replay_audit(m)
+        assert c.post(f"/api/v1/hl7/messages/{failed.id}/replay").status_code == 500
+    after = _row(org, "M-MERGE")
+    assert (after.status, after.attempts, after.ack) == ("failed", 1, failed.ack)
+    assert _patient(org, twin).status == "merged" and _audits(org, "hl7_message.replay") == []
+
+    done = c.post(f"/api/v1/hl7/messages/{failed.id}/replay")
+    assert done.status_code == 200 and done.json()["ack_code"] == "AA"
+    assert (done.json()["message"]["status"], done.json()["message"]["attempts"]) == ("processed", 2)
+    assert len(_audits(org, "patient.merge")) == 2  # survivor and merged record: one merge
+    assert [a.detail["ack_code"] for a in _audits(org, "hl7_message.replay")] == ["AA"]

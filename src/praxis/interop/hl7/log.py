@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import Session, defer
 
 from praxis.interop.hl7 import outbound
 from praxis.interop.hl7.inbound import Routes, load_routes, replay
@@ -167,17 +167,21 @@ def facility_routes() -> Routes:
 
 def replay_message(ctx: Context, message_id: uuid.UUID, routes: Routes | None = None) -> Replayed:
     """Process a failed or rejected message again (after the data is fixed): the new ACK code and
-    the message as it now stands. A processed one is a 409 (it would be applied twice)."""
+    the message as it now stands. A processed one is a 409 (it would be applied twice). Who asked
+    is audited (`hl7_message.replay`) in the transaction that records the replay's outcome."""
     ctx = ctx.standing()
     ctx.require(HL7_MANAGE)
     with unit_of_work(ctx) as s:
         get_or_404(s, Hl7Message, message_id, "HL7 message")  # 404 before reading the facility map
-    replay(ctx.org_id, message_id, facility_routes() if routes is None else routes)
+
+    def asked_by(session: Session, row: Hl7Message) -> None:
+        # The replay runs as the sending system (its audit actor is hl7:…); who asked for it is here.
+        audit.record(session, ctx, "hl7_message.replay", "hl7_message", row.id, patient_id=row.patient_id,
+                     detail={"message_type": row.message_type, "ack_code": row.ack_code, "attempts": row.attempts})
+
+    replay(ctx.org_id, message_id, facility_routes() if routes is None else routes, on_finish=asked_by)
     with unit_of_work(ctx) as s:
         row = get_or_404(s, Hl7Message, message_id, "HL7 message")
-        # The replay runs as the sending system (its audit actor is hl7:…); who asked for it is here.
-        audit.record(s, ctx, "hl7_message.replay", "hl7_message", row.id, patient_id=row.patient_id,
-                     detail={"message_type": row.message_type, "ack_code": row.ack_code, "attempts": row.attempts})
         return Replayed(_detail(row), row.ack_code)
 
 

@@ -1,6 +1,7 @@
 """The HL7 message logs over the API: filters, keyset paging, the audited detail with the raw
 message, replay after the fix (AE, then the A04 registers the patient, then AA), 409 for a
-processed one, resend of a dead outbound row, and another organisation seeing nothing."""
+processed one, a replay not made when its audit row cannot be written, resend of a dead outbound
+row, an outbound message's audited detail, and another organisation seeing nothing."""
 
 from __future__ import annotations
 
@@ -136,10 +137,11 @@ def test_filters_and_paging(org: Any, bearer: Any) -> None:
 
 
 def _outbound(org: Any, status: str = "dead", event: str = "ADT^A04", **extra: Any) -> uuid.UUID:
+    values: dict[str, Any] = {"payload": {"patient_id": str(uuid.uuid4())}, "attempts": 5,
+                              "last_error": "ConnectionRefusedError: [Errno 111] Connection refused", **extra}
     with session_scope(org.id) as s:
         row = Hl7Outbound(org_id=org.id, peer="LAB", event=event, control_id=f"PX{uuid.uuid4().hex[:18]}",
-                          payload={"patient_id": str(uuid.uuid4())}, status=status, attempts=5,
-                          last_error="ConnectionRefusedError: [Errno 111] Connection refused", **extra)
+                          status=status, **values)
         s.add(row)
         s.flush()
         return row.id
@@ -175,17 +177,49 @@ def test_outbound_list_and_resend_of_a_dead_row(org: Any, bearer: Any) -> None:
     assert again.status_code == 409 and "queued already" in again.json()["detail"]
 
 
+def test_outbound_detail_holds_the_message_as_sent_and_the_ack_and_is_audited(org: Any, bearer: Any) -> None:
+    c = bearer(org, ["interop:hl7"])
+    patient = str(uuid.uuid4())
+    sent = "MSH|^~\\&|PRAXIS|PRAXIS|LAB|LAB|20261207090000||ADT^A04^ADT_A01|PX1|P|2.5.1\rPID|1||SECRET-MRN^^^PRAXIS^MR"
+    ack = ("MSH|^~\\&|LAB|LAB|PRAXIS|PRAXIS|20261207090001||ACK^A04^ACK|A1|P|2.5.1\rMSA|AE|PX1\r"
+           "ERR||PID^1^3|204^x^HL70357|E")
+    dead = _outbound(org, sent=sent, last_ack=ack, last_ack_code="AE", payload={"patient_id": patient})
+    assert _audits(org, "hl7_outbound.read") == []
+    r = c.get(f"/api/v1/hl7/outbound/{dead}")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["sent"], body["ack"], body["last_ack_code"], body["status"]) == (sent, ack, "AE", "dead")
+    assert (body["source_event"], body["patient_id"], body["peer"], body["event"]) == (
+        "patient.registered", patient, "LAB", "ADT^A04")
+    assert body["last_error"].startswith("ConnectionRefusedError") and body["payload"] == {"patient_id": patient}
+    (read,) = _audits(org, "hl7_outbound.read")
+    assert (read.resource_id, str(read.patient_id), read.actor_type) == (str(dead), patient, "api_client")
+    assert read.detail == {"event": "ADT^A04", "peer": "LAB", "status": "dead"}
+    # Never sent yet: empty message and ACK, still an audited read.
+    pending = _outbound(org, status="pending", attempts=0, last_error="")
+    fresh = c.get(f"/api/v1/hl7/outbound/{pending}").json()
+    assert (fresh["sent"], fresh["ack"], fresh["attempts"]) == ("", "", 0)
+    assert len(_audits(org, "hl7_outbound.read")) == 2
+    assert c.get(f"/api/v1/hl7/outbound/{uuid.uuid4()}").status_code == 404
+    assert c.get("/api/v1/hl7/outbound/not-an-id").status_code == 404
+    assert len(_audits(org, "hl7_outbound.read")) == 2  # a miss reads nothing and records nothing
+
+
 def test_permission_and_tenancy(org: Any, other_org: Any, bearer: Any) -> None:
     deliver(org, adt("A08", "T-1", "Theirs", "T-1"))
     row = _row(org, "T-1")
-    dead = _outbound(org)
+    dead = _outbound(org, sent="MSH|^~\\&|PRAXIS|PRAXIS|LAB|LAB|x||ADT^A04|PX1|P|2.5.1\rPID|1||THEIR-MRN")
     assert bearer(org, ["webhooks:manage"]).get("/api/v1/hl7/messages").status_code == 403
     other = bearer(other_org, ["interop:hl7"])
     assert other.get("/api/v1/hl7/messages").json() == [] and other.get("/api/v1/hl7/outbound").json() == []
     assert other.get(f"/api/v1/hl7/messages/{row.id}").status_code == 404
     assert other.post(f"/api/v1/hl7/messages/{row.id}/replay").status_code == 404
     assert other.post(f"/api/v1/hl7/outbound/{dead}/resend").status_code == 404
+    missing = other.get(f"/api/v1/hl7/outbound/{dead}")
+    assert missing.status_code == 404 and "THEIR-MRN" not in missing.text
+    assert bearer(org, ["webhooks:manage"]).get(f"/api/v1/hl7/outbound/{dead}").status_code == 403
     assert _row(org, "T-1").attempts == 1 and _audits(other_org, "hl7_message.read") == []
+    assert _audits(other_org, "hl7_outbound.read") == [] == _audits(org, "hl7_outbound.read")
     with session_scope(org.id) as s:
         assert s.scalars(select(Hl7Outbound.status).where(Hl7Outbound.org_id == org.id,
                                                           Hl7Outbound.id == dead)).one() == "dead"

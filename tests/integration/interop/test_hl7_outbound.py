@@ -152,6 +152,8 @@ def test_peer_answering_ae_twice_then_aa_gets_the_booking_once_in_three_attempts
     (row,) = sent(org)
     assert (row.status, row.attempts, row.last_ack_code, row.event) == ("delivered", 3, "AA", "SIU^S12")
     hl7apy_strict(ehr.received[-1])
+    ack = parse_message(row.last_ack)  # the last attempt's ACK, as the peer sent it
+    assert (ack.get("MSA-1"), ack.get("MSA-2"), ack.control_id) == ("AA", row.control_id, "ACK3")
 
 
 @pytest.mark.parametrize("script", [("AR",), ("drop",), ("closed",)])
@@ -169,6 +171,10 @@ def test_peer_that_always_refuses_ends_dead(org: Any, peers: list[Peer], script:
     assert (row.status, row.attempts) == ("dead", 3)
     assert row.last_error
     assert len(ehr.received) == (0 if script == ("closed",) else 3)
+    if script == ("AR",):
+        assert parse_message(row.last_ack).get("MSA-1") == "AR" and "peer says no" in row.last_ack
+    else:
+        assert row.last_ack == ""  # nothing came back
 
 
 def test_org_a_events_never_go_to_org_b_peer(org: Any, other_org: Any, peers: list[Peer]) -> None:
@@ -336,3 +342,27 @@ def test_an_event_queued_without_its_origin_falls_back_to_the_audit(org: Any, pe
     assert sent(org) == []
     outbound.fan_out("ADT^A08", org.id, {**legacy, "origin": ""})  # ours
     assert [r.event for r in sent(org)] == ["ADT^A08"]
+
+
+def test_the_detail_shows_the_message_as_sent_and_the_ack_received(org: Any, peers: list[Peer], bearer: Any
+                                                                  ) -> None:
+    from praxis.platform.audit import AuditRecord
+
+    ehr = peer(peers, "AA")
+    outbound.configure({"EHR1": Route(org.id, org.loc_a.id, ehr.config(["SIU"]))})
+    world = make_world(org)
+    appt = book(org, world)
+    scheduling.reschedule(world.ctx, appt.id, start_at=world.local(future_weekday(8), 11))
+    drain(org)
+    s13 = next(r for r in sent(org) if r.event == "SIU^S13")
+    assert "patient_id" not in s13.payload  # the reschedule event names the appointment only
+    body = bearer(org, ["interop:hl7"]).get(f"/api/v1/hl7/outbound/{s13.id}").json()
+    assert body["sent"] == next(m for m in ehr.received if parse_message(m).control_id == s13.control_id)
+    hl7apy_strict(body["sent"])
+    assert parse_message(body["ack"]).get("MSA-2") == s13.control_id and body["last_ack_code"] == "AA"
+    assert (body["source_event"], body["patient_id"], body["status"]) == (
+        "scheduling.appointment_rescheduled", str(appt.patient_id), "delivered")
+    with session_scope(org.id) as s:
+        (read,) = s.scalars(select(AuditRecord).where(AuditRecord.org_id == org.id,
+                                                      AuditRecord.action == "hl7_outbound.read")).all()
+        assert (read.resource_id, read.patient_id) == (str(s13.id), appt.patient_id)

@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from praxis.formats.hl7v2 import build_message, parse_message
@@ -17,6 +18,7 @@ from praxis.interop.hl7.models import Hl7Message, Hl7Outbound
 from praxis.platform import clock
 from praxis.platform.audit import AuditRecord
 from praxis.platform.db import session_scope
+from praxis.platform.errors import ProblemError
 from praxis.platform.outbox import OutboxMessage
 
 FACILITY = "Northside"
@@ -331,3 +333,29 @@ def test_a_merge_replay_whose_audit_row_fails_keeps_its_status(org: Any, bearer:
     assert (done.json()["message"]["status"], done.json()["message"]["attempts"]) == ("processed", 2)
     assert len(_audits(org, "patient.merge")) == 2  # survivor and merged record: one merge
     assert [a.detail["ack_code"] for a in _audits(org, "hl7_message.replay")] == ["AA"]
+
+
+def test_a_replay_that_another_finished_meanwhile_is_refused(org: Any, monkeypatch: Any) -> None:
+    # Two replays at once: the second passed the first "not processed" check before the first
+    # committed. The check is made again under the write lock, so it is 409, not applied twice.
+    from praxis.interop.hl7 import inbound
+
+    assert deliver(org, adt("A08", "C-1", "After", "C-UPD")) == ["AE"]
+    assert deliver(org, adt("A04", "C-1", "Before", "C-REG")) == ["AA"]
+    failed = _row(org, "C-UPD")
+    routes = {FACILITY: Route(org.id, org.loc_a.id)}
+    parse, raced = inbound.parse_message, []
+
+    def parse_then_race(raw: Any) -> Any:
+        if not raced:  # the other replay runs to its commit between our check and our apply
+            raced.append("")
+            raced[0] = inbound.replay(org.id, failed.id, routes)
+        return parse(raw)
+
+    monkeypatch.setattr(inbound, "parse_message", parse_then_race)
+    with pytest.raises(ProblemError) as refused:
+        inbound.replay(org.id, failed.id, routes)
+    assert refused.value.status == 409 and "processed already" in refused.value.detail
+    assert "MSA|AA|C-UPD" in raced[0]
+    assert (_row(org, "C-UPD").status, _row(org, "C-UPD").attempts) == ("processed", 2)
+    assert [a.detail["fields"] for a in _audits(org, "patient.update")] == [["last_name"]]

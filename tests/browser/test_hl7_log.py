@@ -1,7 +1,8 @@
 """The integration admin in a real browser: the HL7 menu entry, the inbound log filtered to the
 failed messages, a message's page with its raw text (a `<script>` in it stays text), Replay after
-the patient is registered, and the outbound log's Resend; axe finds no serious or critical
-violation on any of the pages."""
+the patient is registered, the outbound log's Resend, and an outbound message's page (the message
+as sent and the ACK, a `<script>` in them text too) with its own Resend; axe finds no serious or
+critical violation on any of the pages."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ def test_open_a_failed_message_and_replay_it(page, org, make_user):
     deliver(org, _hostile_a08("BROWSER-1"))  # an update for a patient not registered yet: AE
     failed = _row(org, "BROWSER-1")
     dead = _outbound(org)
+    shown = _outbound(org, event="ADT^A08", last_ack_code="AE",
+                      sent="MSH|^~\\&|PRAXIS|PRAXIS|LAB|LAB|20261207090000||ADT^A08^ADT_A01|PXB|P|2.5.1\r"
+                           "PID|1||M-1^^^PRAXIS^MR||<script>window.pwned=2</script>^Eve",
+                      last_ack="MSH|^~\\&|LAB|LAB|PRAXIS|PRAXIS|20261207090001||ACK^A08^ACK|AB|P|2.5.1\r"
+                               "MSA|AE|PXB\rERR||PID^1^5|207^x^HL70357|E||||<img src=x onerror=window.pwned=3>")
 
     browser_login(page, make_user(org, "org_admin"))
     page.goto("/")
@@ -71,4 +77,18 @@ def test_open_a_failed_message_and_replay_it(page, org, make_user):
     out.get_by_role("button", name="Resend").click()
     page.get_by_text("queued again").wait_for()
     assert page.locator(f'#hl7-outbound tr[data-outbound="{dead}"]').get_attribute("data-status") == "pending"
+
+    page.locator(f'#hl7-outbound tr[data-outbound="{shown}"]').get_by_role("link").click()
+    page.wait_for_url(f"**/admin/hl7/outbound/{shown}")
+    sent = page.locator("#sent-message").inner_text()
+    assert sent.splitlines()[0].startswith("MSH|") and "<script>window.pwned=2</script>^Eve" in sent
+    assert "<img src=x onerror=window.pwned=3>" in page.locator("#ack-message").inner_text()
+    assert page.evaluate("window.pwned") is None  # shown, never run
+    assert page.locator("#out-status").inner_text() == "dead"
+    assert_accessible(page)
+    page.get_by_role("button", name="Resend").click()
+    page.get_by_text("Queued again").wait_for()
+    assert page.locator("#out-status").inner_text() == "pending"
+    assert page.get_by_role("button", name="Resend").count() == 0
+    assert_accessible(page)
     assert page.page_errors == []

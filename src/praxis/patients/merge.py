@@ -149,7 +149,8 @@ def merge_patients(ctx: Context, survivor_id: uuid.UUID, merged_id: uuid.UUID, r
         outbox.emit(
             session,
             "patient.merged",
-            {"merge_id": str(record.id), "survivor_id": str(survivor.id), "merged_id": str(merged.id)},
+            {"merge_id": str(record.id), "survivor_id": str(survivor.id), "merged_id": str(merged.id),
+             "origin": ctx.origin},
         )
         return MergeOut.model_validate(record)
 

@@ -423,7 +423,8 @@ def _register(
     )
     # Identifiers only: subscribers (webhooks) read what they may see through the API.
     outbox.emit(session, "patient.registered", {"patient_id": str(patient.id),
-                                                "location_id": str(location_id) if location_id else None})
+                                                "location_id": str(location_id) if location_id else None,
+                                                "origin": ctx.origin})
     return patient
 
 
@@ -630,7 +631,8 @@ def register_patients_in(
         audits.append(audit.row(ctx, "patient.create", "patient", patient.id, patient_id=patient.id,
                                 location_id=place, detail=detail))
         events.append(outbox.row("patient.registered", {"patient_id": str(patient.id),
-                                                        "location_id": str(place) if place else None}, ctx.org_id))
+                                                        "location_id": str(place) if place else None,
+                                                        "origin": ctx.origin}, ctx.org_id))
         results[i].patient_id, results[i].mrn = patient.id, patient.mrn
         _index(index, _Known(patient.id, patient.mrn, patient.first_name, patient.last_name, patient.dob,
                           patient.first_name_norm, patient.last_name_norm, patient.preferred_name_norm,
@@ -683,7 +685,7 @@ def update_patient(ctx: Context, patient_id: uuid.UUID, data: PatientUpdate) -> 
             patient_id=patient.id,
             detail={"fields": sorted(changes)},
         )
-        _emit_updated(session, patient.id, changes)
+        _emit_updated(session, ctx, patient.id, changes)
         return to_out(session, patient)
 
 
@@ -727,7 +729,7 @@ def update_patient_in(
         patient_id=patient.id,
         detail={**(detail or {}), "fields": sorted(changes)},
     )
-    _emit_updated(session, patient.id, changes)
+    _emit_updated(session, ctx, patient.id, changes)
     return patient
 
 
@@ -783,7 +785,8 @@ def update_patients_in(
                                 detail={**detail, "fields": sorted(changes)}))
         if changes:
             events.append(outbox.row("patient.updated", {"patient_id": str(patient.id), "fields": sorted(changes),
-                                                         "at": now().isoformat()}, ctx.org_id))
+                                                         "at": now().isoformat(), "origin": ctx.origin},
+                                     ctx.org_id))
         results.append(Updated(patient_id=patient.id))
     stamp = now()
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -802,12 +805,12 @@ def update_patients_in(
     return results
 
 
-def _emit_updated(session: Session, patient_id: uuid.UUID, changes: dict[str, Any]) -> None:
+def _emit_updated(session: Session, ctx: Context, patient_id: uuid.UUID, changes: dict[str, Any]) -> None:
     """`patient.updated` (identifiers and field names only; HL7 ADT A08 goes out from it). The time
-    makes each change its own event."""
+    makes each change its own event; the origin says which system made it (`Context.origin`)."""
     if changes:
         outbox.emit(session, "patient.updated", {"patient_id": str(patient_id), "fields": sorted(changes),
-                                                 "at": now().isoformat()})
+                                                 "at": now().isoformat(), "origin": ctx.origin})
 
 
 # --- queries --------------------------------------------------------------------------------------

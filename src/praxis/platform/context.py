@@ -78,6 +78,14 @@ class Context:
             raise NotFound(f"No such {what}")
 
     @property
+    def origin(self) -> str:
+        """The system a change comes from: a system context's name (`hl7:<app>|<facility>` for a
+        message from an HL7 sender, `system` for the worker), '' for a person, an API client or a
+        patient. Domain events carry it, so a consumer knows where the change came from when it
+        runs, whatever happened to the record since (HL7 loop prevention, decision 54)."""
+        return self.actor_name if self.actor_type == "system" else ""
+
+    @property
     def is_break_glass(self) -> bool:
         return self.break_glass_reason is not None
 

@@ -367,7 +367,8 @@ def _insert(conn: Connection, ctx: Context, request: BookingRequest) -> Appointm
     outbox.write(conn, [
         outbox.row("scheduling.appointment_booked",
                    {"appointment_id": str(values["id"]), "patient_id": str(request.patient_id),
-                    "location_id": str(request.location_id), "source": request.source}, ctx.org_id),
+                    "location_id": str(request.location_id), "source": request.source,
+                    "origin": ctx.origin}, ctx.org_id),
         *reminder_rows(ctx.org_id, p.ref.reminder_rules, values["id"], p.start_at)])
     if not p.patient_linked:
         patients_port.add_location_link(conn, ctx.org_id, request.patient_id, request.location_id)

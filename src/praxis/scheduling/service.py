@@ -301,7 +301,8 @@ def _replan(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime | Non
             audit.record(session, ctx, "appointment.reschedule", "appointment", appt.id,
                          patient_id=appt.patient_id, location_id=appt.location_id,
                          detail={"was": was["start_at"], "now": plan.start_at.isoformat()})
-            outbox.emit(session, "scheduling.appointment_rescheduled", {"appointment_id": str(appt.id), "was": was})
+            outbox.emit(session, "scheduling.appointment_rescheduled", {"appointment_id": str(appt.id), "was": was,
+                                                                        "origin": ctx.origin})
             outbox.write(session.connection(),
                          reminder_rows(ctx.org_id, plan.ref.reminder_rules, appt.id, plan.start_at))
             if old_start > now():
@@ -319,7 +320,8 @@ def _replan(ctx: Context, appointment_id: uuid.UUID, *, start_at: datetime | Non
             # their message ids from the payload, and A -> B -> A -> B must be sent twice.
             outbox.emit(session, "scheduling.appointment_modified", {
                 "appointment_id": str(appt.id), "visit_type_id": str(appt.visit_type_id),
-                "was_visit_type_id": str(old_visit_type), "version": appt.version})
+                "was_visit_type_id": str(old_visit_type), "version": appt.version,
+                "origin": ctx.origin})
         return appt
 
 
@@ -337,7 +339,8 @@ def cancel(ctx: Context, appointment_id: uuid.UUID, *, reason: str, expected_ver
         _release_resources(session, appt)
         audit.record(session, ctx, "appointment.cancel", "appointment", appt.id, patient_id=appt.patient_id,
                      location_id=appt.location_id, detail={"reason": appt.cancel_reason})
-        outbox.emit(session, "scheduling.appointment_cancelled", {"appointment_id": str(appt.id)})
+        outbox.emit(session, "scheduling.appointment_cancelled", {"appointment_id": str(appt.id),
+                                                                  "origin": ctx.origin})
         if appt.start_at > now():
             emit_slot_freed(session, provider_id=appt.provider_id, location_id=appt.location_id,
                             visit_type_id=appt.visit_type_id, start_at=appt.start_at, end_at=appt.end_at,
@@ -383,7 +386,8 @@ def _change_status(ctx: Context, appointment_id: uuid.UUID, action: StatusAction
         audit.record(session, ctx, f"appointment.{action}", "appointment", appt.id,
                      patient_id=appt.patient_id, location_id=appt.location_id)
         outbox.emit(session, "scheduling.appointment_status", {"appointment_id": str(appt.id),
-                                                               "status": appt.status, "action": action})
+                                                               "status": appt.status, "action": action,
+                                                               "origin": ctx.origin})
         return appt
 
 

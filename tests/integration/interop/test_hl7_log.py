@@ -1,6 +1,7 @@
 """The HL7 message logs over the API: filters, keyset paging, the audited detail with the raw
 message, replay after the fix (AE, then the A04 registers the patient, then AA), 409 for a
-processed one, resend of a dead outbound row, and another organisation seeing nothing."""
+processed one, a replay not made when its audit row cannot be written, resend of a dead outbound
+row, an outbound message's audited detail, and another organisation seeing nothing."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from praxis.formats.hl7v2 import build_message, parse_message
@@ -16,6 +18,7 @@ from praxis.interop.hl7.models import Hl7Message, Hl7Outbound
 from praxis.platform import clock
 from praxis.platform.audit import AuditRecord
 from praxis.platform.db import session_scope
+from praxis.platform.errors import ProblemError
 from praxis.platform.outbox import OutboxMessage
 
 FACILITY = "Northside"
@@ -136,10 +139,11 @@ def test_filters_and_paging(org: Any, bearer: Any) -> None:
 
 
 def _outbound(org: Any, status: str = "dead", event: str = "ADT^A04", **extra: Any) -> uuid.UUID:
+    values: dict[str, Any] = {"payload": {"patient_id": str(uuid.uuid4())}, "attempts": 5,
+                              "last_error": "ConnectionRefusedError: [Errno 111] Connection refused", **extra}
     with session_scope(org.id) as s:
         row = Hl7Outbound(org_id=org.id, peer="LAB", event=event, control_id=f"PX{uuid.uuid4().hex[:18]}",
-                          payload={"patient_id": str(uuid.uuid4())}, status=status, attempts=5,
-                          last_error="ConnectionRefusedError: [Errno 111] Connection refused", **extra)
+                          status=status, **values)
         s.add(row)
         s.flush()
         return row.id
@@ -175,17 +179,49 @@ def test_outbound_list_and_resend_of_a_dead_row(org: Any, bearer: Any) -> None:
     assert again.status_code == 409 and "queued already" in again.json()["detail"]
 
 
+def test_outbound_detail_holds_the_message_as_sent_and_the_ack_and_is_audited(org: Any, bearer: Any) -> None:
+    c = bearer(org, ["interop:hl7"])
+    patient = str(uuid.uuid4())
+    sent = "MSH|^~\\&|PRAXIS|PRAXIS|LAB|LAB|20261207090000||ADT^A04^ADT_A01|PX1|P|2.5.1\rPID|1||SECRET-MRN^^^PRAXIS^MR"
+    ack = ("MSH|^~\\&|LAB|LAB|PRAXIS|PRAXIS|20261207090001||ACK^A04^ACK|A1|P|2.5.1\rMSA|AE|PX1\r"
+           "ERR||PID^1^3|204^x^HL70357|E")
+    dead = _outbound(org, sent=sent, last_ack=ack, last_ack_code="AE", payload={"patient_id": patient})
+    assert _audits(org, "hl7_outbound.read") == []
+    r = c.get(f"/api/v1/hl7/outbound/{dead}")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["sent"], body["ack"], body["last_ack_code"], body["status"]) == (sent, ack, "AE", "dead")
+    assert (body["source_event"], body["patient_id"], body["peer"], body["event"]) == (
+        "patient.registered", patient, "LAB", "ADT^A04")
+    assert body["last_error"].startswith("ConnectionRefusedError") and body["payload"] == {"patient_id": patient}
+    (read,) = _audits(org, "hl7_outbound.read")
+    assert (read.resource_id, str(read.patient_id), read.actor_type) == (str(dead), patient, "api_client")
+    assert read.detail == {"event": "ADT^A04", "peer": "LAB", "status": "dead"}
+    # Never sent yet: empty message and ACK, still an audited read.
+    pending = _outbound(org, status="pending", attempts=0, last_error="")
+    fresh = c.get(f"/api/v1/hl7/outbound/{pending}").json()
+    assert (fresh["sent"], fresh["ack"], fresh["attempts"]) == ("", "", 0)
+    assert len(_audits(org, "hl7_outbound.read")) == 2
+    assert c.get(f"/api/v1/hl7/outbound/{uuid.uuid4()}").status_code == 404
+    assert c.get("/api/v1/hl7/outbound/not-an-id").status_code == 404
+    assert len(_audits(org, "hl7_outbound.read")) == 2  # a miss reads nothing and records nothing
+
+
 def test_permission_and_tenancy(org: Any, other_org: Any, bearer: Any) -> None:
     deliver(org, adt("A08", "T-1", "Theirs", "T-1"))
     row = _row(org, "T-1")
-    dead = _outbound(org)
+    dead = _outbound(org, sent="MSH|^~\\&|PRAXIS|PRAXIS|LAB|LAB|x||ADT^A04|PX1|P|2.5.1\rPID|1||THEIR-MRN")
     assert bearer(org, ["webhooks:manage"]).get("/api/v1/hl7/messages").status_code == 403
     other = bearer(other_org, ["interop:hl7"])
     assert other.get("/api/v1/hl7/messages").json() == [] and other.get("/api/v1/hl7/outbound").json() == []
     assert other.get(f"/api/v1/hl7/messages/{row.id}").status_code == 404
     assert other.post(f"/api/v1/hl7/messages/{row.id}/replay").status_code == 404
     assert other.post(f"/api/v1/hl7/outbound/{dead}/resend").status_code == 404
+    missing = other.get(f"/api/v1/hl7/outbound/{dead}")
+    assert missing.status_code == 404 and "THEIR-MRN" not in missing.text
+    assert bearer(org, ["webhooks:manage"]).get(f"/api/v1/hl7/outbound/{dead}").status_code == 403
     assert _row(org, "T-1").attempts == 1 and _audits(other_org, "hl7_message.read") == []
+    assert _audits(other_org, "hl7_outbound.read") == [] == _audits(org, "hl7_outbound.read")
     with session_scope(org.id) as s:
         assert s.scalars(select(Hl7Outbound.status).where(Hl7Outbound.org_id == org.id,
                                                           Hl7Outbound.id == dead)).one() == "dead"
@@ -204,3 +240,122 @@ def test_cli_resend_refuses_a_pending_row_and_queues_a_dead_one(org: Any) -> Non
     with session_scope(org.id) as s:
         assert s.scalars(select(Hl7Outbound.status).where(Hl7Outbound.org_id == org.id,
                                                           Hl7Outbound.id == dead)).one() == "pending"
+
+
+class AuditDown(RuntimeError):
+    pass
+
+
+def _failing_replay_audit(monkeypatch: Any) -> None:
+    """Writing the `hl7_message.replay` audit row fails; every other audit row is written."""
+    from praxis.platform import audit
+
+    original = audit.record
+
+    def record(session: Any, ctx: Any, action: str, *args: Any, **kwargs: Any) -> None:
+        if action == "hl7_message.replay":
+            raise AuditDown("the audit row of who asked could not be written")
+        original(session, ctx, action, *args, **kwargs)
+
+    monkeypatch.setattr(audit, "record", record)
+
+
+def _patient(org: Any, patient_id: uuid.UUID | None) -> Any:
+    from praxis.patients.models import Patient
+
+    with session_scope(org.id) as s:
+        p = s.scalars(select(Patient).where(Patient.org_id == org.id, Patient.id == patient_id)).one()
+        s.expunge(p)
+        return p
+
+
+def _topic(org: Any, topic: str) -> int:
+    with session_scope(org.id) as s:
+        return len(s.scalars(select(OutboxMessage.id).where(OutboxMessage.org_id == org.id,
+                                                            OutboxMessage.topic == topic)).all())
+
+
+def test_a_replay_whose_audit_row_fails_is_not_made(org: Any, bearer: Any, monkeypatch: Any) -> None:
+    # An A08 (one transaction with its audit): nothing of the replay is committed without the
+    # record of who asked for it, neither the message's outcome nor the patient's change.
+    c = bearer(org, ["interop:hl7"])
+    assert deliver(org, adt("A08", "R-1", "After", "R-UPD")) == ["AE"]
+    assert deliver(org, adt("A04", "R-1", "Before", "R-REG")) == ["AA"]
+    failed, registered = _row(org, "R-UPD"), _row(org, "R-REG").patient_id
+    updates, events = len(_audits(org, "patient.update")), _topic(org, "patient.updated")
+
+    with monkeypatch.context() as m:
+        _failing_replay_audit(m)
+        assert c.post(f"/api/v1/hl7/messages/{failed.id}/replay").status_code == 500
+    after = _row(org, "R-UPD")
+    assert (after.status, after.ack_code, after.attempts, after.ack, after.patient_id) == (
+        "failed", "AE", 1, failed.ack, None)
+    assert _patient(org, registered).last_name == "Before"
+    assert len(_audits(org, "patient.update")) == updates and _topic(org, "patient.updated") == events
+    assert _audits(org, "hl7_message.replay") == []
+
+    done = c.post(f"/api/v1/hl7/messages/{failed.id}/replay")
+    assert done.status_code == 200 and done.json()["ack_code"] == "AA"
+    assert _patient(org, registered).last_name == "After" and _row(org, "R-UPD").attempts == 2
+    (asked,) = _audits(org, "hl7_message.replay")
+    assert asked.actor_type == "api_client" and asked.detail == {"message_type": "ADT^A08", "ack_code": "AA",
+                                                                 "attempts": 2}
+    assert len(_audits(org, "patient.update")) == updates + 1 and _topic(org, "patient.updated") == events + 1
+
+
+def a40(survivor: str, merged: str, control_id: str) -> bytes:
+    return build_message([
+        ("MSH", ["EHR", FACILITY, "PRAXIS", "CLINIC", "20261207090000", None, ["ADT", "A40", "ADT_A39"],
+                 control_id, "P", "2.5"]),
+        ("EVN", ["A40", "20261207090000"]),
+        ("PID", ["1", None, [survivor, None, None, "NSH", "MR"], None, ["Keep", "Ann"], None, "19800102", "F"]),
+        ("MRG", [[merged, None, None, "NSH", "MR"]]),
+    ]).encode()
+
+
+def test_a_merge_replay_whose_audit_row_fails_keeps_its_status(org: Any, bearer: Any, monkeypatch: Any) -> None:
+    # A40 merges in its own units of work (as at reception): the merge is made, but the message's
+    # outcome is recorded with the audit row of who asked or not at all, so the log still says
+    # failed; the next replay finds the two merged already and answers AA.
+    c = bearer(org, ["interop:hl7"])
+    assert deliver(org, adt("A04", "M-1", "Keep", "M-REG1"), a40("M-1", "M-2", "M-MERGE")) == ["AA", "AE"]
+    assert deliver(org, adt("A04", "M-2", "Twin", "M-REG2")) == ["AA"]
+    failed, twin = _row(org, "M-MERGE"), _row(org, "M-REG2").patient_id
+    with monkeypatch.context() as m:
+        _failing_replay_audit(m)
+        assert c.post(f"/api/v1/hl7/messages/{failed.id}/replay").status_code == 500
+    after = _row(org, "M-MERGE")
+    assert (after.status, after.attempts, after.ack) == ("failed", 1, failed.ack)
+    assert _patient(org, twin).status == "merged" and _audits(org, "hl7_message.replay") == []
+
+    done = c.post(f"/api/v1/hl7/messages/{failed.id}/replay")
+    assert done.status_code == 200 and done.json()["ack_code"] == "AA"
+    assert (done.json()["message"]["status"], done.json()["message"]["attempts"]) == ("processed", 2)
+    assert len(_audits(org, "patient.merge")) == 2  # survivor and merged record: one merge
+    assert [a.detail["ack_code"] for a in _audits(org, "hl7_message.replay")] == ["AA"]
+
+
+def test_a_replay_that_another_finished_meanwhile_is_refused(org: Any, monkeypatch: Any) -> None:
+    # Two replays at once: the second passed the first "not processed" check before the first
+    # committed. The check is made again under the write lock, so it is 409, not applied twice.
+    from praxis.interop.hl7 import inbound
+
+    assert deliver(org, adt("A08", "C-1", "After", "C-UPD")) == ["AE"]
+    assert deliver(org, adt("A04", "C-1", "Before", "C-REG")) == ["AA"]
+    failed = _row(org, "C-UPD")
+    routes = {FACILITY: Route(org.id, org.loc_a.id)}
+    parse, raced = inbound.parse_message, []
+
+    def parse_then_race(raw: Any) -> Any:
+        if not raced:  # the other replay runs to its commit between our check and our apply
+            raced.append("")
+            raced[0] = inbound.replay(org.id, failed.id, routes)
+        return parse(raw)
+
+    monkeypatch.setattr(inbound, "parse_message", parse_then_race)
+    with pytest.raises(ProblemError) as refused:
+        inbound.replay(org.id, failed.id, routes)
+    assert refused.value.status == 409 and "processed already" in refused.value.detail
+    assert "MSA|AA|C-UPD" in raced[0]
+    assert (_row(org, "C-UPD").status, _row(org, "C-UPD").attempts) == ("processed", 2)
+    assert [a.detail["fields"] for a in _audits(org, "patient.update")] == [["last_name"]]

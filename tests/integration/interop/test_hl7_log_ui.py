@@ -1,6 +1,7 @@
 """The HL7 screen, through the HTML routes: the inbound log filtered by status, a failed message
 with its error and Replay (CSRF-checked POST, then AA once the patient exists), the raw message
-shown as text (never as markup), the outbound log with Resend; others see neither menu nor pages."""
+shown as text (never as markup), the outbound log with Resend, an outbound message's page (the
+message as sent and the ACK as text, audited, Resend); others see neither menu nor pages."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import re
 from typing import Any
 
 from praxis.formats.hl7v2 import build_message
-from tests.integration.interop.test_hl7_log import FACILITY, _outbound, _row, adt, deliver
+from tests.integration.interop.test_hl7_log import FACILITY, _audits, _outbound, _row, adt, deliver
 from tests.integration.scheduling.helpers import signed_in
 
 
@@ -89,16 +90,62 @@ def test_outbound_dead_row_is_resent(org: Any, make_user: Any, login: Any) -> No
     assert "queued again" in after.text and 'data-status="pending"' in _tr(after.text, "outbound", str(dead))
 
 
+def test_outbound_page_shows_the_message_as_sent_and_the_ack_as_text(org: Any, make_user: Any, login: Any
+                                                                     ) -> None:
+    sent = ("MSH|^~\\&|PRAXIS|PRAXIS|LAB|LAB|20261207090000||ADT^A08^ADT_A01|PX9|P|2.5.1\r"
+            "PID|1||M-9^^^PRAXIS^MR||<script>alert(1)</script>^Eve\rPV1|1|O")
+    ack = "MSH|^~\\&|LAB|LAB|PRAXIS|PRAXIS|20261207090001||ACK^A08^ACK|A9|P|2.5.1\rMSA|AR|PX9|<b>no</b>"
+    dead = _outbound(org, event="ADT^A08", sent=sent, last_ack=ack, last_ack_code="AR",
+                     last_error="<b>no</b>")
+    c = signed_in(login, make_user(org, "org_admin"))
+    listed = c.get("/admin/hl7?view=outbound").text
+    assert f'href="/admin/hl7/outbound/{dead}"' in _tr(listed, "outbound", str(dead))
+    assert "&lt;script&gt;" not in listed and _audits(org, "hl7_outbound.read") == []  # the list shows no PHI
+
+    page = c.get(f"/admin/hl7/outbound/{dead}")
+    assert page.status_code == 200
+    assert "<script>alert(1)</script>" not in page.text and "<b>no</b>" not in page.text
+    shown = re.search(r'<pre id="sent-message"[^>]*>(.*?)</pre>', page.text, re.S).group(1)
+    assert shown.splitlines() == ["MSH|^~\\&amp;|PRAXIS|PRAXIS|LAB|LAB|20261207090000||ADT^A08^ADT_A01|PX9|P|2.5.1",
+                                  "PID|1||M-9^^^PRAXIS^MR||&lt;script&gt;alert(1)&lt;/script&gt;^Eve", "PV1|1|O"]
+    got = re.search(r'<pre id="ack-message"[^>]*>(.*?)</pre>', page.text, re.S).group(1)
+    assert "MSA|AR|PX9|&lt;b&gt;no&lt;/b&gt;" in got
+    assert "patient.updated" in page.text and 'id="out-status">dead' in page.text
+    (read,) = _audits(org, "hl7_outbound.read")
+    assert read.resource_id == str(dead) and read.detail["event"] == "ADT^A08"
+
+    # Resend from the page: back to the page, queued, no second Resend.
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    assert f'action="/admin/hl7/outbound/{dead}/resend?back=detail"' in page.text
+    done = c.post(f"/admin/hl7/outbound/{dead}/resend?back=detail", data={"csrf_token": token},
+                  follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == f"/admin/hl7/outbound/{dead}?resent=1"
+    after = c.get(done.headers["location"]).text
+    assert "Queued again" in after and 'id="out-status">pending' in after and ">Resend</button>" not in after
+    (resend,) = _audits(org, "hl7_outbound.resend")
+    assert resend.resource_id == str(dead)
+    again = c.post(f"/admin/hl7/outbound/{dead}/resend?back=detail", data={"csrf_token": token})
+    assert again.status_code == 409 and "queued already" in again.text and 'id="sent-message"' in again.text
+
+    never = _outbound(org, status="pending", attempts=0, last_error="")
+    assert "None yet: not sent." in c.get(f"/admin/hl7/outbound/{never}").text
+
+
 def test_others_see_neither_menu_nor_pages(org: Any, other_org: Any, make_user: Any, login: Any) -> None:
     deliver(org, adt("A08", "P-1", "Private", "PRIV-1"))
     msg = _row(org, "PRIV-1")
+    out = _outbound(org, sent="MSH|^~\\&|PRAXIS|PRAXIS|LAB|LAB|x||ADT^A04|PX1|P|2.5.1\rPID|1||PRIV-MRN")
     desk = signed_in(login, make_user(org, "front_desk"))
     assert 'href="/admin/hl7"' not in desk.get("/").text
     assert desk.get("/admin/hl7").status_code == 403
     assert desk.get(f"/admin/hl7/messages/{msg.id}").status_code == 403
+    assert desk.get(f"/admin/hl7/outbound/{out}").status_code == 403
     stranger = signed_in(login, make_user(other_org, "org_admin"))
     assert "PRIV-1" not in stranger.get("/admin/hl7").text
     assert stranger.get(f"/admin/hl7/messages/{msg.id}").status_code == 404
+    theirs = stranger.get(f"/admin/hl7/outbound/{out}")
+    assert theirs.status_code == 404 and "PRIV-MRN" not in theirs.text
+    assert _audits(org, "hl7_outbound.read") == [] == _audits(other_org, "hl7_outbound.read")
 
 
 def test_older_link_pages_the_log(org: Any, make_user: Any, login: Any, monkeypatch: Any) -> None:

@@ -152,6 +152,8 @@ def test_peer_answering_ae_twice_then_aa_gets_the_booking_once_in_three_attempts
     (row,) = sent(org)
     assert (row.status, row.attempts, row.last_ack_code, row.event) == ("delivered", 3, "AA", "SIU^S12")
     hl7apy_strict(ehr.received[-1])
+    ack = parse_message(row.last_ack)  # the last attempt's ACK, as the peer sent it
+    assert (ack.get("MSA-1"), ack.get("MSA-2"), ack.control_id) == ("AA", row.control_id, "ACK3")
 
 
 @pytest.mark.parametrize("script", [("AR",), ("drop",), ("closed",)])
@@ -169,6 +171,10 @@ def test_peer_that_always_refuses_ends_dead(org: Any, peers: list[Peer], script:
     assert (row.status, row.attempts) == ("dead", 3)
     assert row.last_error
     assert len(ehr.received) == (0 if script == ("closed",) else 3)
+    if script == ("AR",):
+        assert parse_message(row.last_ack).get("MSA-1") == "AR" and "peer says no" in row.last_ack
+    else:
+        assert row.last_ack == ""  # nothing came back
 
 
 def test_org_a_events_never_go_to_org_b_peer(org: Any, other_org: Any, peers: list[Peer]) -> None:
@@ -279,3 +285,105 @@ def test_a_dead_message_is_listed_and_resent_from_the_cli(org: Any, peers: list[
     drain(org)
     (after,) = sent(org)
     assert (after.status, after.attempts, len(ehr.received)) == ("delivered", 1, 3)
+
+
+def _adt(event: str, family: str, control_id: str) -> bytes:
+    from praxis.formats.hl7v2 import build_message
+
+    return build_message([
+        ("MSH", ["EHRApp", "EHRFAC", "PRAXIS", "CLINIC", "20261207090000", None, ["ADT", event, "ADT_A01"],
+                 control_id, "P", "2.5"]),
+        ("EVN", [event, "20261207090000"]),
+        ("PID", ["1", None, ["L-1", None, None, "EHRFAC", "MR"], None, [family, "Ann"], None, "19800102", "F"]),
+        ("PV1", ["1", "O"]),
+    ]).encode()
+
+
+def _from_the_ehr(org: Any, peers: list[Peer]) -> tuple[Peer, dict[str, Route], uuid.UUID]:
+    """A peer that is also the sender of ADT, and the patient its A04 registered (not echoed)."""
+    from praxis.interop.hl7.inbound import receive
+    from praxis.interop.hl7.models import Hl7PatientLink
+
+    ehr = peer(peers, "AA")
+    routes = {"EHRFAC": Route(org.id, org.loc_a.id, ehr.config(["ADT"]))}
+    outbound.configure(routes)
+    assert parse_message(receive(_adt("A04", "Origin", "O-1"), routes) or "").get("MSA-1") == "AA"
+    drain(org)
+    assert ehr.received == []
+    with session_scope(org.id) as s:
+        patient_id = s.scalars(select(Hl7PatientLink.patient_id).where(Hl7PatientLink.org_id == org.id)).one()
+    return ehr, routes, patient_id
+
+
+def test_a_change_made_here_reaches_the_peer_though_the_peers_own_change_came_after(org: Any,
+                                                                                   peers: list[Peer]) -> None:
+    # The origin travels with the event: the worker reaching the desk's change after the EHR's A08
+    # was applied must not take the EHR's (later) audit row for the origin of the desk's change.
+    from praxis.interop.hl7.inbound import receive
+    from praxis.platform.context import system_context
+
+    ehr, routes, patient_id = _from_the_ehr(org, peers)
+    clock.advance(timedelta(minutes=1))
+    patients.update_patient(system_context(org.id, "front desk"), patient_id, PatientUpdate(city="Troy"))
+    clock.advance(timedelta(minutes=1))
+    assert parse_message(receive(_adt("A08", "Renamed", "O-2"), routes) or "").get("MSA-1") == "AA"
+    drain(org)
+    (a08,) = [parse_message(m) for m in ehr.received]
+    assert a08.trigger_event == "A08" and a08.get("PID-3.4") == "PRAXIS"  # (built from the data as it is now)
+    assert [(r.event, r.payload["patient_id"]) for r in sent(org)] == [("ADT^A08", str(patient_id))]
+
+
+def test_the_peers_change_is_not_echoed_though_a_change_made_here_came_after(org: Any, peers: list[Peer]) -> None:
+    from praxis.interop.hl7.inbound import receive
+    from praxis.platform.context import system_context
+
+    ehr, routes, patient_id = _from_the_ehr(org, peers)
+    clock.advance(timedelta(minutes=1))
+    assert parse_message(receive(_adt("A08", "Renamed", "O-2"), routes) or "").get("MSA-1") == "AA"
+    clock.advance(timedelta(minutes=1))
+    patients.update_patient(system_context(org.id, "front desk"), patient_id, PatientUpdate(city="Troy"))
+    drain(org)
+    assert [parse_message(m).trigger_event for m in ehr.received] == ["A08"]  # the desk's change only
+    with session_scope(org.id) as s:
+        events = s.scalars(select(OutboxMessage.payload).where(OutboxMessage.org_id == org.id,
+                                                               OutboxMessage.topic == "patient.updated")
+                           .order_by(OutboxMessage.created_at)).all()
+    assert [e["origin"] for e in events] == ["hl7:EHRApp|EHRFAC", "front desk"]
+
+
+def test_an_event_queued_without_its_origin_falls_back_to_the_audit(org: Any, peers: list[Peer]) -> None:
+    # Events queued before they carried `origin` (an upgrade with a backlog) still reach fan_out.
+    from praxis.interop.hl7.inbound import receive
+
+    _ehr, routes, patient_id = _from_the_ehr(org, peers)
+    assert parse_message(receive(_adt("A08", "Renamed", "O-2"), routes) or "").get("MSA-1") == "AA"
+    drain(org)
+    legacy = {"patient_id": str(patient_id), "fields": ["last_name"], "at": clock.now().isoformat()}
+    outbound.fan_out("ADT^A08", org.id, legacy)  # the EHR's change by its latest audit row: not sent
+    assert sent(org) == []
+    outbound.fan_out("ADT^A08", org.id, {**legacy, "origin": ""})  # ours
+    assert [r.event for r in sent(org)] == ["ADT^A08"]
+
+
+def test_the_detail_shows_the_message_as_sent_and_the_ack_received(org: Any, peers: list[Peer], bearer: Any
+                                                                  ) -> None:
+    from praxis.platform.audit import AuditRecord
+
+    ehr = peer(peers, "AA")
+    outbound.configure({"EHR1": Route(org.id, org.loc_a.id, ehr.config(["SIU"]))})
+    world = make_world(org)
+    appt = book(org, world)
+    scheduling.reschedule(world.ctx, appt.id, start_at=world.local(future_weekday(8), 11))
+    drain(org)
+    s13 = next(r for r in sent(org) if r.event == "SIU^S13")
+    assert "patient_id" not in s13.payload  # the reschedule event names the appointment only
+    body = bearer(org, ["interop:hl7"]).get(f"/api/v1/hl7/outbound/{s13.id}").json()
+    assert body["sent"] == next(m for m in ehr.received if parse_message(m).control_id == s13.control_id)
+    hl7apy_strict(body["sent"])
+    assert parse_message(body["ack"]).get("MSA-2") == s13.control_id and body["last_ack_code"] == "AA"
+    assert (body["source_event"], body["patient_id"], body["status"]) == (
+        "scheduling.appointment_rescheduled", str(appt.patient_id), "delivered")
+    with session_scope(org.id) as s:
+        (read,) = s.scalars(select(AuditRecord).where(AuditRecord.org_id == org.id,
+                                                      AuditRecord.action == "hl7_outbound.read")).all()
+        assert (read.resource_id, read.patient_id) == (str(s13.id), appt.patient_id)

@@ -47,6 +47,7 @@ def _stored(org_id: Any) -> dict[str, Any]:
                         for r in s.scalars(select(AuditRecord).where(AuditRecord.org_id == org_id,
                                                                      AuditRecord.action == "patient.create")))
         events = sorted(str(ids.index(__import__("uuid").UUID(m.payload["patient_id"]))) + m.topic
+                        + m.payload["origin"]
                         for m in s.scalars(select(OutboxMessage).where(OutboxMessage.org_id == org_id,
                                                                        OutboxMessage.topic == "patient.registered")))
         return {"rows": rows, "links": links, "audits": audits, "events": events, "ids": ids}
@@ -78,6 +79,7 @@ def test_set_based_registration_writes_the_same_rows(make_org: Any) -> None:
     assert where(a["audits"], one) == where(b["audits"], many)
     assert [x[2] for x in b["audits"]] == [0, 1, 1, 1]
     assert a["events"] == b["events"] and len(b["events"]) == 4
+    assert all(e.endswith("patient.registeredhl7:test") for e in b["events"])  # the origin travels too
     # The blind index finds the set-based rows as it finds the others.
     with unit_of_work(ctx2) as session:
         check = service.find_duplicate_candidates(session, ctx2, service.DuplicateProbe(

@@ -63,7 +63,8 @@ def _stored(org_id: Any, ids: list[uuid.UUID]) -> dict[str, Any]:
                   for r in s.scalars(select(AuditRecord).where(AuditRecord.org_id == org_id,
                                                                AuditRecord.action == "patient.update")
                                      .order_by(AuditRecord.created_at, AuditRecord.id))]
-        events = sorted((ids.index(uuid.UUID(m.payload["patient_id"])), tuple(m.payload["fields"]))
+        events = sorted((ids.index(uuid.UUID(m.payload["patient_id"])), tuple(m.payload["fields"]),
+                         m.payload["origin"])
                         for m in s.scalars(select(OutboxMessage).where(OutboxMessage.org_id == org_id,
                                                                        OutboxMessage.topic == "patient.updated")))
     return {"rows": rows, "stamps": stamps, "audits": sorted(audits, key=lambda a: (a[0], str(a[1]))),
@@ -93,8 +94,8 @@ def test_set_based_updates_write_the_same_rows(make_org: Any) -> None:
     assert a["audits"] == b["audits"] and len(b["audits"]) == 4
     assert [x[1]["fields"] for x in b["audits"]] == [["last_name", "ssn"], ["city"], [],
                                                      ["address_line1", "guarantor"]]
-    assert a["events"] == b["events"] == [(0, ("city",)), (0, ("last_name", "ssn")),
-                                          (2, ("address_line1", "guarantor"))]
+    assert a["events"] == b["events"] == [(0, ("city",), "hl7:EHR|MAIN"), (0, ("last_name", "ssn"), "hl7:EHR|MAIN"),
+                                          (2, ("address_line1", "guarantor"), "hl7:EHR|MAIN")]
 
 
 def test_a_missing_patient_is_refused_and_the_others_written(org: Any) -> None:

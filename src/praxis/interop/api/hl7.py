@@ -1,5 +1,6 @@
 """The HL7 v2 message logs over the REST API (thin: interop.hl7.log): inbound messages, one with
-its raw text and ACK (audited), replay; outbound messages and resend."""
+its raw text and ACK (audited), replay; outbound messages, one with the message as sent and the
+ACK received (audited), resend."""
 
 from __future__ import annotations
 
@@ -67,6 +68,16 @@ class OutboundOut(BaseModel):
     updated_at: datetime | None = Field(default=None, description="last change (for `updated_since`)")
 
 
+class OutboundDetailOut(OutboundOut):
+    sent: str = Field(description="the message as last sent, segments separated by CR; empty before the first "
+                                  "attempt (PHI: reading is audited)")
+    ack: str = Field(description="the ACK the peer answered the last attempt with, as received; empty when none "
+                                 "came (refused, timed out, closed)")
+    source_event: str = Field(description="the domain event the message came from (an outbox topic, e.g. "
+                                          "scheduling.appointment_booked)")
+    patient_id: uuid.UUID | None = Field(description="the patient the message is about, when known")
+
+
 def _position(page: Pager) -> None:
     if page.after is not None and not isinstance(page.after[0], datetime):
         raise ValidationProblem("cursor: not a position in this list", field="cursor")
@@ -116,6 +127,13 @@ def list_outbound(
     rows = log.list_outbound(ctx, status=status, event=event, peer=peer, limit=page.limit + 1, after=page.after,
                              updated_since=page.updated_since)
     return page.sql([OutboundOut.model_validate(r) for r in rows], key=lambda o: (o.created_at, o.id))
+
+
+@router.get("/outbound/{outbound_id}", response_model=OutboundDetailOut)
+def get_outbound(outbound_id: str, ctx: Context = Depends(permission(HL7_MANAGE))) -> OutboundDetailOut:
+    """One outbound message with the message as sent and the peer's ACK; the read is audited."""
+    return OutboundDetailOut.model_validate(log.get_outbound(ctx, parse_id(outbound_id, "HL7 outbound message")),
+                                            from_attributes=True)
 
 
 @router.post("/outbound/{outbound_id}/resend", response_model=OutboundOut)

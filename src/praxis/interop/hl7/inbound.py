@@ -3,7 +3,8 @@
 The listener's writer calls `prepare(data, routes)` for each block and `receive_many(items)` for
 a batch of them (group commit: one transaction stores the batch raw, one applies it and records
 the outcomes; decisions 37 and 50); `receive(data, routes)` is the same for one block.
-`replay(org_id, id, routes)` processes a stored message again after a fix. Each message goes
+`replay(org_id, id, routes)` processes a stored message again after a fix (an ADT registration
+or update in one transaction with its outcome and the caller's audit row). Each message goes
 through `_dispatch(ctx, route, msg) -> Outcome`, whose handlers write through
 `handler_session(ctx)` and call the patients' service functions (registration, update, merge)
 with a system context named after the sender; this module holds no patient rules of its own.
@@ -37,7 +38,7 @@ from praxis.platform.audit import AuditRecord
 from praxis.platform.clock import now
 from praxis.platform.context import Context, system_context
 from praxis.platform.db import get_engine, get_or_404, session_scope
-from praxis.platform.errors import ProblemError, ValidationProblem
+from praxis.platform.errors import NotFound, ProblemError, ValidationProblem
 from praxis.platform.hotsql import HotStatement, copy_rows, json_document, pipeline
 from praxis.platform.ids import new_id
 from praxis.platform.outbox import OutboxMessage
@@ -414,8 +415,8 @@ def handler_session(ctx: Context) -> Iterator[Session]:
     """The unit of work a message handler writes in. Inside a batch it is the batch's
     transaction; the handler's changes are undone on any exception escaping this block (the
     optimistic run is redone with a SAVEPOINT per message), so a failed message changes
-    nothing and the others still commit. Outside a batch (replay) it is the handler's own
-    unit of work. Either way the SQLite write lock is taken."""
+    nothing and the others still commit (a replay is a batch of one, with savepoints). Outside a
+    batch (`_dispatch` called alone) it is the handler's own unit of work. Either way the SQLite write lock is taken."""
     batch = _BATCH.get()
     if batch is None:
         with unit_of_work(ctx) as session:
@@ -605,7 +606,7 @@ def _finish_row(org_id: uuid.UUID, message_id: uuid.UUID, outcome: Outcome, ack:
     }
 
 
-# --- one message at a time (a lost race in _store_many, A40, replay) ----------------------------
+# --- one message at a time (a lost race in _store_many, A40, SIU, replay) ------------------------
 
 
 def _store(org_id: uuid.UUID, msg: Message, text: str) -> tuple[uuid.UUID, str, bool]:
@@ -642,7 +643,12 @@ def _store(org_id: uuid.UUID, msg: Message, text: str) -> tuple[uuid.UUID, str, 
         return found.id, found.ack or "", False
 
 
-def _process_stored(route: Route, message_id: uuid.UUID, msg: Message) -> str:
+# Called in the transaction that records a replay's outcome, with the message row as it now stands
+# (the caller's audit row of who asked): if it raises, the outcome is not recorded.
+OnFinish = Callable[[Session, Hl7Message], None]
+
+
+def _process_stored(route: Route, message_id: uuid.UUID, msg: Message, on_finish: OnFinish | None = None) -> str:
     ctx = system_context(route.org_id, f"hl7:{_sender(msg)}"[:80])
     try:
         outcome = _dispatch(ctx, route, msg)
@@ -652,11 +658,12 @@ def _process_stored(route: Route, message_id: uuid.UUID, msg: Message) -> str:
             "AE", "application error", (AckError("207", "internal error; the message is kept for replay"),)
         )
     ack = _ack(msg, outcome)
-    _finish(route.org_id, message_id, outcome, ack)
+    _finish(route.org_id, message_id, outcome, ack, on_finish)
     return ack
 
 
-def _finish(org_id: uuid.UUID, message_id: uuid.UUID, outcome: Outcome, ack: str) -> None:
+def _finish(org_id: uuid.UUID, message_id: uuid.UUID, outcome: Outcome, ack: str,
+            on_finish: OnFinish | None = None) -> None:
     status = {"AA": "processed", "AE": "failed", "AR": "rejected"}[outcome.code]
     with session_scope(org_id) as session:
         write_lock(session)  # read-then-write: see _store
@@ -668,21 +675,39 @@ def _finish(org_id: uuid.UUID, message_id: uuid.UUID, outcome: Outcome, ack: str
         row.attempts += 1
         row.patient_id = outcome.patient_id
         row.processed_at = now()
+        if on_finish is not None:
+            session.flush()
+            on_finish(session, row)
 
 
-def replay(org_id: uuid.UUID, message_id: uuid.UUID, routes: Routes) -> str:
+def _replayable(session: Session, org_id: uuid.UUID, message_id: uuid.UUID, *, lock: bool = False) -> Hl7Message:
+    q = select(Hl7Message).where(Hl7Message.org_id == org_id, Hl7Message.id == message_id)
+    # PostgreSQL: a second replay of the same message waits here, then finds it processed (409).
+    row = session.scalars(q.with_for_update() if lock else q).first()
+    if row is None:
+        raise NotFound("No such HL7 message")
+    if row.status == "processed":
+        raise ProblemError(
+            "This message was processed already; replaying it would apply it twice",
+            field="message_id",
+            status=409,
+            type="conflict",
+        )
+    return row
+
+
+def replay(org_id: uuid.UUID, message_id: uuid.UUID, routes: Routes, *, on_finish: OnFinish | None = None) -> str:
     """Process a stored message again (after a fix); refused for one already processed (AA),
-    which would apply it twice. Returns the new ACK (also stored)."""
+    which would apply it twice. Returns the new ACK (also stored).
+
+    `on_finish(session, row)` runs in the transaction that records the outcome, after it (the
+    screen's and the API's audit row of who asked): if it raises, nothing of the replay is
+    recorded. For the events `BATCHED` lists (ADT registrations and updates) that transaction is
+    also the one the change is made in, so then nothing of the replay happens at all; any other
+    handler (A40, SIU) commits its change in its own units of work first, as at reception, and a
+    failure after it leaves the message with its old status and the change made (decision 54)."""
     with session_scope(org_id) as session:
-        row = get_or_404(session, Hl7Message, message_id, "HL7 message")
-        if row.status == "processed":
-            raise ProblemError(
-                "This message was processed already; replaying it would apply it twice",
-                field="message_id",
-                status=409,
-                type="conflict",
-            )
-        raw = row.raw
+        raw = _replayable(session, org_id, message_id).raw
     try:
         msg = parse_message(raw)
     except HL7ParseError as exc:
@@ -690,7 +715,18 @@ def replay(org_id: uuid.UUID, message_id: uuid.UUID, routes: Routes) -> str:
     route = routes.get(msg.sending_facility) or Route(org_id)
     if route.org_id != org_id:
         route = Route(org_id)
-    return _process_stored(route, message_id, msg)
+    if (msg.message_type, msg.trigger_event) not in BATCHED:
+        return _process_stored(route, message_id, msg, on_finish)
+    with session_scope(org_id) as session:
+        write_lock(session)
+        row = _replayable(session, org_id, message_id, lock=True)  # again, under the lock
+        item = Inbound(row.raw, msg, route, _sender(msg), msg.control_id[:199], message_id=message_id)
+        # As the listener's savepoint pass: a failing handler is undone alone and answered AE.
+        (ack,) = _apply_in(session, org_id, [item], savepoints=True)
+        if on_finish is not None:
+            session.refresh(row)  # the outcome was written with Core (_finish_many)
+            on_finish(session, row)
+    return ack
 
 
 # --- processing ---------------------------------------------------------------------------------

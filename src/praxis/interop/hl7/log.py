@@ -1,9 +1,11 @@
-"""The HL7 message logs for the integration admin's screen and the API (decision 51): inbound
-messages (filter, read one audited, replay) and outbound rows (filter, resend).
+"""The HL7 message logs for the integration admin's screen and the API (decisions 51 and 54):
+inbound messages (filter, read one audited, replay) and outbound rows (filter, read one audited,
+resend).
 
 Thin over what the CLI uses: `inbound.replay` and `outbound.requeue`. The raw text of a message
-is PHI, so the list queries leave it (and the ACK, which may quote it) unread; reading one message
-writes an audit row naming its patient when it is known.
+is PHI, so the list queries leave it (and the ACK, which may quote it) unread, for outbound rows
+too (the message as sent, the ACK received); reading one message writes an audit row naming its
+patient when it is known.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import Session, defer
 
 from praxis.interop.hl7 import outbound
 from praxis.interop.hl7.inbound import Routes, load_routes, replay
@@ -74,7 +76,46 @@ class MessageDetail(MessageSummary):
     @property
     def segments(self) -> list[str]:
         """The raw message a segment a line (HL7 separates segments with CR)."""
-        return [s for s in self.raw.replace("\r\n", "\r").replace("\n", "\r").split("\r") if s]
+        return _segments(self.raw)
+
+
+def _segments(text: str) -> list[str]:
+    return [s for s in text.replace("\r\n", "\r").replace("\n", "\r").split("\r") if s]
+
+
+@dataclass(frozen=True)
+class OutboundDetail:
+    """One outbound row with the message as last sent and the ACK received (PHI)."""
+
+    id: uuid.UUID
+    peer: str
+    event: str
+    control_id: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    last_ack_code: str
+    last_error: str
+    created_at: datetime
+    delivered_at: datetime | None
+    updated_at: datetime | None
+    sent: str
+    ack: str
+    source_event: str  # the outbox topic of the domain event the message came from
+    patient_id: uuid.UUID | None
+
+    @property
+    def resendable(self) -> bool:
+        """What the screen offers to resend (as its list does); the service also takes a delivered one."""
+        return self.status == "dead"
+
+    @property
+    def sent_segments(self) -> list[str]:
+        return _segments(self.sent)
+
+    @property
+    def ack_segments(self) -> list[str]:
+        return _segments(self.ack)
 
 
 @dataclass(frozen=True)
@@ -167,17 +208,21 @@ def facility_routes() -> Routes:
 
 def replay_message(ctx: Context, message_id: uuid.UUID, routes: Routes | None = None) -> Replayed:
     """Process a failed or rejected message again (after the data is fixed): the new ACK code and
-    the message as it now stands. A processed one is a 409 (it would be applied twice)."""
+    the message as it now stands. A processed one is a 409 (it would be applied twice). Who asked
+    is audited (`hl7_message.replay`) in the transaction that records the replay's outcome."""
     ctx = ctx.standing()
     ctx.require(HL7_MANAGE)
     with unit_of_work(ctx) as s:
         get_or_404(s, Hl7Message, message_id, "HL7 message")  # 404 before reading the facility map
-    replay(ctx.org_id, message_id, facility_routes() if routes is None else routes)
+
+    def asked_by(session: Session, row: Hl7Message) -> None:
+        # The replay runs as the sending system (its audit actor is hl7:…); who asked for it is here.
+        audit.record(session, ctx, "hl7_message.replay", "hl7_message", row.id, patient_id=row.patient_id,
+                     detail={"message_type": row.message_type, "ack_code": row.ack_code, "attempts": row.attempts})
+
+    replay(ctx.org_id, message_id, facility_routes() if routes is None else routes, on_finish=asked_by)
     with unit_of_work(ctx) as s:
         row = get_or_404(s, Hl7Message, message_id, "HL7 message")
-        # The replay runs as the sending system (its audit actor is hl7:…); who asked for it is here.
-        audit.record(s, ctx, "hl7_message.replay", "hl7_message", row.id, patient_id=row.patient_id,
-                     detail={"message_type": row.message_type, "ack_code": row.ack_code, "attempts": row.attempts})
         return Replayed(_detail(row), row.ack_code)
 
 
@@ -185,7 +230,7 @@ def list_outbound(ctx: Context, *, status: str | None = None, event: str | None 
                   limit: int = 100, after: tuple[Any, ...] | None = None,
                   updated_since: datetime | None = None) -> list[Hl7Outbound]:
     """Outbound messages, newest first, keyset-paged on (created_at, id); `event` is `SIU` or
-    `SIU^S12`; `peer` the facility-map key. Rows hold identifiers only (`sent` is not read)."""
+    `SIU^S12`; `peer` the facility-map key. The message as sent and the ACK are not read."""
     ctx = ctx.standing()
     ctx.require(HL7_MANAGE)
     if status is not None and status not in OUTBOUND_STATUSES:
@@ -194,7 +239,8 @@ def list_outbound(ctx: Context, *, status: str | None = None, event: str | None 
         raise ValidationProblem("event must be MSH-9.1 (SIU) or MSH-9.1^MSH-9.2 (SIU^S12)", field="event")
     if peer is not None and not 0 < len(peer) <= 100:
         raise ValidationProblem("peer must be 1 to 100 characters", field="peer")
-    stmt = select(Hl7Outbound).options(defer(Hl7Outbound.sent)).where(Hl7Outbound.org_id == ctx.org_id)
+    stmt = (select(Hl7Outbound).options(defer(Hl7Outbound.sent), defer(Hl7Outbound.last_ack))
+            .where(Hl7Outbound.org_id == ctx.org_id))
     if status is not None:
         stmt = stmt.where(Hl7Outbound.status == status)
     if event is not None:
@@ -211,6 +257,24 @@ def list_outbound(ctx: Context, *, status: str | None = None, event: str | None 
         rows = list(s.scalars(stmt))
         s.expunge_all()
         return rows
+
+
+def get_outbound(ctx: Context, outbound_id: uuid.UUID) -> OutboundDetail:
+    """One outbound message with the message as last sent and the ACK the peer answered (404 for
+    another organisation's). The read is audited (`hl7_outbound.read`, with the patient it is
+    about when known)."""
+    ctx = ctx.standing()
+    ctx.require(HL7_MANAGE)
+    with unit_of_work(ctx) as s:
+        write_lock(s)  # an audited read: SQLite's write lock first (decision 25)
+        row = get_or_404(s, Hl7Outbound, outbound_id, "HL7 outbound message")
+        patient_id = outbound.patient_of(s, row)
+        audit.record(s, ctx, "hl7_outbound.read", "hl7_outbound", row.id, patient_id=patient_id,
+                     detail={"event": row.event, "peer": row.peer, "status": row.status})
+        source = outbound.EVENTS.get(row.event)
+        return OutboundDetail(row.id, row.peer, row.event, row.control_id, dict(row.payload), row.status,
+                              row.attempts, row.last_ack_code, row.last_error, row.created_at, row.delivered_at,
+                              row.updated_at, row.sent, row.last_ack, source.topic if source else "", patient_id)
 
 
 def resend_outbound(ctx: Context, outbound_id: uuid.UUID) -> Hl7Outbound:

@@ -88,8 +88,9 @@ class Hl7AppointmentLink(TenantScoped, Base):
 
 class Hl7Outbound(TenantScoped, Base):
     """One message for one configured peer: pending until the peer answers AA, dead after the
-    last attempt. The message is built when it is sent (the row holds identifiers only), with a
-    control id fixed at creation so the peer can drop repeats."""
+    last attempt. The message is built when it is sent (the row holds its identifiers, then the
+    last message sent and the ACK received), with a control id fixed at creation so the peer can
+    drop repeats."""
 
     __tablename__ = "hl7_outbound"
 
@@ -102,6 +103,9 @@ class Hl7Outbound(TenantScoped, Base):
     last_ack_code: Mapped[str] = mapped_column(String(2), default="")
     last_error: Mapped[str] = mapped_column(Text, default="")
     sent: Mapped[str] = mapped_column(Text, default="")  # the last message sent, as sent
+    # What the peer answered to it, as received (an unreadable or mismatched ACK too): '' when
+    # nothing came back (refused, timed out, closed) or the attempt predates the column.
+    last_ack: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=now)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
     # Attempts, resends and the dead state change a row (decision 51: `updated_since`).

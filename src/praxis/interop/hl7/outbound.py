@@ -4,15 +4,17 @@ MLLP peer per organisation, through the outbox with retries, backoff and a dead 
 Peers are configuration, beside the inbound routing: a facility-map entry (docs/hl7.md) may carry
 an `outbound` object, `{"host", "port", "enabled", "events", "receiving_application",
 "receiving_facility", "max_attempts", "timeout_seconds"}`; its events go to the organisation of
-that entry only. A change that came in from that same facility (its audit actor is
-`hl7:<application>|<facility>`) is not sent back to it (loop prevention).
+that entry only. A change that came in from that same facility (the event's origin, the system
+context it was made with, is `hl7:<application>|<facility>`) is not sent back to it (loop
+prevention, decision 54).
 
 Flow: a domain event (outbox) -> `fan_out` writes one `hl7_outbound` row per matching peer (id
 derived from peer, event and payload, so a rerun adds nothing) and queues `DELIVER_TOPIC` ->
 `deliver` builds the message from current data, sends it over MLLP and reads the ACK. AA is
 delivered; AE, AR, a timeout or a refused connection is an attempt: the outbox runs it again with
 its exponential backoff, and after `max_attempts` the row is dead (an operator sees it in
-`hl7_outbound`; `requeue` sends it again).
+`hl7_outbound`; `requeue` sends it again). The row keeps the last message sent and the ACK that
+came back, as they were.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -63,7 +65,7 @@ _NAMESPACE = uuid.UUID("6f1d2c3b-7a44-4c1e-9d0b-2b8e5f7a9c31")
 @dataclass(frozen=True)
 class Source:
     topic: str
-    actions: tuple[str, ...]  # the audit actions of the change (loop prevention looks them up)
+    actions: tuple[str, ...]  # the audit actions of the change (an event without its origin: `_origin`)
     resource: str  # appointment | patient
     key: str  # the payload field holding the resource id
     when: dict[str, str] | None = None
@@ -83,6 +85,19 @@ EVENTS: dict[str, Source] = {
     "ADT^A08": Source("patient.updated", ("patient.update",), "patient", "patient_id"),
     "ADT^A40": Source("patient.merged", ("patient.merge",), "patient", "survivor_id"),
 }
+
+
+def patient_of(session: Session, row: Hl7Outbound) -> uuid.UUID | None:
+    """The patient an outbound message is about (its audit rows name them): the payload's patient
+    (the survivor of a merge), else the appointment's; None when the appointment is gone."""
+    ids = row.payload
+    pid = ids.get("patient_id") or ids.get("survivor_id")
+    if pid:
+        return uuid.UUID(pid)
+    if ids.get("appointment_id"):
+        return session.scalars(select(Appointment.patient_id).where(
+            Appointment.org_id == row.org_id, Appointment.id == uuid.UUID(ids["appointment_id"]))).first()
+    return None
 
 
 class DeliveryFailed(RuntimeError):
@@ -141,8 +156,14 @@ def peers(org_id: uuid.UUID) -> list[Peer]:
 # --- fan-out (worker) -------------------------------------------------------------------------------
 
 
-def _origin(session: Session, org_id: uuid.UUID, source: Source, resource_id: str, patient_id: str | None) -> str:
-    """Who made the change: the actor of its latest audit row ('hl7:<app>|<facility>' for inbound HL7)."""
+def _origin(session: Session, org_id: uuid.UUID, source: Source, resource_id: str) -> str:
+    """Who made the change, for an event queued before events carried their `origin`: the actor of
+    the record's latest audit row of that action. Only a guess (decision 54): a later change of the
+    same record, by anyone, is taken for this one's origin."""
+    patient_id: str | None = resource_id
+    if source.resource == "appointment":
+        patient_id = str(session.scalars(select(Appointment.patient_id).where(
+            Appointment.org_id == org_id, Appointment.id == uuid.UUID(resource_id))).first() or "") or None
     q = select(AuditRecord.actor_name).where(
         AuditRecord.org_id == org_id, AuditRecord.resource_type == source.resource,
         AuditRecord.resource_id == resource_id, AuditRecord.action.in_(source.actions))
@@ -166,11 +187,10 @@ def fan_out(event: str, org_id: uuid.UUID | None, payload: dict[str, Any]) -> No
     if not wanted or not resource_id:
         return
     with session_scope(org_id) as s:
-        patient_id = payload.get("patient_id") if source.resource == "appointment" else resource_id
-        if source.resource == "appointment":
-            patient_id = str(s.scalars(select(Appointment.patient_id).where(
-                Appointment.org_id == org_id, Appointment.id == uuid.UUID(resource_id))).first() or "") or None
-        origin = _origin(s, org_id, source, str(resource_id), patient_id)
+        # The origin the change was made with travels in the event (Context.origin): the record's
+        # audit read now would name whoever changed it last, not who made this change.
+        origin = (str(payload["origin"] or "") if "origin" in payload
+                  else _origin(s, org_id, source, str(resource_id)))
         for peer in wanted:
             if _from_peer(origin, peer.facility):
                 log.info("hl7: %s of %s came from %s; not sent back", event, resource_id, peer.facility)
@@ -263,8 +283,26 @@ def build(session: Session, peer: Peer, row: Hl7Outbound) -> str:
 # --- delivery (worker) --------------------------------------------------------------------------------
 
 
-def send(host: str, port: int, message: str, control_id: str, timeout: float) -> tuple[str, str]:
-    """Send one message over MLLP; (ACK code or '', error text). Never raises for the network."""
+class Reply(NamedTuple):
+    code: str  # MSA-1 of a readable ACK to this message, else ''
+    error: str  # why it is not AA ('' for AA)
+    ack: str = ""  # the block the peer answered with, as text ('' when none came)
+
+
+ACK_CHARS = 65536  # an ACK is a few hundred characters; a peer answering with more is cut here
+
+
+def _text(block: bytes) -> str:
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError:
+        text = block.decode("latin-1")  # as the parser reads it
+    return text.replace("\x00", "")[:ACK_CHARS]  # a NUL is never text; PostgreSQL cannot store it
+
+
+def send(host: str, port: int, message: str, control_id: str, timeout: float) -> Reply:
+    """Send one message over MLLP; the ACK code or '', the error text and the ACK as received.
+    Never raises for the network."""
     decoder = MllpDecoder(max_size=1024 * 1024)
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
@@ -274,18 +312,19 @@ def send(host: str, port: int, message: str, control_id: str, timeout: float) ->
             while not blocks:
                 chunk = sock.recv(65536)
                 if not chunk:
-                    return "", "the peer closed the connection without an ACK"
+                    return Reply("", "the peer closed the connection without an ACK")
                 blocks = decoder.feed(chunk)
     except (OSError, ValueError) as exc:  # refused, reset, timeout (OSError), oversized block
-        return "", f"{type(exc).__name__}: {exc}"[:500]
+        return Reply("", f"{type(exc).__name__}: {exc}"[:500])
+    raw = _text(blocks[0])
     try:
         ack = parse_message(blocks[0])
     except HL7ParseError as exc:
-        return "", f"unreadable ACK: {exc}"[:500]
+        return Reply("", f"unreadable ACK: {exc}"[:500], raw)
     if ack.get("MSA-2") and ack.get("MSA-2") != control_id:
-        return "", f"the ACK answers {ack.get('MSA-2')[:40]!r}, not {control_id!r}"
+        return Reply("", f"the ACK answers {ack.get('MSA-2')[:40]!r}, not {control_id!r}", raw)
     code = ack.get("MSA-1")
-    return code, "" if code == "AA" else (ack.get("ERR-8") or ack.get("MSA-3") or f"ACK {code}")[:500]
+    return Reply(code, "" if code == "AA" else (ack.get("ERR-8") or ack.get("MSA-3") or f"ACK {code}")[:500], raw)
 
 
 def deliver(org_id: uuid.UUID | None, payload: dict[str, Any]) -> None:
@@ -307,11 +346,12 @@ def deliver(org_id: uuid.UUID | None, payload: dict[str, Any]) -> None:
             row.status, row.last_error = "dead", f"cannot build the message: {exc.detail}"[:500]
             return
         control_id = row.control_id
-    code, error = send(peer.host, peer.port, message, control_id, peer.timeout)
+    code, error, ack = send(peer.host, peer.port, message, control_id, peer.timeout)
     with session_scope(org_id) as s:
         row = s.scalars(select(Hl7Outbound).where(Hl7Outbound.org_id == org_id, Hl7Outbound.id == mid)).one()
         row.attempts += 1
-        row.sent, row.last_ack_code, row.last_error = message, code, error
+        # The ACK of this attempt only: one from an earlier attempt would read as this one's.
+        row.sent, row.last_ack_code, row.last_error, row.last_ack = message, code, error, ack
         if code == "AA":
             row.status, row.delivered_at = "delivered", now()
         elif row.attempts >= peer.max_attempts:
@@ -334,9 +374,7 @@ def requeue(org_id: uuid.UUID, message_id: uuid.UUID, ctx: Context | None = None
         row.status, row.attempts = "pending", 0
         outbox.emit(s, DELIVER_TOPIC, {"message_id": str(row.id)}, org_id=org_id)
         if ctx is not None:
-            pid = row.payload.get("patient_id") or row.payload.get("survivor_id")
-            audit.record(s, ctx, "hl7_outbound.resend", "hl7_outbound", row.id,
-                         patient_id=uuid.UUID(pid) if pid else None,
+            audit.record(s, ctx, "hl7_outbound.resend", "hl7_outbound", row.id, patient_id=patient_of(s, row),
                          detail={"event": row.event, "peer": row.peer})
 
 

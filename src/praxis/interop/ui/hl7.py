@@ -1,6 +1,7 @@
 """The HL7 screen of an organisation's integration admin: the inbound log (filter by status;
 a failed or rejected message shows its error and a Replay button), one message's raw text and
-ACK (an audited read), and the outbound log with Resend for dead rows.
+ACK (an audited read), the outbound log with Resend for dead rows, and one outbound message as
+sent with the ACK received (an audited read) and Resend.
 
 Thin: the rules are in interop.hl7.log. A refusal (replaying a processed message) re-renders the
 log with the message.
@@ -94,13 +95,35 @@ def replay(request: Request, message_id: str, ctx: Context = Depends(permission(
     return RedirectResponse(f"/admin/hl7?replayed={done.message.id.hex}&code={done.ack_code}", status_code=303)
 
 
+def _outbound_page(request: Request, ctx: Context, outbound_id: uuid.UUID, status_code: int = 200,
+                   **extra: Any) -> Response:
+    return render(request, "interop/hl7_outbound.html", {"out": log.get_outbound(ctx, outbound_id), **extra},
+                  status_code=status_code)
+
+
+@router.get("/admin/hl7/outbound/{outbound_id}")
+def outbound_message(request: Request, outbound_id: str, resent: str = "",
+                     ctx: Context = Depends(permission(HL7_MANAGE))) -> Response:
+    extra: dict[str, Any] = {}
+    if resent == "1":  # after a resend from this page (POST, then redirect here)
+        extra = {"flash": "Queued again: the worker sends it next.", "flash_level": "ok"}
+    return _outbound_page(request, ctx, parse_id(outbound_id, "HL7 outbound message"), **extra)
+
+
 @router.post("/admin/hl7/outbound/{outbound_id}/resend")
-def resend(request: Request, outbound_id: str, ctx: Context = Depends(permission(HL7_MANAGE))) -> Response:
+def resend(request: Request, outbound_id: str, back: str = "",
+           ctx: Context = Depends(permission(HL7_MANAGE))) -> Response:
+    oid = parse_id(outbound_id, "HL7 outbound message")
     try:
-        row = log.resend_outbound(ctx, parse_id(outbound_id, "HL7 outbound message"))
+        row = log.resend_outbound(ctx, oid)
     except ProblemError as exc:
         if exc.status == 404:
             raise
-        return _page(request, ctx, "outbound", "", status_code=exc.status if 400 <= exc.status < 500 else 400,
-                     flash=exc.detail, flash_level="error")
+        status_code = exc.status if 400 <= exc.status < 500 else 400
+        if back == "detail":
+            return _outbound_page(request, ctx, oid, status_code, flash=exc.detail, flash_level="error")
+        return _page(request, ctx, "outbound", "", status_code=status_code, flash=exc.detail, flash_level="error")
+    # Redirect, so that reloading the page does not queue the message once more.
+    if back == "detail":
+        return RedirectResponse(f"/admin/hl7/outbound/{row.id}?resent=1", status_code=303)
     return RedirectResponse(f"/admin/hl7?view=outbound&resent={row.id.hex}", status_code=303)

@@ -62,7 +62,8 @@ def test_longer_visit_type_changes_length_keeps_time_status_and_is_audited_and_e
     ((patient, detail),) = audits(world.org, a.id)
     assert patient == p and detail["was"] == str(world.visit_id) and detail["now"] == str(world.new_visit_id)
     assert events(world.org) == [{"appointment_id": str(a.id), "visit_type_id": str(world.new_visit_id),
-                                  "was_visit_type_id": str(world.visit_id), "version": 3}]
+                                  "was_visit_type_id": str(world.visit_id), "version": 3,
+                                  "origin": world.ctx.origin}]
     assert events(world.org, "scheduling.appointment_rescheduled") == []  # not a move
     # The same visit type again changes nothing.
     same = service.change_visit_type(world.ctx, a.id, visit_type_id=world.new_visit_id)
@@ -98,7 +99,8 @@ def test_a_move_with_another_visit_type_is_one_change_or_none(world):
         world.local(day, 15), world.local(day, 16), world.new_visit_id, 2)
     assert len(events(world.org, "scheduling.appointment_rescheduled")) == 1
     assert events(world.org) == [{"appointment_id": str(a.id), "visit_type_id": str(world.new_visit_id),
-                                  "was_visit_type_id": str(world.visit_id), "version": 2}]
+                                  "was_visit_type_id": str(world.visit_id), "version": 2,
+                                  "origin": world.ctx.origin}]
     assert len(audits(world.org, a.id)) == 1 and len(audits(world.org, a.id, "appointment.reschedule")) == 1
 
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from praxis.care import timing
@@ -121,3 +122,19 @@ def test_the_feed_pages_by_cursor(org: Any, bearer: Any) -> None:
         url = r.links.get("next", {}).get("url")
     assert seen == made and pages == 2
     assert c.get("/api/v1/deletions", params={"cursor": "nonsense"}).status_code == 422
+
+
+def test_the_tombstone_commits_or_rolls_back_with_the_delete(org: Any, monkeypatch: Any) -> None:
+    w = make_world(org)
+    start = now().date() + timedelta(days=30)
+    tpl = setup.create_template(w.ctx, provider_id=w.provider_id, location_id=org.loc_a.id, effective_from=start,
+                                effective_to=None, blocks=[{"weekday": 0, "start_minute": 540, "end_minute": 600}])
+
+    def fail(*_a: Any, **_k: Any) -> None:
+        raise RuntimeError("audit store down")
+
+    monkeypatch.setattr(setup.audit, "record", fail)  # fails after the delete and the tombstone
+    with pytest.raises(RuntimeError):
+        setup.end_template(w.ctx, tpl.id, start - timedelta(days=1))
+    assert _tombstones(org) == []
+    assert str(tpl.id) in {str(t.id) for t, _ in setup.list_templates(w.ctx, location_id=org.loc_a.id)}

@@ -52,6 +52,7 @@ def import_all() -> None:
     importlib.import_module("praxis.platform.audit")
     importlib.import_module("praxis.platform.outbox")
     importlib.import_module("praxis.platform.idempotency")
+    importlib.import_module("praxis.platform.deletions")
     from praxis.patients.merge import register_reference
 
     for table, column in MERGE_REFERENCES:

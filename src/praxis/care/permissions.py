@@ -4,6 +4,7 @@ Care coordinators hold `care:*`; practitioners log their own minutes (`care:log`
 the month (`care:approve`, granted explicitly: the built-in provider role names read and log).
 """
 
+from praxis.platform.deletions import register_kind
 from praxis.platform.permissions import register
 
 CARE_READ = register("care:read", "View care-management enrolments, problem lists, minutes and the billing preview")
@@ -12,3 +13,7 @@ CARE_ENROL = register("care:enrol", "Record problem lists, consents and enrolmen
 CARE_APPROVE = register("care:approve", "Review and approve a care-management month for billing")
 CARE_DEVICE = register("care:device", "Post remote-monitoring device readings (device vendors' API clients)")
 CARE_PLAN = register("care:plan", "Write care plans (each save is a new, immutable version)")
+
+# Tombstones (platform.deletions, decision 55): a stopped timer is deleted (its minutes become an
+# entry); `GET /care/timers` lists each user's own, so only its owner hears of it.
+CARE_TIMERS = register_kind("care_timers", CARE_LOG, owned=True)

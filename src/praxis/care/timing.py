@@ -26,12 +26,13 @@ from sqlalchemy.orm import Session
 
 from praxis.care import months
 from praxis.care.models import CareEnrolment, CareMonth, CareTimeEntry, CareTimer
-from praxis.care.permissions import CARE_LOG, CARE_READ
+from praxis.care.permissions import CARE_LOG, CARE_READ, CARE_TIMERS
 from praxis.care.service import load_enrolment, location_zone
 from praxis.platform import audit
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
+from praxis.platform.deletions import record_deletion
 from praxis.platform.errors import Conflict, NotFound, ValidationProblem
 from praxis.platform.uow import unit_of_work, write_lock
 from praxis.scheduling.models import Provider
@@ -193,6 +194,7 @@ def stop_timer(ctx: Context, timer_id: uuid.UUID, *, note: str = "", interactive
                          patient_id=enrolment.patient_id, location_id=enrolment.location_id,
                          detail={"minutes": entry.minutes, "source": "timer", "after_billing": after_billing})
         session.delete(timer)
+        record_deletion(session, ctx.org_id, CARE_TIMERS, timer.id, owner_id=timer.actor_id)
         audit.record(session, ctx, "care.timer.stop", "care_timer", timer.id, patient_id=timer.patient_id)
         return entry
 

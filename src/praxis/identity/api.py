@@ -23,6 +23,7 @@ from praxis.identity.schemas import (
     AuditOut,
     BreakGlassIn,
     BreakGlassOut,
+    DeletionOut,
     GrantIn,
     MemberActive,
     MemberIn,
@@ -167,6 +168,21 @@ def list_break_glass(since: AwareDatetime | None = None, ctx: Context = Depends(
 @router.post("/break-glass/{event_id}/review", response_model=BreakGlassOut)
 def review_break_glass(event_id: str, ctx: Context = Depends(permission(BREAKGLASS_REVIEW))) -> BreakGlassOut:
     return BreakGlassOut.model_validate(service.review_break_glass(ctx, parse_id(event_id, "break-glass event")))
+
+
+@router.get("/deletions", response_model=list[DeletionOut])
+def list_deletions(
+    kind: str | None = Query(None, description="comma-separated kinds (default: every kind the caller may list)"),
+    ctx: Context = Depends(authenticated),
+    page: Pager = PAGED,
+) -> list[DeletionOut]:
+    """Records deleted outright since `updated_since` (tombstones), oldest first: what a client that
+    syncs lists by `updated_since` must drop. Only kinds whose list the caller may read, at its
+    locations (care timers: its own); a named kind it may not read is 403."""
+    kinds = [k.strip() for k in kind.split(",") if k.strip()] if kind else None
+    rows = service.list_deletions(ctx, kinds=kinds, since=page.updated_since, after=page.after,
+                                  limit=page.limit + 1)
+    return page.sql([DeletionOut.model_validate(r) for r in rows], key=lambda r: (r.deleted_at, r.id))
 
 
 @router.get("/audit", response_model=list[AuditOut])

@@ -151,3 +151,19 @@ class MeOut(BaseModel):
     roles: list[str]
     permissions: dict[str, list[uuid.UUID] | Literal["org"]]
     break_glass_until: datetime | None
+
+
+class DeletionOut(BaseModel):
+    """A tombstone: a record a list returned was deleted outright (decision 55)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: str = Field(description="the list the record appeared in: schedule_templates (GET /scheduling/templates), "
+                                  "provider_locations (a provider's location_ids in GET /scheduling/providers; "
+                                  "FHIR Schedule), care_timers (GET /care/timers)")
+    record_id: str = Field(description="the deleted record's id (a provider location's: see parent_id and location_id)")
+    location_id: uuid.UUID | None = Field(description="the location the record belonged to, when location-bound")
+    parent_id: uuid.UUID | None = Field(description="the record it was part of (the provider of a provider location)")
+    deleted_at: datetime
+    updated_at: datetime = Field(description="the same as deleted_at: the time `updated_since` compares")

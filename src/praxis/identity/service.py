@@ -23,7 +23,7 @@ from praxis.identity.permissions import (
     USERS_READ,
 )
 from praxis.identity.roles import BUILTIN_ROLES, expand
-from praxis.platform import audit
+from praxis.platform import audit, deletions
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404, session_scope
@@ -638,3 +638,21 @@ def list_audit(ctx: Context, *, patient_id: uuid.UUID | None = None, actor_id: u
                              "since": since.isoformat() if since else None,
                              "until": until.isoformat() if until else None})
         return rows
+
+
+# --- tombstones -----------------------------------------------------------------------------------
+
+
+def list_deletions(ctx: Context, *, kinds: list[str] | None = None, since: datetime | None = None,
+                   after: tuple[Any, ...] | None = None, limit: int = 100) -> list[deletions.Deletion]:
+    """Records deleted outright that the caller's own lists would have shown (platform.deletions),
+    oldest first. A kind that is not one is 422; one whose list the caller may not read, 403."""
+    for kind in kinds or ():
+        known = deletions.KINDS.get(kind)
+        if known is None:
+            raise ValidationProblem(f"kind: {kind!r} is not one of {', '.join(sorted(deletions.KINDS))}",
+                                    field="kind")
+        if not ctx.has(known.permission):
+            raise Forbidden(f"Permission {known.permission} required to list {kind}")
+    with unit_of_work(ctx) as s:
+        return deletions.list_deletions(s, ctx, kinds=kinds, since=since, after=after, limit=limit)

@@ -8,7 +8,9 @@ a line, up to FILE_RESOURCES resources per file, each stored encrypted in `fhir_
 expire (`settings.fhir_export_expire_minutes`). Every exported resource that names a patient is
 audited to the client as it is stored ("fhir.export"), as a list screen audits what it shows.
 A `_typeFilter` query means what the facade's search with that query means (fhir_search; decision
-49); Slot is not exported (computed free time, see NOT_EXPORTED).
+49); Slot is not exported (computed free time, see NOT_EXPORTED). With `_since`, the manifest's
+`deleted` list holds NDJSON files of transaction Bundles, one DELETE entry per resource of an
+exported type deleted since then (platform.deletions tombstones; decision 55).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from praxis.interop.permissions import SMART_SCOPES, scope_name
 from praxis.patients.access import visibility_clause, visible_locations
 from praxis.patients.models import Coverage, Patient
 from praxis.patients.permissions import PATIENTS_READ
-from praxis.platform import audit, crypto, outbox
+from praxis.platform import audit, crypto, deletions, outbox
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import session_scope
@@ -42,7 +44,7 @@ from praxis.platform.uow import unit_of_work
 from praxis.practice import service as practice
 from praxis.scheduling import setup as scheduling_setup
 from praxis.scheduling.models import Appointment
-from praxis.scheduling.permissions import SCHEDULING_READ
+from praxis.scheduling.permissions import PROVIDER_LOCATIONS, SCHEDULING_READ
 
 log = logging.getLogger("praxis.fhir_export")
 TOPIC = "interop.fhir_export"
@@ -61,6 +63,11 @@ NOT_EXPORTED = {
             "GET Slot?appointment-type=urn:praxis:visit-type|<id> for current availability",
 }
 FINISHED = ("done", "failed", "cancelled")
+# Exported types whose resources can disappear outright: the tombstone kind that records it and
+# the resource id a tombstone stands for. A Schedule is a provider at a location (fhir_search.schedule_id).
+DELETED_FROM: dict[str, tuple[str, Callable[[Any], str]]] = {
+    "Schedule": (PROVIDER_LOCATIONS, lambda d: fhir_search.schedule_id(d.parent_id, d.location_id)),
+}
 
 # An item of a batch: the resource, and the (resource id, patient id) the audit records.
 Item = tuple[dict[str, Any], tuple[Any, uuid.UUID | None] | None]
@@ -322,7 +329,10 @@ def _store(ctx: Context, job_id: uuid.UUID, kind: str, part: int, items: list[It
                                    content=crypto.keyring().encrypt(body, aad=_aad(ctx.org_id, file_id))))
         audit.record_many(session, ctx, "fhir.export", kind.lower(), [a for _, a in items if a is not None],
                           detail={"export": str(job_id)})
-    return {"type": kind, "count": len(items), "file_id": str(file_id)}
+    stored: dict[str, Any] = {"type": kind, "count": len(items), "file_id": str(file_id)}
+    if kind in DELETED_FROM:  # configuration (tens of rows): the ids the `deleted` list must leave out
+        stored["ids"] = [r["id"] for r, _ in items]
+    return stored
 
 
 def run_export(org_id: uuid.UUID, job_id: uuid.UUID) -> None:
@@ -356,6 +366,9 @@ def run_export(org_id: uuid.UUID, job_id: uuid.UUID) -> None:
             if pending:
                 part += 1
                 output.append(_store(ctx, job_id, kind, part, pending))
+        if job.since is not None:
+            output.extend(_store_deleted(ctx, job_id, job.types, job.since, output))
+        output = [{k: v for k, v in o.items() if k != "ids"} for o in output]
         expires = now() + timedelta(minutes=get_settings().fhir_export_expire_minutes)
         _set(org_id, job_id, status="done", progress="done", output=output, finished_at=now(), expires_at=expires)
         with unit_of_work(ctx) as session:
@@ -373,8 +386,49 @@ def run_export(org_id: uuid.UUID, job_id: uuid.UUID) -> None:
 def _counts(output: list[dict[str, Any]]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for o in output:
-        counts[o["type"]] = counts.get(o["type"], 0) + o["count"]
+        if not o.get("deleted"):
+            counts[o["type"]] = counts.get(o["type"], 0) + o["count"]
     return counts
+
+
+def deleted_references(ctx: Context, types: list[str], since: datetime) -> list[str]:
+    """`Type/id` of each resource of `types` deleted at or after `since` that the caller could have
+    read (the tombstones its permissions and locations cover), oldest deletion first, each once."""
+    refs: dict[str, None] = {}
+    for kind in types:
+        if kind not in DELETED_FROM:
+            continue
+        tombstone_kind, resource_id = DELETED_FROM[kind]
+        after = None
+        while True:
+            with unit_of_work(ctx) as session:
+                rows = deletions.list_deletions(session, ctx, kinds=[tombstone_kind], since=since, after=after,
+                                                limit=BATCH)
+            refs.update((f"{kind}/{resource_id(d)}", None) for d in rows)
+            if len(rows) < BATCH:
+                break
+            after = (rows[-1].deleted_at, rows[-1].id)
+    return list(refs)
+
+
+def deletion_bundle(references: list[str]) -> dict[str, Any]:
+    """A transaction Bundle deleting each `Type/id` (the Bulk Data manifest's `deleted` files)."""
+    return {"resourceType": "Bundle", "type": "transaction",
+            "entry": [{"request": {"method": "DELETE", "url": ref}} for ref in references]}
+
+
+def _store_deleted(ctx: Context, job_id: uuid.UUID, types: list[str], since: datetime,
+                   output: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The `deleted` files: Bundles of up to BATCH entries, FILE_RESOURCES Bundles a file. A
+    resource exported by this same run (deleted, then made again: a provider back at a location)
+    exists and is not listed as deleted."""
+    exported = {f"{o['type']}/{rid}" for o in output for rid in o.get("ids", ())}
+    refs = [r for r in deleted_references(ctx, types, since) if r not in exported]
+    bundles: list[Item] = [(deletion_bundle(refs[i:i + BATCH]), None) for i in range(0, len(refs), BATCH)]
+    files = []
+    for part, start in enumerate(range(0, len(bundles), FILE_RESOURCES), 1):
+        files.append({**_store(ctx, job_id, "Bundle", part, bundles[start:start + FILE_RESOURCES]), "deleted": True})
+    return files
 
 
 def handle_export_job(org_id: uuid.UUID | None, payload: dict[str, Any]) -> None:

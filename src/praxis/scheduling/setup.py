@@ -17,6 +17,7 @@ from praxis.platform import audit
 from praxis.platform.clock import now
 from praxis.platform.context import Context
 from praxis.platform.db import get_or_404
+from praxis.platform.deletions import record_deletion
 from praxis.platform.errors import Conflict, NotFound, ValidationProblem
 from praxis.platform.uow import unit_of_work
 from praxis.practice.models import Location
@@ -33,7 +34,12 @@ from praxis.scheduling.models import (
     ScheduleTemplateBlock,
     VisitType,
 )
-from praxis.scheduling.permissions import SCHEDULING_MANAGE, SCHEDULING_READ
+from praxis.scheduling.permissions import (
+    PROVIDER_LOCATIONS,
+    SCHEDULE_TEMPLATES,
+    SCHEDULING_MANAGE,
+    SCHEDULING_READ,
+)
 
 
 def _location(session: Session, ctx: Context, location_id: uuid.UUID, permission: str = SCHEDULING_MANAGE
@@ -91,6 +97,12 @@ def update_provider(ctx: Context, provider_id: uuid.UUID, *, changes: dict[str, 
                 raise ValidationProblem("A provider works at one location at least", field="location_ids")
             for loc in set(location_ids) ^ set(current):
                 _location(session, ctx, loc)
+            gone = list(session.scalars(select(ProviderLocation).where(
+                ProviderLocation.provider_id == provider.id, ProviderLocation.location_id.not_in(location_ids))))
+            for link in gone:
+                # The FHIR Schedule of this provider and location disappears (export's `deleted`).
+                record_deletion(session, ctx.org_id, PROVIDER_LOCATIONS, link.id, location_id=link.location_id,
+                                parent_id=provider.id)
             session.execute(delete(ProviderLocation).where(ProviderLocation.provider_id == provider.id,
                                                            ProviderLocation.location_id.not_in(location_ids)))
             for loc in set(location_ids) - set(current):
@@ -383,6 +395,7 @@ def end_template(ctx: Context, template_id: uuid.UUID, effective_to: date) -> Sc
         ctx.require(SCHEDULING_MANAGE, tpl.location_id, what="template")
         if effective_to < tpl.effective_from:
             session.delete(tpl)
+            record_deletion(session, ctx.org_id, SCHEDULE_TEMPLATES, tpl.id, location_id=tpl.location_id)
         else:
             tpl.effective_to = effective_to
         audit.record(session, ctx, "template.end", "schedule_template", tpl.id, location_id=tpl.location_id)

@@ -271,7 +271,9 @@ def implemented() -> dict[str, list[str]]:
     return found
 
 
-_EXPORT_PARAMETERS = ("Parameters: _type, _since (resources changed at or after it; Organization always), "
+_EXPORT_PARAMETERS = ("Parameters: _type, _since (resources changed at or after it; Organization always; the "
+                      "manifest's deleted lists Schedules removed since then, the only exported type deleted "
+                      "outright), "
                       "_outputFormat (application/fhir+ndjson), _typeFilter (Type?query: the search parameters "
                       "this statement declares for that type; several for one type are OR'ed).")
 

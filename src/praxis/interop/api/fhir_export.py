@@ -103,7 +103,11 @@ def _manifest(request: Request, job: Any) -> dict[str, Any]:
         "request": job.request_url,
         "requiresAccessToken": True,
         "output": [{"type": o["type"], "url": f"{base}/$export-file/{o['file_id']}", "count": o["count"]}
-                   for o in job.output],
+                   for o in job.output if not o.get("deleted")],
+        # With `_since`: transaction Bundles of DELETEs (decision 55); without it, nothing was
+        # deleted relative to the client's copy, so the list is left out.
+        **({"deleted": [{"type": "Bundle", "url": f"{base}/$export-file/{o['file_id']}", "count": o["count"]}
+                        for o in job.output if o.get("deleted")]} if job.since is not None else {}),
         "error": [],
     }
 

@@ -64,6 +64,17 @@ def make_world(org: Any) -> World:
     return World(org, ctx, p1.id, p2.id, v.id, vn.id, vr.id)
 
 
+def book(w: World, patient: uuid.UUID, start: datetime, **kw: Any) -> Any:
+    """Book through the scheduling service with the world's visit type, provider and first location
+    unless `kw` says otherwise."""
+    from praxis.scheduling import service
+
+    kw.setdefault("visit_type_id", w.visit_id)
+    kw.setdefault("provider_id", w.provider_id)
+    kw.setdefault("location_id", w.org.loc_a.id)
+    return service.book(w.ctx, patient_id=patient, start_at=start, **kw)
+
+
 def make_patient(org: Any, *, sms: bool = True, opted_out: bool = False, email: bool = False,
                  first: str | None = None, last: str | None = None) -> uuid.UUID:
     from praxis.patients.normalise import normalise_name

@@ -19,19 +19,12 @@ from praxis.scheduling.models import AppointmentResource
 from praxis.scheduling.service import SlotTaken
 from praxis.scheduling.status import TransitionRefused
 
-from .helpers import future_weekday, make_patient, make_world, signed_in
+from .helpers import book, future_weekday, make_patient, make_world, signed_in
 
 
 @pytest.fixture
 def world(org):
     return make_world(org)
-
-
-def book(w, patient, start, **kw):
-    kw.setdefault("visit_type_id", w.visit_id)
-    kw.setdefault("provider_id", w.provider_id)
-    kw.setdefault("location_id", w.org.loc_a.id)
-    return service.book(w.ctx, patient_id=patient, start_at=start, **kw)
 
 
 def events(org, topic="scheduling.appointment_modified"):

@@ -23,7 +23,7 @@ from praxis.scheduling.reminders import FileSender
 from praxis.scheduling.service import SlotTaken
 from praxis.scheduling.status import TransitionRefused
 
-from .helpers import future_weekday, make_patient, make_world, run_jobs
+from .helpers import book, future_weekday, make_patient, make_world, run_jobs
 
 NY = ZoneInfo("America/New_York")
 
@@ -31,13 +31,6 @@ NY = ZoneInfo("America/New_York")
 @pytest.fixture
 def world(org):
     return make_world(org)
-
-
-def book(w, patient, start, **kw):
-    kw.setdefault("visit_type_id", w.visit_id)
-    kw.setdefault("provider_id", w.provider_id)
-    kw.setdefault("location_id", w.org.loc_a.id)
-    return service.book(w.ctx, patient_id=patient, start_at=start, **kw)
 
 
 def test_book_then_double_book_refused(world):
